@@ -1,0 +1,163 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// pacsgate — a healthcare protocol-aware TCP gateway.
+//
+// Module map (dependencies point inward to the core):
+//
+//   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
+//   PacsgateApp → PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS → PacsgateCore
+//   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam.
+//                 Knows nothing of DICOM, HL7 or TLS.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "pacsgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pacsgate", targets: ["pacsgate"]),
+        .library(name: "PacsgateCore", targets: ["PacsgateCore"]),
+        .library(name: "PacsgateDICOM", targets: ["PacsgateDICOM"]),
+        .library(name: "PacsgateHL7", targets: ["PacsgateHL7"]),
+        .library(name: "PacsgateTLS", targets: ["PacsgateTLS"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "PacsgateCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "PacsgateConfig",
+            dependencies: [
+                "PacsgateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "PacsgateDICOM",
+            dependencies: [
+                "PacsgateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "PacsgateHL7",
+            dependencies: [
+                "PacsgateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "PacsgateTLS",
+            dependencies: [
+                "PacsgateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "PacsgateApp",
+            dependencies: [
+                "PacsgateCore",
+                "PacsgateConfig",
+                "PacsgateDICOM",
+                "PacsgateHL7",
+                "PacsgateTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pacsgate",
+            dependencies: ["PacsgateApp"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PacsgateCoreTests",
+            dependencies: [
+                "PacsgateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PacsgateConfigTests",
+            dependencies: ["PacsgateConfig", "PacsgateCore", "PacsgateApp"]
+        ),
+        .testTarget(
+            name: "PacsgateDICOMTests",
+            dependencies: [
+                "PacsgateDICOM",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PacsgateHL7Tests",
+            dependencies: [
+                "PacsgateHL7",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PacsgateTLSTests",
+            dependencies: [
+                "PacsgateTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PacsgateIntegrationTests",
+            dependencies: [
+                "PacsgateApp",
+                "PacsgateCore",
+                "PacsgateConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)

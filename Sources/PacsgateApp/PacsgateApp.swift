@@ -1,0 +1,1 @@
+// PacsgateApp module placeholder; replaced as the module is built.

@@ -1,0 +1,1 @@
+// PacsgateConfig module placeholder; replaced as the module is built.

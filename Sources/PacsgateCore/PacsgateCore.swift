@@ -1,0 +1,1 @@
+// PacsgateCore module placeholder; replaced as the module is built.

@@ -1,0 +1,1 @@
+// PacsgateDICOM module placeholder; replaced as the module is built.

@@ -1,0 +1,1 @@
+// PacsgateHL7 module placeholder; replaced as the module is built.

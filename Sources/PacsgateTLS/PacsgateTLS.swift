@@ -1,0 +1,1 @@
+// PacsgateTLS module placeholder; replaced as the module is built.

@@ -1,0 +1,2 @@
+// Thin executable: everything lives in PacsgateApp.
+print("pacsgate")
