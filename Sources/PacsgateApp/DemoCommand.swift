@@ -1,0 +1,154 @@
+import ArgumentParser
+import Logging
+import NIOCore
+import NIOPosix
+import PacsgateConfig
+import PacsgateCore
+import ServiceLifecycle
+
+/// `pacsgate demo`: the four Mach7 services on loopback in front of built-in simulated Mach7 nodes.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the four Mach7 services on 127.0.0.1 in front of simulated Mach7 nodes.",
+        discussion: """
+            Runs the embedded configuration (a copy of Samples/local.yaml): DICOM on 11112, HL7 on 6667, DMWL on
+            5104 and HTTPS on 8443, each in front of two simulated nodes on 127.0.0.150 and 127.0.0.151. The audit
+            log goes to STATE-DIR/audit.jsonl. Stop with Ctrl-C.
+            """
+    )
+
+    @Option(help: "Directory for the audit log and generated files.")
+    var stateDir: String = ".state/demo"
+
+    func run() async throws {
+        let registry = BuiltInModules.registry
+        guard case .success(var (configuration, _)) = ConfigurationLoader(registry: registry).load(yaml: DemoConfiguration.yaml)
+        else {
+            printError("internal error: the embedded demo configuration does not validate")
+            throw ExitCode(2)
+        }
+        try FileSystem.makeDirectory(self.stateDir)
+        configuration.audit.path = "\(self.stateDir)/audit.jsonl"
+        let logger = GatewayLauncher.bootstrapLogging(level: configuration.logLevel)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: NIOCore.System.coreCount)
+        let nodes = try await SimulatedNodes.start(
+            for: configuration, registry: registry, stateDirectory: self.stateDir, group: group, logger: logger)
+        let stateDir = self.stateDir
+        let loaded = configuration
+        do {
+            try await GatewayLauncher.run(
+                configuration: configuration, configPath: nil, logger: logger, group: group,
+                onStarted: { _ in print(DemoBanner.text(loaded, stateDirectory: stateDir)) })
+        } catch {
+            await nodes.stop()
+            try? await group.shutdownGracefully()
+            throw ExitCode(1)
+        }
+        await nodes.stop()
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// What the demo prints once it is up.
+enum DemoBanner {
+    static func text(_ configuration: GatewayConfiguration, stateDirectory: String) -> String {
+        var lines = ["", "pacsgate demo is up. Point your tools at it:", ""]
+        for service in configuration.services {
+            let nodes = service.servers.map { "\($0.label) \($0.endpoint)" }.joined(separator: ", ")
+            lines.append("  \(service.label.padding(toLength: 6, withPad: " ", startingAt: 0)) \(service.listen)  (\(service.protocolName); simulated nodes: \(nodes))")
+        }
+        lines += [
+            "",
+            "  /usr/bin/echoscu -aet MODALITY1 -aec MACH7 127.0.0.1 11112",
+            "  /usr/bin/findscu -W -aec MACH7 -k PatientName 127.0.0.1 5104",
+            "  printf '\\x0bMSH|^~\\\\&|RIS|HOSP|PACS|MACH7|20250101120000||ADT^A01|MSG0001|P|2.5.1\\r\\x1c\\r' | nc -q1 127.0.0.1 6667",
+            "  curl -k https://127.0.0.1:8443/",
+            "",
+            "  audit log: \(stateDirectory)/audit.jsonl    stop: Ctrl-C",
+            "",
+        ]
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The demo's simulated Mach7 nodes: one listener per configured server address.
+struct SimulatedNodes: Sendable {
+    let channels: [any Channel]
+
+    static func start(
+        for configuration: GatewayConfiguration, registry: ProtocolRegistry, stateDirectory: String,
+        group: any EventLoopGroup, logger: Logger
+    ) async throws -> SimulatedNodes {
+        var channels: [any Channel] = []
+        for service in configuration.services {
+            for server in service.servers {
+                let node: any SimulatedNode =
+                    try registry[service.protocolName]?.makeSimulatedNode(
+                        name: server.label, service: service.label, stateDirectory: stateDirectory) ?? EchoNode()
+                let bootstrap = ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.allowRemoteHalfClosure, value: true)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try node.configure(channel) }
+                    }
+                guard let address = server.endpoint.socketAddress else { continue }
+                do {
+                    channels.append(try await bootstrap.bind(to: address).get())
+                } catch {
+                    logger.critical("cannot start simulated node", metadata: ["node": "\(server.label)", "address": "\(server.endpoint)", "error": "\(error)"])
+                    for channel in channels { try? await channel.close() }
+                    throw error
+                }
+            }
+        }
+        return SimulatedNodes(channels: channels)
+    }
+
+    func stop() async {
+        for channel in self.channels { try? await channel.close() }
+    }
+}
+
+/// A node that echoes what it receives (for protocols without a simulator).
+struct EchoNode: SimulatedNode {
+    func configure(_ channel: any Channel) throws {
+        try channel.pipeline.syncOperations.addHandler(EchoHandler())
+    }
+}
+
+final class EchoHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.write(data, promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// Small file-system helpers.
+enum FileSystem {
+    static func makeDirectory(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/\(part)"
+            if mkdir(current, 0o750) != 0, errno != EEXIST {
+                throw IOError(errnoCode: errno, reason: "mkdir \(current)")
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

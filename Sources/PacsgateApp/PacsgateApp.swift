@@ -1,1 +1,0 @@
-// PacsgateApp module placeholder; replaced as the module is built.

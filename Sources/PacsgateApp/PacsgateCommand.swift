@@ -1,0 +1,22 @@
+public import ArgumentParser
+
+/// `pacsgate`: the command-line entry point.
+public struct PacsgateCommand: AsyncParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "pacsgate",
+        abstract: "A healthcare protocol-aware TCP gateway for Mach7 enterprise imaging (DICOM, HL7 MLLP, TLS).",
+        discussion: """
+            Examples:
+              pacsgate demo                                  # four services on 127.0.0.1 with simulated Mach7 nodes
+              pacsgate check-config Samples/mach7.yaml       # validate a configuration, report FILE:LINE problems
+              pacsgate run --config /etc/pacsgate/pacsgate.yaml
+              kill -HUP $(pidof pacsgate)                    # reload the configuration without dropping connections
+            """,
+        version: version,
+        subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import NIOCore
+import NIOPosix
+import PacsgateConfig
+import PacsgateCore
+
+/// `pacsgate run --config FILE`.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the gateway with a configuration file.",
+        discussion: """
+            The whole file is validated before any socket is bound. SIGTERM or SIGINT stop accepting and let open
+            connections finish within shutdown_grace; SIGHUP reloads the file without dropping a connection.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "The YAML configuration file.")
+    var config: String
+
+    func run() async throws {
+        let loader = ConfigurationLoader(registry: BuiltInModules.registry)
+        let configuration: GatewayConfiguration
+        switch loader.load(path: self.config) {
+        case .failure(let errors):
+            printError(errors.formatted(file: self.config))
+            throw ExitCode(1)
+        case .success(let (loaded, warnings)):
+            for warning in warnings { printError("\(self.config):\(warning.line): warning: \(warning.message)") }
+            configuration = loaded
+        }
+        let logger = GatewayLauncher.bootstrapLogging(level: configuration.logLevel)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: NIOCore.System.coreCount)
+        do {
+            try await GatewayLauncher.run(configuration: configuration, configPath: self.config, logger: logger, group: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw ExitCode(1)
+        }
+        try? await group.shutdownGracefully()
+    }
+}

@@ -1,1 +1,0 @@
-// PacsgateConfig module placeholder; replaced as the module is built.

@@ -1,0 +1,387 @@
+public import Logging
+public import NIOConcurrencyHelpers
+public import NIOCore
+import NIOPosix
+
+import Glibc
+
+/// The audit log: one JSON object per line, appended by a dedicated writer thread.
+///
+/// Records are acknowledged (the returned future succeeds) only once they are in the file — and, with
+/// `fsync: every`, on disk — so a connection is released only after its record is durable. Writes are whole lines;
+/// a line torn by a crash or a full disk is cut off when the log is opened again. When the file cannot be written
+/// the log raises an alarm, keeps up to `buffer_records` records in memory and writes them, in order, once it can.
+/// The most recent records are also kept in memory for the admin API.
+public final class AuditLog: Sendable {
+    /// Health of the log, for the overview banner and metrics.
+    public enum Status: Sendable, Equatable {
+        case ok
+        /// The file cannot be written; `buffered` records wait in memory, `dropped` were lost to the bound.
+        case failing(reason: String, buffered: Int, dropped: Int)
+    }
+
+    /// Failure delivered to writers whose record could not be written yet (it stays buffered).
+    public struct NotWritten: Error, CustomStringConvertible {
+        public var reason: String
+        public var description: String { "audit record buffered in memory, not yet written: \(reason)" }
+    }
+
+    private typealias Completion = @Sendable (Result<Void, any Error>) -> Void
+
+    private struct Pending {
+        var bytes: [UInt8]
+        var completion: Completion?
+    }
+
+    private struct Shared {
+        var queue: [Pending] = []
+        var stopping = false
+        var status: Status = .ok
+        var recent: [(event: String, line: String)] = []
+        var recentStart = 0
+        var written = 0
+    }
+
+    public let configuration: AuditConfiguration
+    private let logger: Logger
+    private let shared = NIOLockedValueBox(Shared())
+    private let wakeUp = ConditionLock(value: false)
+    private let stopped = ConditionLock(value: false)
+    private let recentCapacity = 1000
+    private let thread = NIOThreadPool(numberOfThreads: 1)
+
+    public init(configuration: AuditConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Opens the file and starts the writer. Throws when the file cannot be opened at all at start, so a
+    /// misconfigured path is found before any traffic flows.
+    public func start() throws {
+        var writer = FileWriter(configuration: self.configuration)
+        if self.configuration.path != nil {
+            try writer.open()
+        }
+        self.thread.start()
+        let opened = writer
+        self.thread.submit { _ in
+            var writer = opened
+            self.runWriter(&writer)
+        }
+    }
+
+    /// Appends a record; the future succeeds once it is written (and synced per policy) and fails with
+    /// ``NotWritten`` if the file cannot be written now (the record stays buffered).
+    public func write(_ record: JSONLine, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        self.enqueue(record) { promise.completeWith($0) }
+        return promise.futureResult
+    }
+
+    /// Appends a record without waiting for it.
+    public func write(_ record: JSONLine) {
+        self.enqueue(record, completion: nil)
+    }
+
+    /// Appends a record and waits until it is written.
+    public func writeAndWait(_ record: JSONLine) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            self.enqueue(record) { continuation.resume(with: $0) }
+        }
+    }
+
+    private func enqueue(_ record: JSONLine, completion: Completion?) {
+        let line = record.line
+        let event = Self.eventName(of: record)
+        let accepted = self.shared.withLockedValue { shared -> Bool in
+            guard !shared.stopping else { return false }
+            shared.queue.append(Pending(bytes: line, completion: completion))
+            let entry = (event: event, line: String(decoding: line.dropLast(), as: UTF8.self))
+            if shared.recent.count < self.recentCapacity {
+                shared.recent.append(entry)
+            } else {
+                shared.recent[shared.recentStart] = entry
+                shared.recentStart = (shared.recentStart + 1) % self.recentCapacity
+            }
+            return true
+        }
+        guard accepted else {
+            completion?(.failure(NotWritten(reason: "audit log stopped")))
+            return
+        }
+        self.wakeUp.lock()
+        self.wakeUp.unlock(withValue: true)
+    }
+
+    /// The most recent records (newest last), optionally only those of one `event`.
+    public func recent(limit: Int, event: String? = nil) -> [String] {
+        self.shared.withLockedValue { shared in
+            let ordered = shared.recent[shared.recentStart...] + shared.recent[..<shared.recentStart]
+            let matching = ordered.filter { event == nil || $0.event == event }.map(\.line)
+            return Array(matching.suffix(max(0, limit)))
+        }
+    }
+
+    /// The log's health.
+    public var status: Status { self.shared.withLockedValue { $0.status } }
+
+    /// Records written to the file since start.
+    public var writtenCount: Int { self.shared.withLockedValue { $0.written } }
+
+    /// Writes everything queued, syncs, and stops the writer.
+    public func shutdown() async {
+        self.shared.withLockedValue { $0.stopping = true }
+        self.wakeUp.lock()
+        self.wakeUp.unlock(withValue: true)
+        self.stopped.lock(whenValue: true)
+        self.stopped.unlock()
+        try? await self.thread.shutdownGracefully()
+    }
+
+    // MARK: writer thread
+
+    private func runWriter(_ writer: inout FileWriter) {
+        var backlog: [Pending] = []
+        var lastSync = NIODeadline.now()
+        var unsynced = false
+        while true {
+            let waitSeconds: Double = backlog.isEmpty ? (unsynced ? self.configuration.fsyncInterval.seconds : 3600) : 1
+            if self.wakeUp.lock(whenValue: true, timeoutSeconds: max(0.01, waitSeconds)) {
+                self.wakeUp.unlock(withValue: false)
+            }
+            let (batch, stopping) = self.shared.withLockedValue { shared -> ([Pending], Bool) in
+                let batch = shared.queue
+                shared.queue.removeAll(keepingCapacity: true)
+                return (batch, shared.stopping)
+            }
+            backlog.append(contentsOf: batch)
+            if !backlog.isEmpty {
+                self.flush(&backlog, writer: &writer, unsynced: &unsynced, lastSync: &lastSync)
+            } else if unsynced, NIODeadline.now() - lastSync >= .milliseconds(self.configuration.fsyncInterval.milliseconds) {
+                writer.sync()
+                unsynced = false
+                lastSync = .now()
+            }
+            if stopping, self.shared.withLockedValue({ $0.queue.isEmpty }) {
+                if backlog.isEmpty || writer.lastError != nil {
+                    writer.sync()
+                    writer.close()
+                    if !backlog.isEmpty {
+                        self.logger.critical(
+                            "audit log stopped with records not written",
+                            metadata: ["audit.lost": "\(backlog.count)", "audit.path": "\(self.configuration.path ?? "-")"])
+                    }
+                    break
+                }
+            }
+        }
+        self.stopped.lock()
+        self.stopped.unlock(withValue: true)
+    }
+
+    private func flush(_ backlog: inout [Pending], writer: inout FileWriter, unsynced: inout Bool, lastSync: inout NIODeadline) {
+        let count = backlog.count
+        if self.configuration.path == nil {
+            for item in backlog { item.completion?(.success(())) }
+            backlog.removeAll()
+            return
+        }
+        var bytes: [UInt8] = []
+        for item in backlog { bytes.append(contentsOf: item.bytes) }
+        do {
+            try writer.append(bytes)
+            if self.configuration.fsync == .every {
+                try writer.syncOrThrow()
+                lastSync = .now()
+            } else {
+                unsynced = true
+                if NIODeadline.now() - lastSync >= .milliseconds(self.configuration.fsyncInterval.milliseconds) {
+                    try writer.syncOrThrow()
+                    unsynced = false
+                    lastSync = .now()
+                }
+            }
+            let wasFailing = self.shared.withLockedValue { shared -> Bool in
+                shared.written += count
+                defer { shared.status = .ok }
+                return shared.status != .ok
+            }
+            if wasFailing {
+                self.logger.notice("audit log writable again; buffered records written", metadata: ["audit.records": "\(count)"])
+            }
+            for item in backlog { item.completion?(.success(())) }
+            backlog.removeAll(keepingCapacity: true)
+            writer.rotateIfNeeded(logger: self.logger)
+        } catch {
+            // Acknowledge nothing that is not written; tell waiters now so connections are not held, and keep the
+            // records (bounded) for the next attempt.
+            let reason = "\(error)"
+            var dropped = 0
+            if backlog.count > self.configuration.bufferRecords {
+                dropped = backlog.count - self.configuration.bufferRecords
+                for item in backlog.prefix(dropped) { item.completion?(.failure(NotWritten(reason: reason))) }
+                backlog.removeFirst(dropped)
+            }
+            let firstFailure = self.shared.withLockedValue { shared -> Bool in
+                let previousDropped: Int
+                if case .failing(_, _, let earlier) = shared.status { previousDropped = earlier } else { previousDropped = 0 }
+                let first = shared.status == .ok
+                shared.status = .failing(reason: reason, buffered: backlog.count, dropped: previousDropped + dropped)
+                return first
+            }
+            if firstFailure {
+                self.logger.critical(
+                    "audit log cannot be written; buffering records in memory",
+                    metadata: ["audit.path": "\(self.configuration.path ?? "-")", "error": "\(reason)"])
+            }
+            for index in backlog.indices {
+                backlog[index].completion?(.failure(NotWritten(reason: reason)))
+                backlog[index].completion = nil
+            }
+        }
+    }
+
+    private static func eventName(of record: JSONLine) -> String {
+        // Records start with {"time":"…","event":"…" — find the event value without parsing the whole line.
+        let bytes = record.bytes
+        let marker = Array("\"event\":\"".utf8)
+        guard bytes.count > marker.count else { return "" }
+        var index = 0
+        while index + marker.count <= bytes.count {
+            if bytes[index] == marker[0], Array(bytes[index..<(index + marker.count)]) == marker {
+                let start = index + marker.count
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
+                return String(decoding: bytes[start..<end], as: UTF8.self)
+            }
+            index += 1
+        }
+        return ""
+    }
+
+    /// A record that starts with the fields every audit line has: `time` and `event`.
+    public static func record(event: String, time: WallClock.Instant = WallClock.now()) -> JSONLine {
+        var line = JSONLine()
+        line.field("time", time.iso8601)
+        line.field("event", event)
+        return line
+    }
+}
+
+/// The open audit file. Lives on the writer thread only.
+private struct FileWriter {
+    let configuration: AuditConfiguration
+    var descriptor: Int32 = -1
+    var size = 0
+    /// Bytes of a partially written batch still to write (a short write, e.g. on a full disk).
+    var remainder: [UInt8] = []
+    var lastError: String?
+
+    init(configuration: AuditConfiguration) {
+        self.configuration = configuration
+    }
+
+    mutating func open() throws {
+        guard let path = self.configuration.path else { return }
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
+        self.descriptor = fd
+        var info = stat()
+        if fstat(fd, &info) == 0 { self.size = Int(info.st_size) }
+        self.cutTornTail()
+    }
+
+    /// A crash or a full disk can leave a last line without its newline; cut it so every line is whole JSON.
+    private mutating func cutTornTail() {
+        guard self.size > 0 else { return }
+        var byte: UInt8 = 0
+        guard pread(self.descriptor, &byte, 1, off_t(self.size - 1)) == 1, byte != UInt8(ascii: "\n") else { return }
+        var position = self.size - 1
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while position > 0 {
+            let start = max(0, position - chunk.count)
+            let length = position - start
+            let read = chunk.withUnsafeMutableBytes { pread(self.descriptor, $0.baseAddress, length, off_t(start)) }
+            guard read == length else { return }
+            if let newline = chunk[0..<length].lastIndex(of: UInt8(ascii: "\n")) {
+                position = start + newline + 1
+                break
+            }
+            position = start
+        }
+        if ftruncate(self.descriptor, off_t(position)) == 0 { self.size = position }
+    }
+
+    mutating func append(_ bytes: [UInt8]) throws {
+        if self.descriptor < 0 { try self.open() }
+        self.remainder.append(contentsOf: bytes)
+        var offset = 0
+        defer { self.remainder.removeFirst(offset) }
+        while offset < self.remainder.count {
+            let written = self.remainder.withUnsafeBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return Glibc.write(self.descriptor, base + offset, buffer.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let error = IOError(errnoCode: errno, reason: "write \(self.configuration.path ?? "")")
+                self.lastError = "\(error)"
+                // Reopen next time (the file may have been removed or the disk remounted).
+                Glibc.close(self.descriptor)
+                self.descriptor = -1
+                throw error
+            }
+            offset += written
+            self.size += written
+        }
+        self.lastError = nil
+    }
+
+    mutating func syncOrThrow() throws {
+        guard self.descriptor >= 0 else { return }
+        if fsync(self.descriptor) != 0 {
+            throw IOError(errnoCode: errno, reason: "fsync \(self.configuration.path ?? "")")
+        }
+    }
+
+    mutating func sync() {
+        try? self.syncOrThrow()
+    }
+
+    mutating func rotateIfNeeded(logger: Logger) {
+        guard let path = self.configuration.path, self.size >= self.configuration.maxBytes, self.remainder.isEmpty else {
+            return
+        }
+        self.sync()
+        Glibc.close(self.descriptor)
+        self.descriptor = -1
+        if self.configuration.keep > 0 {
+            for index in stride(from: self.configuration.keep - 1, through: 1, by: -1) {
+                rename("\(path).\(index)", "\(path).\(index + 1)")
+            }
+            rename(path, "\(path).1")
+        } else {
+            unlink(path)
+        }
+        self.size = 0
+        do {
+            try self.open()
+            logger.notice("audit log rotated", metadata: ["audit.path": "\(path)"])
+        } catch {
+            self.lastError = "\(error)"
+        }
+    }
+
+    mutating func close() {
+        if self.descriptor >= 0 { Glibc.close(self.descriptor) }
+        self.descriptor = -1
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a floating-point number.
+    var seconds: Double {
+        let (seconds, attoseconds) = self.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

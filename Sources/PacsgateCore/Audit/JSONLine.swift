@@ -1,0 +1,159 @@
+/// Builds one JSON object as a single line, keys in the order written.
+///
+/// Written by hand rather than with `JSONEncoder` because audit records need a fixed key order (people read them at
+/// 3 a.m. with `grep`), must escape every control character and U+2028/U+2029 so a hostile AE title or HL7 field
+/// cannot forge a line, and are built on the event loop where Foundation's encoder would allocate far more.
+public struct JSONLine: Sendable {
+    public private(set) var bytes: [UInt8]
+    private var needsComma = false
+
+    public init(capacity: Int = 256) {
+        self.bytes = []
+        self.bytes.reserveCapacity(capacity)
+        self.bytes.append(UInt8(ascii: "{"))
+    }
+
+    /// A string field.
+    public mutating func field(_ key: String, _ value: String) {
+        self.key(key)
+        Self.appendString(value, to: &self.bytes)
+    }
+
+    /// A string field, or `null` when `value` is nil.
+    public mutating func field(_ key: String, _ value: String?) {
+        if let value { self.field(key, value) } else { self.nullField(key) }
+    }
+
+    /// An integer field.
+    public mutating func field(_ key: String, _ value: Int) {
+        self.key(key)
+        self.bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// An integer field, or `null`.
+    public mutating func field(_ key: String, _ value: Int?) {
+        if let value { self.field(key, value) } else { self.nullField(key) }
+    }
+
+    /// A boolean field.
+    public mutating func field(_ key: String, _ value: Bool) {
+        self.key(key)
+        self.bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// A list of strings.
+    public mutating func field(_ key: String, _ values: [String]) {
+        self.key(key)
+        self.bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { self.bytes.append(UInt8(ascii: ",")) }
+            Self.appendString(value, to: &self.bytes)
+        }
+        self.bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A nested object.
+    public mutating func field(_ key: String, _ object: JSONLine) {
+        self.key(key)
+        self.bytes.append(contentsOf: object.bytes)
+        self.bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// A list of nested objects.
+    public mutating func field(_ key: String, _ objects: [JSONLine]) {
+        self.key(key)
+        self.bytes.append(UInt8(ascii: "["))
+        for (index, object) in objects.enumerated() {
+            if index > 0 { self.bytes.append(UInt8(ascii: ",")) }
+            self.bytes.append(contentsOf: object.bytes)
+            self.bytes.append(UInt8(ascii: "}"))
+        }
+        self.bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A `null` field.
+    public mutating func nullField(_ key: String) {
+        self.key(key)
+        self.bytes.append(contentsOf: "null".utf8)
+    }
+
+    /// The finished object followed by a newline.
+    public var line: [UInt8] {
+        var result = self.bytes
+        result.append(UInt8(ascii: "}"))
+        result.append(UInt8(ascii: "\n"))
+        return result
+    }
+
+    /// The finished object as text (no newline).
+    public var text: String {
+        var result = self.bytes
+        result.append(UInt8(ascii: "}"))
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    private mutating func key(_ key: String) {
+        if self.needsComma { self.bytes.append(UInt8(ascii: ",")) }
+        self.needsComma = true
+        Self.appendString(key, to: &self.bytes)
+        self.bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Appends `value` as a JSON string. Invalid UTF-8 cannot occur (Swift strings are valid); control characters,
+    /// quotes, backslashes, DEL and the JavaScript line separators are escaped.
+    static func appendString(_ value: String, to bytes: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        bytes.append(UInt8(ascii: "\""))
+        var utf8 = value.utf8.makeIterator()
+        var lookahead: [UInt8] = []
+        while let byte = utf8.next() {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20, 0x7f:
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                hex.withUTF8Buffer { digits in
+                    bytes.append(digits[Int(byte >> 4)])
+                    bytes.append(digits[Int(byte & 0xf)])
+                }
+            case 0xe2:
+                // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) end lines in JavaScript; escape them.
+                lookahead.removeAll(keepingCapacity: true)
+                if let second = utf8.next() { lookahead.append(second) }
+                if lookahead.first == 0x80, let third = utf8.next() {
+                    lookahead.append(third)
+                    if third == 0xa8 || third == 0xa9 {
+                        bytes.append(contentsOf: "\\u202".utf8)
+                        bytes.append(third == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
+                        continue
+                    }
+                }
+                bytes.append(byte)
+                bytes.append(contentsOf: lookahead)
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+extension String {
+    /// The string with bytes that are not printable ASCII shown as `\xNN` — for values taken from the wire (AE
+    /// titles, SNI, HL7 fields) before they go into logs or audit records, so the raw bytes stay visible.
+    public init(printableASCII bytes: some Sequence<UInt8>) {
+        var result = ""
+        for byte in bytes {
+            if byte >= 0x20, byte < 0x7f, byte != UInt8(ascii: "\\") {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                result += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        self = result
+    }
+}

@@ -1,0 +1,250 @@
+import Logging
+
+/// Turns a configuration tree into a validated ``GatewayConfiguration``, collecting every problem with its line.
+///
+/// Core keys are read here; each service's protocol-specific keys are read by its ``ProtocolModule``, and each
+/// health check's extra keys by its ``HealthCheckFactory``.
+public struct ConfigurationDecoder: Sendable {
+    /// Protocol names the product defines. A name here without a registered module is forwarded as plain TCP with a
+    /// warning (the module has not been built in).
+    public static let definedProtocols: Set<String> = ["tcp", "dicom", "hl7", "tls"]
+
+    /// Top-level sections decoded by other modules; kept as raw nodes.
+    public static let moduleSections: Set<String> = ["admin", "ha"]
+
+    public let registry: ProtocolRegistry
+
+    public init(registry: ProtocolRegistry) {
+        self.registry = registry
+    }
+
+    /// The decoded configuration and non-fatal warnings, or every problem found.
+    public func decode(_ root: ConfigNode) -> Result<(GatewayConfiguration, warnings: [ConfigProblem]), ConfigErrors> {
+        var reader = MappingReader(root, context: "configuration")
+        var warnings: [ConfigProblem] = []
+        var services: [ServiceConfiguration] = []
+        if let servicesNode = reader.node("services") {
+            if case .sequence(let items) = servicesNode.kind {
+                for item in items {
+                    if let service = self.decodeService(item, problems: &reader, warnings: &warnings) {
+                        services.append(service)
+                    }
+                }
+                if items.isEmpty { reader.problem(servicesNode.line, "configuration: 'services' is empty") }
+            } else {
+                reader.problem(servicesNode.line, "configuration: 'services' must be a list of services")
+            }
+        } else {
+            reader.problem(root.line, "configuration: missing required key 'services'")
+        }
+        Self.checkUnique(services, &reader)
+
+        let audit = self.decodeAudit(&reader)
+        var logLevel = Logger.Level.info
+        if let loggingNode = reader.node("logging") {
+            var logging = MappingReader(loggingNode, context: "logging")
+            if let level = logging.string("level") {
+                if let parsed = Logger.Level(rawValue: level) {
+                    logLevel = parsed
+                } else {
+                    logging.problem(
+                        logging.entryLine("level") ?? loggingNode.line,
+                        "logging: 'level' must be one of trace | debug | info | notice | warning | error | critical")
+                }
+            }
+            logging.finish()
+            reader.absorb(logging)
+        }
+        let stateDirectory = reader.string("state_dir")
+        let grace = reader.duration("shutdown_grace") ?? .seconds(30)
+        var sections: [String: ConfigNode] = [:]
+        for name in Self.moduleSections {
+            if let node = reader.node(name) { sections[name] = node }
+        }
+        reader.finish()
+        if !reader.problems.isEmpty { return .failure(ConfigErrors(reader.problems)) }
+        let configuration = GatewayConfiguration(
+            services: services, audit: audit, logLevel: logLevel, stateDirectory: stateDirectory,
+            shutdownGracePeriod: grace, sections: sections)
+        return .success((configuration, warnings))
+    }
+
+    private func decodeService(
+        _ node: ConfigNode, problems parent: inout MappingReader, warnings: inout [ConfigProblem]
+    ) -> ServiceConfiguration? {
+        let label = MappingReader(node, context: "service").peekString("label") ?? "?"
+        var reader = MappingReader(node, context: "service '\(label)'")
+        _ = reader.string("label", required: true)
+
+        var listen: Endpoint?
+        if let text = reader.string("listen", required: true) {
+            switch Endpoint.parse(text) {
+            case .success(let endpoint): listen = endpoint
+            case .failure(let error):
+                reader.problem(reader.entryLine("listen") ?? node.line, "service '\(label)': bad listen address '\(text)': \(error)")
+            }
+        }
+        var protocolName = reader.string("protocol") ?? "tcp"
+        if !Self.definedProtocols.contains(protocolName) {
+            reader.problem(
+                reader.entryLine("protocol") ?? node.line,
+                "service '\(label)': 'protocol' must be one of \(Self.definedProtocols.sorted().joined(separator: " | ")), found '\(protocolName)'")
+            protocolName = "tcp"
+        }
+        let module = protocolName == "tcp" ? nil : self.registry[protocolName]
+        if protocolName != "tcp", module == nil {
+            warnings.append(ConfigProblem(
+                line: reader.entryLine("protocol") ?? node.line,
+                "service '\(label)': protocol '\(protocolName)' is not built into this gateway; forwarding as plain TCP"))
+        }
+
+        let balance = reader.choice("balance", BalanceMethod.self) ?? .roundrobin
+        let persistence = self.decodePersistence(&reader, label: label, module: module)
+        let servers = self.decodeServers(&reader, label: label, serviceLine: node.line)
+        let maxConnections = reader.int("maxconn", in: 1...1_000_000) ?? 10_000
+        let perClient = reader.int("maxconn_per_client", in: 0...1_000_000) ?? 0
+        var timeouts = ServiceTimeouts(idle: module?.defaultIdleTimeout ?? .seconds(3600))
+        if let value = reader.duration("connect_timeout") { timeouts.connect = value }
+        if let value = reader.duration("idle_timeout") { timeouts.idle = value }
+        if let value = reader.duration("peek_timeout") { timeouts.peek = value }
+        if let value = reader.duration("close_linger") { timeouts.closeLinger = value }
+        for (key, value) in [("connect_timeout", timeouts.connect), ("idle_timeout", timeouts.idle), ("peek_timeout", timeouts.peek)]
+        where value <= .zero {
+            reader.problem(reader.entryLine(key) ?? node.line, "service '\(label)': '\(key)' must be longer than zero")
+        }
+
+        var service = ServiceConfiguration(
+            label: label, listen: listen ?? Endpoint(host: "0.0.0.0", port: 1), protocolName: protocolName,
+            balance: balance, persistence: persistence, servers: servers, maxConnections: maxConnections,
+            maxConnectionsPerClient: perClient, timeouts: timeouts, line: node.line)
+        service.healthCheck = self.decodeHealthCheck(&reader, service: service)
+        if let module {
+            service.protocolHandler = module.makeServiceProtocol(&reader, service: service)
+        }
+        reader.finish()
+        parent.absorb(reader)
+        return service
+    }
+
+    private func decodePersistence(
+        _ reader: inout MappingReader, label: String, module: (any ProtocolModule)?
+    ) -> PersistenceConfiguration {
+        guard let node = reader.node("persistence") else { return PersistenceConfiguration() }
+        var persistence = PersistenceConfiguration(type: "source-ip")
+        if let type = node.scalar {
+            persistence.type = type
+        } else {
+            var nested = MappingReader(node, context: "service '\(label)' persistence")
+            persistence.type = nested.string("type") ?? "source-ip"
+            if let timeout = nested.duration("timeout") { persistence.timeout = timeout }
+            if let max = nested.int("max_entries", in: 1...10_000_000) { persistence.maxEntries = max }
+            nested.finish()
+            reader.absorb(nested)
+        }
+        let allowed = ["none", "source-ip"] + (module?.persistenceTypes ?? [])
+        if !allowed.contains(persistence.type) {
+            reader.problem(node.line, "service '\(label)': persistence type must be one of \(allowed.joined(separator: " | ")), found '\(persistence.type)'")
+            persistence.type = "none"
+        }
+        if persistence.timeout <= .zero {
+            reader.problem(node.line, "service '\(label)': persistence timeout must be longer than zero")
+        }
+        return persistence
+    }
+
+    private func decodeServers(_ reader: inout MappingReader, label: String, serviceLine: Int) -> [ServerConfiguration] {
+        guard let node = reader.node("servers") else {
+            reader.problem(serviceLine, "service '\(label)': has no servers (add a 'servers' list)")
+            return []
+        }
+        guard case .sequence(let items) = node.kind, !items.isEmpty else {
+            reader.problem(node.line, "service '\(label)': has no servers ('servers' must be a non-empty list)")
+            return []
+        }
+        var servers: [ServerConfiguration] = []
+        var seenLabels: [String: Int] = [:]
+        for item in items {
+            var server = MappingReader(item, context: "service '\(label)' server")
+            let serverLabel = server.string("label", required: true)
+            let address = server.string("address", required: true)
+            let weight = server.int("weight", in: 0...1_000_000) ?? 100
+            let state = server.choice("state", ServerAdminState.self) ?? .online
+            let addressLine = server.entryLine("address") ?? item.line
+            server.finish()
+            reader.absorb(server)
+            guard let serverLabel, let address else { continue }
+            if let first = seenLabels[serverLabel] {
+                reader.problem(item.line, "service '\(label)': duplicate server label '\(serverLabel)' (first at line \(first))")
+                continue
+            }
+            seenLabels[serverLabel] = item.line
+            switch Endpoint.parse(address) {
+            case .success(let endpoint):
+                servers.append(ServerConfiguration(label: serverLabel, endpoint: endpoint, weight: weight, state: state))
+            case .failure(let error):
+                reader.problem(
+                    addressLine,
+                    "service '\(label)' server '\(serverLabel)': bad address '\(address)': \(error)")
+            }
+        }
+        return servers
+    }
+
+    private func decodeHealthCheck(_ reader: inout MappingReader, service: ServiceConfiguration) -> HealthCheckConfiguration {
+        guard let node = reader.node("health_check") else { return HealthCheckConfiguration() }
+        var nested = MappingReader(node, context: "service '\(service.label)' health_check")
+        var config = HealthCheckConfiguration(type: nested.string("type") ?? "connect")
+        if let interval = nested.duration("interval") { config.interval = interval }
+        if let timeout = nested.duration("timeout") { config.timeout = timeout }
+        if let rise = nested.int("rise", in: 1...100) { config.rise = rise }
+        if let fall = nested.int("fall", in: 1...100) { config.fall = fall }
+        if config.interval <= .zero { nested.problem(node.line, "service '\(service.label)': health_check interval must be longer than zero") }
+        if config.timeout <= .zero { nested.problem(node.line, "service '\(service.label)': health_check timeout must be longer than zero") }
+        if config.type != "none" {
+            let factories = self.registry.healthChecks
+            if let factory = factories[config.type] {
+                config.check = factory.makeCheck(&nested, service: service)
+            } else {
+                nested.problem(
+                    nested.entryLine("type") ?? node.line,
+                    "service '\(service.label)': health_check type must be one of none | \(factories.keys.sorted().joined(separator: " | ")), found '\(config.type)'")
+            }
+        }
+        nested.finish()
+        reader.absorb(nested)
+        return config
+    }
+
+    private func decodeAudit(_ reader: inout MappingReader) -> AuditConfiguration {
+        guard let node = reader.node("audit") else { return AuditConfiguration() }
+        var nested = MappingReader(node, context: "audit")
+        var audit = AuditConfiguration()
+        audit.path = nested.string("path")
+        if let fsync = nested.choice("fsync", AuditConfiguration.FsyncPolicy.self) { audit.fsync = fsync }
+        if let interval = nested.duration("fsync_interval") { audit.fsyncInterval = interval }
+        if let maxBytes = nested.byteSize("max_bytes", in: 4096...(1 << 40)) { audit.maxBytes = maxBytes }
+        if let keep = nested.int("keep", in: 0...1000) { audit.keep = keep }
+        if let buffer = nested.int("buffer_records", in: 0...10_000_000) { audit.bufferRecords = buffer }
+        if let policy = nested.choice("on_failure", AuditConfiguration.AuditFailurePolicy.self) { audit.onFailure = policy }
+        nested.finish()
+        reader.absorb(nested)
+        return audit
+    }
+
+    private static func checkUnique(_ services: [ServiceConfiguration], _ reader: inout MappingReader) {
+        var labels: [String: Int] = [:]
+        var listens: [Endpoint: String] = [:]
+        for service in services {
+            if let first = labels[service.label] {
+                reader.problem(service.line, "duplicate service label '\(service.label)' (first at line \(first))")
+            } else {
+                labels[service.label] = service.line
+            }
+            if let other = listens[service.listen], service.listen.port != 1 {
+                reader.problem(service.line, "service '\(service.label)': listen address \(service.listen) is also used by service '\(other)'")
+            } else {
+                listens[service.listen] = service.label
+            }
+        }
+    }
+}

@@ -1,0 +1,598 @@
+import Logging
+public import NIOCore
+
+/// One proxied connection: the handler of the client channel, owner of the server channel.
+///
+/// Both channels live on the same event loop, so the glue between them needs no synchronisation. Backpressure works
+/// by withholding `read()` on one leg while the other cannot take more writes, so a peer that stops reading makes the
+/// gateway buffer at most one write-buffer high-water mark plus one read per leg.
+public final class ProxyConnection: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// Upper bound of the peek buffer whatever the inspector says; inspectors set their own, smaller caps.
+    static let peekHardCap = 1 << 20
+
+    private let service: ServiceRuntime
+    private let snapshot: ServiceSnapshot
+    private var machine = ConnectionStateMachine()
+    private var inspector: (any ConnectionInspector)?
+    private var upstreamHandling: StreamHandling = .passthrough
+    private var observesDownstream = false
+
+    private var clientContext: ChannelHandlerContext?
+    private var clientAddress: SocketAddress?
+    private var clientKey: StickKey?
+    private var serverChannel: (any Channel)?
+    private var server: ServerIdentity?
+    private var routing = Routing.any
+    private var tried: [String] = []
+
+    private var pendingClientRead = false
+    private var pendingServerRead = false
+    private var serverFlushPending = false
+    private var peekTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var lingerTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
+    private let acceptedAt = NIODeadline.now()
+    private var bytesUp = 0
+    private var bytesDown = 0
+    private var unreportedBytes = (up: 0, down: 0)
+    private var endReason = "closed"
+    private var refused = false
+    private var clientOpen = false
+    private var serverOpen = false
+    private var registered = false
+
+    init(service: ServiceRuntime, snapshot: ServiceSnapshot) {
+        self.service = service
+        self.snapshot = snapshot
+    }
+
+    // MARK: client channel events
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.clientContext = context
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        self.clientOpen = true
+        let channel = context.channel
+        self.clientAddress = channel.remoteAddress
+        self.clientKey = channel.remoteAddress.flatMap { StickKey(clientAddress: $0) }
+        let active = self.service.stats.opened()
+        let perClient = self.service.connections.add(channel, client: self.limitKey)
+        self.registered = true
+        let configuration = self.snapshot.configuration
+        if let handler = configuration.protocolHandler, let clientAddress {
+            let inspector = handler.makeInspector(
+                ConnectionContext(
+                    service: configuration.label, client: clientAddress, eventLoop: context.eventLoop,
+                    audit: self.service.audit, logger: self.service.logger, acceptedAt: WallClock.now(),
+                    persistenceType: configuration.persistence.type))
+            self.inspector = inspector
+            self.upstreamHandling = inspector.upstreamHandling
+            self.observesDownstream = inspector.downstreamHandling != .passthrough
+        }
+        context.fireChannelActive()
+
+        if active > configuration.maxConnections {
+            self.refuse(.maxConnections, context: context)
+            return
+        }
+        if configuration.maxConnectionsPerClient > 0, perClient > configuration.maxConnectionsPerClient {
+            self.refuse(.perClientLimit, context: context)
+            return
+        }
+        switch self.machine.clientActive(peek: self.inspector != nil) {
+        case .startPeek:
+            self.peekTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.snapshot.peekTimeout) {
+                self.peekFailed(.timeout)
+            }
+        case .connect:
+            self.connectToServer(context: context)
+        }
+    }
+
+    /// Key of the per-client-IP connection limit (only tracked when a limit is set).
+    private var limitKey: StickKey? {
+        self.snapshot.configuration.maxConnectionsPerClient > 0 ? self.clientKey : nil
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = self.unwrapInboundIn(data)
+        switch self.machine.clientRead(bytes) {
+        case .forward:
+            self.lastActivity = .now()
+            self.forwardUpstream(bytes)
+        case .inspect(let all):
+            self.inspect(all, context: context)
+        case .held, .discard:
+            break
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        if self.serverFlushPending {
+            self.serverFlushPending = false
+            self.serverChannel?.flush()
+        }
+        self.reportBytesIfLarge()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            switch self.machine.clientInputClosed() {
+            case .none: break
+            case .peekFailed: self.peekFailed(.clientClosed)
+            case .shutdownOtherOutput:
+                self.serverChannel?.close(mode: .output, promise: nil)
+            case .closeBoth:
+                self.endReason = "closed by both sides"
+                self.closeBothAfterFlush()
+            case .closeClient:
+                context.close(promise: nil)
+            }
+        } else if let request = event as? GatewayCloseRequest {
+            self.terminate(request.reason)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        self.clientOpen = false
+        if self.serverOpen {
+            if case .ending = self.machine.state {
+                self.serverChannel?.close(promise: nil)
+            } else {
+                self.endReason = "client went away"
+                self.legFailed(clientSide: true)
+            }
+        }
+        self.finishIfClosed()
+        context.fireChannelInactive()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.endReason = "client error: \(ProbeConnection.describe(error))"
+        self.legFailed(clientSide: true)
+        context.close(promise: nil)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, self.pendingServerRead {
+            self.pendingServerRead = false
+            self.serverChannel?.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if self.machine.isConnecting {
+            self.pendingClientRead = true
+        } else if self.machine.isForwarding, let server = self.serverChannel, !server.isWritable {
+            self.pendingClientRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: peek
+
+    private func inspect(_ all: ByteBuffer, context: ChannelHandlerContext) {
+        guard let inspector else { return }
+        if all.readableBytes > Self.peekHardCap {
+            self.peekFailed(.tooLarge(all.readableBytes))
+            return
+        }
+        switch inspector.inspect(all) {
+        case .needMore:
+            break
+        case .forward(let routing):
+            self.peekTimer?.cancel()
+            self.routing = routing
+            self.machine.forwardDecided()
+            self.connectToServer(context: context)
+        case .reject(let rejection):
+            self.peekTimer?.cancel()
+            self.answer(rejection)
+        }
+    }
+
+    private func peekFailed(_ failure: PeekFailure) {
+        guard self.machine.isPeeking, let inspector else { return }
+        self.peekTimer?.cancel()
+        self.answer(inspector.peekFailed(failure))
+    }
+
+    // MARK: server selection and connect
+
+    private func connectToServer(context: ChannelHandlerContext) {
+        let configuration = self.snapshot.configuration
+        let stickKey: StickKey?
+        if let key = self.routing.stickKey {
+            stickKey = key
+        } else {
+            stickKey = self.snapshot.usesSourceIP ? self.clientKey : nil
+        }
+        guard
+            let selection = self.service.pool.select(
+                method: configuration.balance, clientKey: self.clientKey, stickKey: stickKey,
+                stickTable: stickKey == nil ? nil : self.service.stickTable, allowed: self.routing.servers,
+                excluding: self.tried)
+        else {
+            let reason: UnavailableReason =
+                self.tried.isEmpty ? .noServer : .connectFailed("all \(self.tried.count) tried servers failed")
+            self.refuse(reason, context: context)
+            return
+        }
+        self.tried.append(selection.label)
+        let identity = ServerIdentity(label: selection.label, endpoint: selection.endpoint)
+        self.server = identity
+        let backend = BackendHandler(connection: self)
+        let bound = NIOLoopBound(backend, eventLoop: context.eventLoop)
+        let future = self.service.connector.connect(
+            to: selection.endpoint, on: context.eventLoop, timeout: self.snapshot.connectTimeout, handler: bound)
+        future.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                self.serverConnected(channel, identity: identity)
+            case .failure(let error):
+                self.connectFailed(identity, error: error)
+            }
+        }
+    }
+
+    private func serverConnected(_ channel: any Channel, identity: ServerIdentity) {
+        self.serverChannel = channel
+        self.serverOpen = true
+        switch self.machine.connected() {
+        case .closeServer:
+            channel.close(promise: nil)
+        case .startForwarding(let pending, let clientInputClosed):
+            self.lastActivity = .now()
+            self.inspector?.forwarding(to: identity)
+            if let pending, pending.readableBytes > 0 {
+                self.bytesUp += pending.readableBytes
+                self.unreportedBytes.up += pending.readableBytes
+                if self.upstreamHandling == .filter, let inspector {
+                    inspector.filterUpstream(pending, sink: UpstreamSink(self))
+                } else {
+                    if self.upstreamHandling == .observe { self.inspector?.upstream(pending) }
+                    channel.write(pending, promise: nil)
+                }
+                channel.flush()
+            }
+            if clientInputClosed {
+                channel.close(mode: .output, promise: nil)
+            }
+            self.armIdleTimer()
+            if self.pendingClientRead {
+                self.pendingClientRead = false
+                self.clientContext?.read()
+            }
+        }
+    }
+
+    private func connectFailed(_ identity: ServerIdentity, error: any Error) {
+        self.service.pool.release(identity.label)
+        self.service.pool.recordConnectFailure(identity.label)
+        self.server = nil
+        let why = ProbeConnection.describe(error)
+        self.service.logger.warning(
+            "connect to server failed; trying the next one",
+            metadata: ["conn.client": "\(self.clientDescription)", "conn.server": "\(identity)", "error": "\(why)"])
+        guard self.machine.isConnecting, let context = self.clientContext else { return }
+        self.connectToServer(context: context)
+    }
+
+    // MARK: forwarding
+
+    private func forwardUpstream(_ bytes: ByteBuffer) {
+        self.bytesUp += bytes.readableBytes
+        self.unreportedBytes.up += bytes.readableBytes
+        switch self.upstreamHandling {
+        case .passthrough:
+            self.serverChannel?.write(bytes, promise: nil)
+            self.serverFlushPending = true
+        case .observe:
+            self.inspector?.upstream(bytes)
+            self.serverChannel?.write(bytes, promise: nil)
+            self.serverFlushPending = true
+        case .filter:
+            self.inspector?.filterUpstream(bytes, sink: UpstreamSink(self))
+        }
+    }
+
+    /// Bytes from the server (called by ``BackendHandler``).
+    func serverRead(_ bytes: ByteBuffer) {
+        guard self.clientOpen else { return }
+        self.lastActivity = .now()
+        self.bytesDown += bytes.readableBytes
+        self.unreportedBytes.down += bytes.readableBytes
+        if self.observesDownstream { self.inspector?.downstream(bytes) }
+        self.clientContext?.write(self.wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func serverReadComplete() {
+        self.clientContext?.flush()
+        self.reportBytesIfLarge()
+    }
+
+    func serverRead(context: ChannelHandlerContext) {
+        if let client = self.clientContext?.channel, !client.isWritable {
+            self.pendingServerRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func serverWritabilityChanged(_ writable: Bool) {
+        if writable, self.pendingClientRead, self.machine.isForwarding {
+            self.pendingClientRead = false
+            self.clientContext?.read()
+        }
+    }
+
+    func serverInputClosed() {
+        switch self.machine.serverInputClosed() {
+        case .shutdownOtherOutput:
+            self.clientContext?.close(mode: .output, promise: nil)
+        case .closeBoth:
+            self.endReason = "closed by both sides"
+            self.closeBothAfterFlush()
+        case .none, .peekFailed, .closeClient:
+            break
+        }
+    }
+
+    func serverInactive() {
+        self.serverOpen = false
+        if self.clientOpen {
+            if case .ending = self.machine.state {
+                // Both sides finished; the client leg closes once its writes are out.
+            } else {
+                self.endReason = "server went away"
+                self.legFailed(clientSide: false)
+            }
+        }
+        self.finishIfClosed()
+    }
+
+    func serverError(_ error: any Error) {
+        self.endReason = "server error: \(ProbeConnection.describe(error))"
+        self.legFailed(clientSide: false)
+    }
+
+    private func closeBothAfterFlush() {
+        if let client = self.clientContext?.channel {
+            client.close(mode: .output).whenComplete { _ in client.close(promise: nil) }
+        }
+        if let server = self.serverChannel {
+            server.close(mode: .output).whenComplete { _ in server.close(promise: nil) }
+        }
+        self.armLinger()
+    }
+
+    // MARK: ending
+
+    /// One leg failed (reset, error) or went away without a FIN: give the protocol its last words and close.
+    private func legFailed(clientSide: Bool) {
+        let why = self.endReason
+        switch self.machine.legFailed() {
+        case .none:
+            break
+        case .closeClient:
+            self.clientContext?.close(promise: nil)
+        case .terminate:
+            let words = self.inspector?.closing(clientSide ? .clientFailed(why) : .serverFailed(why)) ?? ClosingWords()
+            self.sayLastWordsAndClose(words)
+        }
+    }
+
+    /// The gateway ends the connection (idle timeout, shutdown, removed service).
+    private func terminate(_ reason: CloseReason) {
+        self.endReason = reason.description
+        if self.machine.isPeeking, let inspector {
+            self.peekTimer?.cancel()
+            self.answer(inspector.peekFailed(.timeout))
+            return
+        }
+        switch self.machine.legFailed() {
+        case .none:
+            break
+        case .closeClient:
+            self.clientContext?.close(promise: nil)
+        case .terminate:
+            self.sayLastWordsAndClose(self.inspector?.closing(reason) ?? ClosingWords())
+        }
+    }
+
+    private func sayLastWordsAndClose(_ words: ClosingWords) {
+        if let server = self.serverChannel, self.serverOpen {
+            if let bytes = words.toServer { server.write(bytes, promise: nil) }
+            server.close(mode: .output).whenComplete { _ in server.close(promise: nil) }
+        }
+        if let context = self.clientContext, self.clientOpen {
+            if let bytes = words.toClient { context.write(self.wrapOutboundOut(bytes), promise: nil) }
+            let client = context.channel
+            client.close(mode: .output).whenComplete { _ in client.close(promise: nil) }
+        }
+        self.armLinger()
+    }
+
+    /// Answers the client without forwarding (rejection, refusal, peek failure).
+    private func answer(_ rejection: Rejection) {
+        guard let context = self.clientContext else { return }
+        self.refused = true
+        self.endReason = rejection.reason
+        self.service.stats.refusedOne()
+        self.machine.answering()
+        let client = context.channel
+        if let bytes = rejection.answer {
+            context.write(self.wrapOutboundOut(bytes), promise: nil)
+        }
+        if rejection.waitForClientClose {
+            // As PS3.8 prescribes after A-ASSOCIATE-RJ / A-ABORT: half-close, let the requester close, and close
+            // ourselves when the linger (ARTIM) timer expires.
+            client.close(mode: .output, promise: nil)
+        } else {
+            client.close(mode: .output).whenComplete { _ in client.close(promise: nil) }
+        }
+        self.armLinger()
+    }
+
+    private func refuse(_ reason: UnavailableReason, context: ChannelHandlerContext) {
+        if let inspector {
+            self.answer(inspector.unavailable(reason))
+        } else {
+            self.refused = true
+            self.endReason = "refused: \(reason)"
+            self.service.stats.refusedOne()
+            self.machine.answering()
+            context.close(promise: nil)
+        }
+    }
+
+    private func armLinger() {
+        guard self.lingerTimer == nil, let eventLoop = self.clientContext?.eventLoop else { return }
+        let client = self.clientContext?.channel
+        let server = self.serverChannel
+        self.lingerTimer = eventLoop.scheduleTask(in: self.snapshot.closeLinger) {
+            client?.close(promise: nil)
+            server?.close(promise: nil)
+        }
+    }
+
+    private func armIdleTimer() {
+        guard let eventLoop = self.clientContext?.eventLoop else { return }
+        let deadline = self.lastActivity + self.snapshot.idleTimeout
+        self.idleTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            guard self.machine.isForwarding else { return }
+            self.reportBytes()
+            if NIODeadline.now() - self.lastActivity >= self.snapshot.idleTimeout {
+                self.terminate(.idleTimeout)
+            } else {
+                self.armIdleTimer()
+            }
+        }
+    }
+
+    private func finishIfClosed() {
+        guard !self.clientOpen, !self.serverOpen, self.machine.ended() else { return }
+        self.peekTimer?.cancel()
+        self.idleTimer?.cancel()
+        self.lingerTimer?.cancel()
+        self.reportBytes()
+        let summary = ConnectionSummary(
+            service: self.service.label, client: self.clientDescription, server: self.server, bytesUp: self.bytesUp,
+            bytesDown: self.bytesDown, duration: .nanoseconds((NIODeadline.now() - self.acceptedAt).nanoseconds),
+            endReason: self.endReason, refused: self.refused)
+        let finished = self.inspector?.finished(summary)
+        self.inspector = nil
+        let release: @Sendable () -> Void = { [service = self.service, channel = self.clientContext?.channel, key = self.limitKey] in
+            if let server = summary.server { service.pool.release(server.label) }
+            if let channel { service.connections.remove(channel, client: key) }
+            service.stats.closed()
+            service.logger.info(
+                "connection closed",
+                metadata: [
+                    "conn.client": "\(summary.client)", "conn.server": "\(summary.server?.description ?? "-")",
+                    "conn.bytes_up": "\(summary.bytesUp)", "conn.bytes_down": "\(summary.bytesDown)",
+                    "conn.duration_ms": "\(summary.duration.milliseconds)", "conn.end": "\(summary.endReason)",
+                ])
+        }
+        if let finished {
+            finished.whenComplete { _ in release() }
+        } else {
+            release()
+        }
+        self.clientContext = nil
+        self.serverChannel = nil
+    }
+
+    private var clientDescription: String { self.clientAddress?.logDescription ?? "?" }
+
+    private func reportBytesIfLarge() {
+        if self.unreportedBytes.up + self.unreportedBytes.down >= 1 << 16 { self.reportBytes() }
+    }
+
+    private func reportBytes() {
+        self.service.stats.add(up: self.unreportedBytes.up, down: self.unreportedBytes.down)
+        self.unreportedBytes = (0, 0)
+    }
+}
+
+extension ProxyConnection: UpstreamSinkTarget {
+    func sinkForward(_ data: ByteBuffer) {
+        self.serverChannel?.write(data, promise: nil)
+        self.serverFlushPending = true
+    }
+
+    func sinkReply(_ data: ByteBuffer) {
+        self.clientContext?.writeAndFlush(self.wrapOutboundOut(data), promise: nil)
+    }
+
+    func sinkClose(reason: String) {
+        self.endReason = reason
+        self.terminate(.inspectorRequested(reason))
+    }
+}
+
+@available(*, unavailable)
+extension ProxyConnection: Sendable {}
+
+/// The handler of the server channel: hands everything to its ``ProxyConnection``.
+public final class BackendHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private var connection: ProxyConnection?
+
+    init(connection: ProxyConnection) {
+        self.connection = connection
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.connection?.serverRead(self.unwrapInboundIn(data))
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        self.connection?.serverReadComplete()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if let connection { connection.serverRead(context: context) } else { context.read() }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.connection?.serverWritabilityChanged(context.channel.isWritable)
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            self.connection?.serverInputClosed()
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.connection?.serverError(error)
+        context.close(promise: nil)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        let connection = self.connection
+        self.connection = nil
+        connection?.serverInactive()
+    }
+}
+
+@available(*, unavailable)
+extension BackendHandler: Sendable {}

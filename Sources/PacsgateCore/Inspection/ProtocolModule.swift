@@ -1,0 +1,107 @@
+public import Logging
+public import NIOCore
+
+/// A protocol module (DICOM, HL7, TLS) as the core and the configuration loader see it.
+///
+/// The loader reads the core's keys of each service and hands the same mapping to the module named by the service's
+/// `protocol:` key, which reads its own keys and returns the service's ``ServiceProtocol``. Keys nobody reads are
+/// reported as unknown.
+public protocol ProtocolModule: Sendable {
+    /// The `protocol:` value this module serves (`dicom`, `hl7`, `tls`).
+    var name: String { get }
+
+    /// Persistence types the protocol can supply a key for, beyond `none` and `source-ip` (e.g. `calling-ae`).
+    var persistenceTypes: [String] { get }
+
+    /// Health check types the module adds (e.g. `dicom-echo`), by their `type:` value.
+    var healthChecks: [String: any HealthCheckFactory] { get }
+
+    /// The idle timeout used when a service of this protocol sets none.
+    var defaultIdleTimeout: Duration { get }
+
+    /// Reads the module's keys of one service mapping and builds the service's protocol logic.
+    /// Problems go into `reader`; return `nil` only when the service cannot be built at all.
+    func makeServiceProtocol(_ reader: inout MappingReader, service: ServiceConfiguration) -> (any ServiceProtocol)?
+
+    /// A simulated Mach7 node speaking this protocol, for `pacsgate demo` (`nil`: the demo uses an echo server).
+    /// - Parameters:
+    ///   - name: the node's label (e.g. `DICOM1`), shown in its answers.
+    ///   - service: the demo service it stands behind (`DMWL` nodes answer worklist queries).
+    ///   - stateDirectory: where it may keep generated files (certificates).
+    func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)?
+}
+
+extension ProtocolModule {
+    public var persistenceTypes: [String] { [] }
+    public var healthChecks: [String: any HealthCheckFactory] { [:] }
+    public var defaultIdleTimeout: Duration { .seconds(3600) }
+    public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)? {
+        nil
+    }
+}
+
+/// A simulated backend server for the demo: sets up the pipeline of each accepted connection.
+public protocol SimulatedNode: Sendable {
+    /// Adds the node's handlers to a freshly accepted channel (called on the channel's event loop).
+    func configure(_ channel: any Channel) throws
+}
+
+/// The protocol logic of one configured service. Immutable and shared by all its connections.
+public protocol ServiceProtocol: Sendable {
+    /// A fresh inspector for a newly accepted connection.
+    func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector
+}
+
+/// What an inspector knows about its connection when it is made.
+public struct ConnectionContext: Sendable {
+    /// The service label.
+    public var service: String
+    /// The client's address.
+    public var client: SocketAddress
+    /// The event loop the connection lives on; the inspector is only ever called here.
+    public var eventLoop: any EventLoop
+    /// The audit log records are written to.
+    public var audit: AuditLog
+    /// The service's logger (metadata `service` set).
+    public var logger: Logger
+    /// Wall-clock time the connection was accepted.
+    public var acceptedAt: WallClock.Instant
+    /// The persistence type configured for the service (`none`, `source-ip`, or a protocol type like `calling-ae`).
+    public var persistenceType: String
+
+    public init(
+        service: String, client: SocketAddress, eventLoop: any EventLoop, audit: AuditLog, logger: Logger,
+        acceptedAt: WallClock.Instant, persistenceType: String
+    ) {
+        self.service = service
+        self.client = client
+        self.eventLoop = eventLoop
+        self.audit = audit
+        self.logger = logger
+        self.acceptedAt = acceptedAt
+        self.persistenceType = persistenceType
+    }
+}
+
+/// The set of protocol modules a gateway knows, by name.
+public struct ProtocolRegistry: Sendable {
+    public private(set) var modules: [String: any ProtocolModule] = [:]
+
+    public init(_ modules: [any ProtocolModule] = []) {
+        for module in modules { self.modules[module.name] = module }
+    }
+
+    /// The protocol names a configuration may use: `tcp` plus every module.
+    public var knownProtocols: [String] { ["tcp"] + self.modules.keys.sorted() }
+
+    public subscript(name: String) -> (any ProtocolModule)? { self.modules[name] }
+
+    /// Every health check type: the core's `connect` plus what the modules add.
+    public var healthChecks: [String: any HealthCheckFactory] {
+        var result: [String: any HealthCheckFactory] = ["connect": ConnectHealthCheck.Factory()]
+        for module in self.modules.values {
+            result.merge(module.healthChecks) { first, _ in first }
+        }
+        return result
+    }
+}

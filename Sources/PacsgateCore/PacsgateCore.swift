@@ -1,1 +1,0 @@
-// PacsgateCore module placeholder; replaced as the module is built.

@@ -1,0 +1,35 @@
+import Glibc
+import NIOCore
+import NIOPosix
+
+/// Binds a service's listening socket. Every accepted connection gets a ``ProxyConnection`` bound to the service
+/// configuration current at that moment.
+enum Listener {
+    static func bind(_ runtime: ServiceRuntime, at endpoint: Endpoint, group: any EventLoopGroup) async throws -> any Channel {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Lets a unit of an HA pair bind a virtual IP it does not hold yet (keepalived moves it later).
+            .serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IP)), name: .init(rawValue: IP_FREEBIND)),
+                value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.recvAllocator, value: ForwardingDefaults.receiveAllocator)
+            .childChannelOption(.writeBufferWaterMark, value: ForwardingDefaults.waterMark)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ProxyConnection(service: runtime, snapshot: runtime.snapshot))
+                    KeepaliveTuning.apply(to: channel)
+                }
+            }
+        let address: SocketAddress
+        if let literal = endpoint.socketAddress {
+            address = literal
+        } else {
+            address = try SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port)
+        }
+        return try await bootstrap.bind(to: address).get()
+    }
+}

@@ -1,0 +1,75 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The running state of one virtual service, shared by its listener, its connections and its health checks.
+public final class ServiceRuntime: Sendable {
+    /// The service label (stable across reloads; it identifies the service).
+    public let label: String
+    /// The real servers and their runtime state.
+    public let pool: ServerPool
+    /// The persistence table.
+    public let stickTable: StickTable
+    /// Live counters.
+    public let stats: ServiceStats
+    /// Open client connections.
+    public let connections: ConnectionRegistry
+    let audit: AuditLog
+    let logger: Logger
+    let connector: any BackendConnector
+    private let current: NIOLockedValueBox<ServiceSnapshot>
+
+    init(configuration: ServiceConfiguration, audit: AuditLog, logger: Logger, connector: any BackendConnector) {
+        self.label = configuration.label
+        self.pool = ServerPool(
+            servers: configuration.servers, rise: configuration.healthCheck.rise, fall: configuration.healthCheck.fall)
+        self.stickTable = StickTable(
+            timeout: .milliseconds(configuration.persistence.timeout.milliseconds),
+            capacity: configuration.persistence.maxEntries)
+        self.stats = ServiceStats(service: configuration.label)
+        self.connections = ConnectionRegistry()
+        self.audit = audit
+        var logger = logger
+        logger[metadataKey: "service"] = "\(configuration.label)"
+        self.logger = logger
+        self.connector = connector
+        self.current = NIOLockedValueBox(ServiceSnapshot(configuration))
+    }
+
+    /// The configuration new connections use.
+    public var configuration: ServiceConfiguration { self.current.withLockedValue { $0.configuration } }
+
+    /// The snapshot a new connection keeps for its whole life.
+    var snapshot: ServiceSnapshot { self.current.withLockedValue { $0 } }
+
+    /// Applies a reloaded configuration of this service to new connections; open connections keep theirs.
+    func update(_ configuration: ServiceConfiguration) {
+        let previous = self.configuration
+        self.pool.update(
+            servers: configuration.servers, previous: previous.servers, rise: configuration.healthCheck.rise,
+            fall: configuration.healthCheck.fall)
+        self.stickTable.reconfigure(
+            timeout: .milliseconds(configuration.persistence.timeout.milliseconds),
+            capacity: configuration.persistence.maxEntries)
+        self.current.withLockedValue { $0 = ServiceSnapshot(configuration) }
+    }
+}
+
+/// One service configuration as seen by the connections accepted while it was current.
+final class ServiceSnapshot: Sendable {
+    let configuration: ServiceConfiguration
+    let usesSourceIP: Bool
+    let idleTimeout: TimeAmount
+    let peekTimeout: TimeAmount
+    let connectTimeout: TimeAmount
+    let closeLinger: TimeAmount
+
+    init(_ configuration: ServiceConfiguration) {
+        self.configuration = configuration
+        self.usesSourceIP = configuration.persistence.type == "source-ip"
+        self.idleTimeout = .milliseconds(configuration.timeouts.idle.milliseconds)
+        self.peekTimeout = .milliseconds(configuration.timeouts.peek.milliseconds)
+        self.connectTimeout = .milliseconds(configuration.timeouts.connect.milliseconds)
+        self.closeLinger = .milliseconds(configuration.timeouts.closeLinger.milliseconds)
+    }
+}

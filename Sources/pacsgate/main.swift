@@ -1,2 +1,0 @@
-// Thin executable: everything lives in PacsgateApp.
-print("pacsgate")
