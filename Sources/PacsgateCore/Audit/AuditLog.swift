@@ -23,7 +23,7 @@ public final class AuditLog: Sendable {
     /// Failure delivered to writers whose record could not be written yet (it stays buffered).
     public struct NotWritten: Error, CustomStringConvertible {
         public var reason: String
-        public var description: String { "audit record buffered in memory, not yet written: \(reason)" }
+        public var description: String { "audit record not durably written: \(reason)" }
     }
 
     private typealias Completion = @Sendable (Result<Void, any Error>) -> Void
@@ -35,7 +35,10 @@ public final class AuditLog: Sendable {
 
     private struct Shared {
         var queue: [Pending] = []
+        var started = false
         var stopping = false
+        var finished = false
+        var finishWaiters: [CheckedContinuation<Void, Never>] = []
         var status: Status = .ok
         var recent: [(event: String, line: String)] = []
         var recentStart = 0
@@ -46,7 +49,6 @@ public final class AuditLog: Sendable {
     private let logger: Logger
     private let shared = NIOLockedValueBox(Shared())
     private let wakeUp = ConditionLock(value: false)
-    private let stopped = ConditionLock(value: false)
     private let recentCapacity = 1000
     private let thread = NIOThreadPool(numberOfThreads: 1)
 
@@ -62,6 +64,7 @@ public final class AuditLog: Sendable {
         if self.configuration.path != nil {
             try writer.open()
         }
+        self.shared.withLockedValue { $0.started = true }
         self.thread.start()
         let opened = writer
         self.thread.submit { _ in
@@ -106,7 +109,7 @@ public final class AuditLog: Sendable {
             return true
         }
         guard accepted else {
-            completion?(.failure(NotWritten(reason: "audit log stopped")))
+            completion?(.failure(NotWritten(reason: "the audit log is stopped")))
             return
         }
         self.wakeUp.lock()
@@ -130,11 +133,21 @@ public final class AuditLog: Sendable {
 
     /// Writes everything queued, syncs, and stops the writer.
     public func shutdown() async {
-        self.shared.withLockedValue { $0.stopping = true }
+        let started = self.shared.withLockedValue { shared -> Bool in
+            shared.stopping = true
+            return shared.started
+        }
+        guard started else { return }
         self.wakeUp.lock()
         self.wakeUp.unlock(withValue: true)
-        self.stopped.lock(whenValue: true)
-        self.stopped.unlock()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = self.shared.withLockedValue { shared -> Bool in
+                if shared.finished { return true }
+                shared.finishWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
         try? await self.thread.shutdownGracefully()
     }
 
@@ -175,8 +188,12 @@ public final class AuditLog: Sendable {
                 }
             }
         }
-        self.stopped.lock()
-        self.stopped.unlock(withValue: true)
+        let waiters = self.shared.withLockedValue { shared -> [CheckedContinuation<Void, Never>] in
+            shared.finished = true
+            defer { shared.finishWaiters.removeAll() }
+            return shared.finishWaiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     private func flush(_ backlog: inout [Pending], writer: inout FileWriter, unsynced: inout Bool, lastSync: inout NIODeadline) {
@@ -188,19 +205,26 @@ public final class AuditLog: Sendable {
         }
         var bytes: [UInt8] = []
         for item in backlog { bytes.append(contentsOf: item.bytes) }
-        do {
-            try writer.append(bytes)
-            if self.configuration.fsync == .every {
-                try writer.syncOrThrow()
-                lastSync = .now()
-            } else {
-                unsynced = true
-                if NIODeadline.now() - lastSync >= .milliseconds(self.configuration.fsyncInterval.milliseconds) {
+        let (written, writeError) = writer.append(bytes)
+        var failure = writeError
+        if failure == nil {
+            do {
+                if self.configuration.fsync == .every {
                     try writer.syncOrThrow()
-                    unsynced = false
                     lastSync = .now()
+                } else {
+                    unsynced = true
+                    if NIODeadline.now() - lastSync >= .milliseconds(self.configuration.fsyncInterval.milliseconds) {
+                        try writer.syncOrThrow()
+                        unsynced = false
+                        lastSync = .now()
+                    }
                 }
+            } catch {
+                failure = error
             }
+        }
+        guard let failure else {
             let wasFailing = self.shared.withLockedValue { shared -> Bool in
                 shared.written += count
                 defer { shared.status = .ok }
@@ -212,32 +236,50 @@ public final class AuditLog: Sendable {
             for item in backlog { item.completion?(.success(())) }
             backlog.removeAll(keepingCapacity: true)
             writer.rotateIfNeeded(logger: self.logger)
-        } catch {
-            // Acknowledge nothing that is not written; tell waiters now so connections are not held, and keep the
-            // records (bounded) for the next attempt.
-            let reason = "\(error)"
-            var dropped = 0
-            if backlog.count > self.configuration.bufferRecords {
-                dropped = backlog.count - self.configuration.bufferRecords
-                for item in backlog.prefix(dropped) { item.completion?(.failure(NotWritten(reason: reason))) }
-                backlog.removeFirst(dropped)
+            return
+        }
+        // Records wholly written before a write error are in the file (not necessarily synced): keep them out of the
+        // retry so nothing is written twice. A record cut in the middle is written again whole after the reopen
+        // has cut the torn line. Nothing is acknowledged as durable that is not.
+        var whole = 0
+        if writeError != nil {
+            var consumed = 0
+            for item in backlog {
+                guard consumed + item.bytes.count <= written else { break }
+                consumed += item.bytes.count
+                whole += 1
             }
-            let firstFailure = self.shared.withLockedValue { shared -> Bool in
-                let previousDropped: Int
-                if case .failing(_, _, let earlier) = shared.status { previousDropped = earlier } else { previousDropped = 0 }
-                let first = shared.status == .ok
-                shared.status = .failing(reason: reason, buffered: backlog.count, dropped: previousDropped + dropped)
-                return first
+        }
+        for item in backlog.prefix(whole) {
+            item.completion?(.failure(NotWritten(reason: "written but not synced: \(failure)")))
+        }
+        backlog.removeFirst(whole)
+        self.shared.withLockedValue { $0.written += whole }
+        let reason = "\(failure)"
+        var dropped = 0
+        if backlog.count > self.configuration.bufferRecords {
+            dropped = backlog.count - self.configuration.bufferRecords
+            for item in backlog.prefix(dropped) {
+                item.completion?(.failure(NotWritten(reason: "dropped: more than buffer_records waiting; \(reason)")))
             }
-            if firstFailure {
-                self.logger.critical(
-                    "audit log cannot be written; buffering records in memory",
-                    metadata: ["audit.path": "\(self.configuration.path ?? "-")", "error": "\(reason)"])
-            }
-            for index in backlog.indices {
-                backlog[index].completion?(.failure(NotWritten(reason: reason)))
-                backlog[index].completion = nil
-            }
+            backlog.removeFirst(dropped)
+        }
+        let firstFailure = self.shared.withLockedValue { shared -> Bool in
+            let previousDropped: Int
+            if case .failing(_, _, let earlier) = shared.status { previousDropped = earlier } else { previousDropped = 0 }
+            let first = shared.status == .ok
+            shared.status = .failing(reason: reason, buffered: backlog.count, dropped: previousDropped + dropped)
+            return first
+        }
+        if firstFailure {
+            self.logger.critical(
+                "audit log cannot be written; buffering records in memory",
+                metadata: ["audit.path": "\(self.configuration.path ?? "-")", "error": "\(reason)"])
+        }
+        // Tell waiters now so connections are not held; the records stay buffered for the next attempt.
+        for index in backlog.indices {
+            backlog[index].completion?(.failure(NotWritten(reason: "buffered in memory: \(reason)")))
+            backlog[index].completion = nil
         }
     }
 
@@ -273,8 +315,6 @@ private struct FileWriter {
     let configuration: AuditConfiguration
     var descriptor: Int32 = -1
     var size = 0
-    /// Bytes of a partially written batch still to write (a short write, e.g. on a full disk).
-    var remainder: [UInt8] = []
     var lastError: String?
 
     init(configuration: AuditConfiguration) {
@@ -283,7 +323,7 @@ private struct FileWriter {
 
     mutating func open() throws {
         guard let path = self.configuration.path else { return }
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
         self.descriptor = fd
         var info = stat()
@@ -312,13 +352,15 @@ private struct FileWriter {
         if ftruncate(self.descriptor, off_t(position)) == 0 { self.size = position }
     }
 
-    mutating func append(_ bytes: [UInt8]) throws {
-        if self.descriptor < 0 { try self.open() }
-        self.remainder.append(contentsOf: bytes)
+    /// Appends `bytes`; returns how many were written before an error (all of them when `error` is nil).
+    /// After an error the file is closed, so the next append reopens it and cuts the torn last line.
+    mutating func append(_ bytes: [UInt8]) -> (written: Int, error: (any Error)?) {
+        if self.descriptor < 0 {
+            do { try self.open() } catch { return (0, error) }
+        }
         var offset = 0
-        defer { self.remainder.removeFirst(offset) }
-        while offset < self.remainder.count {
-            let written = self.remainder.withUnsafeBytes { buffer -> Int in
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer -> Int in
                 guard let base = buffer.baseAddress else { return 0 }
                 return Glibc.write(self.descriptor, base + offset, buffer.count - offset)
             }
@@ -326,15 +368,15 @@ private struct FileWriter {
                 if errno == EINTR { continue }
                 let error = IOError(errnoCode: errno, reason: "write \(self.configuration.path ?? "")")
                 self.lastError = "\(error)"
-                // Reopen next time (the file may have been removed or the disk remounted).
                 Glibc.close(self.descriptor)
                 self.descriptor = -1
-                throw error
+                return (offset, error)
             }
             offset += written
             self.size += written
         }
         self.lastError = nil
+        return (offset, nil)
     }
 
     mutating func syncOrThrow() throws {
@@ -349,7 +391,7 @@ private struct FileWriter {
     }
 
     mutating func rotateIfNeeded(logger: Logger) {
-        guard let path = self.configuration.path, self.size >= self.configuration.maxBytes, self.remainder.isEmpty else {
+        guard let path = self.configuration.path, self.size >= self.configuration.maxBytes, self.descriptor >= 0 else {
             return
         }
         self.sync()

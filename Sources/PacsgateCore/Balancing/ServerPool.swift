@@ -24,6 +24,8 @@ public final class ServerPool: Sendable {
         var active = 0
         var total = 0
         var connectFailures = 0
+        var checksPassed = 0
+        var checksFailed = 0
         var smoothWeight = 0
 
         /// May take a connection that is not stuck to it.
@@ -91,7 +93,7 @@ public final class ServerPool: Sendable {
         switch method {
         case .roundrobin:
             // Smooth weighted round-robin (as nginx): every eligible member gains its weight, the richest is picked
-            // and pays back the total. Interleaves evenly: weights 100/50 give A A B A A B …
+            // and pays back the total. Interleaves evenly: weights 100/50 give A B A, A B A …
             var best: Int?
             var total = 0
             for index in state.members.indices where eligible(state.members[index]) {
@@ -191,6 +193,7 @@ public final class ServerPool: Sendable {
             guard let index = state.members.firstIndex(where: { $0.label == label }) else { return nil }
             state.members[index].lastCheck = result
             state.members[index].lastCheckAt = WallClock.now()
+            if result.succeeded { state.members[index].checksPassed += 1 } else { state.members[index].checksFailed += 1 }
             let change = state.members[index].health.record(succeeded: result.succeeded)
             if change != nil { state.members[index].lastChangeAt = WallClock.now() }
             return change
@@ -231,7 +234,7 @@ public final class ServerPool: Sendable {
                     label: $0.label, endpoint: $0.endpoint, weight: $0.weight, adminState: $0.adminState,
                     health: $0.health.status, lastCheck: $0.lastCheck, lastCheckAt: $0.lastCheckAt,
                     lastChangeAt: $0.lastChangeAt, activeConnections: $0.active, totalConnections: $0.total,
-                    connectFailures: $0.connectFailures)
+                    connectFailures: $0.connectFailures, checksPassed: $0.checksPassed, checksFailed: $0.checksFailed)
             }
         }
     }
@@ -256,6 +259,9 @@ public struct ServerSnapshot: Sendable, Equatable {
     public var activeConnections: Int
     public var totalConnections: Int
     public var connectFailures: Int
+    /// Health checks that succeeded / failed since start.
+    public var checksPassed: Int
+    public var checksFailed: Int
 }
 
 /// FNV-1a over a seed and a string: a stable hash (Swift's `Hasher` is seeded per process, so it cannot be used for

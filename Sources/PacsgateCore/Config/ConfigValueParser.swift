@@ -1,10 +1,18 @@
 /// Parsers for the scalar value formats used in configuration files.
 public enum ConfigValueParser {
-    /// Parses `500ms`, `2s`, `30m`, `1h`, `1d`, `1h30m` or a plain number of seconds.
+    /// The longest duration accepted anywhere (a year); longer values are refused as mistakes.
+    public static let maximumDuration: Duration = .seconds(366 * 86_400)
+
+    /// Parses `500ms`, `2s`, `30m`, `1h`, `1d`, `1h30m` or a plain number of seconds, up to ``maximumDuration``.
     public static func duration(_ text: String) -> Duration? {
+        guard let value = self.unboundedDuration(text), value <= self.maximumDuration else { return nil }
+        return value
+    }
+
+    private static func unboundedDuration(_ text: String) -> Duration? {
         let trimmed = text.trimmingSpaces
         if trimmed.isEmpty { return nil }
-        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
+        if let seconds = Int(trimmed) { return seconds >= 0 && seconds <= 100_000_000 ? .seconds(seconds) : nil }
         var total: Duration = .zero
         var number = 0
         var haveDigits = false

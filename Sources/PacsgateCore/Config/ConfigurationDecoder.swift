@@ -22,13 +22,11 @@ public struct ConfigurationDecoder: Sendable {
     public func decode(_ root: ConfigNode) -> Result<(GatewayConfiguration, warnings: [ConfigProblem]), ConfigErrors> {
         var reader = MappingReader(root, context: "configuration")
         var warnings: [ConfigProblem] = []
-        var services: [ServiceConfiguration] = []
+        var decoded: [DecodedService] = []
         if let servicesNode = reader.node("services") {
             if case .sequence(let items) = servicesNode.kind {
                 for item in items {
-                    if let service = self.decodeService(item, problems: &reader, warnings: &warnings) {
-                        services.append(service)
-                    }
+                    decoded.append(self.decodeService(item, problems: &reader, warnings: &warnings))
                 }
                 if items.isEmpty { reader.problem(servicesNode.line, "configuration: 'services' is empty") }
             } else {
@@ -37,7 +35,8 @@ public struct ConfigurationDecoder: Sendable {
         } else {
             reader.problem(root.line, "configuration: missing required key 'services'")
         }
-        Self.checkUnique(services, &reader)
+        Self.checkUnique(decoded, &reader)
+        let services = decoded.map(\.service)
 
         let audit = self.decodeAudit(&reader)
         var logLevel = Logger.Level.info
@@ -69,10 +68,18 @@ public struct ConfigurationDecoder: Sendable {
         return .success((configuration, warnings))
     }
 
+    /// A decoded service and which of its identifying keys were valid (only those take part in uniqueness checks).
+    private struct DecodedService {
+        var service: ServiceConfiguration
+        var labelValid: Bool
+        var listenLine: Int?
+    }
+
     private func decodeService(
         _ node: ConfigNode, problems parent: inout MappingReader, warnings: inout [ConfigProblem]
-    ) -> ServiceConfiguration? {
-        let label = MappingReader(node, context: "service").peekString("label") ?? "?"
+    ) -> DecodedService {
+        let givenLabel = MappingReader(node, context: "service").peekString("label")
+        let label = givenLabel ?? "?"
         var reader = MappingReader(node, context: "service '\(label)'")
         _ = reader.string("label", required: true)
 
@@ -121,9 +128,10 @@ public struct ConfigurationDecoder: Sendable {
         if let module {
             service.protocolHandler = module.makeServiceProtocol(&reader, service: service)
         }
+        let listenLine = listen == nil ? nil : reader.entryLine("listen")
         reader.finish()
         parent.absorb(reader)
-        return service
+        return DecodedService(service: service, labelValid: givenLabel != nil, listenLine: listenLine)
     }
 
     private func decodePersistence(
@@ -131,11 +139,13 @@ public struct ConfigurationDecoder: Sendable {
     ) -> PersistenceConfiguration {
         guard let node = reader.node("persistence") else { return PersistenceConfiguration() }
         var persistence = PersistenceConfiguration(type: "source-ip")
+        var typeLine = node.line
         if let type = node.scalar {
             persistence.type = type
         } else {
             var nested = MappingReader(node, context: "service '\(label)' persistence")
             persistence.type = nested.string("type") ?? "source-ip"
+            typeLine = nested.entryLine("type") ?? node.line
             if let timeout = nested.duration("timeout") { persistence.timeout = timeout }
             if let max = nested.int("max_entries", in: 1...10_000_000) { persistence.maxEntries = max }
             nested.finish()
@@ -143,7 +153,7 @@ public struct ConfigurationDecoder: Sendable {
         }
         let allowed = ["none", "source-ip"] + (module?.persistenceTypes ?? [])
         if !allowed.contains(persistence.type) {
-            reader.problem(node.line, "service '\(label)': persistence type must be one of \(allowed.joined(separator: " | ")), found '\(persistence.type)'")
+            reader.problem(typeLine, "service '\(label)': persistence type must be one of \(allowed.joined(separator: " | ")), found '\(persistence.type)'")
             persistence.type = "none"
         }
         if persistence.timeout <= .zero {
@@ -164,7 +174,8 @@ public struct ConfigurationDecoder: Sendable {
         var servers: [ServerConfiguration] = []
         var seenLabels: [String: Int] = [:]
         for item in items {
-            var server = MappingReader(item, context: "service '\(label)' server")
+            let name = MappingReader(item, context: "").peekString("label").map { " '\($0)'" } ?? ""
+            var server = MappingReader(item, context: "service '\(label)' server\(name)")
             let serverLabel = server.string("label", required: true)
             let address = server.string("address", required: true)
             let weight = server.int("weight", in: 0...1_000_000) ?? 100
@@ -231,19 +242,24 @@ public struct ConfigurationDecoder: Sendable {
         return audit
     }
 
-    private static func checkUnique(_ services: [ServiceConfiguration], _ reader: inout MappingReader) {
+    private static func checkUnique(_ services: [DecodedService], _ reader: inout MappingReader) {
         var labels: [String: Int] = [:]
         var listens: [Endpoint: String] = [:]
-        for service in services {
-            if let first = labels[service.label] {
-                reader.problem(service.line, "duplicate service label '\(service.label)' (first at line \(first))")
-            } else {
-                labels[service.label] = service.line
+        for decoded in services {
+            let service = decoded.service
+            if decoded.labelValid {
+                if let first = labels[service.label] {
+                    reader.problem(service.line, "duplicate service label '\(service.label)' (first at line \(first))")
+                } else {
+                    labels[service.label] = service.line
+                }
             }
-            if let other = listens[service.listen], service.listen.port != 1 {
-                reader.problem(service.line, "service '\(service.label)': listen address \(service.listen) is also used by service '\(other)'")
-            } else {
-                listens[service.listen] = service.label
+            if let line = decoded.listenLine {
+                if let other = listens[service.listen] {
+                    reader.problem(line, "service '\(service.label)': listen address \(service.listen) is also used by service '\(other)'")
+                } else {
+                    listens[service.listen] = service.label
+                }
             }
         }
     }

@@ -112,6 +112,13 @@ struct ConnectionStateMachine {
         return false
     }
 
+    var isForwardingOrEnding: Bool {
+        switch self.state {
+        case .forwarding, .ending: return true
+        default: return false
+        }
+    }
+
     var isPeeking: Bool {
         if case .peeking = self.state { return true }
         return false

@@ -129,7 +129,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
             case .none: break
             case .peekFailed: self.peekFailed(.clientClosed)
             case .shutdownOtherOutput:
-                self.serverChannel?.close(mode: .output, promise: nil)
+                if let server = self.serverChannel { OutputCloser.finish(server, then: .halfClose) }
             case .closeBoth:
                 self.endReason = "closed by both sides"
                 self.closeBothAfterFlush()
@@ -146,9 +146,15 @@ public final class ProxyConnection: ChannelDuplexHandler {
     public func channelInactive(context: ChannelHandlerContext) {
         self.clientOpen = false
         if self.serverOpen {
-            if case .ending = self.machine.state {
-                self.serverChannel?.close(promise: nil)
-            } else {
+            switch self.machine.state {
+            case .ending:
+                break  // The server leg closes once its last bytes are out.
+            case .forwarding(_, serverInputClosed: true):
+                // The client's FIN after we passed the server's on (see serverInactive).
+                _ = self.machine.clientInputClosed()
+                self.endReason = "closed by both sides"
+                if let server = self.serverChannel { OutputCloser.finish(server, then: .fullClose) }
+            default:
                 self.endReason = "client went away"
                 self.legFailed(clientSide: true)
             }
@@ -250,6 +256,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private func serverConnected(_ channel: any Channel, identity: ServerIdentity) {
         self.serverChannel = channel
         self.serverOpen = true
+        if let client = self.clientContext?.channel { self.service.connections.attachServer(channel, to: client) }
         switch self.machine.connected() {
         case .closeServer:
             channel.close(promise: nil)
@@ -268,7 +275,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
                 channel.flush()
             }
             if clientInputClosed {
-                channel.close(mode: .output, promise: nil)
+                OutputCloser.finish(channel, then: .halfClose)
             }
             self.armIdleTimer()
             if self.pendingClientRead {
@@ -341,7 +348,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
     func serverInputClosed() {
         switch self.machine.serverInputClosed() {
         case .shutdownOtherOutput:
-            self.clientContext?.close(mode: .output, promise: nil)
+            if let client = self.clientContext?.channel { OutputCloser.finish(client, then: .halfClose) }
         case .closeBoth:
             self.endReason = "closed by both sides"
             self.closeBothAfterFlush()
@@ -353,9 +360,14 @@ public final class ProxyConnection: ChannelDuplexHandler {
     func serverInactive() {
         self.serverOpen = false
         if self.clientOpen {
-            if case .ending = self.machine.state {
-                // Both sides finished; the client leg closes once its writes are out.
-            } else {
+            switch self.machine.state {
+            case .ending:
+                break  // Both sides finished; the client leg closes once its writes are out.
+            case .forwarding(clientInputClosed: true, _):
+                // We had passed the client's FIN on; NIO reports the server's FIN as a full close when our output
+                // to it is already shut. A clean end in both directions.
+                self.serverInputClosed()
+            default:
                 self.endReason = "server went away"
                 self.legFailed(clientSide: false)
             }
@@ -370,12 +382,13 @@ public final class ProxyConnection: ChannelDuplexHandler {
 
     private func closeBothAfterFlush() {
         if let client = self.clientContext?.channel {
-            client.close(mode: .output).whenComplete { _ in client.close(promise: nil) }
+            OutputCloser.finish(client, then: .fullClose)
         }
         if let server = self.serverChannel {
-            server.close(mode: .output).whenComplete { _ in server.close(promise: nil) }
+            OutputCloser.finish(server, then: .fullClose)
         }
-        self.armLinger()
+        // No linger here: both sides ended cleanly and the last bytes may take a while to reach a slow reader.
+        // The idle timer still runs, so a peer that never reads them is cut off after the idle timeout.
     }
 
     // MARK: ending
@@ -415,12 +428,12 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private func sayLastWordsAndClose(_ words: ClosingWords) {
         if let server = self.serverChannel, self.serverOpen {
             if let bytes = words.toServer { server.write(bytes, promise: nil) }
-            server.close(mode: .output).whenComplete { _ in server.close(promise: nil) }
+            OutputCloser.finish(server, then: .fullClose)
         }
         if let context = self.clientContext, self.clientOpen {
             if let bytes = words.toClient { context.write(self.wrapOutboundOut(bytes), promise: nil) }
             let client = context.channel
-            client.close(mode: .output).whenComplete { _ in client.close(promise: nil) }
+            OutputCloser.finish(client, then: .fullClose)
         }
         self.armLinger()
     }
@@ -439,9 +452,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
         if rejection.waitForClientClose {
             // As PS3.8 prescribes after A-ASSOCIATE-RJ / A-ABORT: half-close, let the requester close, and close
             // ourselves when the linger (ARTIM) timer expires.
-            client.close(mode: .output, promise: nil)
+            OutputCloser.finish(client, then: .halfClose)
         } else {
-            client.close(mode: .output).whenComplete { _ in client.close(promise: nil) }
+            OutputCloser.finish(client, then: .fullClose)
         }
         self.armLinger()
     }
@@ -472,10 +485,17 @@ public final class ProxyConnection: ChannelDuplexHandler {
         guard let eventLoop = self.clientContext?.eventLoop else { return }
         let deadline = self.lastActivity + self.snapshot.idleTimeout
         self.idleTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            guard self.machine.isForwarding else { return }
+            guard self.machine.isForwardingOrEnding else { return }
             self.reportBytes()
             if NIODeadline.now() - self.lastActivity >= self.snapshot.idleTimeout {
-                self.terminate(.idleTimeout)
+                if self.machine.isForwarding {
+                    self.terminate(.idleTimeout)
+                } else {
+                    // Ending, but a peer stopped reading the last bytes: give up on them.
+                    self.endReason += "; last bytes not read within the idle timeout"
+                    self.clientContext?.channel.close(promise: nil)
+                    self.serverChannel?.close(promise: nil)
+                }
             } else {
                 self.armIdleTimer()
             }
@@ -596,3 +616,26 @@ public final class BackendHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension BackendHandler: Sendable {}
+
+/// Ends a channel's output only after every byte queued on it has been written.
+///
+/// NIO's `close(mode: .output)` waits for queued writes — unless the peer's FIN was already seen, in which case it
+/// escalates to a full close and drops them. A zero-length write completes only after the writes queued before it,
+/// so it serves as the barrier in every case.
+enum OutputCloser {
+    enum Then {
+        /// Send FIN and keep reading (the peer may still talk, or we wait for it to close).
+        case halfClose
+        /// Close the channel.
+        case fullClose
+    }
+
+    static func finish(_ channel: any Channel, then: Then) {
+        channel.writeAndFlush(ByteBuffer()).whenComplete { _ in
+            switch then {
+            case .halfClose: channel.close(mode: .output, promise: nil)
+            case .fullClose: channel.close(promise: nil)
+            }
+        }
+    }
+}

@@ -9,7 +9,10 @@ enum HealthMonitor {
         group: any EventLoopGroup, logger: Logger
     ) async {
         var lastDetail: String?
+        let clock = ContinuousClock()
+        var next = clock.now
         while !Task.isCancelled {
+            next += settings.interval
             let result = await check.check(server.endpoint, timeout: settings.timeout, group: group)
             if Task.isCancelled { return }
             if let change = pool.recordHealth(server.label, result) {
@@ -25,7 +28,10 @@ enum HealthMonitor {
                     "health check failed", metadata: ["server": "\(server.label)", "reason": "\(result.detail)"])
             }
             lastDetail = result.detail
-            try? await Task.sleep(for: settings.interval)
+            // Fixed rate: a check starts every `interval`, however long the previous one took (a slow check does
+            // not stretch the time to detect a dead server beyond fall × interval).
+            if next < clock.now { next = clock.now }
+            try? await Task.sleep(until: next, clock: clock)
         }
     }
 }

@@ -39,7 +39,7 @@ public enum ProbeConnection {
         let eventLoop = group.next()
         let started = NIODeadline.now()
         let promise = eventLoop.makePromise(of: HealthCheckResult.self)
-        let deadline = TimeAmount.nanoseconds(Int64(timeout.milliseconds) * 1_000_000)
+        let deadline = TimeAmount.milliseconds(timeout.milliseconds)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(deadline)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

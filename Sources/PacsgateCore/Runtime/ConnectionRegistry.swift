@@ -5,6 +5,7 @@ import NIOCore
 public final class ConnectionRegistry: Sendable {
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]
+        var serverLegs: [ObjectIdentifier: any Channel] = [:]
         var perClient: [StickKey: Int] = [:]
     }
 
@@ -26,9 +27,17 @@ public final class ConnectionRegistry: Sendable {
     func remove(_ channel: any Channel, client: StickKey?) {
         self.state.withLockedValue { state in
             state.channels[ObjectIdentifier(channel)] = nil
+            state.serverLegs[ObjectIdentifier(channel)] = nil
             if let client, let count = state.perClient[client] {
                 state.perClient[client] = count > 1 ? count - 1 : nil
             }
+        }
+    }
+
+    /// Records the server leg of a registered client connection.
+    func attachServer(_ server: any Channel, to client: any Channel) {
+        self.state.withLockedValue { state in
+            if state.channels[ObjectIdentifier(client)] != nil { state.serverLegs[ObjectIdentifier(client)] = server }
         }
     }
 
@@ -44,6 +53,16 @@ public final class ConnectionRegistry: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         return true
+    }
+
+    /// Bytes queued for writing in the gateway on both legs of every open connection (backpressure check).
+    public func bufferedBytes() async -> Int {
+        let channels = self.state.withLockedValue { Array($0.channels.values) + Array($0.serverLegs.values) }
+        var total = 0
+        for channel in channels {
+            total += (try? await channel.getOption(.bufferedWritableBytes).get()) ?? 0
+        }
+        return total
     }
 
     /// Asks every open connection to end for `reason` (the connection sends protocol last words first).

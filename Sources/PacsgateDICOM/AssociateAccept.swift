@@ -1,0 +1,185 @@
+public import NIOCore
+
+/// A parsed A-ASSOCIATE-AC (PS3.8 §9.3.3): the acceptor's answer per presentation context.
+public struct AssociateAccept: Sendable, Hashable {
+    /// Protocol version field.
+    public var protocolVersion: UInt16
+    /// Called AE title, echoed from the RQ (receivers must not test it).
+    public var calledAETitle: AETitle
+    /// Calling AE title, echoed from the RQ.
+    public var callingAETitle: AETitle
+    /// Application context name (item 0x10).
+    public var applicationContextName: String
+    /// Per-context results (items 0x21), in wire order.
+    public var presentationContexts: [PresentationContextResult]
+    /// User information (item 0x50).
+    public var userInformation: UserInformation
+
+    /// Creates an accept.
+    public init(
+        calledAETitle: AETitle,
+        callingAETitle: AETitle,
+        applicationContextName: String = DICOMUID.applicationContext,
+        presentationContexts: [PresentationContextResult],
+        userInformation: UserInformation,
+        protocolVersion: UInt16 = 0x0001
+    ) {
+        self.protocolVersion = protocolVersion
+        self.calledAETitle = calledAETitle
+        self.callingAETitle = callingAETitle
+        self.applicationContextName = applicationContextName
+        self.presentationContexts = presentationContexts
+        self.userInformation = userInformation
+    }
+
+    /// Creates the accept that answers `request`: AE titles and application context echoed,
+    /// one result per proposed context as `decide` returns it.
+    public init(
+        answering request: AssociateRequest,
+        userInformation: UserInformation,
+        decide: (PresentationContextProposal) -> PresentationContextResult
+    ) {
+        self.init(
+            calledAETitle: request.calledAETitle,
+            callingAETitle: request.callingAETitle,
+            applicationContextName: request.applicationContextName,
+            presentationContexts: request.presentationContexts.map(decide),
+            userInformation: userInformation
+        )
+    }
+
+    /// Number of presentation contexts with result 0 (acceptance).
+    public var acceptedContextCount: Int {
+        self.presentationContexts.reduce(0) { $0 + ($1.result == .acceptance ? 1 : 0) }
+    }
+
+    /// Parses a complete, header-validated AC in `pdu` (readerIndex 0).
+    init(pdu: ByteBuffer) throws(DICOMParseError) {
+        let fixed = try AssociateFixedPart(pdu: pdu, type: .associateAccept)
+        var applicationContext: String?
+        var contexts: [PresentationContextResult] = []
+        var contextIDs = PresentationContextIDSet()
+        var userInformation: UserInformation?
+
+        var reader = PDUItemReader(pdu: pdu, start: AssociateFixedPart.itemsOffset, end: pdu.writerIndex)
+        while let item = try reader.next() {
+            switch item.type {
+            case ItemType.applicationContext:
+                guard applicationContext == nil else { throw .duplicateItem(itemType: item.type, offset: item.offset) }
+                applicationContext = pdu.getTrimmedString(of: item)
+            case ItemType.presentationContextAccept:
+                let context = try PresentationContextResult(pdu: pdu, item: item)
+                try contextIDs.insert(context.id, offset: item.bodyStart)
+                contexts.append(context)
+            case ItemType.userInformation:
+                guard userInformation == nil else { throw .duplicateItem(itemType: item.type, offset: item.offset) }
+                userInformation = try UserInformation(pdu: pdu, item: item)
+            default:
+                continue  // PS3.8 §9.3.1: unknown items are ignored.
+            }
+        }
+        guard let applicationContext else { throw .missingItem(itemType: ItemType.applicationContext, offset: 0) }
+        guard !contexts.isEmpty else { throw .missingItem(itemType: ItemType.presentationContextAccept, offset: 0) }
+        guard let userInformation else { throw .missingItem(itemType: ItemType.userInformation, offset: 0) }
+
+        self.protocolVersion = fixed.protocolVersion
+        self.calledAETitle = fixed.calledAETitle
+        self.callingAETitle = fixed.callingAETitle
+        self.applicationContextName = applicationContext
+        self.presentationContexts = contexts
+        self.userInformation = userInformation
+    }
+
+    /// Writes the PDU. User identity and extended negotiation sub-items are not encoded.
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writePDU(type: .associateAccept) { body in
+            AssociateFixedPart.encode(
+                protocolVersion: self.protocolVersion,
+                called: self.calledAETitle,
+                calling: self.callingAETitle,
+                into: &body
+            )
+            body.writeItem(type: ItemType.applicationContext, string: self.applicationContextName)
+            for context in self.presentationContexts {
+                context.encode(into: &body)
+            }
+            self.userInformation.encode(into: &body)
+        }
+    }
+}
+
+/// The acceptor's answer for one presentation context (item 0x21).
+public struct PresentationContextResult: Sendable, Hashable {
+    /// Result/reason byte (PS3.8 Table 9-18).
+    public struct Result: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        /// The wire value.
+        public var rawValue: UInt8
+        /// Creates a result from its wire value.
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        /// 0: acceptance.
+        public static let acceptance = Result(rawValue: 0)
+        /// 1: user rejection.
+        public static let userRejection = Result(rawValue: 1)
+        /// 2: no reason (provider rejection).
+        public static let providerRejection = Result(rawValue: 2)
+        /// 3: abstract syntax not supported (provider rejection).
+        public static let abstractSyntaxNotSupported = Result(rawValue: 3)
+        /// 4: transfer syntaxes not supported (provider rejection).
+        public static let transferSyntaxesNotSupported = Result(rawValue: 4)
+
+        /// The PS3.8 wording.
+        public var description: String {
+            switch self {
+            case .acceptance: "acceptance"
+            case .userRejection: "user rejection"
+            case .providerRejection: "no reason (provider rejection)"
+            case .abstractSyntaxNotSupported: "abstract syntax not supported"
+            case .transferSyntaxesNotSupported: "transfer syntaxes not supported"
+            default: "unknown result \(self.rawValue)"
+            }
+        }
+    }
+
+    /// Presentation context ID, echoing the proposal's.
+    public var id: UInt8
+    /// The result.
+    public var result: Result
+    /// The transfer syntax chosen; `nil` unless accepted (PS3.8: meaningless otherwise).
+    public var transferSyntax: String?
+
+    /// Creates a result.
+    public init(id: UInt8, result: Result, transferSyntax: String?) {
+        self.id = id
+        self.result = result
+        self.transferSyntax = transferSyntax
+    }
+
+    /// Parses item 0x21: ID at body offset 0, reserved, result at 2, reserved, one 0x40.
+    init(pdu: ByteBuffer, item: PDUItem) throws(DICOMParseError) {
+        guard item.length >= 4,
+            let (id, _, result) = pdu.getMultipleIntegers(at: item.bodyStart, as: (UInt8, UInt8, UInt8).self)
+        else {
+            throw .invalidItemLength(itemType: item.type, length: item.length, offset: item.offset)
+        }
+        var transferSyntax: String?
+        var reader = PDUItemReader(pdu: pdu, start: item.bodyStart + 4, end: item.end)
+        while let sub = try reader.next() {
+            guard sub.type == ItemType.transferSyntax else { continue }
+            guard transferSyntax == nil else { throw .duplicateItem(itemType: sub.type, offset: sub.offset) }
+            transferSyntax = pdu.getTrimmedString(of: sub)
+        }
+        let accepted = result == Result.acceptance.rawValue
+        if accepted && transferSyntax == nil {
+            throw .missingItem(itemType: ItemType.transferSyntax, offset: item.offset)
+        }
+        self.init(id: id, result: Result(rawValue: result), transferSyntax: accepted ? transferSyntax : nil)
+    }
+
+    func encode(into buffer: inout ByteBuffer) {
+        buffer.writeItem(type: ItemType.presentationContextAccept) { body in
+            body.writeMultipleIntegers(self.id, UInt8(0), self.result.rawValue, UInt8(0))
+            body.writeItem(type: ItemType.transferSyntax, string: self.transferSyntax ?? "")
+        }
+    }
+}

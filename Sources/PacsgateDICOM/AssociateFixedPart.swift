@@ -1,0 +1,66 @@
+import NIOCore
+
+/// The part A-ASSOCIATE-RQ and -AC share (PS3.8 Tables 9-11, 9-17): protocol version at 6,
+/// called AE at 10, calling AE at 26, 32 reserved bytes, items from 74.
+struct AssociateFixedPart {
+    static let versionOffset = 6
+    static let calledAEOffset = 10
+    static let callingAEOffset = 26
+    static let itemsOffset = 74
+
+    var protocolVersion: UInt16
+    var calledAETitle: AETitle
+    var callingAETitle: AETitle
+
+    /// Reads the fixed part of a complete RQ/AC of `type` in `pdu` (readerIndex 0, length ≥ 74).
+    init(pdu: ByteBuffer, type: PDUType) throws(DICOMParseError) {
+        guard let version = pdu.getInteger(at: Self.versionOffset, as: UInt16.self),
+            let called = pdu.getBytes(at: Self.calledAEOffset, length: AETitle.wireLength),
+            let calling = pdu.getBytes(at: Self.callingAEOffset, length: AETitle.wireLength)
+        else {
+            throw .invalidPDULength(type, length: UInt32(truncatingIfNeeded: pdu.readableBytes), offset: 2)
+        }
+        guard version & 0x0001 != 0 else {
+            throw .unsupportedProtocolVersion(version, offset: Self.versionOffset)
+        }
+        self.protocolVersion = version
+        self.calledAETitle = AETitle(wireBytes: called)
+        self.callingAETitle = AETitle(wireBytes: calling)
+    }
+
+    /// Writes version, reserved, called, calling and the 32 reserved bytes.
+    static func encode(
+        protocolVersion: UInt16,
+        called: AETitle,
+        calling: AETitle,
+        into buffer: inout ByteBuffer
+    ) {
+        buffer.writeMultipleIntegers(protocolVersion, UInt16(0))
+        buffer.writeBytes(called.rawBytes)
+        buffer.writeBytes(calling.rawBytes)
+        buffer.writeRepeatingByte(0, count: 32)
+    }
+}
+
+/// Which presentation context IDs a PDU has used so far, for the odd/unique check.
+/// Odd IDs 1...255 map to bits 0...127 of two words.
+struct PresentationContextIDSet {
+    private var low: UInt64 = 0
+    private var high: UInt64 = 0
+
+    /// Records `id` found at `offset`; throws if it is even, zero or already present.
+    mutating func insert(_ id: UInt8, offset: Int) throws(DICOMParseError) {
+        guard id & 1 == 1 else { throw .invalidPresentationContextID(id, offset: offset) }
+        let index = id >> 1
+        let mask = UInt64(1) << UInt64(index & 63)
+        let seen: Bool
+        if index < 64 {
+            seen = self.low & mask != 0
+            self.low |= mask
+        } else {
+            seen = self.high & mask != 0
+            self.high |= mask
+        }
+        guard !seen else { throw .duplicatePresentationContextID(id, offset: offset) }
+    }
+}

@@ -1,1 +1,0 @@
-// PacsgateDICOM module placeholder; replaced as the module is built.

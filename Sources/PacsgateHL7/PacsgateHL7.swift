@@ -1,1 +1,0 @@
-// PacsgateHL7 module placeholder; replaced as the module is built.

@@ -1,1 +1,0 @@
-// PacsgateTLS module placeholder; replaced as the module is built.

@@ -1,0 +1,170 @@
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import PacsgateCore
+
+@Suite struct StickTableTests {
+    private static let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
+
+    private func key(_ text: String) -> StickKey { StickKey(text: text)! }
+
+    @Test func entryExpiresAfterTheTimeoutAndIsPurgedOnLookup() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        table.stick(key("MODALITY1"), to: "A", now: Self.t0)
+        #expect(table.lookup(key("MODALITY1"), now: Self.t0) == "A")
+        #expect(table.lookup(key("MODALITY1"), now: Self.t0 + .seconds(29)) == "A")
+        #expect(table.lookup(key("MODALITY1"), now: Self.t0 + .nanoseconds(29_999_999_999)) == "A")
+        #expect(table.count == 1)
+        #expect(table.lookup(key("MODALITY1"), now: Self.t0 + .seconds(30)) == nil)
+        #expect(table.count == 0, "the expired entry is removed by the lookup")
+        #expect(table.lookup(key("OTHER"), now: Self.t0) == nil)
+    }
+
+    @Test func lookupDoesNotRefreshButStickDoes() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        table.stick(key("A1"), to: "A", now: Self.t0)
+        #expect(table.lookup(key("A1"), now: Self.t0 + .seconds(20)) == "A")
+        #expect(table.lookup(key("A1"), now: Self.t0 + .seconds(31)) == nil)
+
+        table.stick(key("B1"), to: "B", now: Self.t0)
+        table.stick(key("B1"), to: "B", now: Self.t0 + .seconds(20))
+        #expect(table.lookup(key("B1"), now: Self.t0 + .seconds(49)) == "B")
+        #expect(table.lookup(key("B1"), now: Self.t0 + .seconds(50)) == nil)
+    }
+
+    @Test func stickMovesAKeyToAnotherServer() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        table.stick(key("K"), to: "A", now: Self.t0)
+        table.stick(key("K"), to: "B", now: Self.t0 + .seconds(1))
+        #expect(table.lookup(key("K"), now: Self.t0 + .seconds(2)) == "B")
+        #expect(table.count == 1)
+    }
+
+    @Test func fullTableEvictsTheEntryClosestToExpiry() {
+        let table = StickTable(timeout: .seconds(30), capacity: 2)
+        table.stick(key("K1"), to: "A", now: Self.t0)
+        table.stick(key("K2"), to: "B", now: Self.t0 + .seconds(1))
+        table.stick(key("K3"), to: "C", now: Self.t0 + .seconds(2))
+        #expect(table.count == 2)
+        #expect(table.evictions == 1)
+        let now = Self.t0 + .seconds(3)
+        #expect(table.lookup(key("K1"), now: now) == nil)
+        #expect(table.lookup(key("K2"), now: now) == "B")
+        #expect(table.lookup(key("K3"), now: now) == "C")
+
+        // Refreshing K2 makes K3 the oldest.
+        table.stick(key("K2"), to: "B", now: Self.t0 + .seconds(4))
+        #expect(table.evictions == 1, "refreshing a key already in a full table evicts nothing")
+        table.stick(key("K4"), to: "D", now: Self.t0 + .seconds(5))
+        #expect(table.evictions == 2)
+        #expect(table.lookup(key("K3"), now: Self.t0 + .seconds(6)) == nil)
+        #expect(table.lookup(key("K2"), now: Self.t0 + .seconds(6)) == "B")
+        #expect(table.lookup(key("K4"), now: Self.t0 + .seconds(6)) == "D")
+    }
+
+    @Test func fullTableDropsExpiredEntriesBeforeEvicting() {
+        let table = StickTable(timeout: .seconds(30), capacity: 2)
+        table.stick(key("K1"), to: "A", now: Self.t0)
+        table.stick(key("K2"), to: "B", now: Self.t0 + .seconds(20))
+        // K1 has expired by now: it makes the room, nothing live is evicted.
+        table.stick(key("K3"), to: "C", now: Self.t0 + .seconds(31))
+        #expect(table.evictions == 0)
+        #expect(table.count == 2)
+        #expect(table.lookup(key("K2"), now: Self.t0 + .seconds(32)) == "B")
+        #expect(table.lookup(key("K3"), now: Self.t0 + .seconds(32)) == "C")
+    }
+
+    @Test func capacityIsAtLeastOne() {
+        let table = StickTable(timeout: .seconds(30), capacity: 0)
+        table.stick(key("K1"), to: "A", now: Self.t0)
+        #expect(table.count == 1)
+        table.stick(key("K2"), to: "B", now: Self.t0)
+        #expect(table.count == 1)
+        #expect(table.lookup(key("K2"), now: Self.t0) == "B")
+    }
+
+    @Test func purgeExpired() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        table.stick(key("K1"), to: "A", now: Self.t0)
+        table.stick(key("K2"), to: "A", now: Self.t0 + .seconds(10))
+        table.stick(key("K3"), to: "B", now: Self.t0 + .seconds(20))
+        #expect(table.purgeExpired(now: Self.t0 + .seconds(29)) == 0)
+        #expect(table.purgeExpired(now: Self.t0 + .seconds(40)) == 2)
+        #expect(table.count == 1)
+        #expect(
+            table.snapshot(now: Self.t0 + .seconds(40)) == [
+                StickTable.Entry(key: key("K3"), server: "B", expires: Self.t0 + .seconds(50))
+            ]
+        )
+        #expect(table.purgeExpired(now: Self.t0 + .seconds(50)) == 1)
+        #expect(table.count == 0)
+    }
+
+    @Test func snapshotListsOnlyLiveEntries() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        table.stick(key("K1"), to: "A", now: Self.t0)
+        table.stick(key("K2"), to: "B", now: Self.t0 + .seconds(10))
+        let live = table.snapshot(now: Self.t0 + .seconds(35))
+        #expect(live == [StickTable.Entry(key: key("K2"), server: "B", expires: Self.t0 + .seconds(40))])
+        #expect(table.count == 2, "a snapshot purges nothing")
+    }
+
+    @Test func observerSeesSticksButNotMerges() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        let seen = Mutex<[StickTable.Entry]>([])
+        table.setObserver { entry in seen.withLock { $0.append(entry) } }
+        table.stick(key("K1"), to: "A", now: Self.t0)
+        table.stick(key("K1"), to: "A", now: Self.t0 + .seconds(5))
+        table.merge(StickTable.Entry(key: key("K2"), server: "B", expires: Self.t0 + .seconds(60)), now: Self.t0)
+        #expect(
+            seen.withLock { $0 } == [
+                StickTable.Entry(key: key("K1"), server: "A", expires: Self.t0 + .seconds(30)),
+                StickTable.Entry(key: key("K1"), server: "A", expires: Self.t0 + .seconds(35)),
+            ]
+        )
+        table.setObserver(nil)
+        table.stick(key("K3"), to: "C", now: Self.t0)
+        #expect(seen.withLock { $0.count } == 2)
+    }
+
+    @Test func mergeKeepsThePeersExpiryAndIgnoresExpiredEntries() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        table.merge(StickTable.Entry(key: key("OLD"), server: "A", expires: Self.t0), now: Self.t0)
+        table.merge(StickTable.Entry(key: key("OLDER"), server: "A", expires: Self.t0 - .seconds(1)), now: Self.t0)
+        #expect(table.count == 0)
+
+        table.merge(StickTable.Entry(key: key("NEW"), server: "B", expires: Self.t0 + .seconds(5)), now: Self.t0)
+        #expect(table.lookup(key("NEW"), now: Self.t0 + .seconds(4)) == "B")
+        #expect(table.lookup(key("NEW"), now: Self.t0 + .seconds(5)) == nil, "the peer's expiry, not now + timeout")
+
+        // A merge into a full table makes room like a stick.
+        let full = StickTable(timeout: .seconds(30), capacity: 1)
+        full.stick(key("LOCAL"), to: "A", now: Self.t0)
+        full.merge(StickTable.Entry(key: key("PEER"), server: "B", expires: Self.t0 + .seconds(60)), now: Self.t0)
+        #expect(full.count == 1)
+        #expect(full.evictions == 1)
+        #expect(full.lookup(key("PEER"), now: Self.t0) == "B")
+    }
+
+    @Test func remove() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        table.stick(key("K1"), to: "A", now: Self.t0)
+        table.remove(key("K1"))
+        table.remove(key("NEVER"))
+        #expect(table.lookup(key("K1"), now: Self.t0) == nil)
+        #expect(table.count == 0)
+    }
+
+    @Test func reconfigureAppliesToNewSticksOnly() {
+        let table = StickTable(timeout: .seconds(30), capacity: 10)
+        table.stick(key("K1"), to: "A", now: Self.t0)
+        table.reconfigure(timeout: .seconds(5), capacity: 1)
+        #expect(table.lookup(key("K1"), now: Self.t0 + .seconds(29)) == "A", "existing entries keep their expiry")
+        table.stick(key("K2"), to: "B", now: Self.t0 + .seconds(1))
+        #expect(table.count == 1)
+        #expect(table.evictions == 1)
+        #expect(table.lookup(key("K2"), now: Self.t0 + .seconds(5)) == "B")
+        #expect(table.lookup(key("K2"), now: Self.t0 + .seconds(6)) == nil)
+    }
+}

@@ -1,0 +1,72 @@
+import Logging
+import NIOCore
+import NIOPosix
+@testable import PacsgateCore
+
+/// A gateway running in-process on loopback, torn down by `stop()`.
+struct TestGateway {
+    let gateway: Gateway
+    let audit: AuditLog
+
+    static let logger: Logger = {
+        var logger = Logger(label: "pacsgate-test")
+        logger.logLevel = .info
+        return logger
+    }()
+
+    /// Starts a gateway with the given services (listening on 127.0.0.1 and a free port unless set).
+    static func start(_ services: [ServiceConfiguration], audit: AuditConfiguration = AuditConfiguration()) async throws -> TestGateway {
+        let auditLog = AuditLog(configuration: audit, logger: logger)
+        try auditLog.start()
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(services: services, audit: audit), group: MultiThreadedEventLoopGroup.singleton,
+            audit: auditLog, logger: logger)
+        try await gateway.start()
+        return TestGateway(gateway: gateway, audit: auditLog)
+    }
+
+    /// A service listening on a free loopback port.
+    static func service(
+        _ label: String = "SVC", servers: [ServerConfigurationStub], balance: BalanceMethod = .roundrobin,
+        persistence: String = "none", healthCheck: HealthCheckConfiguration = HealthCheckConfiguration(),
+        maxConnections: Int = 10_000, timeouts: ServiceTimeouts = ServiceTimeouts(connect: .seconds(30))
+    ) -> ServiceConfiguration {
+        ServiceConfiguration(
+            label: label, listen: Endpoint(host: "127.0.0.1", port: 0), balance: balance,
+            persistence: PersistenceConfiguration(type: persistence), healthCheck: healthCheck,
+            servers: servers.map {
+                ServerConfiguration(label: $0.label, endpoint: Endpoint(host: $0.host, port: $0.port), weight: $0.weight)
+            },
+            maxConnections: maxConnections, timeouts: timeouts)
+    }
+
+    func port(_ service: String = "SVC") async throws -> Int {
+        guard let port = await self.gateway.listenAddress(of: service)?.port else {
+            throw TestClient.Failure(description: "service \(service) not listening")
+        }
+        return port
+    }
+
+    func runtime(_ service: String = "SVC") async throws -> ServiceRuntime {
+        guard let runtime = await self.gateway.service(service) else {
+            throw TestClient.Failure(description: "no service \(service)")
+        }
+        return runtime
+    }
+
+    func stop() async {
+        await self.gateway.shutdown(grace: .seconds(2))
+        await self.audit.shutdown()
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
