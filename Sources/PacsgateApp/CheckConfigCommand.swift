@@ -46,3 +46,8 @@ struct ConfigurationSummary: CustomStringConvertible {
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
+
+/// Writes to standard output unbuffered (the demo banner must appear before the first log line).
+func printOut(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

@@ -52,5 +52,6 @@ services:
 
 audit: { path: ".state/local/audit.jsonl" }
 admin: { listen: "127.0.0.1:9443" }
+
 """#
 }

@@ -11,7 +11,7 @@ enum GatewayLauncher {
     /// Runs until shutdown. `configPath` is re-read on SIGHUP (`nil`: reload unavailable, as in the demo).
     static func run(
         configuration: GatewayConfiguration, configPath: String?, logger: Logger, group: any EventLoopGroup,
-        extraServices: [any Service] = [], onStarted: @Sendable (Gateway) async -> Void = { _ in }
+        extraServices: [any Service] = [], onStarted: @escaping @Sendable (Gateway) async -> Void = { _ in }
     ) async throws {
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
         do {
@@ -28,8 +28,11 @@ enum GatewayLauncher {
             await audit.shutdown()
             throw error
         }
-        await onStarted(gateway)
-        var services: [any Service] = [GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod)]
+        var services: [any Service] = [
+            GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod),
+            // Announced from inside the service group, once its signal handlers are in place.
+            StartupNotice(gateway: gateway, notice: onStarted),
+        ]
         if let configPath {
             services.append(ReloadService(gateway: gateway, path: configPath, logger: logger))
         }
@@ -55,6 +58,17 @@ enum GatewayLauncher {
             return handler
         }
         return Logger(label: "pacsgate")
+    }
+}
+
+/// Runs a start-up notice (the demo's banner) once the service group is running.
+struct StartupNotice: Service {
+    let gateway: Gateway
+    let notice: @Sendable (Gateway) async -> Void
+
+    func run() async throws {
+        await self.notice(self.gateway)
+        try? await gracefulShutdown()
     }
 }
 

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+/// `pacsgate check-config` as an operator runs it: the real executable, real files, exit codes and output.
+@Suite("pacsgate check-config")
+struct CheckConfigCommandTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test("the Mach7 sample validates: exit 0 and a one-line summary")
+    func mach7Sample() throws {
+        let result = try PacsgateProcess.run(["check-config", "Samples/mach7.yaml"], in: Self.repository)
+        #expect(result.status == 0)
+        #expect(
+            result.standardOutput
+                == "Samples/mach7.yaml: OK — 4 services (DICOM 192.168.110.100:11112 dicom, HL7 192.168.110.101:6667 hl7, DMWL 192.168.110.102:5104 dicom, HTTPS 192.168.110.103:443 tls), 8 servers\n"
+        )
+    }
+
+    @Test("the loopback sample validates")
+    func localSample() throws {
+        let result = try PacsgateProcess.run(["check-config", "Samples/local.yaml"], in: Self.repository)
+        #expect(result.status == 0)
+        #expect(result.standardOutput.hasPrefix("Samples/local.yaml: OK — 4 services"))
+    }
+
+    @Test(
+        "each broken configuration exits 1 with FILE:LINE: message",
+        arguments: [
+            (
+                "unknown-key.yaml",
+                "unknown-key.yaml:6: service 'DICOM': unknown key 'persistance' (known keys: balance, close_linger, connect_timeout, health_check, idle_timeout, label, listen, maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers)"
+            ),
+            (
+                "bad-address.yaml",
+                "bad-address.yaml:5: service 'DICOM' server 'DICOM1': bad address '192.168.110.300:11112': '192.168.110.300' is not an IP address or host name"
+            ),
+            (
+                "port-out-of-range.yaml",
+                "port-out-of-range.yaml:3: service 'HL7': bad listen address '127.0.0.1:66670': port 66670 out of range (1-65535)"
+            ),
+            (
+                "duplicate-label.yaml",
+                "duplicate-label.yaml:6: duplicate service label 'DICOM' (first at line 2)"
+            ),
+            (
+                "no-servers.yaml",
+                "no-servers.yaml:4: service 'DMWL': has no servers ('servers' must be a non-empty list)"
+            ),
+            (
+                "bad-duration.yaml",
+                "bad-duration.yaml:4: service 'HTTPS' health_check: bad duration '2 seconds' for 'interval' (use e.g. 500ms, 2s, 30m, 1h)"
+            ),
+        ])
+    func brokenConfiguration(file: String, expected: String) throws {
+        let directory = Self.repository.appendingPathComponent("Tests/PacsgateConfigTests/BrokenConfigs")
+        let result = try PacsgateProcess.run(["check-config", file], in: directory)
+        #expect(result.status == 1)
+        #expect(result.standardError == expected + "\n")
+        #expect(result.standardOutput.isEmpty)
+    }
+
+    @Test("a missing file is reported, exit 1")
+    func missingFile() throws {
+        let result = try PacsgateProcess.run(["check-config", "/nonexistent/pacsgate.yaml"], in: Self.repository)
+        #expect(result.status == 1)
+        #expect(result.standardError.hasPrefix("/nonexistent/pacsgate.yaml:0: cannot read file"))
+    }
+
+    @Test("--version and --help with examples")
+    func versionAndHelp() throws {
+        let version = try PacsgateProcess.run(["--version"], in: Self.repository)
+        #expect(version.status == 0)
+        #expect(version.standardOutput == "0.1.0\n")
+        let help = try PacsgateProcess.run(["--help"], in: Self.repository)
+        #expect(help.status == 0)
+        #expect(help.standardOutput.contains("pacsgate check-config Samples/mach7.yaml"))
+        #expect(help.standardOutput.contains("demo"))
+    }
+}
+
+/// Runs the built `pacsgate` executable (`PACSGATE_BIN`, or `.build/debug/pacsgate`).
+enum PacsgateProcess {
+    struct Result {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    struct Missing: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static var executable: URL {
+        get throws {
+            let path = ProcessInfo.processInfo.environment["PACSGATE_BIN"]
+                ?? CheckConfigCommandTests.repository.appendingPathComponent(".build/debug/pacsgate").path
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw Missing(description: "pacsgate executable not found at \(path): run `swift build` first (scripts/test.sh does)")
+            }
+            return URL(fileURLWithPath: path)
+        }
+    }
+
+    static func run(_ arguments: [String], in directory: URL) throws -> Result {
+        let process = Process()
+        process.executableURL = try executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
+            standardError: String(decoding: errorData, as: UTF8.self))
+    }
+}

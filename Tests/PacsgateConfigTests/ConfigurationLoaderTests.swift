@@ -1,0 +1,97 @@
+import Foundation
+import PacsgateConfig
+import PacsgateCore
+import Testing
+
+@testable import PacsgateApp
+
+/// YAML → configuration: Yams' line numbers reach the operator; the samples and the demo's embedded default agree.
+@Suite("Configuration loader")
+struct ConfigurationLoaderTests {
+    let loader = ConfigurationLoader(registry: ProtocolRegistry([]))
+
+    @Test("the Mach7 sample decodes to the site's four services exactly")
+    func mach7() throws {
+        let path = CheckConfigCommandTests.repository.appendingPathComponent("Samples/mach7.yaml").path
+        let (configuration, _) = try loader.load(path: path).get()
+        #expect(configuration.services.map(\.label) == ["DICOM", "HL7", "DMWL", "HTTPS"])
+        #expect(configuration.services.map(\.listen.description) == [
+            "192.168.110.100:11112", "192.168.110.101:6667", "192.168.110.102:5104", "192.168.110.103:443",
+        ])
+        #expect(configuration.services.map(\.protocolName) == ["dicom", "hl7", "dicom", "tls"])
+        for service in configuration.services {
+            #expect(service.servers.count == 2)
+            #expect(service.servers.map(\.endpoint.host) == ["192.168.110.150", "192.168.110.151"])
+            #expect(service.servers.allSatisfy { $0.endpoint.port == service.listen.port && $0.weight == 100 })
+            #expect(service.servers.map(\.label) == [service.label + "1", service.label + "2"])
+            #expect(service.persistence == PersistenceConfiguration(type: "source-ip", timeout: .seconds(1800)))
+            #expect(service.healthCheck.type == "connect")
+            #expect(service.healthCheck.interval == .seconds(2))
+            #expect(service.healthCheck.timeout == .seconds(1))
+            #expect(service.healthCheck.rise == 2)
+            #expect(service.healthCheck.fall == 3)
+            #expect(service.balance == .roundrobin)
+        }
+        #expect(configuration.audit.path == "/var/log/pacsgate/audit.jsonl")
+        #expect(configuration.sections["admin"] != nil)
+    }
+
+    @Test("the demo runs exactly Samples/local.yaml")
+    func demoMatchesLocalSample() throws {
+        let path = CheckConfigCommandTests.repository.appendingPathComponent("Samples/local.yaml").path
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == DemoConfiguration.yaml)
+    }
+
+    @Test("YAML syntax errors carry their line")
+    func syntaxError() throws {
+        let yaml = "services:\n  - label: A\n    listen: [unclosed\n"
+        guard case .failure(let errors) = loader.load(yaml: yaml) else {
+            Issue.record("a broken YAML file was accepted")
+            return
+        }
+        #expect(errors.problems.count == 1)
+        #expect(errors.problems.first?.line == 4)
+        #expect(errors.problems.first?.message.hasPrefix("invalid YAML:") == true)
+    }
+
+    @Test("an empty file is refused; anchors and aliases resolve")
+    func emptyAndAlias() throws {
+        guard case .failure(let empty) = loader.load(yaml: "") else {
+            Issue.record("an empty file was accepted")
+            return
+        }
+        #expect(empty.formatted(file: "x.yaml") == "x.yaml:1: the file is empty")
+        let yaml = """
+            services:
+              - label: A
+                listen: "127.0.0.1:2"
+                servers: [&b { label: A1, address: "127.0.0.1:1" }]
+              - label: B
+                listen: "127.0.0.1:3"
+                servers: [*b]
+            """
+        // Yams resolves anchors and aliases while composing, so they simply work.
+        let (configuration, _) = try loader.load(yaml: yaml).get()
+        #expect(configuration.services.last?.servers.first?.label == "A1")
+    }
+
+    @Test("null values and flow mappings keep their lines")
+    func lines() throws {
+        let yaml = """
+            services:
+              - label: A
+                listen: "127.0.0.1:2"
+                maxconn: ~
+                servers:
+                  - { label: A1, address: "127.0.0.1:1", weight: heavy }
+            """
+        guard case .failure(let errors) = loader.load(yaml: yaml) else {
+            Issue.record("bad weight accepted")
+            return
+        }
+        #expect(errors.formatted(file: "f") == """
+            f:4: service 'A': 'maxconn' must be a single value, found nothing
+            f:6: service 'A' server 'A1': 'weight' must be a whole number from 0 to 1000000, found 'heavy'
+            """)
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the real peers the test suite talks to (Debian packages and PyPI), only what is missing.
+# Safe to run repeatedly. Needs root (or sudo) for apt on a fresh machine.
+set -euo pipefail
+
+APT_PACKAGES=(dcmtk openssl curl jq python3-pip)
+PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7)
+
+need_apt=()
+command -v /usr/bin/echoscu >/dev/null 2>&1 || need_apt+=(dcmtk)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+if ((${#need_apt[@]})); then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "install-test-deps: apt-get install ${need_apt[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+missing_pip=()
+"$PYTHON" -c "import pynetdicom, sys; sys.exit(0 if pynetdicom.__version__ == '3.0.4' else 1)" 2>/dev/null || missing_pip+=("pynetdicom==3.0.4")
+"$PYTHON" -c "import pydicom" 2>/dev/null || missing_pip+=(pydicom)
+"$PYTHON" -c "import hl7" 2>/dev/null || missing_pip+=(hl7)
+if ((${#missing_pip[@]})); then
+    echo "install-test-deps: pip install ${missing_pip[*]}"
+    "$PYTHON" -m pip install -q "${missing_pip[@]}"
+fi
+echo "install-test-deps: dcmtk $(/usr/bin/echoscu --version 2>/dev/null | head -1 | awk '{print $NF}' || true), $(openssl version), pynetdicom $("$PYTHON" -c 'import pynetdicom; print(pynetdicom.__version__)')"

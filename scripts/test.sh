@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, builds (warnings are errors), runs every test.
+# This is the README's test command and what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+
+# A gateway, its backends and load clients share the open-file limit; the tests open thousands of sockets.
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+swift build -Xswiftc -warnings-as-errors --build-tests
+# Command-level checks: the samples validate, the executable exists for the CLI tests.
+./.build/debug/pacsgate check-config Samples/mach7.yaml
+./.build/debug/pacsgate check-config Samples/local.yaml
+
+PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build "$@"
