@@ -6,7 +6,7 @@ import PackageDescription
 // Module map (dependencies point inward to the core):
 //
 //   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
-//   PacsgateApp → PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS → PacsgateCore
+//   PacsgateApp → PacsgateAdmin, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS → PacsgateCore
 //   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam.
 //                 Knows nothing of DICOM, HL7 or TLS.
 let strictSettings: [SwiftSetting] = [
@@ -35,6 +35,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -92,9 +95,27 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "PacsgateAdmin",
+            dependencies: [
+                "PacsgateCore",
+                "PacsgateConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "PacsgateApp",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateAdmin",
                 "PacsgateConfig",
                 "PacsgateDICOM",
                 "PacsgateHL7",
@@ -165,6 +186,19 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PacsgateAdminTests",
+            dependencies: [
+                "PacsgateAdmin",
+                "PacsgateCore",
+                "PacsgateConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "PacsgateIntegrationTests",

@@ -1,0 +1,1 @@
+// PacsgateAdmin: admin web page, JSON API, metrics (issue 7).
