@@ -34,9 +34,25 @@ import Testing
         // "99999999999s" is refused by the 10,000,000 cap, so the same number without a unit must be too:
         // 99,999,999,999 s is 3,170 years and overflows the Int64 nanoseconds of the health-check deadline.
         #expect(ConfigValueParser.duration("99999999999s") == nil)
-        withKnownIssue("plain-number path (ConfigValueParser.swift:7) skips the 10,000,000 cap") {
-            #expect(ConfigValueParser.duration("99999999999") == nil)
-        }
+        #expect(ConfigValueParser.duration("99999999999") == nil)
+        #expect(ConfigValueParser.duration("100000000") == nil)
+        #expect(ConfigValueParser.duration("100000001") == nil)
+    }
+
+    @Test func durationsAreCappedAtAYear() {
+        #expect(ConfigValueParser.maximumDuration == .seconds(366 * 86_400))
+        // Exactly the maximum is accepted however it is written …
+        #expect(ConfigValueParser.duration("366d") == ConfigValueParser.maximumDuration)
+        #expect(ConfigValueParser.duration("8784h") == ConfigValueParser.maximumDuration)
+        #expect(ConfigValueParser.duration("365d24h") == ConfigValueParser.maximumDuration)
+        #expect(ConfigValueParser.duration("31622400") == ConfigValueParser.maximumDuration)
+        // … and anything longer is refused, with or without a unit.
+        #expect(ConfigValueParser.duration("367d") == nil)
+        #expect(ConfigValueParser.duration("8785h") == nil)
+        #expect(ConfigValueParser.duration("366d1ms") == nil)
+        #expect(ConfigValueParser.duration("31622401") == nil)
+        #expect(ConfigValueParser.duration("9999999d") == nil)
+        #expect(ConfigValueParser.duration("10000000m10000000m") == nil)
     }
 
     @Test(arguments: [

@@ -348,8 +348,32 @@ import Testing
             problems(root) == [
                 ConfigProblem(
                     line: 7,
-                    "service 'PACS' server: unknown key 'wieght' (known keys: address, label, state, weight)"
+                    "service 'PACS' server 'A': unknown key 'wieght' (known keys: address, label, state, weight)"
                 )
+            ]
+        )
+    }
+
+    @Test func unlabelledServerIsNamedByItsService() {
+        // 2 - label: PACS / 3 listen / 4 servers: / 5 - address: 10.0.0.1:104 / 6 wieght: 50
+        let unlabelled = ConfigNode(
+            .mapping([entry("address", 5, "10.0.0.1:104"), entry("wieght", 6, "50")]),
+            line: 5
+        )
+        let root = document(
+            mapping(
+                entry("label", 2, "PACS"),
+                entry("listen", 3, "0.0.0.0:11112"),
+                entry("servers", 4, list(unlabelled))
+            )
+        )
+        #expect(
+            problems(root) == [
+                ConfigProblem(line: 5, "service 'PACS' server: missing required key 'label'"),
+                ConfigProblem(
+                    line: 6,
+                    "service 'PACS' server: unknown key 'wieght' (known keys: address, label, state, weight)"
+                ),
             ]
         )
     }
@@ -596,20 +620,22 @@ import Testing
         let root = document(
             service(2, "PACS", entry("persistence", 4, mapping(entry("timeout", 5, "30m"), entry("type", 6, "sticky"))))
         )
-        let found = problems(root)
         #expect(
-            found.map(\.message) == ["service 'PACS': persistence type must be one of none | source-ip, found 'sticky'"]
+            problems(root) == [
+                ConfigProblem(
+                    line: 6,
+                    "service 'PACS': persistence type must be one of none | source-ip, found 'sticky'"
+                )
+            ]
         )
-        withKnownIssue("ConfigurationDecoder.decodePersistence reports the mapping's line, not the 'type' line") {
-            #expect(found.map(\.line) == [6])
-        }
     }
 
     @Test func duplicateListenAddress() {
+        // The second service starts on line 7; its `listen:` is on line 8.
         let root = document(service(2, "PACS"), service(7, "PACS2"))
         #expect(
             problems(root) == [
-                ConfigProblem(line: 7, "service 'PACS2': listen address 0.0.0.0:11112 is also used by service 'PACS'")
+                ConfigProblem(line: 8, "service 'PACS2': listen address 0.0.0.0:11112 is also used by service 'PACS'")
             ]
         )
     }
@@ -617,13 +643,40 @@ import Testing
     @Test func duplicateListenAddressOnPortOne() {
         // Port 1 is the placeholder the decoder uses for an unparsable listen address, so real duplicates on it slip by.
         let root = document(service(2, "PACS", listen: "0.0.0.0:1"), service(7, "PACS2", listen: "0.0.0.0:1"))
-        withKnownIssue("ConfigurationDecoder.checkUnique skips every listen address with port 1") {
-            #expect(
-                problems(root) == [
-                    ConfigProblem(line: 7, "service 'PACS2': listen address 0.0.0.0:1 is also used by service 'PACS'")
-                ]
-            )
-        }
+        #expect(
+            problems(root) == [
+                ConfigProblem(line: 8, "service 'PACS2': listen address 0.0.0.0:1 is also used by service 'PACS'")
+            ]
+        )
+    }
+
+    @Test func unparsableListenAddressIsNotADuplicate() {
+        // A listen address that does not parse, or is missing, must not collide with a real one (the decoder
+        // fills in 0.0.0.0:1 for it), whichever comes first.
+        let real = service(2, "PACS", listen: "0.0.0.0:1")
+        let bad = service(7, "PACS2", listen: "0.0.0.0:0")
+        let badProblem = ConfigProblem(
+            line: 8,
+            "service 'PACS2': bad listen address '0.0.0.0:0': port 0 out of range (1-65535)"
+        )
+        #expect(problems(document(real, bad)) == [badProblem])
+        let badFirst = service(2, "PACS2", listen: "0.0.0.0:0")
+        let realSecond = service(7, "PACS", listen: "0.0.0.0:1")
+        #expect(
+            problems(document(badFirst, realSecond)) == [
+                ConfigProblem(
+                    line: 3,
+                    "service 'PACS2': bad listen address '0.0.0.0:0': port 0 out of range (1-65535)"
+                )
+            ]
+        )
+        // 7 - label: PACS2 / 8 servers: / 9 - label: A / 10 address
+        let missing = mapping(entry("label", 7, "PACS2"), entry("servers", 8, list(server(9, "A", "10.0.0.1:104"))))
+        #expect(
+            problems(document(real, missing)) == [
+                ConfigProblem(line: 7, "service 'PACS2': missing required key 'listen'")
+            ]
+        )
     }
 
     @Test func unlabelledServicesAreNotDuplicates() {
@@ -631,12 +684,21 @@ import Testing
             mapping(entry("listen", 2, "0.0.0.0:104"), entry("servers", 3, list(server(4, "A", "10.0.0.1:104")))),
             mapping(entry("listen", 6, "0.0.0.0:105"), entry("servers", 7, list(server(8, "A", "10.0.0.1:104"))))
         )
-        let found = problems(root)
-        #expect(found.contains(ConfigProblem(line: 2, "service '?': missing required key 'label'")))
-        #expect(found.contains(ConfigProblem(line: 6, "service '?': missing required key 'label'")))
-        withKnownIssue("ConfigurationDecoder.checkUnique compares the '?' placeholder of unlabelled services") {
-            #expect(found.count == 2, "\(found)")
-        }
+        #expect(
+            problems(root) == [
+                ConfigProblem(line: 2, "service '?': missing required key 'label'"),
+                ConfigProblem(line: 6, "service '?': missing required key 'label'"),
+            ]
+        )
+    }
+
+    @Test func labelledServiceIsNotADuplicateOfAQuestionMark() {
+        // A service really labelled '?' is not confused with the placeholder of an unlabelled one.
+        let root = document(
+            mapping(entry("listen", 2, "0.0.0.0:104"), entry("servers", 3, list(server(4, "A", "10.0.0.1:104")))),
+            service(6, "?", listen: "0.0.0.0:105")
+        )
+        #expect(problems(root) == [ConfigProblem(line: 2, "service '?': missing required key 'label'")])
     }
 
     @Test func keyGivenTwice() {

@@ -133,11 +133,16 @@ public final class AuditLog: Sendable {
 
     /// Writes everything queued, syncs, and stops the writer.
     public func shutdown() async {
-        let started = self.shared.withLockedValue { shared -> Bool in
+        let (started, unstartedQueue) = self.shared.withLockedValue { shared -> (Bool, [Pending]) in
             shared.stopping = true
-            return shared.started
+            guard !shared.started else { return (true, []) }
+            defer { shared.queue.removeAll() }
+            return (false, shared.queue)
         }
-        guard started else { return }
+        guard started else {
+            for item in unstartedQueue { item.completion?(.failure(NotWritten(reason: "the audit log was never started"))) }
+            return
+        }
         self.wakeUp.lock()
         self.wakeUp.unlock(withValue: true)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -241,7 +246,8 @@ public final class AuditLog: Sendable {
         // Records wholly written before a write error are in the file (not necessarily synced): keep them out of the
         // retry so nothing is written twice. A record cut in the middle is written again whole after the reopen
         // has cut the torn line. Nothing is acknowledged as durable that is not.
-        var whole = 0
+        // A failed fsync after a whole write: every record is in the file, just not known to be on disk.
+        var whole = writeError == nil ? backlog.count : 0
         if writeError != nil {
             var consumed = 0
             for item in backlog {
