@@ -4,8 +4,9 @@ public import NIOCore
 /// it returns, close when told.
 ///
 /// It accepts any association (any called AE). Per presentation context it accepts
-/// Verification, any Storage SOP class (`1.2.840.10008.5.1.4.1.1.*`) and Modality Worklist
-/// FIND with the first offered of Implicit or Explicit VR Little Endian; other abstract
+/// Verification, any Storage SOP class (`1.2.840.10008.5.1.4.1.1.*`) and (with
+/// `servesWorklist`, the default) Modality Worklist FIND with the first offered of Implicit or
+/// Explicit VR Little Endian; other abstract
 /// syntaxes get result 3, other transfer syntaxes result 4. It answers C-ECHO (success),
 /// C-STORE (success; data set fragments are dropped as they pass, never accumulated), C-FIND
 /// on the worklist model (one ``WorklistItem`` as pending 0xFF00, then success), any other
@@ -26,6 +27,9 @@ public struct SimulatedSCP: Sendable {
         public var implementationVersionName: String
         /// The item every worklist C-FIND returns.
         public var worklistItem: WorklistItem
+        /// Whether Modality Worklist FIND is accepted (a DMWL node); otherwise it gets result 3 like any
+        /// unsupported abstract syntax.
+        public var servesWorklist: Bool
 
         /// Creates settings.
         public init(
@@ -33,13 +37,15 @@ public struct SimulatedSCP: Sendable {
             maxRequestLength: Int = 65536,
             implementationClassUID: String = DICOMUID.pacsgateImplementationClass,
             implementationVersionName: String = DICOMUID.pacsgateImplementationVersion,
-            worklistItem: WorklistItem = .demo
+            worklistItem: WorklistItem = .demo,
+            servesWorklist: Bool = true
         ) {
             self.maximumLength = maximumLength
             self.maxRequestLength = maxRequestLength
             self.implementationClassUID = implementationClassUID
             self.implementationVersionName = implementationVersionName
             self.worklistItem = worklistItem
+            self.servesWorklist = servesWorklist
         }
     }
 
@@ -98,7 +104,16 @@ public struct SimulatedSCP: Sendable {
 
     /// The answer this SCP gives to one proposed presentation context.
     public static func negotiate(_ proposal: PresentationContextProposal) -> PresentationContextResult {
-        guard Self.service(for: proposal.abstractSyntax) != nil else {
+        Self.negotiate(proposal, servesWorklist: true)
+    }
+
+    /// The answer to one proposed context; without `servesWorklist`, Modality Worklist FIND is not supported.
+    public static func negotiate(
+        _ proposal: PresentationContextProposal,
+        servesWorklist: Bool
+    ) -> PresentationContextResult {
+        let service = Self.service(for: proposal.abstractSyntax)
+        guard let service, servesWorklist || service != .worklist else {
             return PresentationContextResult(id: proposal.id, result: .abstractSyntaxNotSupported, transferSyntax: nil)
         }
         guard
@@ -183,7 +198,13 @@ public struct SimulatedSCP: Sendable {
             implementationClassUID: self.configuration.implementationClassUID,
             implementationVersionName: self.configuration.implementationVersionName
         )
-        let accept = AssociateAccept(answering: request, userInformation: userInformation, decide: Self.negotiate)
+        let accept = AssociateAccept(
+            answering: request,
+            userInformation: userInformation,
+            decide: {
+                Self.negotiate($0, servesWorklist: self.configuration.servesWorklist)
+            }
+        )
         var contexts: [UInt8: AcceptedContext] = [:]
         for (proposal, result) in zip(request.presentationContexts, accept.presentationContexts) {
             guard let transferSyntax = result.transferSyntax,

@@ -11,6 +11,7 @@ import Testing
         ("1.2.840.10008.5.1.4.1.2.2.2", "Study Root Query/Retrieve Information Model - MOVE"),
         ("1.2.840.10008.1.20.1", "Storage Commitment Push Model SOP Class"),
         ("1.2.840.10008.1.2", "Implicit VR Little Endian"),
+        ("1.2.840.10008.5.1.4.1.1.7.3", "Multi-frame Grayscale Word Secondary Capture Image Storage"),
     ])
     func knownNames(uid: String, name: String) {
         #expect(DICOMUID.name(for: uid) == name)

@@ -179,6 +179,19 @@ import Testing
         }
     }
 
+    @Test func worklistOnlyWhereServed() throws {
+        #expect(SimulatedSCP.negotiate(Self.worklist, servesWorklist: false).result == .abstractSyntaxNotSupported)
+        #expect(SimulatedSCP.negotiate(Self.worklist, servesWorklist: true).result == .acceptance)
+        var configuration = SimulatedSCP.Configuration()
+        configuration.servesWorklist = false
+        let output = self.respond(
+            to: try self.request([Self.verification, Self.worklist]),
+            configuration: configuration
+        )
+        let accept = try self.accept(in: try allPDUs(output.bytes))
+        #expect(accept.presentationContexts.map(\.result) == [.acceptance, .abstractSyntaxNotSupported])
+    }
+
     // MARK: Streaming and fragmentation
 
     @Test func twentyMegabyteStoreIsStreamed() throws {

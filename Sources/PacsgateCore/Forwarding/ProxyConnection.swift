@@ -129,7 +129,12 @@ public final class ProxyConnection: ChannelDuplexHandler {
             case .none: break
             case .peekFailed: self.peekFailed(.clientClosed)
             case .shutdownOtherOutput:
-                if let server = self.serverChannel { OutputCloser.finish(server, then: .halfClose) }
+                if self.inspector?.halfClosed(by: .client) == .terminate {
+                    self.endReason = "client closed its side"
+                    self.legFailed(clientSide: true)
+                } else if let server = self.serverChannel {
+                    OutputCloser.finish(server, then: .halfClose)
+                }
             case .closeBoth:
                 self.endReason = "closed by both sides"
                 self.closeBothAfterFlush()
@@ -348,7 +353,12 @@ public final class ProxyConnection: ChannelDuplexHandler {
     func serverInputClosed() {
         switch self.machine.serverInputClosed() {
         case .shutdownOtherOutput:
-            if let client = self.clientContext?.channel { OutputCloser.finish(client, then: .halfClose) }
+            if self.inspector?.halfClosed(by: .server) == .terminate {
+                self.endReason = "server closed its side"
+                self.legFailed(clientSide: false)
+            } else if let client = self.clientContext?.channel {
+                OutputCloser.finish(client, then: .halfClose)
+            }
         case .closeBoth:
             self.endReason = "closed by both sides"
             self.closeBothAfterFlush()

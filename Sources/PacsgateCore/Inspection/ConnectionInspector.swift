@@ -46,6 +46,11 @@ public protocol ConnectionInspector: AnyObject {
     /// A server-to-client chunk, read-only.
     func downstream(_ data: ByteBuffer)
 
+    /// One side sent FIN while forwarding: pass the half-close on (plain TCP), or end the connection now with
+    /// ``closing(_:)``'s last words (`.clientFailed` / `.serverFailed`) — for protocols without half-close, such as
+    /// DICOM in the middle of an association.
+    func halfClosed(by side: ConnectionSide) -> HalfCloseHandling
+
     /// The gateway is about to end a forwarded connection for `reason`; bytes to send first to either side.
     func closing(_ reason: CloseReason) -> ClosingWords
 
@@ -61,6 +66,7 @@ extension ConnectionInspector {
     public func upstream(_ data: ByteBuffer) {}
     public func filterUpstream(_ data: ByteBuffer, sink: UpstreamSink) { sink.forward(data) }
     public func downstream(_ data: ByteBuffer) {}
+    public func halfClosed(by side: ConnectionSide) -> HalfCloseHandling { .propagate }
     public func closing(_ reason: CloseReason) -> ClosingWords { ClosingWords() }
     public func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? { nil }
 }
@@ -148,6 +154,20 @@ public enum StreamHandling: Sendable {
     case observe
     /// Client to server only: the inspector forwards what it wants through the ``UpstreamSink``.
     case filter
+}
+
+/// One leg of a proxied connection.
+public enum ConnectionSide: Sendable, Equatable {
+    case client
+    case server
+}
+
+/// What to do when one side of a forwarded connection sends FIN (``ConnectionInspector/halfClosed(by:)``).
+public enum HalfCloseHandling: Sendable, Equatable {
+    /// Pass the half-close on to the other side.
+    case propagate
+    /// End the connection as if that side had failed, with the inspector's last words to the other side.
+    case terminate
 }
 
 /// Why the gateway ends a forwarded connection.

@@ -1,0 +1,80 @@
+public import NIOCore
+import PacsgateCore
+
+/// A client network from the configuration: `10.1.2.0/24`, `192.168.110.17` (one host), `fd00::/8`, `::1`.
+///
+/// IPv4 clients reaching an IPv6 listener appear as IPv4-mapped addresses (`::ffff:10.1.2.3`); they match IPv4
+/// networks as their IPv4 address.
+public struct ClientNetwork: Sendable, Hashable, CustomStringConvertible {
+    /// The network as written.
+    public let text: String
+    private let isIPv6: Bool
+    private let high: UInt64
+    private let low: UInt64
+    private let prefixLength: Int
+
+    /// Parses `ADDRESS[/PREFIX]`; a bare address is a single host.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        var address = String(parts[0])
+        if address.hasPrefix("["), address.hasSuffix("]") { address = String(address.dropFirst().dropLast()) }
+        guard let socketAddress = try? SocketAddress(ipAddress: address, port: 0),
+            let key = StickKey(clientAddress: socketAddress)
+        else { return nil }
+        let isIPv6 = key.kind == .ipv6
+        let maximum = isIPv6 ? 128 : 32
+        var prefixLength = maximum
+        if parts.count == 2 {
+            guard let value = Int(parts[1]), (0...maximum).contains(value), parts[1].allSatisfy(\.isASCII) else {
+                return nil
+            }
+            prefixLength = value
+        }
+        self.text = text
+        self.isIPv6 = isIPv6
+        self.prefixLength = prefixLength
+        let words = key.words
+        (self.high, self.low) = Self.masked(
+            high: words.high,
+            low: words.low,
+            isIPv6: isIPv6,
+            prefixLength: prefixLength
+        )
+    }
+
+    /// Whether the client address lies in this network (the port is ignored).
+    public func contains(_ client: SocketAddress) -> Bool {
+        guard let key = StickKey(clientAddress: client) else { return false }
+        var (high, low) = (key.words.high, key.words.low)
+        var clientIsIPv6 = key.kind == .ipv6
+        if clientIsIPv6, !self.isIPv6, high == 0, low >> 32 == 0xffff {
+            // IPv4-mapped IPv6 (::ffff:a.b.c.d): compare as IPv4.
+            clientIsIPv6 = false
+            (high, low) = (0, low & 0xffff_ffff)
+        }
+        guard clientIsIPv6 == self.isIPv6 else { return false }
+        let masked = Self.masked(high: high, low: low, isIPv6: clientIsIPv6, prefixLength: self.prefixLength)
+        return masked.high == self.high && masked.low == self.low
+    }
+
+    /// The network as written.
+    public var description: String { self.text }
+
+    /// Keeps the first `prefixLength` bits of the address (IPv4 lives in the low 32 bits of `low`).
+    private static func masked(
+        high: UInt64,
+        low: UInt64,
+        isIPv6: Bool,
+        prefixLength: Int
+    ) -> (high: UInt64, low: UInt64) {
+        func mask(_ bits: Int, width: Int) -> UInt64 {
+            if bits <= 0 { return 0 }
+            if bits >= width { return width == 64 ? .max : (UInt64(1) << UInt64(width)) - 1 }
+            return ((UInt64(1) << UInt64(bits)) - 1) << UInt64(width - bits)
+        }
+        if isIPv6 {
+            return (high & mask(prefixLength, width: 64), low & mask(prefixLength - 64, width: 64))
+        }
+        return (0, low & mask(prefixLength, width: 32))
+    }
+}

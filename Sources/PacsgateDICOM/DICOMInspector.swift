@@ -1,0 +1,196 @@
+import Logging
+public import NIOCore
+public import PacsgateCore
+
+/// The protocol logic of one `protocol: dicom` service: its settings, shared by every connection.
+public struct DICOMServiceProtocol: ServiceProtocol {
+    /// The service's DICOM settings.
+    public let settings: DICOMServiceSettings
+
+    /// Creates the service protocol.
+    public init(settings: DICOMServiceSettings) {
+        self.settings = settings
+    }
+
+    /// A ``DICOMInspector`` for a new connection.
+    public func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector {
+        DICOMInspector(context: context, settings: self.settings)
+    }
+}
+
+/// The DICOM inspector of one connection, plugged into the forwarding core.
+///
+/// Holds the client's bytes until the A-ASSOCIATE-RQ is complete, applies the AE policy and routing, lets the core
+/// forward the original bytes untouched, then watches both directions read-only with a ``PDUStreamObserver`` each.
+/// Writes `dicom.association.start` when the request is forwarded and one `dicom.association` record when the
+/// connection ends, returning the write's future so the core releases the connection only once the record is
+/// durable. All decisions are taken by ``AssociationStateMachine``; this class performs them.
+public final class DICOMInspector: ConnectionInspector {
+    private var machine: AssociationStateMachine
+    private var upstreamObserver: PDUStreamObserver
+    private var downstreamObserver: PDUStreamObserver
+    private let audit: AuditLog
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+
+    /// Creates the inspector of a newly accepted connection.
+    public init(context: ConnectionContext, settings: DICOMServiceSettings) {
+        self.machine = AssociationStateMachine(
+            AssociationStateMachine.Connection(
+                service: context.service,
+                client: context.client,
+                acceptedAt: context.acceptedAt,
+                settings: settings,
+                persistsByCallingAE: context.persistenceType == DICOMModule.callingAEPersistence
+            )
+        )
+        // The client's stream starts with the request already checked against max_pdu_peek; the server's
+        // A-ASSOCIATE-AC is not ours to limit below what a large negotiation needs.
+        self.upstreamObserver = PDUStreamObserver(maxBufferedLength: settings.maxPDUPeek)
+        self.downstreamObserver = PDUStreamObserver(maxBufferedLength: max(settings.maxPDUPeek, 1 << 20))
+        self.audit = context.audit
+        self.eventLoop = context.eventLoop
+        var logger = context.logger
+        logger[metadataKey: "conn.client"] = "\(context.client.logDescription)"
+        self.logger = logger
+    }
+
+    public func inspect(_ buffered: ByteBuffer) -> InspectionVerdict {
+        let verdict = self.machine.peek(buffered)
+        switch verdict {
+        case .needMore:
+            break
+        case .forward(let routing):
+            self.logger.debug("A-ASSOCIATE-RQ accepted for forwarding", metadata: self.requestMetadata(routing.note))
+        case .reject(let rejection):
+            self.logRefusal(rejection)
+        }
+        return verdict
+    }
+
+    public func peekFailed(_ failure: PeekFailure) -> Rejection {
+        let rejection = self.machine.peekFailed(failure)
+        self.logRefusal(rejection)
+        return rejection
+    }
+
+    public func unavailable(_ reason: UnavailableReason) -> Rejection {
+        let rejection = self.machine.unavailable(reason)
+        self.logRefusal(rejection)
+        return rejection
+    }
+
+    public func forwarding(to server: ServerIdentity) {
+        if let line = self.machine.forwarding(to: server) {
+            self.audit.write(line)
+        }
+    }
+
+    public var upstreamHandling: StreamHandling { .observe }
+    public var downstreamHandling: StreamHandling { .observe }
+
+    public func upstream(_ data: ByteBuffer) {
+        self.upstreamObserver.observe(data) { event in
+            if let transition = self.machine.observed(event, from: .client) { self.log(transition) }
+        }
+    }
+
+    public func downstream(_ data: ByteBuffer) {
+        self.downstreamObserver.observe(data) { event in
+            if let transition = self.machine.observed(event, from: .server) { self.log(transition) }
+        }
+    }
+
+    public func halfClosed(by side: ConnectionSide) -> HalfCloseHandling {
+        let handling = self.machine.halfClosed(by: side == .client ? .client : .server)
+        if handling == .terminate {
+            self.logger.info(
+                "peer closed its side mid-association",
+                metadata: ["dicom.by": "\(side == .client ? "client" : "server")"]
+            )
+        }
+        return handling
+    }
+
+    public func closing(_ reason: CloseReason) -> ClosingWords {
+        let words = self.machine.closing(reason)
+        if words.toClient != nil || words.toServer != nil {
+            self.logger.notice(
+                "gateway aborts the association",
+                metadata: [
+                    "dicom.reason": "\(reason)", "dicom.abort_client": "\(words.toClient != nil)",
+                    "dicom.abort_server": "\(words.toServer != nil)",
+                ]
+            )
+        }
+        return words
+    }
+
+    public func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? {
+        guard let record = self.machine.finished(summary) else { return nil }
+        var metadata: Logger.Metadata = [
+            "dicom.outcome": "\(record.outcome.rawValue)",
+            "dicom.calling_ae": "\(record.request?.callingAETitle.auditText ?? "-")",
+            "dicom.called_ae": "\(record.request?.calledAETitle.auditText ?? "-")",
+            "dicom.server": "\(record.server?.description ?? "-")",
+            "dicom.pdata_pdus": "\(record.dataTransfersUp + record.dataTransfersDown)",
+        ]
+        if let error = record.error { metadata["dicom.error"] = "\(error)" }
+        self.logger.info("association ended", metadata: metadata)
+        return self.audit.write(record.jsonLine, on: self.eventLoop)
+    }
+
+    // MARK: logging (one line per state change, never per read)
+
+    private func requestMetadata(_ note: String?) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [:]
+        if let request = self.machine.request {
+            metadata["dicom.calling_ae"] = "\(request.callingAETitle.auditText)"
+            metadata["dicom.called_ae"] = "\(request.calledAETitle.auditText)"
+            metadata["dicom.contexts"] = "\(request.presentationContexts.count)"
+        }
+        if let note { metadata["dicom.routing"] = "\(note)" }
+        return metadata
+    }
+
+    private func logRefusal(_ rejection: Rejection) {
+        var metadata = self.requestMetadata(nil)
+        metadata["dicom.reason"] = "\(rejection.reason)"
+        var answer = rejection.answer ?? ByteBuffer()
+        switch try? PDU.parse(&answer, maxLength: 16) {
+        case .associateReject(let reject): metadata["dicom.answer"] = "A-ASSOCIATE-RJ \(reject)"
+        case .abort(let abort): metadata["dicom.answer"] = "A-ABORT \(abort)"
+        default: metadata["dicom.answer"] = "none (closed)"
+        }
+        self.logger.notice("association refused by the gateway", metadata: metadata)
+    }
+
+    private func log(_ transition: AssociationStateMachine.Transition) {
+        switch transition {
+        case .established(let accepted):
+            self.logger.debug(
+                "association accepted by the server",
+                metadata: ["dicom.accepted_contexts": "\(accepted)"]
+            )
+        case .rejectedByServer(let reject):
+            self.logger.info("association rejected by the server", metadata: ["dicom.reject": "\(reject)"])
+        case .releaseRequested(let side):
+            self.logger.debug("release requested", metadata: ["dicom.by": "\(side.rawValue)"])
+        case .released:
+            self.logger.debug("association released")
+        case .aborted(let abort, let side):
+            self.logger.info(
+                "association aborted",
+                metadata: ["dicom.by": "\(side.rawValue)", "dicom.abort": "\(abort)"]
+            )
+        case .protocolError(let text, let side):
+            self.logger.notice(
+                "protocol error in the relayed stream",
+                metadata: ["dicom.by": "\(side.rawValue)", "dicom.error": "\(text)"]
+            )
+        }
+    }
+}
+
+@available(*, unavailable)
+extension DICOMInspector: Sendable {}

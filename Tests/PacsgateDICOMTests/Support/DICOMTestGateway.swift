@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PacsgateConfig
+import PacsgateCore
+import PacsgateDICOM
+import Testing
+
+/// A real in-process gateway with the DICOM module, configured from YAML, its audit log in the test's directory.
+struct DICOMTestGateway {
+    let gateway: Gateway
+    let audit: AuditLog
+    let auditPath: String
+    let logs: LogRecorder
+
+    /// Loads `services` (the YAML list under `services:`) and starts the gateway. Every service listens on
+    /// 127.0.0.1 and a free port whatever its `listen:` says.
+    static func start(services: String, scope: TestScope) async throws -> DICOMTestGateway {
+        let auditPath = "\(scope.directory)/audit.jsonl"
+        let yaml = "services:\n\(services)\naudit: { path: \"\(auditPath)\", fsync: every }\n"
+        let configuration: GatewayConfiguration
+        switch ConfigurationLoader(registry: ProtocolRegistry([DICOMModule()])).load(yaml: yaml) {
+        case .success(let (loaded, _)): configuration = loaded
+        case .failure(let errors):
+            Issue.record("configuration refused:\n\(errors.formatted(file: "test.yaml"))")
+            throw errors
+        }
+        var services = configuration.services
+        for index in services.indices { services[index].listen = Endpoint(host: "127.0.0.1", port: 0) }
+        let logs = LogRecorder()
+        let logger = Logger(label: "pacsgate-dicom-test") { _ in logs.handler() }
+        let audit = AuditLog(configuration: configuration.audit, logger: logger)
+        try audit.start()
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(services: services, audit: configuration.audit),
+            group: MultiThreadedEventLoopGroup.singleton,
+            audit: audit,
+            logger: logger
+        )
+        do {
+            try await gateway.start()
+        } catch {
+            await audit.shutdown()
+            throw error
+        }
+        await scope.onCleanup {
+            await gateway.shutdown(grace: .seconds(2))
+            await audit.shutdown()
+        }
+        return DICOMTestGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
+    }
+
+    /// The port a service listens on.
+    func port(_ service: String = "DICOM") async throws -> Int {
+        let port = try #require(await self.gateway.listenAddress(of: service)?.port, "service \(service) not listening")
+        return port
+    }
+
+    /// The runtime of a service (its server pool, for health).
+    func runtime(_ service: String = "DICOM") async throws -> ServiceRuntime {
+        try #require(await self.gateway.service(service), "no service \(service)")
+    }
+
+    /// Every record in the audit file (each line parsed as JSON), optionally only those of `event`.
+    func records(_ event: String? = nil) throws -> [AuditRecord] {
+        guard let text = try? String(contentsOfFile: self.auditPath, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").map { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
+            return AuditRecord(fields: try #require(object as? [String: Any], "audit line is not an object: \(line)"))
+        }.filter { event == nil || $0.string("event") == event }
+    }
+
+    /// Waits until the audit file holds `count` end records, and returns them.
+    func associationRecords(count: Int, timeout: Duration = .seconds(30)) async throws -> [AuditRecord] {
+        _ = try await eventually(timeout: timeout) { try self.records(AssociationRecord.event).count >= count }
+        let records = try self.records(AssociationRecord.event)
+        #expect(records.count == count, "expected \(count) dicom.association records, found \(records.count)")
+        return records
+    }
+}
+
+/// One parsed audit line.
+struct AuditRecord: @unchecked Sendable {
+    // Values from JSONSerialization (strings, NSNumber, arrays, dictionaries, NSNull); only read.
+    let fields: [String: Any]
+
+    func string(_ key: String) -> String? { self.fields[key] as? String }
+    func int(_ key: String) -> Int? { (self.fields[key] as? NSNumber)?.intValue }
+    func bool(_ key: String) -> Bool? { (self.fields[key] as? NSNumber)?.boolValue }
+    func isNull(_ key: String) -> Bool { self.fields[key] is NSNull }
+    func has(_ key: String) -> Bool { self.fields[key] != nil }
+    func object(_ key: String) -> AuditRecord? {
+        (self.fields[key] as? [String: Any]).map { AuditRecord(fields: $0) }
+    }
+    func objects(_ key: String) -> [AuditRecord] {
+        ((self.fields[key] as? [Any]) ?? []).compactMap { ($0 as? [String: Any]).map { AuditRecord(fields: $0) } }
+    }
+    var keys: [String] { Array(self.fields.keys) }
+}
+
+/// Captures log lines in memory (message and metadata) so tests can check what an operator would read.
+final class LogRecorder: Sendable {
+    struct Line: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let lines = NIOLockedValueBox<[Line]>([])
+
+    func handler() -> Handler { Handler(recorder: self) }
+
+    var all: [Line] { self.lines.withLockedValue { $0 } }
+
+    fileprivate func append(_ line: Line) {
+        self.lines.withLockedValue { $0.append(line) }
+    }
+
+    struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .debug
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { self.metadata[key] }
+            set { self.metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            var merged: [String: String] = [:]
+            for (key, value) in self.metadata { merged[key] = "\(value)" }
+            for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
+            self.recorder.append(Line(level: event.level, message: "\(event.message)", metadata: merged))
+        }
+    }
+}
