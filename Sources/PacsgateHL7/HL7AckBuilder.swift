@@ -158,4 +158,67 @@ public enum HL7AckBuilder {
         buffer.writeMultipleIntegers(MLLPFrameScanner.endBlock, MLLPFrameScanner.carriageReturn)
         return buffer.writerIndex - start
     }
+
+    /// MSH-3 of acknowledgments written by
+    /// ``writeAcknowledgmentOfUnreadableMessage(code:error:controlID:timestamp:into:)``.
+    public static let gatewayApplication = "PACSGATE"
+
+    /// Writes a framed negative acknowledgment of input whose MSH could not be read, so that neither its
+    /// delimiters, its sender nor its control ID are known.
+    ///
+    /// The sender still gets an answer it can parse and log instead of waiting for its ACK timeout:
+    /// standard delimiters `|^~\&`, MSH-3 ``gatewayApplication``, MSH-4…6 empty, MSH-9 `ACK`, MSH-11 `P`,
+    /// MSH-12 `2.5.1`, MSA-2 empty (the control ID is unknown) and a v2.5 ERR segment carrying the code and,
+    /// in ERR-7, the diagnostic:
+    ///
+    /// ```
+    /// <VT>MSH|^~\&|PACSGATE||||<timestamp>||ACK|<controlID>|P|2.5.1<CR>
+    /// MSA|AE|<CR>
+    /// ERR|||100^Segment sequence error^HL70357|E|||<diagnostic><CR><FS><CR>
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - code: MSA-1, normally ``HL7AcknowledgmentCode/applicationError`` (the MSH is at fault) or
+    ///     ``HL7AcknowledgmentCode/applicationReject`` (the framing is).
+    ///   - error: ERR content; its diagnostic must be log-safe (no patient data) and is escaped.
+    ///   - controlID: MSH-10 of the acknowledgment itself (escaped).
+    ///   - timestamp: MSH-7.
+    ///   - buffer: receives the frame.
+    /// - Returns: the number of bytes written.
+    @discardableResult
+    public static func writeAcknowledgmentOfUnreadableMessage(
+        code: HL7AcknowledgmentCode,
+        error: ErrorDetail,
+        controlID: String,
+        timestamp: HL7Timestamp,
+        into buffer: inout ByteBuffer
+    ) -> Int {
+        let delimiters = HL7Delimiters.standard
+        let start = buffer.writerIndex
+        buffer.writeInteger(MLLPFrameScanner.startBlock)
+        buffer.writeString("MSH|^~\\&|")
+        buffer.writeString(Self.gatewayApplication)
+        buffer.writeString("||||")
+        timestamp.write(into: &buffer)
+        buffer.writeString("||ACK|")
+        buffer.writeHL7Escaped(controlID, delimiters: delimiters)
+        buffer.writeString("|P|2.5.1")
+        buffer.writeInteger(MLLPFrameScanner.carriageReturn)
+        buffer.writeString("MSA|")
+        buffer.writeString(code.rawValue)
+        buffer.writeString("|")
+        buffer.writeInteger(MLLPFrameScanner.carriageReturn)
+        buffer.writeString("ERR|||")
+        buffer.writeString(String(error.code.rawValue))
+        buffer.writeString("^")
+        buffer.writeHL7Escaped(error.code.text, delimiters: delimiters)
+        buffer.writeString("^HL70357|E")
+        if let diagnostic = error.diagnostic {
+            buffer.writeString("|||")
+            buffer.writeHL7Escaped(diagnostic, delimiters: delimiters)
+        }
+        buffer.writeInteger(MLLPFrameScanner.carriageReturn)
+        buffer.writeMultipleIntegers(MLLPFrameScanner.endBlock, MLLPFrameScanner.carriageReturn)
+        return buffer.writerIndex - start
+    }
 }

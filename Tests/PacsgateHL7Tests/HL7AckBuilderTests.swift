@@ -210,4 +210,35 @@ struct HL7AckBuilderTests {
         #expect(ack.header.dateTimeOfMessage == "20250101120000+0000")
         #expect(ack.header.segmentTerminator == .carriageReturn)
     }
+
+    @Test("byte-exact: NAK of unreadable input (no MSH): gateway sender, empty MSA-2, escaped ERR-7, parses back")
+    func unreadableMessage() throws {
+        var buffer = ByteBuffer()
+        let written = HL7AckBuilder.writeAcknowledgmentOfUnreadableMessage(
+            code: .applicationError,
+            error: .init(code: .segmentSequenceError, diagnostic: "found \"PID\" | at byte 1"),
+            controlID: "PGT-1",
+            timestamp: HL7Timestamp(unixSeconds: Self.noon, utcOffsetMinutes: 0),
+            into: &buffer
+        )
+        #expect(written == buffer.readableBytes)
+        #expect(
+            buffer.text
+                == "\u{0B}MSH|^~\\&|PACSGATE||||20250101120000+0000||ACK|PGT-1|P|2.5.1\r"
+                + "MSA|AE|\r"
+                + "ERR|||100^Segment sequence error^HL70357|E|||found \"PID\" \\F\\ at byte 1\r\u{1C}\r"
+        )
+        // MSA-2 is empty, so it is not a valid ACK for MSAParser, but its MSH and framing are.
+        var scanner = MLLPFrameScanner()
+        let frame = try #require(MLLPFrameScanner.frames(in: scanner.events(from: buffer, pieceSize: 3)).first)
+        let header = try MSHParser.parse(frame.payload)
+        #expect(header.sendingApplication == "PACSGATE")
+        #expect(header.sendingFacility.isEmpty)
+        #expect(header.receivingApplication.isEmpty)
+        #expect(header.dateTimeOfMessage == "20250101120000+0000")
+        #expect(header.messageType == "ACK")
+        #expect(header.controlID == "PGT-1")
+        #expect(header.versionID == "2.5.1")
+        #expect(throws: MSAParseError.missingControlID(offset: 67)) { try MSAParser.parse(frame.payload) }
+    }
 }

@@ -83,3 +83,14 @@ extension ByteBuffer {
     /// Readable bytes as a String, for readable expectations.
     var text: String { String(buffer: self) }
 }
+
+extension Fixture {
+    /// File-system path of `Fixtures/<directory>/<name>` (for scripts run by peers).
+    static func path(_ directory: String, _ name: String) throws -> String {
+        let url = try #require(
+            Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures/\(directory)"),
+            "missing fixture \(directory)/\(name)"
+        )
+        return url.path
+    }
+}

@@ -1,0 +1,100 @@
+import NIOCore
+import PacsgateCore
+
+/// The audit records of HL7 services, one JSON line each; ``JSONLine`` escapes every value.
+///
+/// Only MSH values and the gateway's own findings (offsets, counts, reasons) are written: never a byte of
+/// PID or any later segment.
+enum HL7AuditRecord {
+    /// Who talked on the connection.
+    struct Connection: Sendable, Equatable {
+        var service: String
+        var client: String
+        /// `LABEL@address:port` once forwarding started.
+        var server: String?
+    }
+
+    static let messageEvent = "hl7.message"
+    static let rejectedEvent = "hl7.rejected"
+    static let lateAcknowledgmentEvent = "hl7.late_ack"
+
+    /// `hl7.message`: one per forwarded message, written when its ACK arrives or it is closed out without one.
+    /// `time` is when the gateway received the message.
+    static func message(_ outcome: HL7MessageOutcome, connection: Connection) -> JSONLine {
+        let message = outcome.message
+        var line = AuditLog.record(event: Self.messageEvent, time: message.receivedAt)
+        Self.connectionFields(connection, into: &line)
+        Self.summaryFields(message.summary, into: &line)
+        line.field("bytes", message.bytes)
+        switch outcome.acknowledgment {
+        case .received(let code, let latency):
+            line.field("ack_code", code.rawValue)
+            line.field("ack_ms", Self.milliseconds(latency))
+        case .missing(let why):
+            line.field("ack_code", "none")
+            line.nullField("ack_ms")
+            line.field("ack_missing", why.rawValue)
+        }
+        return line
+    }
+
+    /// `hl7.rejected`: one per piece of client input the gateway refused to forward.
+    static func rejected(_ input: HL7RejectedInput, connection: Connection) -> JSONLine {
+        var line = AuditLog.record(event: Self.rejectedEvent, time: input.time)
+        Self.connectionFields(connection, into: &line)
+        line.field("reason", input.reason.rawValue)
+        line.field("detail", input.detail)
+        line.field("offset", input.streamOffset)
+        line.field("bytes", input.byteCount)
+        line.field("action", input.response.action)
+        line.field("nak_code", input.response.code?.rawValue)
+        if let summary = input.summary {
+            Self.summaryFields(summary, into: &line)
+        } else {
+            for key in [
+                "sending_app", "sending_facility", "receiving_app", "receiving_facility", "message_type", "control_id",
+                "version",
+            ] {
+                line.nullField(key)
+            }
+        }
+        return line
+    }
+
+    /// `hl7.late_ack`: the server acknowledged a message after it had been audited without an ACK.
+    static func lateAcknowledgment(
+        _ message: HL7ForwardedMessage,
+        code: HL7AcknowledgmentCode,
+        latency: TimeAmount,
+        time: WallClock.Instant,
+        connection: Connection
+    ) -> JSONLine {
+        var line = AuditLog.record(event: Self.lateAcknowledgmentEvent, time: time)
+        Self.connectionFields(connection, into: &line)
+        Self.summaryFields(message.summary, into: &line)
+        line.field("received", message.receivedAt.iso8601)
+        line.field("ack_code", code.rawValue)
+        line.field("ack_ms", Self.milliseconds(latency))
+        return line
+    }
+
+    private static func connectionFields(_ connection: Connection, into line: inout JSONLine) {
+        line.field("service", connection.service)
+        line.field("client", connection.client)
+        line.field("server", connection.server)
+    }
+
+    private static func summaryFields(_ summary: HL7MessageSummary, into line: inout JSONLine) {
+        line.field("sending_app", summary.sendingApplication)
+        line.field("sending_facility", summary.sendingFacility)
+        line.field("receiving_app", summary.receivingApplication)
+        line.field("receiving_facility", summary.receivingFacility)
+        line.field("message_type", summary.messageType)
+        line.field("control_id", summary.controlID)
+        line.field("version", summary.version)
+    }
+
+    static func milliseconds(_ amount: TimeAmount) -> Int {
+        Int(amount.nanoseconds / 1_000_000)
+    }
+}
