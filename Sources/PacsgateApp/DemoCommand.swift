@@ -62,7 +62,7 @@ enum DemoBanner {
             "",
             "  /usr/bin/echoscu -aet MODALITY1 -aec MACH7 127.0.0.1 11112",
             "  /usr/bin/findscu -W -aec MACH7 -k PatientName 127.0.0.1 5104",
-            "  printf '\\x0bMSH|^~\\\\&|RIS|HOSP|PACS|MACH7|20250101120000||ADT^A01|MSG0001|P|2.5.1\\r\\x1c\\r' | mllp_send -p 6667 127.0.0.1",
+            "  printf '\\x0bMSH|^~\\\\&|RIS|HOSP|PACS|MACH7|20250101120000||ADT^A01|MSG0001|P|2.5.1\\r\\x1c\\r' > adt.hl7; mllp_send -p 6667 -f adt.hl7 127.0.0.1",
             "  curl -k https://127.0.0.1:8443/",
             "",
             "  audit log: \(stateDirectory)/audit.jsonl    stop: Ctrl-C",

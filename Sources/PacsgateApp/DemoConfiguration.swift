@@ -8,6 +8,8 @@ enum DemoConfiguration {
 # (every 127.x address is loopback on Linux), on the same ports as the site — except HTTPS, which uses
 # 8443 so no root is needed. `pacsgate demo` runs exactly this file with simulated nodes on those
 # addresses; `pacsgate run --config Samples/local.yaml` runs it against whatever listens there.
+# Unlike the site file it checks health with the protocols themselves (a C-ECHO association, an MLLP
+# test message) rather than a bare TCP connect, which PACS logs report as an aborted association.
 
 services:
   - label: DICOM
@@ -15,7 +17,7 @@ services:
     protocol: dicom
     balance: roundrobin
     persistence: { type: source-ip, timeout: 30m }
-    health_check: { type: connect, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
+    health_check: { type: dicom-echo, called_ae: MACH7, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
     servers:
       - { label: DICOM1, address: "127.0.0.150:11112", weight: 100 }
       - { label: DICOM2, address: "127.0.0.151:11112", weight: 100 }
@@ -25,7 +27,7 @@ services:
     protocol: hl7
     balance: roundrobin
     persistence: { type: source-ip, timeout: 30m }
-    health_check: { type: connect, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
+    health_check: { type: mllp, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
     servers:
       - { label: HL71, address: "127.0.0.150:6667", weight: 100 }
       - { label: HL72, address: "127.0.0.151:6667", weight: 100 }
@@ -35,7 +37,7 @@ services:
     protocol: dicom
     balance: roundrobin
     persistence: { type: source-ip, timeout: 30m }
-    health_check: { type: connect, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
+    health_check: { type: dicom-echo, called_ae: MACH7, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
     servers:
       - { label: DMWL1, address: "127.0.0.150:5104", weight: 100 }
       - { label: DMWL2, address: "127.0.0.151:5104", weight: 100 }

@@ -1,8 +1,10 @@
 import PacsgateCore
+import PacsgateDICOM
+import PacsgateHL7
 
 /// The protocol modules built into this gateway.
 enum BuiltInModules {
     static var registry: ProtocolRegistry {
-        ProtocolRegistry([])
+        ProtocolRegistry([DICOMModule(), HL7Module()])
     }
 }

@@ -17,7 +17,7 @@ struct EchoHealthCheckTests {
     private func check(
         _ calledAE: String,
         port: Int,
-        timeout: Duration = .seconds(2)
+        timeout: Duration = .seconds(20)
     ) async throws
         -> HealthCheckResult
     {

@@ -10,26 +10,28 @@ struct TimeoutTests {
         let backend = try await TestBackend.start("ECHO", mode: .echo)
         let gateway = try await TestGateway.start([
             TestGateway.service(
-                servers: [backend.server()], timeouts: ServiceTimeouts(connect: .seconds(30), idle: .seconds(1)))
+                servers: [backend.server()], timeouts: ServiceTimeouts(connect: .seconds(30), idle: .seconds(5)))
         ])
         let runtime = try await gateway.runtime()
         let client = try await TestClient.connect(port: try await gateway.port())
         try await client.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()
-            // Traffic every 300 ms for 1.5 s: longer than the idle timeout in total, but never idle for it.
-            for _ in 0..<5 {
+            // Traffic every second for 7 s: longer than the idle timeout in total, but never idle for it.
+            for _ in 0..<7 {
                 try await outbound.write(ByteBuffer(string: "tick"))
-                #expect(try await iterator.next().map { String(buffer: $0) } == "tick")
-                try await Task.sleep(for: .milliseconds(300))
+                var echoed = ""
+                while echoed.count < 4, let chunk = try await iterator.next() { echoed += String(buffer: chunk) }
+                #expect(echoed == "tick")
+                try await Task.sleep(for: .seconds(1))
             }
             // Now idle: the gateway ends the connection.
             let clock = ContinuousClock()
             let idleStart = clock.now
             #expect(try await iterator.next() == nil)
-            print("idle: connection closed \(clock.now - idleStart) after the last byte (idle_timeout 1s)")
+            print("idle: connection closed \(clock.now - idleStart) after the last byte (idle_timeout 5s)")
         }
         #expect(await eventually { runtime.stats.activeConnections == 0 })
-        #expect(backend.stats.received == 20)
+        #expect(backend.stats.received == 28)
         await gateway.stop()
         await backend.kill()
     }
