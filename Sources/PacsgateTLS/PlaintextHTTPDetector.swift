@@ -17,4 +17,15 @@ public enum PlaintextHTTPDetector {
         }
         return false
     }
+
+    /// Whether the readable bytes of `buffer` are too few to tell yet: non-empty and a proper prefix of one of the
+    /// method starts (`GE`, `OPTI`), so more bytes might still make `looksLikeHTTPRequest` true. Reads nothing.
+    public static func couldBecomeHTTPRequest(_ buffer: ByteBuffer) -> Bool {
+        let bytes = buffer.readableBytesView
+        guard !bytes.isEmpty else { return false }
+        for prefix in self.prefixes where bytes.count < prefix.count && prefix.starts(with: bytes) {
+            return true
+        }
+        return false
+    }
 }

@@ -13,6 +13,9 @@ public struct SNIRouteTable<Route: Sendable>: Sendable {
     /// so a lookup can use the tail of the server name without copying it.
     private var wildcard: [Substring: Route] = [:]
 
+    /// An empty table: every name yields `nil`.
+    public init() {}
+
     /// Builds the table, validating every pattern.
     ///
     /// - Throws: `SNIPatternError` for the first pattern that is invalid or a duplicate.

@@ -107,7 +107,8 @@ public struct ConfigurationDecoder: Sendable {
 
         let balance = reader.choice("balance", BalanceMethod.self) ?? .roundrobin
         let persistence = self.decodePersistence(&reader, label: label, module: module)
-        let servers = self.decodeServers(&reader, label: label, serviceLine: node.line)
+        let servers = self.decodeServers(
+            &reader, label: label, serviceLine: node.line, moduleKeys: module?.serverKeys ?? [])
         let maxConnections = reader.int("maxconn", in: 1...1_000_000) ?? 10_000
         let perClient = reader.int("maxconn_per_client", in: 0...1_000_000) ?? 0
         var timeouts = ServiceTimeouts(idle: module?.defaultIdleTimeout ?? .seconds(3600))
@@ -162,7 +163,9 @@ public struct ConfigurationDecoder: Sendable {
         return persistence
     }
 
-    private func decodeServers(_ reader: inout MappingReader, label: String, serviceLine: Int) -> [ServerConfiguration] {
+    private func decodeServers(
+        _ reader: inout MappingReader, label: String, serviceLine: Int, moduleKeys: Set<String>
+    ) -> [ServerConfiguration] {
         guard let node = reader.node("servers") else {
             reader.problem(serviceLine, "service '\(label)': has no servers (add a 'servers' list)")
             return []
@@ -181,6 +184,7 @@ public struct ConfigurationDecoder: Sendable {
             let weight = server.int("weight", in: 0...1_000_000) ?? 100
             let state = server.choice("state", ServerAdminState.self) ?? .online
             let addressLine = server.entryLine("address") ?? item.line
+            for key in moduleKeys { _ = server.node(key) }  // read by the protocol module
             server.finish()
             reader.absorb(server)
             guard let serverLabel, let address else { continue }

@@ -76,6 +76,19 @@ public final class ProxyConnection: ChannelDuplexHandler {
             self.inspector = inspector
             self.upstreamHandling = inspector.upstreamHandling
             self.observesDownstream = inspector.downstreamHandling != .passthrough
+            do {
+                try inspector.configureClientPipeline(context.pipeline.syncOperations, position: .before(self))
+            } catch {
+                self.refused = true
+                self.endReason = "cannot set up the protocol handlers: \(error)"
+                self.service.logger.error(
+                    "cannot set up the protocol handlers of a connection",
+                    metadata: ["conn.client": "\(self.clientDescription)", "error": "\(error)"])
+                self.machine.answering()
+                context.fireChannelActive()
+                context.close(promise: nil)
+                return
+            }
         }
         context.fireChannelActive()
 
@@ -251,7 +264,23 @@ public final class ProxyConnection: ChannelDuplexHandler {
         future.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
-                self.serverConnected(channel, identity: identity)
+                guard
+                    let preparing = self.inspector?.prepareServerChannel(
+                        channel, server: identity, position: .before(backend))
+                else {
+                    self.serverConnected(channel, identity: identity)
+                    return
+                }
+                preparing.assumeIsolated().whenComplete { prepared in
+                    switch prepared {
+                    case .success:
+                        self.serverConnected(channel, identity: identity)
+                    case .failure(let error):
+                        backend.detach()
+                        channel.close(promise: nil)
+                        self.connectFailed(identity, error: error)
+                    }
+                }
             case .failure(let error):
                 self.connectFailed(identity, error: error)
             }
@@ -586,6 +615,11 @@ public final class BackendHandler: ChannelDuplexHandler {
 
     init(connection: ProxyConnection) {
         self.connection = connection
+    }
+
+    /// Stops handing events to the connection (the leg was given up before forwarding started).
+    func detach() {
+        self.connection = nil
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {

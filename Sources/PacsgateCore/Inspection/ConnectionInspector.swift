@@ -22,11 +22,27 @@ public protocol ConnectionInspector: AnyObject {
     /// Peek phase: decide on everything the client has sent so far.
     func inspect(_ buffered: ByteBuffer) -> InspectionVerdict
 
+    /// Called once, when the connection becomes active and before any byte is read: add protocol handlers to the
+    /// client channel at `position` (in front of the core's handler), e.g. to terminate TLS. The peek phase then sees
+    /// what those handlers pass on. Throwing closes the connection.
+    func configureClientPipeline(
+        _ pipeline: ChannelPipeline.SynchronousOperations, position: ChannelPipeline.SynchronousOperations.Position
+    ) throws
+
     /// The peek phase ended without a verdict: timeout, size cap or the client went away.
     func peekFailed(_ failure: PeekFailure) -> Rejection
 
     /// No server could take a connection the inspector wanted forwarded (or the service is at `maxconn`).
     func unavailable(_ reason: UnavailableReason) -> Rejection
+
+    /// The TCP connection to `server` is up: add protocol handlers to it at `position` (in front of the core's
+    /// handler), e.g. TLS towards the server, and return a future that succeeds once the leg is ready for the peeked
+    /// bytes (`nil`: ready now). A failed future counts as a failed connect: the core closes the channel, releases
+    /// the server and tries the next one. Until the future completes, the added handlers must keep errors and
+    /// inactivity of the channel from reaching the core's handler.
+    func prepareServerChannel(
+        _ channel: any Channel, server: ServerIdentity, position: ChannelPipeline.SynchronousOperations.Position
+    ) -> EventLoopFuture<Void>?
 
     /// The backend connection is up and the peeked bytes have been written to it.
     func forwarding(to server: ServerIdentity)
@@ -60,6 +76,12 @@ public protocol ConnectionInspector: AnyObject {
 }
 
 extension ConnectionInspector {
+    public func configureClientPipeline(
+        _ pipeline: ChannelPipeline.SynchronousOperations, position: ChannelPipeline.SynchronousOperations.Position
+    ) throws {}
+    public func prepareServerChannel(
+        _ channel: any Channel, server: ServerIdentity, position: ChannelPipeline.SynchronousOperations.Position
+    ) -> EventLoopFuture<Void>? { nil }
     public func forwarding(to server: ServerIdentity) {}
     public var upstreamHandling: StreamHandling { .passthrough }
     public var downstreamHandling: StreamHandling { .passthrough }

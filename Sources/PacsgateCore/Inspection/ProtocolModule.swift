@@ -19,6 +19,11 @@ public protocol ProtocolModule: Sendable {
     /// The idle timeout used when a service of this protocol sets none.
     var defaultIdleTimeout: Duration { get }
 
+    /// Keys a server mapping of this protocol's services may carry beyond the core's (`label`, `address`, `weight`,
+    /// `state`), e.g. `reencrypt`. The core accepts them; the module reads them in ``makeServiceProtocol(_:service:)``
+    /// from the service's `servers` list (`reader.node("servers")`).
+    var serverKeys: Set<String> { get }
+
     /// Reads the module's keys of one service mapping and builds the service's protocol logic.
     /// Problems go into `reader`; return `nil` only when the service cannot be built at all.
     func makeServiceProtocol(_ reader: inout MappingReader, service: ServiceConfiguration) -> (any ServiceProtocol)?
@@ -35,6 +40,7 @@ extension ProtocolModule {
     public var persistenceTypes: [String] { [] }
     public var healthChecks: [String: any HealthCheckFactory] { [:] }
     public var defaultIdleTimeout: Duration { .seconds(3600) }
+    public var serverKeys: Set<String> { [] }
     public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)? {
         nil
     }

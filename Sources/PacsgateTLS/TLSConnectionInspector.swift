@@ -1,0 +1,210 @@
+import Logging
+import NIOCore
+import NIOSSL
+import PacsgateCore
+
+/// The inspector of one connection of a `protocol: tls` service: performs what its
+/// ``TLSConnectionStateMachine`` decides, adds the TLS handlers in terminate mode, and writes the `tls.connection`
+/// audit line.
+///
+/// Passthrough: the core's peek phase offers the raw bytes; the ClientHello chooses the servers and the bytes are
+/// forwarded untouched. Terminate: a ``ClientHelloGate`` reads the ClientHello in front of the TLS server handler,
+/// the core's peek phase then sees decrypted bytes, and a re-encrypted server leg gets a TLS client handler whose
+/// handshake must succeed before anything is forwarded.
+final class TLSConnectionInspector: ConnectionInspector {
+    private let service: TLSServiceProtocol
+    private let context: ConnectionContext
+    private var machine: TLSConnectionStateMachine
+
+    init(service: TLSServiceProtocol, context: ConnectionContext) {
+        self.service = service
+        self.context = context
+        self.machine = TLSConnectionStateMachine(configuration: service.machine)
+    }
+
+    // MARK: peek
+
+    func configureClientPipeline(
+        _ pipeline: ChannelPipeline.SynchronousOperations,
+        position: ChannelPipeline.SynchronousOperations.Position
+    ) throws {
+        guard self.service.mode == .terminate else { return }
+        try pipeline.addHandlers(
+            [ClientHelloGate(inspector: self), TLSSessionObserver(inspector: self)],
+            position: position
+        )
+    }
+
+    func inspect(_ buffered: ByteBuffer) -> InspectionVerdict {
+        switch self.service.mode {
+        case .passthrough:
+            switch self.machine.clientHelloBytes(buffered) {
+            case .needMore, .terminate:
+                return .needMore
+            case .forward(let servers, let note):
+                return self.forward(servers: servers, note: note)
+            case .refuse(let refusal):
+                return .reject(self.rejection(refusal))
+            }
+        case .terminate:
+            switch self.machine.decryptedBytes(buffered) {
+            case .needMore:
+                return .needMore
+            case .forward(let servers, let note):
+                return self.forward(servers: servers, note: note)
+            case .refuse(let refusal):
+                return .reject(self.rejection(refusal))
+            }
+        }
+    }
+
+    private func forward(servers: Set<String>?, note: String) -> InspectionVerdict {
+        self.context.logger.debug(
+            "TLS connection routed",
+            metadata: [
+                "conn.client": "\(self.context.client.logDescription)",
+                "tls.sni": "\(self.machine.facts.hello?.serverName?.hostName ?? "-")",
+                "tls.route": "\(self.machine.facts.route ?? "-")",
+            ]
+        )
+        return .forward(Routing(servers: servers, note: note))
+    }
+
+    func peekFailed(_ failure: PeekFailure) -> Rejection {
+        self.rejection(self.machine.peekFailed(failure))
+    }
+
+    func unavailable(_ reason: UnavailableReason) -> Rejection {
+        self.rejection(self.machine.unavailable(reason))
+    }
+
+    /// Logs and counts a refusal and turns it into the core's answer-and-close.
+    private func rejection(_ refusal: TLSRefusal) -> Rejection {
+        self.service.counters.count(refusal.kind)
+        var metadata: Logger.Metadata = [
+            "conn.client": "\(self.context.client.logDescription)", "tls.refusal": "\(refusal.kind.rawValue)",
+            "reason": "\(refusal.reason)",
+        ]
+        if let name = self.machine.facts.hello?.serverName { metadata["tls.sni"] = "\(name)" }
+        let answer: ByteBuffer?
+        switch refusal.answer {
+        case .none:
+            answer = nil
+        case .alert(let alert):
+            answer = alert.fatalRecord(allocator: ByteBufferAllocator())
+            metadata["tls.alert"] = "\(alert)"
+        case .plaintextBadRequest:
+            answer = HTTPAnswers.plaintextBadRequest
+        case .fallbackPage:
+            answer = self.service.termination?.fallbackPage.response
+            self.service.counters.countFallbackPage()
+            metadata["tls.fallback_page"] = "served"
+        }
+        self.context.logger.log(level: Self.logLevel(refusal.kind), "refused TLS connection", metadata: metadata)
+        return Rejection(answer: answer, reason: refusal.reason)
+    }
+
+    private static func logLevel(_ kind: TLSRefusalKind) -> Logger.Level {
+        switch kind {
+        case .plaintextHTTP, .notTLS, .malformedHello, .helloTooLarge, .unavailable: return .warning
+        case .unknownServerName, .clientHandshakeFailed: return .notice
+        case .incompleteHello, .noRequest: return .info
+        }
+    }
+
+    // MARK: terminate: client side
+
+    /// Raw bytes held by the gate in front of the TLS server handler.
+    func gateReceived(_ buffered: ByteBuffer) -> ClientHelloGate.Decision {
+        switch self.machine.clientHelloBytes(buffered) {
+        case .needMore, .forward:
+            return .needMore
+        case .terminate:
+            guard let termination = self.service.termination else { return .refuse }
+            return .terminate(NIOSSLServerHandler(context: termination.context))
+        case .refuse:
+            return .refuse  // delivered when the gate wakes the core (see ClientHelloGate)
+        }
+    }
+
+    func clientHandshakeCompleted(negotiatedProtocol: String?, version: String?) {
+        self.machine.clientHandshakeCompleted(negotiatedProtocol: negotiatedProtocol, version: version)
+    }
+
+    func clientHandshakeFailed(_ error: any Error) {
+        self.machine.clientHandshakeFailed(TLSErrorText.describe(error))
+    }
+
+    // MARK: terminate: server side
+
+    func prepareServerChannel(
+        _ channel: any Channel,
+        server: ServerIdentity,
+        position: ChannelPipeline.SynchronousOperations.Position
+    ) -> EventLoopFuture<Void>? {
+        guard self.service.mode == .terminate, let leg = self.service.legs[server.label] else { return nil }
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        do {
+            guard let sslContext = leg.context(alpn: self.machine.facts.negotiatedProtocol) else {
+                throw ServerTLSError(detail: "no TLS context")
+            }
+            let hostname = leg.serverHostname(clientServerName: self.machine.facts.hello?.serverName)
+            let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: hostname)
+            let watcher = ServerHandshakeWatcher(promise: promise, timeout: self.service.serverHandshakeTimeout)
+            try channel.pipeline.syncOperations.addHandlers([handler, watcher], position: position)
+        } catch {
+            promise.fail(ServerTLSError(detail: TLSErrorText.describe(error)))
+        }
+        let logger = self.context.logger
+        let counters = self.service.counters
+        let client = self.context.client.logDescription
+        return promise.futureResult.flatMapErrorThrowing { error in
+            counters.countServerHandshakeFailure()
+            logger.warning(
+                "TLS handshake with the server failed",
+                metadata: [
+                    "conn.client": "\(client)", "conn.server": "\(server)",
+                    "tls.verify": "\(leg.options.verify.rawValue)",
+                    "error": "\(TLSErrorText.describe(error))",
+                ]
+            )
+            throw error
+        }
+    }
+
+    func forwarding(to server: ServerIdentity) {
+        self.machine.forwarding(to: server)
+    }
+
+    // MARK: end
+
+    func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? {
+        let facts = self.machine.facts
+        let outcome = self.machine.outcome
+        var line = AuditLog.record(event: "tls.connection")
+        line.field("service", summary.service)
+        line.field("client", summary.client)
+        line.field("server", summary.server?.description)
+        line.field("mode", self.service.mode.rawValue)
+        line.field("sni", facts.hello?.serverName?.hostName)
+        line.field("alpn", facts.hello?.alpn ?? [])
+        line.field("tls_versions", facts.hello?.versions ?? [])
+        if self.service.mode == .terminate {
+            line.field("tls_version", facts.negotiatedVersion)
+            line.field("alpn_negotiated", facts.negotiatedProtocol)
+            line.field("reencrypt", summary.server.map { self.service.legs[$0.label] != nil } ?? false)
+        }
+        line.field("route", facts.route)
+        line.field("bytes_up", summary.bytesUp)
+        line.field("bytes_down", summary.bytesDown)
+        line.field("duration_ms", Int(summary.duration.milliseconds))
+        line.field("outcome", outcome.rawValue)
+        line.field("refusal", facts.refusal?.kind.rawValue)
+        let reason = outcome == .handshakeFailed ? facts.clientHandshakeError ?? summary.endReason : summary.endReason
+        line.field("reason", reason)
+        return self.context.audit.write(line, on: self.context.eventLoop)
+    }
+}
+
+@available(*, unavailable)
+extension TLSConnectionInspector: Sendable {}

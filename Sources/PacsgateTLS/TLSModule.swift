@@ -1,0 +1,29 @@
+public import PacsgateCore
+
+/// The TLS protocol module (`protocol: tls`): ClientHello inspection and SNI routing in passthrough, TLS termination
+/// with optional re-encryption to the servers, the fallback page, the `tls` health check and the simulated HTTPS
+/// node of the demo.
+///
+/// Register it with the gateway: `ProtocolRegistry([TLSModule(), …])`. See `docs/tls.md` for the configuration.
+public struct TLSModule: ProtocolModule {
+    public init() {}
+
+    public var name: String { "tls" }
+
+    public var healthChecks: [String: any HealthCheckFactory] { ["tls": TLSHealthCheck.Factory()] }
+
+    /// `reencrypt`, `verify`, `ca_file`, `server_name`.
+    public var serverKeys: Set<String> { TLSServiceConfiguration.serverKeys }
+
+    public func makeServiceProtocol(
+        _ reader: inout MappingReader,
+        service: ServiceConfiguration
+    ) -> (any ServiceProtocol)? {
+        TLSServiceConfiguration.read(&reader, service: service)
+    }
+
+    public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)?
+    {
+        try SimulatedHTTPSNode(name: name, stateDirectory: stateDirectory)
+    }
+}

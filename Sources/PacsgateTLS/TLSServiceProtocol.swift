@@ -1,0 +1,56 @@
+import NIOCore
+import NIOSSL
+public import PacsgateCore
+
+/// The protocol logic of one `protocol: tls` service, built from its configuration and shared by its connections.
+///
+/// Immutable: a reload builds a new one (re-reading certificate files), which new connections use while open ones
+/// keep theirs.
+public struct TLSServiceProtocol: ServiceProtocol {
+    /// The service label.
+    public let label: String
+    public let mode: TLSMode
+    let machine: TLSConnectionStateMachine.Configuration
+    /// Set when `mode: terminate`.
+    let termination: Termination?
+    /// Re-encrypted servers by label.
+    let legs: [String: ReencryptionLeg]
+    /// Bound on the TLS handshake with a server (the service's `connect_timeout`).
+    let serverHandshakeTimeout: TimeAmount
+    /// Refusal counts of this service.
+    public let counters: TLSServiceCounters
+
+    /// What a terminating service presents to clients.
+    struct Termination: Sendable {
+        let context: NIOSSLContext
+        let certificates: TLSCertificateSet
+        let applicationProtocols: [String]
+        let fallbackPage: FallbackPage
+    }
+
+    init(
+        label: String,
+        machine: TLSConnectionStateMachine.Configuration,
+        termination: Termination?,
+        legs: [String: ReencryptionLeg],
+        serverHandshakeTimeout: TimeAmount
+    ) {
+        self.label = label
+        self.mode = machine.mode
+        self.machine = machine
+        self.termination = termination
+        self.legs = legs
+        self.serverHandshakeTimeout = serverHandshakeTimeout
+        self.counters = TLSServiceCounters.forService(label)
+    }
+
+    /// The certificates presented to clients (`nil` in passthrough).
+    public var certificates: TLSCertificateSet? { self.termination?.certificates }
+
+    /// The per-server options of re-encrypted servers, by label.
+    public var serverOptions: [String: TLSServerOptions] { self.legs.mapValues(\.options) }
+
+    public func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector {
+        TLSConnectionInspector(service: self, context: context)
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PacsgateConfig
+import PacsgateCore
+import PacsgateTLS
+import Synchronization
+
+/// A gateway running in-process on loopback with the TLS module, configured from YAML (every service listens on
+/// 127.0.0.1 and a free port), its logs and audit records kept in memory.
+struct TLSTestGateway {
+    let gateway: Gateway
+    let audit: AuditLog
+    let logs: LogCapture
+    let configuration: GatewayConfiguration
+
+    /// Loads `yaml` with the TLS module registered and starts the gateway.
+    static func start(yaml: String, audit: AuditConfiguration = AuditConfiguration()) async throws -> TLSTestGateway {
+        var configuration = try loadConfiguration(yaml)
+        for index in configuration.services.indices {
+            configuration.services[index].listen = Endpoint(host: "127.0.0.1", port: 0)
+        }
+        configuration.audit = audit
+        let logs = LogCapture()
+        var logger = Logger(label: "pacsgate-tls-test", factory: { _ in logs })
+        logger.logLevel = .debug
+        let auditLog = AuditLog(configuration: audit, logger: logger)
+        try auditLog.start()
+        let gateway = Gateway(
+            configuration: configuration,
+            group: MultiThreadedEventLoopGroup.singleton,
+            audit: auditLog,
+            logger: logger
+        )
+        try await gateway.start()
+        return TLSTestGateway(gateway: gateway, audit: auditLog, logs: logs, configuration: configuration)
+    }
+
+    /// The configuration `yaml` describes, or a failure listing every problem.
+    static func loadConfiguration(_ yaml: String) throws -> GatewayConfiguration {
+        switch ConfigurationLoader(registry: ProtocolRegistry([TLSModule()])).load(yaml: yaml) {
+        case .success(let (configuration, _)):
+            return configuration
+        case .failure(let errors):
+            throw TestFailure("configuration rejected:\n\(errors)")
+        }
+    }
+
+    func port(_ service: String = "HTTPS") async throws -> Int {
+        guard let port = await self.gateway.listenAddress(of: service)?.port else {
+            throw TestFailure("service \(service) is not listening")
+        }
+        return port
+    }
+
+    func runtime(_ service: String = "HTTPS") async throws -> ServiceRuntime {
+        guard let runtime = await self.gateway.service(service) else { throw TestFailure("no service \(service)") }
+        return runtime
+    }
+
+    /// The `tls.connection` audit records so far, oldest first.
+    func auditRecords() -> [AuditRecord] {
+        self.audit.recent(limit: 1000, event: "tls.connection").compactMap(AuditRecord.init(line:))
+    }
+
+    /// Waits until `count` `tls.connection` records exist and returns them.
+    func waitForAuditRecords(_ count: Int, timeout: Duration = .seconds(30)) async throws -> [AuditRecord] {
+        let arrived = await eventually(timeout: timeout) { self.auditRecords().count >= count }
+        let records = self.auditRecords()
+        guard arrived else {
+            throw TestFailure("expected \(count) tls.connection audit records, found \(records.count): \(records)")
+        }
+        return records
+    }
+
+    /// Waits until the service has no open connection.
+    func waitUntilIdle(_ service: String = "HTTPS") async throws {
+        let runtime = try await self.runtime(service)
+        guard await eventually({ runtime.connections.count == 0 }) else {
+            throw TestFailure("service \(service) still has \(runtime.connections.count) open connections")
+        }
+    }
+
+    func stop() async {
+        await self.gateway.shutdown(grace: .seconds(2))
+        await self.audit.shutdown()
+    }
+}
+
+/// Starts a gateway for `body` and always stops it.
+func withGateway<T>(
+    yaml: String,
+    audit: AuditConfiguration = AuditConfiguration(),
+    _ body: (TLSTestGateway) async throws -> T
+) async throws -> T {
+    let gateway = try await TLSTestGateway.start(yaml: yaml, audit: audit)
+    do {
+        let result = try await body(gateway)
+        await gateway.stop()
+        return result
+    } catch {
+        await gateway.stop()
+        throw error
+    }
+}
+
+/// One audit line, parsed.
+struct AuditRecord: CustomStringConvertible, @unchecked Sendable {
+    let fields: [String: Any]
+    let line: String
+
+    init?(line: String) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            return nil
+        }
+        self.fields = object
+        self.line = line
+    }
+
+    subscript(key: String) -> String? { self.fields[key] as? String }
+    func list(_ key: String) -> [String]? { self.fields[key] as? [String] }
+    func int(_ key: String) -> Int? { (self.fields[key] as? NSNumber)?.intValue }
+    func isNull(_ key: String) -> Bool { self.fields[key] is NSNull }
+    var description: String { self.line }
+}
+
+/// A log handler keeping every entry in memory, for assertions on what the gateway logged.
+final class LogCapture: LogHandler, Sendable {
+    struct Entry: Sendable, CustomStringConvertible {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+        var description: String { "[\(self.level)] \(self.message) \(self.metadata)" }
+    }
+
+    private let entriesBox = Mutex<[Entry]>([])
+
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        var flat: [String: String] = [:]
+        for (key, value) in event.metadata ?? [:] { flat[key] = "\(value)" }
+        let entry = Entry(level: event.level, message: "\(event.message)", metadata: flat)
+        self.entriesBox.withLock { $0.append(entry) }
+    }
+
+    var entries: [Entry] { self.entriesBox.withLock { $0 } }
+
+    /// Entries with `message` whose metadata holds every pair of `metadata`.
+    func entries(message: String, metadata: [String: String] = [:]) -> [Entry] {
+        self.entries.filter { entry in
+            entry.message == message && metadata.allSatisfy { entry.metadata[$0.key] == $0.value }
+        }
+    }
+}
+
+enum ConfigurationLoaderHelper {
+    /// Every problem of `yaml` as `LINE: message` lines; empty when it loads.
+    static func load(_ yaml: String) -> String {
+        switch ConfigurationLoader(registry: ProtocolRegistry([TLSModule()])).load(yaml: yaml) {
+        case .success: return ""
+        case .failure(let errors): return errors.description
+        }
+    }
+}
