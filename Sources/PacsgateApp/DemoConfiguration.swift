@@ -9,7 +9,7 @@ enum DemoConfiguration {
 # 8443 so no root is needed. `pacsgate demo` runs exactly this file with simulated nodes on those
 # addresses; `pacsgate run --config Samples/local.yaml` runs it against whatever listens there.
 # Unlike the site file it checks health with the protocols themselves (a C-ECHO association, an MLLP
-# test message) rather than a bare TCP connect, which PACS logs report as an aborted association.
+# test message, a TLS handshake) rather than a bare TCP connect, which PACS logs report as an aborted association.
 
 services:
   - label: DICOM
@@ -47,7 +47,7 @@ services:
     protocol: tls
     balance: roundrobin
     persistence: { type: source-ip, timeout: 30m }
-    health_check: { type: connect, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
+    health_check: { type: tls, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
     servers:
       - { label: HTTPS1, address: "127.0.0.150:8443", weight: 100 }
       - { label: HTTPS2, address: "127.0.0.151:8443", weight: 100 }
