@@ -1,5 +1,5 @@
 public import Logging
-public import NIOConcurrencyHelpers
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
 

@@ -1,4 +1,4 @@
-public import NIOConcurrencyHelpers
+import NIOConcurrencyHelpers
 public import NIOCore
 
 /// The real servers of one service with their runtime state: administrative state, health, weight and connection

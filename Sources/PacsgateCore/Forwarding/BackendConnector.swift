@@ -53,7 +53,7 @@ enum ForwardingDefaults {
 /// hours, and no association slot is pinned on the PACS by a dead client.
 enum KeepaliveTuning {
     static func apply(to channel: any Channel) {
-        guard let options = try? channel.syncOptions else { return }
+        guard let options = channel.syncOptions else { return }
         let tcp = NIOBSDSocket.OptionLevel.tcp
         try? options.setOption(.socketOption(.so_keepalive), value: 1)
         try? options.setOption(ChannelOptions.Types.SocketOption(level: tcp, name: .init(rawValue: TCP_KEEPIDLE)), value: 60)

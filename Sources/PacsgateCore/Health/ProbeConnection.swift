@@ -5,7 +5,7 @@ import NIOPosix
 ///
 /// ``ProbeConnection`` runs it over a real connection: it sends what ``start()`` returns, feeds every byte the
 /// server sends to ``receive(_:)``, and stops at the first ``ProbeStep/done(_:)``, timeout or close.
-public protocol HealthProbe {
+public protocol HealthProbe: Sendable {
     /// Called once connected.
     mutating func start() -> ProbeStep
     /// Bytes from the server (accumulated: what the probe leaves unread is offered again with the next bytes).

@@ -1,4 +1,4 @@
-public import NIOConcurrencyHelpers
+import NIOConcurrencyHelpers
 public import NIOCore
 
 /// The persistence ("stick") table of one service: which server a client key was sent to, until when.
