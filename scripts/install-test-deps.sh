@@ -3,14 +3,17 @@
 # Safe to run repeatedly. Needs root (or sudo) for apt on a fresh machine.
 set -euo pipefail
 
-APT_PACKAGES=(dcmtk openssl curl jq python3-pip)
-PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7)
+APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver)
+PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7 prometheus_client selenium)
 
 need_apt=()
 command -v /usr/bin/echoscu >/dev/null 2>&1 || need_apt+=(dcmtk)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+# The admin page's browser test: Debian's Chromium and its WebDriver.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if ((${#need_apt[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -24,6 +27,8 @@ missing_pip=()
 "$PYTHON" -c "import pynetdicom, sys; sys.exit(0 if pynetdicom.__version__ == '3.0.4' else 1)" 2>/dev/null || missing_pip+=("pynetdicom==3.0.4")
 "$PYTHON" -c "import pydicom" 2>/dev/null || missing_pip+=(pydicom)
 "$PYTHON" -c "import hl7" 2>/dev/null || missing_pip+=(hl7)
+"$PYTHON" -c "import prometheus_client" 2>/dev/null || missing_pip+=(prometheus_client)
+"$PYTHON" -c "import selenium" 2>/dev/null || missing_pip+=(selenium)
 if ((${#missing_pip[@]})); then
     echo "install-test-deps: pip install ${missing_pip[*]}"
     "$PYTHON" -m pip install -q "${missing_pip[@]}"

@@ -18,14 +18,13 @@ struct CheckConfigCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        let loader = ConfigurationLoader(registry: BuiltInModules.registry)
-        switch loader.load(path: self.file) {
+        switch ConfigurationFile.load(path: self.file) {
         case .failure(let errors):
             printError(errors.formatted(file: self.file))
             throw ExitCode(1)
-        case .success(let (configuration, warnings)):
-            for warning in warnings { printError("\(self.file):\(warning.line): warning: \(warning.message)") }
-            print("\(self.file): OK — \(ConfigurationSummary(configuration))")
+        case .success(let loaded):
+            for warning in loaded.warnings { printError("\(self.file):\(warning.line): warning: \(warning.message)") }
+            print("\(self.file): OK — \(ConfigurationSummary(loaded.configuration))")
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import NIOCore
 import NIOPosix
+import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
 import ServiceLifecycle
@@ -23,23 +24,24 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = BuiltInModules.registry
-        guard case .success(var (configuration, _)) = ConfigurationLoader(registry: registry).load(yaml: DemoConfiguration.yaml)
-        else {
+        guard case .success(var loaded) = ConfigurationFile.load(yaml: DemoConfiguration.yaml) else {
             printError("internal error: the embedded demo configuration does not validate")
             throw ExitCode(2)
         }
         try FileSystem.makeDirectory(self.stateDir)
-        configuration.audit.path = "\(self.stateDir)/audit.jsonl"
+        loaded.configuration.audit.path = "\(self.stateDir)/audit.jsonl"
+        loaded.configuration.stateDirectory = self.stateDir
+        let configuration = loaded.configuration
         let logger = GatewayLauncher.bootstrapLogging(level: configuration.logLevel)
+        let metrics = AdminMetrics.bootstrap()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: NIOCore.System.coreCount)
         let nodes = try await SimulatedNodes.start(
             for: configuration, registry: registry, stateDirectory: self.stateDir, group: group, logger: logger)
         let stateDir = self.stateDir
-        let loaded = configuration
         do {
             try await GatewayLauncher.run(
-                configuration: configuration, configPath: nil, logger: logger, group: group,
-                onStarted: { _ in printOut(DemoBanner.text(loaded, stateDirectory: stateDir)) })
+                loaded: loaded, configPath: nil, logger: logger, group: group, metrics: metrics, keepGeneratedUser: false,
+                onStarted: { startup in printOut(DemoBanner.text(configuration, startup: startup, stateDirectory: stateDir)) })
         } catch {
             await nodes.stop()
             try? await group.shutdownGracefully()
@@ -52,7 +54,7 @@ struct DemoCommand: AsyncParsableCommand {
 
 /// What the demo prints once it is up.
 enum DemoBanner {
-    static func text(_ configuration: GatewayConfiguration, stateDirectory: String) -> String {
+    static func text(_ configuration: GatewayConfiguration, startup: Startup, stateDirectory: String) -> String {
         var lines = ["", "pacsgate demo is up. Point your tools at it:", ""]
         for service in configuration.services {
             let nodes = service.servers.map { "\($0.label) \($0.endpoint)" }.joined(separator: ", ")
@@ -68,6 +70,13 @@ enum DemoBanner {
             "  audit log: \(stateDirectory)/audit.jsonl    stop: Ctrl-C",
             "",
         ]
+        if let url = startup.adminURL {
+            var admin = "  admin: \(url)/"
+            if let user = startup.generatedUser, let password = user.newPassword {
+                admin += "   user \(user.name), password \(password)   (new at every start of the demo)"
+            }
+            lines.insert(contentsOf: [admin, ""], at: lines.count - 1)
+        }
         return lines.joined(separator: "\n")
     }
 }

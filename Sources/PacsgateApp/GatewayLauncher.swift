@@ -1,18 +1,54 @@
 import Logging
 import NIOCore
 import NIOPosix
+import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
 import ServiceLifecycle
 import UnixSignals
 
+/// What a started gateway tells its caller (the demo's banner).
+struct Startup: Sendable {
+    var gateway: Gateway
+    /// The admin server's URL (`nil` without an `admin:` section).
+    var adminURL: String?
+    /// A user generated because the configuration names none, with its password when it was just created.
+    var generatedUser: AdminCredentials.GeneratedUser?
+}
+
 /// Starts a gateway from a validated configuration and runs it until SIGTERM/SIGINT; SIGHUP reloads.
 enum GatewayLauncher {
-    /// Runs until shutdown. `configPath` is re-read on SIGHUP (`nil`: reload unavailable, as in the demo).
+    /// Runs until shutdown. `configPath` is re-read on SIGHUP and `POST /api/v1/reload` (`nil`: reload unavailable, as
+    /// in the demo).
+    ///
+    /// - Parameters:
+    ///   - metrics: the Prometheus metrics bootstrapped by the command (``AdminMetrics/bootstrap()``).
+    ///   - keepGeneratedUser: keep a generated admin user in the state directory (`run`); the demo makes a new one
+    ///     each start and prints it.
     static func run(
-        configuration: GatewayConfiguration, configPath: String?, logger: Logger, group: any EventLoopGroup,
-        extraServices: [any Service] = [], onStarted: @escaping @Sendable (Gateway) async -> Void = { _ in }
+        loaded: LoadedConfiguration, configPath: String?, logger: Logger, group: any EventLoopGroup, metrics: AdminMetrics,
+        keepGeneratedUser: Bool = true, extraServices: [any Service] = [],
+        onStarted: @escaping @Sendable (Startup) async -> Void = { _ in }
     ) async throws {
+        let configuration = loaded.configuration
+        let stateDirectory = configuration.stateDirectory
+
+        // Everything the admin server needs is prepared before any socket is bound, so a missing certificate stops
+        // the start with a clear message instead of half a gateway.
+        var admin: (AdminConfiguration, AdminCredentials.TLSMaterial?, AdminCredentials.GeneratedUser?)?
+        if let adminConfiguration = loaded.admin {
+            do {
+                let (withUser, generated) = try AdminCredentials.ensureUser(
+                    adminConfiguration, stateDirectory: keepGeneratedUser ? stateDirectory : nil)
+                let tls = withUser.usesTLS
+                    ? try AdminCredentials.tlsMaterial(withUser, stateDirectory: stateDirectory, logger: logger) : nil
+                admin = (withUser, tls, generated)
+            } catch {
+                logger.critical("cannot prepare the admin server", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
+
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
         do {
             try audit.start()
@@ -28,14 +64,33 @@ enum GatewayLauncher {
             await audit.shutdown()
             throw error
         }
-        var services: [any Service] = [
-            GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod),
-            // Announced from inside the service group, once its signal handlers are in place.
-            StartupNotice(gateway: gateway, notice: onStarted),
-        ]
-        if let configPath {
-            services.append(ReloadService(gateway: gateway, path: configPath, logger: logger))
+        let manager = ConfigurationManager(
+            gateway: gateway, loader: ConfigurationFile.loader, audit: audit, logger: logger, path: configPath,
+            runningText: loaded.text, backupDirectory: stateDirectory.map { "\($0)/config-backups" })
+        var startup = Startup(gateway: gateway)
+        var services: [any Service] = [GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod)]
+        if configPath != nil {
+            services.append(ReloadService(manager: manager))
         }
+        if let (adminConfiguration, tls, generated) = admin {
+            let server = try AdminServer(
+                configuration: adminConfiguration, gateway: gateway, manager: manager, metrics: metrics, tls: tls, logger: logger)
+            services.append(server)
+            startup.adminURL = server.url(port: adminConfiguration.listen.port)
+            startup.generatedUser = generated
+            if keepGeneratedUser, let generated, let password = generated.newPassword {
+                // Shown once: only the hash is kept.
+                printError(
+                    """
+                    admin: no users are configured, so one was created — user '\(generated.name)', password '\(password)'.
+                           This is shown once; its hash is kept in \(generated.file ?? "memory only (no state_dir: a new one at every start)").
+                           Add your own users with `pacsgate hash-password` under admin.users.
+                    """)
+            }
+        }
+        // Announced from inside the service group, once its signal handlers are in place.
+        let announced = startup
+        services.append(StartupNotice(notice: { await onStarted(announced) }))
         services.append(contentsOf: extraServices)
         let serviceGroup = ServiceGroup(
             configuration: .init(
@@ -63,11 +118,10 @@ enum GatewayLauncher {
 
 /// Runs a start-up notice (the demo's banner) once the service group is running.
 struct StartupNotice: Service {
-    let gateway: Gateway
-    let notice: @Sendable (Gateway) async -> Void
+    let notice: @Sendable () async -> Void
 
     func run() async throws {
-        await self.notice(self.gateway)
+        await self.notice()
         try? await gracefulShutdown()
     }
 }
@@ -85,45 +139,14 @@ struct GatewayService: Service {
 
 /// Reloads the configuration file on SIGHUP; a broken file is reported and the running configuration kept.
 struct ReloadService: Service {
-    let gateway: Gateway
-    let path: String
-    let logger: Logger
+    let manager: ConfigurationManager
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             for await _ in signals {
-                await Reloader.reload(gateway: self.gateway, path: self.path, logger: self.logger)
+                _ = await self.manager.reload(by: "SIGHUP")
             }
         }
-    }
-}
-
-/// Reads, validates and applies a configuration file to a running gateway.
-enum Reloader {
-    /// Returns the report, or the reason the running configuration was kept.
-    @discardableResult
-    static func reload(gateway: Gateway, path: String, logger: Logger) async -> Result<Gateway.ReloadReport, ReloadFailure> {
-        let loader = ConfigurationLoader(registry: BuiltInModules.registry)
-        switch loader.load(path: path) {
-        case .failure(let errors):
-            let text = errors.formatted(file: path)
-            logger.error("reload refused: configuration has problems; keeping the running one", metadata: ["problems": "\(text)"])
-            return .failure(ReloadFailure(message: text))
-        case .success(let (configuration, warnings)):
-            for warning in warnings { logger.warning("\(path):\(warning.line): \(warning.message)") }
-            do {
-                let report = try await gateway.apply(configuration)
-                logger.notice("configuration reloaded", metadata: ["changes": "\(report)"])
-                return .success(report)
-            } catch {
-                logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
-                return .failure(ReloadFailure(message: "\(error)"))
-            }
-        }
-    }
-
-    struct ReloadFailure: Error {
-        var message: String
     }
 }

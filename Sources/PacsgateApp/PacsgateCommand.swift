@@ -13,9 +13,11 @@ public struct PacsgateCommand: AsyncParsableCommand {
               pacsgate check-config Samples/mach7.yaml       # validate a configuration, report FILE:LINE problems
               pacsgate run --config /etc/pacsgate/pacsgate.yaml
               kill -HUP $(pidof pacsgate)                    # reload the configuration without dropping connections
+              pacsgate ctl status                            # the System Overview as a table (admin API)
+              pacsgate hash-password                         # a password hash for admin.users
             """,
         version: version,
-        subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self]
+        subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self]
     )
 
     public init() {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import NIOCore
 import NIOPosix
+import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
 
@@ -19,20 +20,20 @@ struct RunCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        let loader = ConfigurationLoader(registry: BuiltInModules.registry)
-        let configuration: GatewayConfiguration
-        switch loader.load(path: self.config) {
+        let loaded: LoadedConfiguration
+        switch ConfigurationFile.load(path: self.config) {
         case .failure(let errors):
             printError(errors.formatted(file: self.config))
             throw ExitCode(1)
-        case .success(let (loaded, warnings)):
-            for warning in warnings { printError("\(self.config):\(warning.line): warning: \(warning.message)") }
-            configuration = loaded
+        case .success(let result):
+            for warning in result.warnings { printError("\(self.config):\(warning.line): warning: \(warning.message)") }
+            loaded = result
         }
-        let logger = GatewayLauncher.bootstrapLogging(level: configuration.logLevel)
+        let logger = GatewayLauncher.bootstrapLogging(level: loaded.configuration.logLevel)
+        let metrics = AdminMetrics.bootstrap()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: NIOCore.System.coreCount)
         do {
-            try await GatewayLauncher.run(configuration: configuration, configPath: self.config, logger: logger, group: group)
+            try await GatewayLauncher.run(loaded: loaded, configPath: self.config, logger: logger, group: group, metrics: metrics)
         } catch {
             try? await group.shutdownGracefully()
             throw ExitCode(1)

@@ -28,6 +28,10 @@ public final class AuditLog: Sendable {
 
     private typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 
+    /// Receives every record the log accepts: its `event` and its JSON text (no newline). Called by the thread that
+    /// wrote the record (often an event loop), outside the log's lock: hand the record to a queue and return.
+    public typealias Observer = @Sendable (_ event: String, _ line: String) -> Void
+
     private struct Pending {
         var bytes: [UInt8]
         var completion: Completion?
@@ -43,6 +47,7 @@ public final class AuditLog: Sendable {
         var recent: [(event: String, line: String)] = []
         var recentStart = 0
         var written = 0
+        var observers: [Observer] = []
     }
 
     public let configuration: AuditConfiguration
@@ -96,8 +101,8 @@ public final class AuditLog: Sendable {
     private func enqueue(_ record: JSONLine, completion: Completion?) {
         let line = record.line
         let event = Self.eventName(of: record)
-        let accepted = self.shared.withLockedValue { shared -> Bool in
-            guard !shared.stopping else { return false }
+        let (accepted, text, observers) = self.shared.withLockedValue { shared -> (Bool, String, [Observer]) in
+            guard !shared.stopping else { return (false, "", []) }
             shared.queue.append(Pending(bytes: line, completion: completion))
             let entry = (event: event, line: String(decoding: line.dropLast(), as: UTF8.self))
             if shared.recent.count < self.recentCapacity {
@@ -106,14 +111,20 @@ public final class AuditLog: Sendable {
                 shared.recent[shared.recentStart] = entry
                 shared.recentStart = (shared.recentStart + 1) % self.recentCapacity
             }
-            return true
+            return (true, entry.line, shared.observers)
         }
         guard accepted else {
             completion?(.failure(NotWritten(reason: "the audit log is stopped")))
             return
         }
+        for observer in observers { observer(event, text) }
         self.wakeUp.lock()
         self.wakeUp.unlock(withValue: true)
+    }
+
+    /// Adds an observer of every record accepted from now on (the admin page's counters).
+    public func addObserver(_ observer: @escaping Observer) {
+        self.shared.withLockedValue { $0.observers.append(observer) }
     }
 
     /// The most recent records (newest last), optionally only those of one `event`.

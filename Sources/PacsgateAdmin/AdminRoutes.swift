@@ -1,0 +1,442 @@
+import Foundation
+public import Hummingbird
+public import Logging
+public import PacsgateCore
+
+/// The admin server's pages and JSON API. Every route is registered by ``register(on:)``; state changes go through
+/// the ``Gateway`` actor and the ``ConfigurationManager`` and are written to the audit log as `admin.change`.
+public struct AdminRoutes: Sendable {
+    let gateway: Gateway
+    let audit: AuditLog
+    let manager: ConfigurationManager
+    let authenticator: AdminAuthenticator
+    let activity: ActivityAggregator
+    let history: TrafficHistory
+    let metrics: AdminMetrics
+    let https: Bool
+    let logger: Logger
+
+    public init(
+        gateway: Gateway, audit: AuditLog, manager: ConfigurationManager, authenticator: AdminAuthenticator,
+        activity: ActivityAggregator, history: TrafficHistory, metrics: AdminMetrics, https: Bool, logger: Logger
+    ) {
+        self.gateway = gateway
+        self.audit = audit
+        self.manager = manager
+        self.authenticator = authenticator
+        self.activity = activity
+        self.history = history
+        self.metrics = metrics
+        self.https = https
+        self.logger = logger
+    }
+
+    /// Cookie names: `__Host-` pins them to this origin when the page is served over HTTPS.
+    var sessionCookie: String { self.https ? "__Host-pacsgate-session" : "pacsgate-session" }
+    var loginCookie: String { self.https ? "__Host-pacsgate-login" : "pacsgate-login" }
+
+    /// A router with every route and middleware.
+    public func makeRouter() -> Router<AdminRequestContext> {
+        let router = Router(context: AdminRequestContext.self)
+        self.register(on: router)
+        return router
+    }
+
+    /// Adds the routes to `router`.
+    public func register(on router: Router<AdminRequestContext>) {
+        router.add(middleware: SecurityHeadersMiddleware(https: self.https))
+
+        // Public: the login form and the static assets.
+        router.get("/static/admin.css") { _, _ in Self.asset(AdminAssets.css, type: "text/css; charset=utf-8") }
+        router.get("/static/admin.js") { _, _ in Self.asset(AdminAssets.javascript, type: "text/javascript; charset=utf-8") }
+        router.get("/login") { request, context in self.loginForm(request, context) }
+        router.post("/login") { request, context in try await self.login(request, context) }
+
+        // The page (session cookie; a missing session goes to the login form).
+        let pages = router.group().add(middleware: AuthenticationMiddleware(routes: self, kind: .page))
+        pages.get("/") { request, context in try await self.page(request, context) }
+        pages.get("/fragment/overview") { request, context in try await self.fragment(request, context) }
+        pages.post("/logout") { request, context in try await self.logout(request, context) }
+        pages.post("/actions/state") { request, context in try await self.formAction(request, context, .state) }
+        pages.post("/actions/weight") { request, context in try await self.formAction(request, context, .weight) }
+        pages.post("/actions/reload") { request, context in try await self.formAction(request, context, .reload) }
+
+        // Metrics: a bearer token (Prometheus' `authorization`) or a session.
+        router.group().add(middleware: AuthenticationMiddleware(routes: self, kind: .api))
+            .get("/metrics") { _, _ in try await self.metricsText() }
+
+        // The JSON API.
+        let api = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api))
+        api.get("/overview") { _, context in JSONBody.response(await self.overview(user: context.principal?.auditName)) }
+        api.post("/services/:service/servers/:server/state") { request, context in
+            try await self.apiSetState(request, context)
+        }
+        api.put("/services/:service/servers/:server/weight") { request, context in
+            try await self.apiSetWeight(request, context)
+        }
+        api.get("/audit") { request, _ in self.auditRecords(request) }
+        api.post("/reload") { _, context in
+            Self.outcomeResponse(await self.manager.reload(by: context.principal?.auditName ?? "?"))
+        }
+        api.get("/config") { _, _ in
+            Response(
+                status: .ok,
+                headers: [
+                    .contentType: "application/yaml; charset=utf-8",
+                    .contentDisposition: "attachment; filename=\"pacsgate.yaml\"",
+                ],
+                body: .init(byteBuffer: ByteBuffer(string: await self.manager.currentText)))
+        }
+        api.post("/config") { request, context in
+            var request = request
+            let body = try await request.collectBody(upTo: context.maxUploadSize)
+            let text = String(buffer: body)
+            guard !text.isEmpty else { throw AdminError(.badRequest, "send the YAML configuration as the request body") }
+            return Self.outcomeResponse(await self.manager.upload(text, by: context.principal?.auditName ?? "?"))
+        }
+    }
+
+    private static func asset(_ text: String, type: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func outcomeResponse(_ outcome: ConfigurationManager.Outcome) -> Response {
+        let status: HTTPResponse.Status
+        if outcome.applied {
+            status = .ok
+        } else if !outcome.problems.isEmpty {
+            status = .unprocessableContent
+        } else {
+            status = .conflict
+        }
+        return JSONBody.response(outcome, status: status)
+    }
+
+    // MARK: overview
+
+    func overview(user: String?) async -> Overview {
+        let services = await self.gateway.services
+        var ports: [String: Int] = [:]
+        for service in services {
+            if let port = await self.gateway.listenAddress(of: service.label)?.port { ports[service.label] = port }
+        }
+        return Overview.build(
+            services: services, listenPorts: ports, audit: self.audit.status, activity: self.activity.snapshot(),
+            history: self.history, user: user)
+    }
+
+    private func page(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
+        guard case .user(let name, _, let csrf) = context.principal else {
+            // A bearer token reads the API, not the page.
+            return Self.redirect("/login")
+        }
+        let overview = await self.overview(user: name)
+        return Self.html(OverviewPage.page(overview, csrfToken: csrf, canUpload: self.manager.path != nil))
+    }
+
+    private func fragment(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
+        guard case .user(let name, _, let csrf) = context.principal else { throw AdminError.unauthorized() }
+        return Self.html(OverviewPage.live(await self.overview(user: name), csrfToken: csrf))
+    }
+
+    private func metricsText() async throws -> Response {
+        let text = self.metrics.render(
+            services: await self.gateway.services, activity: self.activity.snapshot(), audit: self.audit.status)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private func auditRecords(_ request: Request) -> Response {
+        let parameters = request.uri.queryParameters
+        let limit = min(1000, max(1, parameters.get("limit").flatMap { Int($0) } ?? 100))
+        let event = parameters.get("event").flatMap { $0.isEmpty ? nil : $0 }
+        let records = self.audit.recent(limit: limit, event: event)
+        return JSONBody.raw("{\"records\":[" + records.joined(separator: ",") + "]}")
+    }
+
+    static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+
+    // MARK: login and logout
+
+    private func loginForm(_ request: Request, _ context: AdminRequestContext) -> Response {
+        if let id = request.cookies[self.sessionCookie]?.value, self.authenticator.session(id) != nil {
+            return Self.redirect("/")
+        }
+        return self.loginPage(message: nil, status: .ok)
+    }
+
+    /// The login form with a fresh login CSRF token (double-submit: the same value in a cookie and the form).
+    private func loginPage(message: String?, status: HTTPResponse.Status, user: String = "", headers: HTTPFields = [:]) -> Response {
+        let token = Base64URL.random(bytes: 24)
+        var response = Self.html(OverviewPage.login(csrfToken: token, message: message, user: user), status: status)
+        for field in headers { response.headers.append(field) }
+        response.setCookie(
+            Cookie(name: self.loginCookie, value: token, maxAge: 900, path: "/", secure: self.https, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    private func login(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
+        var request = request
+        let form = FormFields.parse(String(buffer: try await request.collectBody(upTo: 64 << 10)))
+        let user = form["user"] ?? ""
+        let password = form["password"] ?? ""
+        guard let expected = request.cookies[self.loginCookie]?.value, let presented = form["csrf"],
+            constantTimeEqual(expected, presented)
+        else {
+            return self.loginPage(message: "The login form expired. Please log in again.", status: .forbidden, user: user)
+        }
+        let known = self.authenticator.userNames.contains(user)
+        switch await self.authenticator.login(user: user, password: password, client: context.clientAddress) {
+        case .success(let sessionID, _):
+            await self.record(event: "admin.login", user: user, client: context.clientAddress, result: "ok")
+            self.logger.notice("admin login", metadata: ["admin.user": "\(user)", "client": "\(context.clientAddress)"])
+            var response = Self.redirect("/")
+            response.setCookie(
+                Cookie(name: self.sessionCookie, value: sessionID, path: "/", secure: self.https, httpOnly: true, sameSite: .strict))
+            response.setCookie(
+                Cookie(name: self.loginCookie, value: "", maxAge: 0, path: "/", secure: self.https, httpOnly: true, sameSite: .strict))
+            return response
+        case .failure:
+            // The typed name is recorded only when it is a real user: a password typed into the wrong field stays out.
+            await self.record(event: "admin.login", user: known ? user : "(unknown user)", client: context.clientAddress, result: "failed")
+            self.logger.warning("admin login failed", metadata: ["admin.user": "\(known ? user : "(unknown user)")", "client": "\(context.clientAddress)"])
+            return self.loginPage(message: "Wrong user name or password.", status: .unauthorized, user: user)
+        case .throttled(let retryAfter):
+            await self.record(event: "admin.login", user: known ? user : "(unknown user)", client: context.clientAddress, result: "throttled")
+            let error = AdminError.throttled(retryAfter)
+            return self.loginPage(message: error.message, status: .tooManyRequests, user: user, headers: error.headers)
+        }
+    }
+
+    private func logout(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
+        guard case .user(let name, let sessionID, let csrf) = context.principal else { return Self.redirect("/login") }
+        var request = request
+        let form = FormFields.parse(String(buffer: try await request.collectBody(upTo: 64 << 10)))
+        try Self.checkCSRF(request: request, form: form, expected: csrf)
+        self.authenticator.logout(sessionID)
+        await self.record(event: "admin.logout", user: name, client: context.clientAddress, result: "ok")
+        var response = Self.redirect("/login")
+        response.setCookie(
+            Cookie(name: self.sessionCookie, value: "", maxAge: 0, path: "/", secure: self.https, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    private func record(event: String, user: String, client: String, result: String) async {
+        var line = AuditLog.record(event: event)
+        line.field("user", user)
+        line.field("client", client)
+        line.field("result", result)
+        try? await self.audit.writeAndWait(line)
+    }
+
+    /// A state-changing request of a session must carry its CSRF token (header `X-CSRF-Token` or form field `csrf`).
+    static func checkCSRF(request: Request, form: [String: String], expected: String) throws {
+        let presented = request.headers[.init("X-CSRF-Token")!] ?? form["csrf"]
+        guard let presented, constantTimeEqual(presented, expected) else {
+            throw AdminError(.forbidden, "missing or wrong CSRF token; reload the page and try again")
+        }
+    }
+
+    // MARK: runtime control
+
+    enum FormAction {
+        case state
+        case weight
+        case reload
+    }
+
+    private func formAction(_ request: Request, _ context: AdminRequestContext, _ action: FormAction) async throws -> Response {
+        guard case .user(let name, _, let csrf) = context.principal else { throw AdminError.unauthorized() }
+        var request = request
+        let form = FormFields.parse(String(buffer: try await request.collectBody(upTo: 64 << 10)))
+        try Self.checkCSRF(request: request, form: form, expected: csrf)
+        let wantsJSON = request.headers[.accept]?.contains("application/json") ?? false
+        let result: Response
+        do {
+            switch action {
+            case .state:
+                let state = try Self.state(form["state"])
+                let message = try await self.setState(
+                    service: form["service"] ?? "", server: form["server"] ?? "", to: state, by: name)
+                result = JSONBody.response(["message": message])
+            case .weight:
+                let message = try await self.setWeight(
+                    service: form["service"] ?? "", server: form["server"] ?? "", to: try Self.weight(form["weight"]), by: name)
+                result = JSONBody.response(["message": message])
+            case .reload:
+                result = Self.outcomeResponse(await self.manager.reload(by: name))
+            }
+        } catch let error as AdminError {
+            if wantsJSON { throw error }
+            return Self.redirect("/")
+        }
+        return wantsJSON ? result : Self.redirect("/")
+    }
+
+    private func apiSetState(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
+        let (service, server) = try Self.target(context)
+        let fields = try await Self.bodyFields(request, context)
+        let state = try Self.state(fields["state"] ?? request.uri.queryParameters.get("state"))
+        let message = try await self.setState(service: service, server: server, to: state, by: context.principal?.auditName ?? "?")
+        return JSONBody.response(["message": message, "state": state.rawValue])
+    }
+
+    private func apiSetWeight(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
+        let (service, server) = try Self.target(context)
+        let fields = try await Self.bodyFields(request, context)
+        let weight = try Self.weight(fields["weight"] ?? request.uri.queryParameters.get("weight"))
+        let message = try await self.setWeight(service: service, server: server, to: weight, by: context.principal?.auditName ?? "?")
+        return JSONBody.response(["message": message, "weight": String(weight)])
+    }
+
+    private static func target(_ context: AdminRequestContext) throws -> (String, String) {
+        guard let service = context.parameters.get("service")?.removingPercentEncoding,
+            let server = context.parameters.get("server")?.removingPercentEncoding
+        else { throw AdminError(.badRequest, "the path names no service or server") }
+        return (service, server)
+    }
+
+    /// The fields of a JSON object or form body (values as text).
+    private static func bodyFields(_ request: Request, _ context: AdminRequestContext) async throws -> [String: String] {
+        var request = request
+        let text = String(buffer: try await request.collectBody(upTo: 64 << 10))
+        if text.isEmpty { return [:] }
+        if request.headers[.contentType]?.contains("application/x-www-form-urlencoded") == true {
+            return FormFields.parse(text)
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+            throw AdminError(.badRequest, "the body must be a JSON object such as {\"state\": \"drain\"} or {\"weight\": 50}")
+        }
+        var fields: [String: String] = [:]
+        for (key, value) in object {
+            if let text = value as? String {
+                fields[key] = text
+            } else if let number = value as? NSNumber {
+                fields[key] = number.stringValue
+            }
+        }
+        return fields
+    }
+
+    private static func state(_ text: String?) throws -> ServerAdminState {
+        guard let text, let state = ServerAdminState(rawValue: text) else {
+            throw AdminError(.badRequest, "state must be one of online | drain | halt, found '\(text ?? "")'")
+        }
+        return state
+    }
+
+    private static func weight(_ text: String?) throws -> Int {
+        guard let text, let weight = Int(text.trimmingCharacters(in: .whitespaces)), (0...1_000_000).contains(weight) else {
+            throw AdminError(.badRequest, "weight must be a whole number from 0 to 1000000, found '\(text ?? "")'")
+        }
+        return weight
+    }
+
+    /// Changes a server's administrative state and audits it; returns a sentence for people.
+    func setState(service: String, server: String, to state: ServerAdminState, by user: String) async throws -> String {
+        let previous: ServerAdminState
+        do {
+            previous = try await self.gateway.setServerState(service: service, server: server, to: state)
+        } catch {
+            throw Self.controlError(error)
+        }
+        var line = AuditLog.record(event: "admin.change")
+        line.field("user", user)
+        line.field("what", "server.state")
+        line.field("service", service)
+        line.field("server", server)
+        line.field("before", previous.rawValue)
+        line.field("after", state.rawValue)
+        try? await self.audit.writeAndWait(line)
+        return previous == state ? "\(service)/\(server) is already \(state.rawValue)" : "\(service)/\(server): \(previous.rawValue) → \(state.rawValue)"
+    }
+
+    /// Changes a server's weight and audits it.
+    func setWeight(service: String, server: String, to weight: Int, by user: String) async throws -> String {
+        let previous: Int
+        do {
+            previous = try await self.gateway.setWeight(service: service, server: server, to: weight)
+        } catch {
+            throw Self.controlError(error)
+        }
+        var line = AuditLog.record(event: "admin.change")
+        line.field("user", user)
+        line.field("what", "server.weight")
+        line.field("service", service)
+        line.field("server", server)
+        line.field("before", previous)
+        line.field("after", weight)
+        try? await self.audit.writeAndWait(line)
+        return "\(service)/\(server): weight \(previous) → \(weight)"
+    }
+
+    private static func controlError(_ error: Gateway.ControlError) -> AdminError {
+        switch error {
+        case .unknownService, .unknownServer: return AdminError(.notFound, error.description)
+        case .badWeight: return AdminError(.badRequest, error.description)
+        }
+    }
+}
+
+/// Authenticates admin requests: a bearer token, or a session cookie (whose state-changing API requests must also
+/// carry the session's CSRF token in `X-CSRF-Token`).
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = AdminRequestContext
+
+    enum Kind {
+        /// JSON API and metrics: 401 without credentials.
+        case api
+        /// The page: to the login form without a session.
+        case page
+    }
+
+    let routes: AdminRoutes
+    let kind: Kind
+
+    func handle(
+        _ request: Request, context: AdminRequestContext, next: (Request, AdminRequestContext) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        if let authorization = request.headers[.authorization] {
+            guard authorization.lowercased().hasPrefix("bearer ") else {
+                throw AdminError.unauthorized("only bearer tokens are accepted: 'Authorization: Bearer TOKEN'")
+            }
+            let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            switch self.routes.authenticator.authenticate(token: token, client: context.clientAddress) {
+            case .valid(let name):
+                context.principal = .token(name: name)
+            case .invalid:
+                self.routes.logger.warning("admin API: invalid bearer token", metadata: ["client": "\(context.clientAddress)"])
+                throw AdminError.unauthorized("invalid token")
+            case .throttled(let retryAfter):
+                throw AdminError.throttled(retryAfter)
+            }
+            return try await next(request, context)
+        }
+        if let id = request.cookies[self.routes.sessionCookie]?.value, let principal = self.routes.authenticator.session(id) {
+            context.principal = principal
+            if self.kind == .api, request.method != .get, request.method != .head, case .user(_, _, let csrf) = principal {
+                try AdminRoutes.checkCSRF(request: request, form: [:], expected: csrf)
+            }
+            return try await next(request, context)
+        }
+        switch self.kind {
+        case .api:
+            throw AdminError.unauthorized()
+        case .page:
+            if request.method == .get, request.uri.path == "/" { return AdminRoutes.redirect("/login") }
+            throw AdminError.unauthorized("your session has ended; log in again")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+public import Logging
+import NIOCore
+import NIOSSL
+public import PacsgateCore
+public import ServiceLifecycle
+
+/// The admin web server: System Overview page, JSON API and `/metrics`, as one ``Service`` of the gateway's service
+/// group.
+///
+/// It samples the services' traffic for the graphs while it runs. If its port cannot be bound it says so and tries
+/// again every ten seconds: the gateway's own services keep running either way.
+public struct AdminServer: Service {
+    public let configuration: AdminConfiguration
+    /// The routes (exposed for tests that drive them without a socket).
+    public let routes: AdminRoutes
+    private let gateway: Gateway
+    private let manager: ConfigurationManager
+    private let history: TrafficHistory
+    private let tlsConfiguration: TLSConfiguration?
+    private let logger: Logger
+    private let onRunning: @Sendable (_ url: String) async -> Void
+
+    /// - Parameters:
+    ///   - configuration: the decoded `admin:` section, with at least one user or token (see
+    ///     ``AdminCredentials/ensureUser(_:stateDirectory:)``).
+    ///   - metrics: renders `/metrics` (see ``AdminMetrics/bootstrap()``).
+    ///   - tls: certificate and key when ``AdminConfiguration/usesTLS`` (see ``AdminCredentials/tlsMaterial(_:stateDirectory:logger:)``).
+    ///   - onRunning: told the server's URL once it listens.
+    public init(
+        configuration: AdminConfiguration, gateway: Gateway, manager: ConfigurationManager,
+        metrics: AdminMetrics, tls: AdminCredentials.TLSMaterial?, logger: Logger,
+        history: TrafficHistory = TrafficHistory(), onRunning: @escaping @Sendable (_ url: String) async -> Void = { _ in }
+    ) throws {
+        self.configuration = configuration
+        self.gateway = gateway
+        self.manager = manager
+        self.history = history
+        var logger = logger
+        logger[metadataKey: "component"] = "admin"
+        self.logger = logger
+        self.onRunning = onRunning
+        if let tls {
+            let chain = try NIOSSLCertificate.fromPEMBytes(Array(tls.certificatePEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(bytes: Array(tls.keyPEM.utf8), format: .pem)
+            var tlsConfiguration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            tlsConfiguration.minimumTLSVersion = .tlsv12
+            self.tlsConfiguration = tlsConfiguration
+        } else {
+            self.tlsConfiguration = nil
+        }
+        let activity = ActivityAggregator()
+        activity.attach(to: gateway.audit)
+        self.routes = AdminRoutes(
+            gateway: gateway, audit: gateway.audit, manager: manager,
+            authenticator: AdminAuthenticator(configuration: configuration), activity: activity, history: history,
+            metrics: metrics, https: tls != nil, logger: logger)
+    }
+
+    /// The URL the server answers on once bound to `port`.
+    public func url(port: Int) -> String {
+        let host = self.configuration.listen.host.contains(":") ? "[\(self.configuration.listen.host)]" : self.configuration.listen.host
+        return "\(self.tlsConfiguration == nil ? "http" : "https")://\(host):\(port)"
+    }
+
+    /// Serves until graceful shutdown.
+    public func run() async throws {
+        let authenticator = self.routes.authenticator
+        let logger = self.logger
+        let running = self.configuration
+        await self.manager.onApplied { _, admin in
+            guard let admin else {
+                logger.warning("admin: the reloaded configuration has no admin section; the admin server keeps running until restart")
+                return
+            }
+            if admin.listen != running.listen || admin.usesTLS != running.usesTLS || admin.certificatePath != running.certificatePath {
+                logger.warning("admin: listen address and TLS changes take effect at the next restart")
+            }
+            var effective = admin
+            if effective.users.isEmpty, effective.tokens.isEmpty { effective.users = running.users }
+            let ended = authenticator.update(effective)
+            if ended > 0 { logger.notice("admin: sessions of removed users ended", metadata: ["sessions": "\(ended)"]) }
+        }
+        while true {
+            do {
+                try await self.serve()
+                return
+            } catch {
+                if Task.isShuttingDownGracefully || Task.isCancelled { return }
+                self.logger.critical(
+                    "admin server cannot run; retrying in 10 s (the gateway's services are not affected)",
+                    metadata: ["admin.listen": "\(self.configuration.listen)", "error": "\(error)"])
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(10)) }
+                } catch {
+                    return
+                }
+                if Task.isShuttingDownGracefully { return }
+            }
+        }
+    }
+
+    private func serve() async throws {
+        let router = self.routes.makeRouter()
+        let server: HTTPServerBuilder =
+            if let tlsConfiguration { try .tls(.http1(), tlsConfiguration: tlsConfiguration) } else { .http1() }
+        let onRunning = self.onRunning
+        let logger = self.logger
+        let url = { @Sendable (port: Int) in self.url(port: port) }
+        let app = Application(
+            router: router, server: server,
+            configuration: ApplicationConfiguration(
+                address: .hostname(self.configuration.listen.host, port: self.configuration.listen.port),
+                serverName: nil, backlog: 64),
+            onServerRunning: { channel in
+                let address = url(channel.localAddress?.port ?? 0)
+                logger.notice("admin server listening", metadata: ["admin.url": "\(address)"])
+                await onRunning(address)
+            },
+            logger: logger)
+        let history = self.history
+        let gateway = self.gateway
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await history.run(gateway: gateway) }
+            group.addTask { try await app.run() }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+}

@@ -1,0 +1,260 @@
+import Crypto
+import Foundation
+public import Logging
+public import PacsgateConfig
+public import PacsgateCore
+
+/// Reloads and replaces the running configuration: for SIGHUP, `POST /api/v1/reload`, `POST /api/v1/config` and
+/// `pacsgate ctl reload`.
+///
+/// A configuration is validated whole (core, protocol modules and the `admin:` section) before anything changes; a
+/// configuration with problems is refused and the running one kept. An upload keeps the previous file as a
+/// timestamped backup, then writes the new file and applies it; if applying fails (a new port cannot be bound) the
+/// previous file is put back. Every attempt is an `admin.change` audit record with the digests of the files before
+/// and after — never their contents, which hold password hashes.
+public actor ConfigurationManager {
+    /// The result of a reload or upload, as the API returns it.
+    public struct Outcome: Sendable, Encodable, Equatable {
+        /// Whether the new configuration is running.
+        public var applied: Bool
+        /// One-line summary for people.
+        public var message: String
+        /// `FILE:LINE: problem` lines when the configuration was refused.
+        public var problems: [String]
+        public var added: [String]
+        public var removed: [String]
+        public var changed: [String]
+        /// Where the previous file was kept (uploads).
+        public var backup: String?
+    }
+
+    /// Called after a configuration has been applied (the admin server takes the new users and tokens).
+    public typealias Listener = @Sendable (GatewayConfiguration, AdminConfiguration?) async -> Void
+
+    private let gateway: Gateway
+    private let loader: ConfigurationLoader
+    private let audit: AuditLog
+    private let logger: Logger
+    /// The file the gateway runs from; `nil` when it was started without one (`pacsgate demo`).
+    public nonisolated let path: String?
+    private let backupDirectory: String?
+    private var runningText: String
+    private var listeners: [Listener] = []
+
+    /// - Parameters:
+    ///   - path: the configuration file, re-read by ``reload(by:)`` and replaced by ``upload(_:by:)``.
+    ///   - runningText: the YAML the gateway was started with.
+    ///   - backupDirectory: where uploads keep the previous file; `nil` keeps it beside `path`.
+    public init(
+        gateway: Gateway, loader: ConfigurationLoader, audit: AuditLog, logger: Logger, path: String?, runningText: String,
+        backupDirectory: String? = nil
+    ) {
+        self.gateway = gateway
+        self.loader = loader
+        self.audit = audit
+        self.logger = logger
+        self.path = path
+        self.runningText = runningText
+        self.backupDirectory = backupDirectory
+    }
+
+    /// Registers a listener for applied configurations.
+    public func onApplied(_ listener: @escaping Listener) {
+        self.listeners.append(listener)
+    }
+
+    /// The YAML of the running configuration.
+    public var currentText: String { self.runningText }
+
+    /// Validates YAML as a whole configuration, the `admin:` section included.
+    public nonisolated func validate(_ text: String) -> Result<(GatewayConfiguration, AdminConfiguration?), ConfigErrors> {
+        Self.validate(text, loader: self.loader)
+    }
+
+    /// Validates YAML as a whole configuration with `loader`, the `admin:` section included.
+    public static func validate(
+        _ text: String, loader: ConfigurationLoader
+    ) -> Result<(GatewayConfiguration, AdminConfiguration?), ConfigErrors> {
+        Self.validateDocument(text, loader: loader).map { ($0.configuration, $0.admin) }
+    }
+
+    /// A validated configuration document.
+    public struct Document: Sendable {
+        public var configuration: GatewayConfiguration
+        public var admin: AdminConfiguration?
+        public var warnings: [ConfigProblem]
+    }
+
+    /// Validates YAML as a whole configuration with `loader` and returns its warnings too. Problems of the `admin:`
+    /// section are reported together with the rest of the file's, in line order.
+    public static func validateDocument(_ text: String, loader: ConfigurationLoader) -> Result<Document, ConfigErrors> {
+        switch loader.load(yaml: text) {
+        case .failure(let errors):
+            // Report the admin section's problems in the same run, when the YAML itself could be read.
+            var problems = errors.problems
+            if case .success(let root) = ConfigurationLoader.parse(yaml: text), case .mapping(let entries) = root.kind,
+                let node = entries.first(where: { $0.key == "admin" })?.value
+            {
+                problems += AdminConfiguration.decode(node).1
+            }
+            return .failure(ConfigErrors(problems))
+        case .success(let (configuration, warnings)):
+            switch AdminConfiguration.decode(from: configuration) {
+            case .failure(let errors): return .failure(errors)
+            case .success(let admin): return .success(Document(configuration: configuration, admin: admin, warnings: warnings))
+            }
+        }
+    }
+
+    /// Re-reads the configuration file and applies it.
+    public func reload(by user: String) async -> Outcome {
+        guard let path = self.path else {
+            return self.refuse("reload", user: user, message: "the gateway runs without a configuration file (demo); nothing to reload", problems: [])
+        }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            return await self.refuseAudited(
+                "reload", user: user, after: nil, message: "cannot read \(path): \(error.localizedDescription)", problems: [])
+        }
+        return await self.apply(text, what: "reload", user: user, backup: nil, restoreOnFailure: nil)
+    }
+
+    /// Validates `text`; if valid, keeps the current file as a backup, writes `text` in its place and applies it.
+    public func upload(_ text: String, by user: String) async -> Outcome {
+        guard let path = self.path else {
+            return self.refuse(
+                "config.upload", user: user,
+                message: "the gateway runs without a configuration file (demo); start it with `pacsgate run --config FILE` to upload",
+                problems: [])
+        }
+        if case .failure(let errors) = self.validate(text) {
+            return await self.refuseAudited(
+                "config.upload", user: user, after: text, message: "configuration refused: \(errors.problems.count) problem(s); the running configuration is unchanged",
+                problems: errors.formatted(file: "uploaded").split(separator: "\n").map(String.init))
+        }
+        let previousFile = (try? String(contentsOfFile: path, encoding: .utf8)) ?? self.runningText
+        let backup: String
+        do {
+            backup = try self.writeBackup(previousFile, of: path)
+            try Self.replaceFile(at: path, with: text)
+        } catch {
+            return await self.refuseAudited(
+                "config.upload", user: user, after: text, message: "cannot write the configuration file: \(error)", problems: [])
+        }
+        return await self.apply(text, what: "config.upload", user: user, backup: backup, restoreOnFailure: previousFile)
+    }
+
+    // MARK: applying
+
+    private func apply(_ text: String, what: String, user: String, backup: String?, restoreOnFailure: String?) async -> Outcome {
+        let before = self.runningText
+        let configuration: GatewayConfiguration
+        let admin: AdminConfiguration?
+        switch self.validate(text) {
+        case .failure(let errors):
+            if let restoreOnFailure, let path { try? Self.replaceFile(at: path, with: restoreOnFailure) }
+            let problems = errors.formatted(file: self.path ?? "configuration").split(separator: "\n").map(String.init)
+            self.logger.error(
+                "reload refused: configuration has problems; keeping the running one",
+                metadata: ["problems": "\(problems.joined(separator: "; "))", "by": "\(user)"])
+            return await self.refuseAudited(
+                what, user: user, after: text,
+                message: "configuration refused: \(problems.count) problem(s); the running configuration is unchanged",
+                problems: problems)
+        case .success(let decoded):
+            (configuration, admin) = decoded
+        }
+        let report: Gateway.ReloadReport
+        do {
+            report = try await self.gateway.apply(configuration)
+        } catch {
+            if let restoreOnFailure, let path { try? Self.replaceFile(at: path, with: restoreOnFailure) }
+            self.logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)", "by": "\(user)"])
+            return await self.refuseAudited(
+                what, user: user, after: text, message: "cannot apply the configuration: \(error); the running configuration is unchanged",
+                problems: [])
+        }
+        self.runningText = text
+        for listener in self.listeners { await listener(configuration, admin) }
+        self.logger.notice("configuration reloaded", metadata: ["changes": "\(report)", "by": "\(user)"])
+        var record = AuditLog.record(event: "admin.change")
+        record.field("user", user)
+        record.field("what", what)
+        record.field("before", Self.digest(before))
+        record.field("after", Self.digest(text))
+        record.field("result", "applied")
+        record.field("added", report.added)
+        record.field("removed", report.removed)
+        record.field("changed", report.changed)
+        record.field("backup", backup)
+        try? await self.audit.writeAndWait(record)
+        return Outcome(
+            applied: true, message: "configuration applied (\(report))", problems: [], added: report.added,
+            removed: report.removed, changed: report.changed, backup: backup)
+    }
+
+    private func refuse(_ what: String, user: String, message: String, problems: [String]) -> Outcome {
+        Outcome(applied: false, message: message, problems: problems, added: [], removed: [], changed: [], backup: nil)
+    }
+
+    private func refuseAudited(_ what: String, user: String, after: String?, message: String, problems: [String]) async -> Outcome {
+        var record = AuditLog.record(event: "admin.change")
+        record.field("user", user)
+        record.field("what", what)
+        record.field("before", Self.digest(self.runningText))
+        record.field("after", after.map(Self.digest))
+        record.field("result", "refused")
+        record.field("error", message)
+        record.field("problems", problems.count)
+        try? await self.audit.writeAndWait(record)
+        return self.refuse(what, user: user, message: message, problems: problems)
+    }
+
+    /// `sha256:` and the hex digest of a file's text.
+    static func digest(_ text: String) -> String {
+        "sha256:" + SHA256.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    // MARK: files
+
+    private func writeBackup(_ text: String, of path: String) throws -> String {
+        let file = URL(fileURLWithPath: path)
+        let directory = self.backupDirectory.map { URL(fileURLWithPath: $0) } ?? file.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        let stamp = WallClock.now().iso8601.replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        var name = "\(file.deletingPathExtension().lastPathComponent)-\(stamp).\(file.pathExtension.isEmpty ? "yaml" : file.pathExtension)"
+        var counter = 1
+        while FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path) {
+            counter += 1
+            name = "\(file.deletingPathExtension().lastPathComponent)-\(stamp)-\(counter).\(file.pathExtension.isEmpty ? "yaml" : file.pathExtension)"
+        }
+        let target = directory.appendingPathComponent(name)
+        try Self.replaceFile(at: target.path, with: text)
+        return target.path
+    }
+
+    /// Writes `text` to a temporary file beside `path`, syncs it, and renames it over `path` (readers never see half a
+    /// file). Keeps the mode of the file it replaces (0640 for a new one: it holds password hashes).
+    static func replaceFile(at path: String, with text: String) throws {
+        let mode = ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o640
+        let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
+        }
+        if let handle = FileHandle(forUpdatingAtPath: temporary) {
+            try? handle.synchronize()
+            try? handle.close()
+        }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)])
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

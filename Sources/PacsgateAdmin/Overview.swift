@@ -1,0 +1,209 @@
+import PacsgateCore
+
+/// Everything the System Overview shows, as `GET /api/v1/overview` returns it (JSON, snake_case keys).
+public struct Overview: Sendable, Codable, Equatable {
+    /// One real server.
+    public struct Server: Sendable, Codable, Equatable {
+        public var label: String
+        public var address: String
+        public var weight: Int
+        /// Administrative state: `online`, `drain` or `halt`.
+        public var state: String
+        /// Health as the balancer sees it: `up` or `down`.
+        public var health: String
+        /// Whether the server takes new (not stuck) connections now.
+        public var acceptsNew: Bool
+        public var activeConnections: Int
+        public var totalConnections: Int
+        public var connectFailures: Int
+        public var lastCheck: Check?
+    }
+
+    /// A server's last health check.
+    public struct Check: Sendable, Codable, Equatable {
+        public var ok: Bool
+        /// What happened, in the checker's words.
+        public var detail: String
+        public var latencyMs: Double
+        /// ISO 8601 time of the check.
+        public var at: String?
+        public var passed: Int
+        public var failed: Int
+    }
+
+    /// One virtual service.
+    public struct Service: Sendable, Codable, Equatable {
+        public var label: String
+        public var listen: String
+        public var port: Int
+        public var `protocol`: String
+        public var balance: String
+        /// `layer 7` when a protocol module inspects the traffic, `layer 4` for plain TCP forwarding.
+        public var mode: String
+        public var persistence: String
+        /// The health check: `connect every 2s`, `dicom-echo every 5s`, or `none`.
+        public var healthCheck: String
+        /// Up when at least one server takes new connections.
+        public var up: Bool
+        public var activeConnections: Int
+        public var totalConnections: Int
+        public var refusedConnections: Int
+        public var bytesUp: Int
+        public var bytesDown: Int
+        public var servers: [Server]
+    }
+
+    /// One DICOM association.
+    public struct Association: Sendable, Codable, Equatable {
+        public var time: String
+        public var service: String
+        public var callingAe: String
+        public var calledAe: String
+        public var client: String
+        public var server: String
+        public var outcome: String
+    }
+
+    /// HL7 messages of one type.
+    public struct HL7Row: Sendable, Codable, Equatable {
+        public var service: String
+        public var messageType: String
+        public var messages: Int
+        /// By acknowledgment code (`AA`, `AE`, `AR`, `CA`, `CE`, `CR`, `none`), most frequent first.
+        public var acks: [AckCount]
+        public var naks: Int
+        public var rejected: Int
+    }
+
+    /// Messages answered with one acknowledgment code.
+    public struct AckCount: Sendable, Codable, Equatable {
+        public var code: String
+        public var count: Int
+    }
+
+    /// TLS connections with one SNI.
+    public struct SNIRow: Sendable, Codable, Equatable {
+        public var service: String
+        public var sni: String
+        public var connections: Int
+    }
+
+    /// A service's traffic over the last hour.
+    public struct Graph: Sendable, Codable, Equatable {
+        public var service: String
+        public var intervalSeconds: Int
+        /// ISO 8601 time of the last point.
+        public var end: String?
+        public var connectionsPerSecond: [Double]
+        public var bytesPerSecond: [Double]
+    }
+
+    /// The audit log's health.
+    public struct AuditHealth: Sendable, Codable, Equatable {
+        public var ok: Bool
+        public var reason: String?
+        public var buffered: Int
+        public var dropped: Int
+    }
+
+    public var generatedAt: String
+    public var user: String?
+    public var audit: AuditHealth
+    public var services: [Service]
+    public var associations: [Association]
+    public var hl7: [HL7Row]
+    public var tls: [SNIRow]
+    public var graphs: [Graph]
+}
+
+extension Overview {
+    /// Builds the overview from the running gateway and the admin's activity and traffic records.
+    static func build(
+        services runtimes: [ServiceRuntime], listenPorts: [String: Int], audit: AuditLog.Status, activity: ActivityState,
+        history: TrafficHistory, user: String?, now: WallClock.Instant = WallClock.now()
+    ) -> Overview {
+        var services: [Service] = []
+        for runtime in runtimes {
+            let configuration = runtime.configuration
+            let servers = runtime.pool.snapshot().map { server in
+                Server(
+                    label: server.label, address: server.endpoint.description, weight: server.weight,
+                    state: server.adminState.rawValue, health: server.health.rawValue,
+                    acceptsNew: server.adminState == .online && server.health == .up && server.weight > 0,
+                    activeConnections: server.activeConnections, totalConnections: server.totalConnections,
+                    connectFailures: server.connectFailures,
+                    lastCheck: server.lastCheck.map { check in
+                        Check(
+                            ok: check.succeeded, detail: check.detail,
+                            latencyMs: (Double(check.latency.components.seconds) * 1000
+                                + Double(check.latency.components.attoseconds) / 1e15).rounded(toPlaces: 1),
+                            at: server.lastCheckAt?.iso8601, passed: server.checksPassed, failed: server.checksFailed)
+                    })
+            }
+            let persistence =
+                configuration.persistence.isEnabled
+                ? "\(configuration.persistence.type) \(ConfigValueParser.format(configuration.persistence.timeout))" : "none"
+            services.append(
+                Service(
+                    label: runtime.label, listen: configuration.listen.description,
+                    port: listenPorts[runtime.label] ?? configuration.listen.port, protocol: configuration.protocolName,
+                    balance: configuration.balance.rawValue,
+                    mode: configuration.protocolHandler == nil ? "layer 4" : "layer 7",
+                    persistence: persistence,
+                    healthCheck: configuration.healthCheck.type == "none"
+                        ? "none" : "\(configuration.healthCheck.type) every \(ConfigValueParser.format(configuration.healthCheck.interval))",
+                    up: servers.contains { $0.acceptsNew },
+                    activeConnections: runtime.stats.activeConnections, totalConnections: runtime.stats.totalConnections,
+                    refusedConnections: runtime.stats.refusedConnections, bytesUp: runtime.stats.bytesUpstream,
+                    bytesDown: runtime.stats.bytesDownstream, servers: servers))
+        }
+        let associations = activity.associations.reversed().map {
+            Association(
+                time: $0.time, service: $0.service, callingAe: $0.callingAE, calledAe: $0.calledAE, client: $0.client,
+                server: $0.server, outcome: $0.outcome)
+        }
+        var hl7: [HL7Row] = []
+        for (service, types) in activity.hl7.sorted(by: { $0.key < $1.key }) {
+            for (type, count) in types.sorted(by: { $0.value.messages + $0.value.rejected > $1.value.messages + $1.value.rejected || ($0.value.messages + $0.value.rejected == $1.value.messages + $1.value.rejected && $0.key < $1.key) }) {
+                hl7.append(
+                    HL7Row(
+                        service: service, messageType: type, messages: count.messages,
+                        acks: count.byAck.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+                            .map { AckCount(code: $0.key, count: $0.value) },
+                        naks: count.naks,
+                        rejected: count.rejected))
+            }
+        }
+        var tls: [SNIRow] = []
+        for (service, names) in activity.tls.sorted(by: { $0.key < $1.key }) {
+            for (sni, count) in names.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
+                tls.append(SNIRow(service: service, sni: sni, connections: count))
+            }
+        }
+        let interval = Int(history.interval.components.seconds)
+        let graphs = runtimes.map { runtime in
+            let points = history.points(of: runtime.label)
+            return Graph(
+                service: runtime.label, intervalSeconds: max(1, interval), end: points.last?.time.iso8601,
+                connectionsPerSecond: points.map { $0.connectionsPerSecond.rounded(toPlaces: 3) },
+                bytesPerSecond: points.map { $0.bytesPerSecond.rounded(toPlaces: 1) })
+        }
+        let health: AuditHealth
+        switch audit {
+        case .ok: health = AuditHealth(ok: true, reason: nil, buffered: 0, dropped: 0)
+        case .failing(let reason, let buffered, let dropped):
+            health = AuditHealth(ok: false, reason: reason, buffered: buffered, dropped: dropped)
+        }
+        return Overview(
+            generatedAt: now.iso8601, user: user, audit: health, services: services, associations: associations, hl7: hl7,
+            tls: tls, graphs: graphs)
+    }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        return (self * scale).rounded() / scale
+    }
+}

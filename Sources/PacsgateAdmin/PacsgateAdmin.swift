@@ -1,1 +1,0 @@
-// PacsgateAdmin: admin web page, JSON API, metrics (issue 7).

@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import NIOPosix
+import PacsgateAdmin
+import PacsgateConfig
+import PacsgateCore
+
+/// A gateway running in-process from a YAML file on disk, with the admin routes over it: what `pacsgate run` builds,
+/// minus the signal handling.
+struct AdminHarness {
+    let gateway: Gateway
+    let audit: AuditLog
+    let manager: ConfigurationManager
+    let routes: AdminRoutes
+    let configuration: AdminConfiguration
+    let directory: URL
+    let configPath: String
+    let metrics: AdminMetrics
+
+    static let logger: Logger = {
+        var logger = Logger(label: "pacsgate-admin-test")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// The loader the tests validate with (no protocol modules: services forward plain TCP).
+    static let loader = ConfigurationLoader(registry: ProtocolRegistry([]))
+
+    /// A password for test users, hashed at bcrypt's lowest cost to keep tests fast.
+    static let password = "correct horse battery staple"
+    static let passwordHash: String = (try? PasswordHasher.hash(password, cost: 4)) ?? ""
+    /// A bearer token in `admin.tokens`.
+    static let token = "test-token-0123456789-abcdefghij"
+
+    static var defaultAdmin: AdminConfiguration {
+        AdminConfiguration(
+            listen: Endpoint(host: "127.0.0.1", port: 0), users: [AdminUser(name: "alice", passwordHash: passwordHash)],
+            tokens: [APIToken(name: "ci", digest: APIToken.Digest(of: token))])
+    }
+
+    /// Writes `yaml` to a fresh directory, loads it and starts a gateway with the admin routes.
+    static func start(yaml: String, admin: AdminConfiguration = AdminHarness.defaultAdmin) async throws -> AdminHarness {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacsgate-admin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("pacsgate.yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        guard case .success(let (configuration, _)) = Self.loader.load(yaml: yaml) else {
+            throw HarnessError("test configuration does not validate: \(Self.loader.load(yaml: yaml))")
+        }
+        let audit = AuditLog(configuration: AuditConfiguration(path: directory.appendingPathComponent("audit.jsonl").path), logger: logger)
+        try audit.start()
+        let gateway = Gateway(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, audit: audit, logger: logger)
+        try await gateway.start()
+        let manager = ConfigurationManager(
+            gateway: gateway, loader: loader, audit: audit, logger: logger, path: path, runningText: yaml,
+            backupDirectory: directory.appendingPathComponent("backups").path)
+        let metrics = AdminMetrics()
+        let server = try AdminServer(
+            configuration: admin, gateway: gateway, manager: manager, metrics: metrics, tls: nil, logger: logger,
+            history: TrafficHistory(interval: .milliseconds(200)))
+        return AdminHarness(
+            gateway: gateway, audit: audit, manager: manager, routes: server.routes, configuration: admin,
+            directory: directory, configPath: path, metrics: metrics)
+    }
+
+    /// A Hummingbird application over the routes, for `app.test(.router)`.
+    var application: some ApplicationProtocol {
+        Application(router: self.routes.makeRouter(), logger: Self.logger)
+    }
+
+    func stop() async {
+        await self.gateway.shutdown(grace: .seconds(2))
+        await self.audit.shutdown()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    /// The audit records of `event` written so far, as JSON objects.
+    func auditRecords(_ event: String) -> [[String: Any]] {
+        self.audit.recent(limit: 1000, event: event).compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A YAML service block for `backends` listening on `port`.
+func serviceYAML(
+    _ label: String, port: Int, protocolName: String = "tcp", backends: [TestBackend], weight: Int = 100, extra: String = ""
+) -> String {
+    var text = """
+          - label: \(label)
+            listen: "127.0.0.1:\(port)"
+            protocol: \(protocolName)
+            balance: roundrobin
+        \(extra.isEmpty ? "" : "    " + extra + "\n")    servers:
+
+        """
+    for backend in backends {
+        text += "          - { label: \(backend.label), address: \"127.0.0.1:\(backend.port)\", weight: \(weight) }\n"
+    }
+    return text
+}
+
+/// A loopback port that was free a moment ago.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw HarnessError("bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
+
+extension TestResponse {
+    /// The body as text.
+    var text: String { String(buffer: self.body) }
+
+    /// The body as a JSON object.
+    var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(self.text.utf8))) as? [String: Any] ?? [:]
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Runs real tools the tests rely on (python3 with prometheus_client, curl, the pacsgate executable).
+enum ExternalTools {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    struct Output {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    /// Runs `executable` with `arguments`, feeding `input` to its standard input.
+    ///
+    /// The wait happens on a thread of its own: blocking a thread of Swift's cooperative pool (two on a two-core
+    /// machine) would starve the in-process gateway and admin server the tool is talking to.
+    static func run(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil) async throws -> Output {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Result { try Self.runBlocking(executable, arguments, input: input, environment: environment) })
+            }
+            thread.start()
+        }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], input: String?, environment: [String: String]?) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let output = Pipe()
+        let error = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try? stdin.fileHandleForWriting.close()
+        // Read both pipes concurrently so a chatty tool cannot fill one and block.
+        let errorData = NIOLockedValueBox(Data())
+        let reading = DispatchGroup()
+        let errorHandle = error.fileHandleForReading
+        DispatchQueue.global().async(group: reading) {
+            let data = errorHandle.readDataToEndOfFile()
+            errorData.withLockedValue { $0 = data }
+        }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        reading.wait()
+        return Output(
+            status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
+            standardError: String(decoding: errorData.withLockedValue { $0 }, as: UTF8.self))
+    }
+
+    /// `python3` on PATH.
+    static var python: String {
+        get throws {
+            for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+                let candidate = "\(directory)/python3"
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            }
+            throw Failure(description: "python3 not found on PATH (scripts/install-test-deps.sh installs it)")
+        }
+    }
+
+    /// Parses Prometheus text format with the reference parser (`prometheus_client` from PyPI) and returns every
+    /// sample as `name{label="value",…}` (labels sorted) → value. Throws when the text does not parse.
+    static func parsePrometheus(_ text: String) async throws -> [String: Double] {
+        let program = """
+            import json, sys
+            try:
+                from prometheus_client.parser import text_string_to_metric_families
+            except ImportError:
+                print("prometheus_client is not installed: pip install prometheus_client", file=sys.stderr)
+                sys.exit(3)
+            samples = {}
+            for family in text_string_to_metric_families(sys.stdin.read()):
+                for sample in family.samples:
+                    labels = ",".join('%s="%s"' % (k, v) for k, v in sorted(sample.labels.items()))
+                    samples["%s{%s}" % (sample.name, labels)] = sample.value
+            print(json.dumps(samples))
+            """
+        let result = try await Self.run(try Self.python, ["-c", program], input: text)
+        guard result.status == 0 else {
+            throw Failure(description: "prometheus_client could not parse the metrics (exit \(result.status)): \(result.standardError)")
+        }
+        guard let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Double] else {
+            throw Failure(description: "unexpected parser output: \(result.standardOutput.prefix(200))")
+        }
+        return object
+    }
+
+    /// The built `pacsgate` executable: `PACSGATE_BIN`, or `.build/debug/pacsgate` of this checkout.
+    static var pacsgate: String {
+        get throws {
+            let path = ProcessInfo.processInfo.environment["PACSGATE_BIN"]
+                ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/pacsgate").path
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw Failure(description: "pacsgate executable not found at \(path): run `swift build` first or set PACSGATE_BIN (scripts/test.sh does)")
+            }
+            return path
+        }
+    }
+}
+
