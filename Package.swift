@@ -6,7 +6,8 @@ import PackageDescription
 // Module map (dependencies point inward to the core):
 //
 //   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
-//   PacsgateApp → PacsgateAdmin, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS → PacsgateCore
+//   PacsgateApp → PacsgateAdmin, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
+//               → PacsgateCore
 //   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam.
 //                 Knows nothing of DICOM, HL7 or TLS.
 let strictSettings: [SwiftSetting] = [
@@ -121,10 +122,39 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "PacsgateHA",
+            dependencies: [
+                "PacsgateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "PacsgateATNA",
+            dependencies: [
+                "PacsgateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "PacsgateApp",
             dependencies: [
                 "PacsgateCore",
                 "PacsgateAdmin",
+                "PacsgateHA",
+                "PacsgateATNA",
                 "PacsgateConfig",
                 "PacsgateDICOM",
                 "PacsgateHL7",
@@ -206,6 +236,37 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PacsgateHATests",
+            dependencies: [
+                "PacsgateHA", "PacsgateCore", "PacsgateConfig", "PacsgateApp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PacsgateATNATests",
+            dependencies: [
+                "PacsgateATNA", "PacsgateCore", "PacsgateConfig", "PacsgateApp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PacsgateReliabilityTests",
+            dependencies: [
+                "PacsgateCore", "PacsgateConfig", "PacsgateApp", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,0 +1,1 @@
+// PacsgateATNA module; being built.

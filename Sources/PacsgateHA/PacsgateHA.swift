@@ -1,0 +1,1 @@
+// PacsgateHA module; being built.
