@@ -55,61 +55,28 @@ public struct AssociateAccept: Sendable, Hashable {
 
     /// Parses a complete, header-validated AC in `pdu` (readerIndex 0).
     init(pdu: ByteBuffer) throws(DICOMParseError) {
-        let fixed = try AssociateFixedPart(pdu: pdu, type: .associateAccept)
-        var applicationContext: String?
-        var contexts: [PresentationContextResult] = []
-        var contextIDs = PresentationContextIDSet()
-        var userInformation: UserInformation?
-
-        var reader = PDUItemReader(pdu: pdu, start: AssociateFixedPart.itemsOffset, end: pdu.writerIndex)
-        while let item = try reader.next() {
-            switch item.type {
-            case ItemType.applicationContext:
-                guard applicationContext == nil else { throw .duplicateItem(itemType: item.type, offset: item.offset) }
-                applicationContext = pdu.getTrimmedString(of: item)
-            case ItemType.presentationContextAccept:
-                let context = try PresentationContextResult(pdu: pdu, item: item)
-                try contextIDs.insert(context.id, offset: item.bodyStart)
-                contexts.append(context)
-            case ItemType.userInformation:
-                guard userInformation == nil else { throw .duplicateItem(itemType: item.type, offset: item.offset) }
-                userInformation = try UserInformation(pdu: pdu, item: item)
-            default:
-                continue  // PS3.8 §9.3.1: unknown items are ignored.
-            }
-        }
-        guard let applicationContext else { throw .missingItem(itemType: ItemType.applicationContext, offset: 0) }
-        guard !contexts.isEmpty else { throw .missingItem(itemType: ItemType.presentationContextAccept, offset: 0) }
-        guard let userInformation else { throw .missingItem(itemType: ItemType.userInformation, offset: 0) }
-
-        self.protocolVersion = fixed.protocolVersion
-        self.calledAETitle = fixed.calledAETitle
-        self.callingAETitle = fixed.callingAETitle
-        self.applicationContextName = applicationContext
-        self.presentationContexts = contexts
-        self.userInformation = userInformation
+        let items = try AssociateItems<PresentationContextResult>(pdu: pdu, type: .associateAccept)
+        self.protocolVersion = items.fixed.protocolVersion
+        self.calledAETitle = items.fixed.calledAETitle
+        self.callingAETitle = items.fixed.callingAETitle
+        self.applicationContextName = items.applicationContextName
+        self.presentationContexts = items.presentationContexts
+        self.userInformation = items.userInformation
     }
 
     /// Writes the PDU. User identity and extended negotiation sub-items are not encoded.
     public func encode(into buffer: inout ByteBuffer) {
-        buffer.writePDU(type: .associateAccept) { body in
-            AssociateFixedPart.encode(
-                protocolVersion: self.protocolVersion,
-                called: self.calledAETitle,
-                calling: self.callingAETitle,
-                into: &body
-            )
-            body.writeItem(type: ItemType.applicationContext, string: self.applicationContextName)
-            for context in self.presentationContexts {
-                context.encode(into: &body)
-            }
-            self.userInformation.encode(into: &body)
-        }
+        AssociateItems<PresentationContextResult>.encode(
+            type: .associateAccept, protocolVersion: self.protocolVersion, called: self.calledAETitle, calling: self.callingAETitle,
+            applicationContextName: self.applicationContextName, presentationContexts: self.presentationContexts,
+            userInformation: self.userInformation, into: &buffer)
     }
 }
 
 /// The acceptor's answer for one presentation context (item 0x21).
-public struct PresentationContextResult: Sendable, Hashable {
+public struct PresentationContextResult: Sendable, Hashable, AssociatePresentationContext {
+    static let itemType = ItemType.presentationContextAccept
+
     /// Result/reason byte (PS3.8 Table 9-18).
     public struct Result: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
         /// The wire value.

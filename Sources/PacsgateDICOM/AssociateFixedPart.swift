@@ -64,3 +64,69 @@ struct PresentationContextIDSet {
         guard !seen else { throw .duplicatePresentationContextID(id, offset: offset) }
     }
 }
+
+/// A presentation-context item of an A-ASSOCIATE PDU: 0x20 in a request, 0x21 in an accept.
+protocol AssociatePresentationContext {
+    /// The item type this context is carried in.
+    static var itemType: UInt8 { get }
+    var id: UInt8 { get }
+    init(pdu: ByteBuffer, item: PDUItem) throws(DICOMParseError)
+    func encode(into buffer: inout ByteBuffer)
+}
+
+/// The variable part shared by A-ASSOCIATE-RQ and -AC (PS3.8 §9.3.2, §9.3.3): one application context item, one or
+/// more presentation context items of the PDU's kind, one user information item; unknown items ignored.
+struct AssociateItems<Context: AssociatePresentationContext> {
+    var fixed: AssociateFixedPart
+    var applicationContextName: String
+    var presentationContexts: [Context]
+    var userInformation: UserInformation
+
+    /// Parses a complete, header-validated PDU of `type` in `pdu` (readerIndex 0).
+    init(pdu: ByteBuffer, type: PDUType) throws(DICOMParseError) {
+        self.fixed = try AssociateFixedPart(pdu: pdu, type: type)
+        var applicationContext: String?
+        var contexts: [Context] = []
+        var contextIDs = PresentationContextIDSet()
+        var userInformation: UserInformation?
+
+        var reader = PDUItemReader(pdu: pdu, start: AssociateFixedPart.itemsOffset, end: pdu.writerIndex)
+        while let item = try reader.next() {
+            switch item.type {
+            case ItemType.applicationContext:
+                guard applicationContext == nil else { throw .duplicateItem(itemType: item.type, offset: item.offset) }
+                applicationContext = pdu.getTrimmedString(of: item)
+            case Context.itemType:
+                let context = try Context(pdu: pdu, item: item)
+                try contextIDs.insert(context.id, offset: item.bodyStart)
+                contexts.append(context)
+            case ItemType.userInformation:
+                guard userInformation == nil else { throw .duplicateItem(itemType: item.type, offset: item.offset) }
+                userInformation = try UserInformation(pdu: pdu, item: item)
+            default:
+                continue  // PS3.8 §9.3.1: unknown items are ignored.
+            }
+        }
+        guard let applicationContext else { throw .missingItem(itemType: ItemType.applicationContext, offset: 0) }
+        guard !contexts.isEmpty else { throw .missingItem(itemType: Context.itemType, offset: 0) }
+        guard let userInformation else { throw .missingItem(itemType: ItemType.userInformation, offset: 0) }
+        self.applicationContextName = applicationContext
+        self.presentationContexts = contexts
+        self.userInformation = userInformation
+    }
+
+    /// Writes a PDU of `type`. User identity and extended negotiation sub-items are not encoded.
+    static func encode(
+        type: PDUType, protocolVersion: UInt16, called: AETitle, calling: AETitle, applicationContextName: String,
+        presentationContexts: [Context], userInformation: UserInformation, into buffer: inout ByteBuffer
+    ) {
+        buffer.writePDU(type: type) { body in
+            AssociateFixedPart.encode(protocolVersion: protocolVersion, called: called, calling: calling, into: &body)
+            body.writeItem(type: ItemType.applicationContext, string: applicationContextName)
+            for context in presentationContexts {
+                context.encode(into: &body)
+            }
+            userInformation.encode(into: &body)
+        }
+    }
+}

@@ -65,62 +65,29 @@ public struct AssociateRequest: Sendable, Hashable {
 
     /// Parses a complete, header-validated RQ in `pdu` (readerIndex 0).
     init(pdu: ByteBuffer) throws(DICOMParseError) {
-        let fixed = try AssociateFixedPart(pdu: pdu, type: .associateRequest)
-        var applicationContext: String?
-        var contexts: [PresentationContextProposal] = []
-        var contextIDs = PresentationContextIDSet()
-        var userInformation: UserInformation?
-
-        var reader = PDUItemReader(pdu: pdu, start: AssociateFixedPart.itemsOffset, end: pdu.writerIndex)
-        while let item = try reader.next() {
-            switch item.type {
-            case ItemType.applicationContext:
-                guard applicationContext == nil else { throw .duplicateItem(itemType: item.type, offset: item.offset) }
-                applicationContext = pdu.getTrimmedString(of: item)
-            case ItemType.presentationContextRequest:
-                let context = try PresentationContextProposal(pdu: pdu, item: item)
-                try contextIDs.insert(context.id, offset: item.bodyStart)
-                contexts.append(context)
-            case ItemType.userInformation:
-                guard userInformation == nil else { throw .duplicateItem(itemType: item.type, offset: item.offset) }
-                userInformation = try UserInformation(pdu: pdu, item: item)
-            default:
-                continue  // PS3.8 §9.3.1: unknown items are ignored.
-            }
-        }
-        guard let applicationContext else { throw .missingItem(itemType: ItemType.applicationContext, offset: 0) }
-        guard !contexts.isEmpty else { throw .missingItem(itemType: ItemType.presentationContextRequest, offset: 0) }
-        guard let userInformation else { throw .missingItem(itemType: ItemType.userInformation, offset: 0) }
-
-        self.protocolVersion = fixed.protocolVersion
-        self.calledAETitle = fixed.calledAETitle
-        self.callingAETitle = fixed.callingAETitle
-        self.applicationContextName = applicationContext
-        self.presentationContexts = contexts
-        self.userInformation = userInformation
+        let items = try AssociateItems<PresentationContextProposal>(pdu: pdu, type: .associateRequest)
+        self.protocolVersion = items.fixed.protocolVersion
+        self.calledAETitle = items.fixed.calledAETitle
+        self.callingAETitle = items.fixed.callingAETitle
+        self.applicationContextName = items.applicationContextName
+        self.presentationContexts = items.presentationContexts
+        self.userInformation = items.userInformation
     }
 
     /// Writes the PDU. User identity and extended negotiation sub-items are not encoded.
     public func encode(into buffer: inout ByteBuffer) {
-        buffer.writePDU(type: .associateRequest) { body in
-            AssociateFixedPart.encode(
-                protocolVersion: self.protocolVersion,
-                called: self.calledAETitle,
-                calling: self.callingAETitle,
-                into: &body
-            )
-            body.writeItem(type: ItemType.applicationContext, string: self.applicationContextName)
-            for context in self.presentationContexts {
-                context.encode(into: &body)
-            }
-            self.userInformation.encode(into: &body)
-        }
+        AssociateItems<PresentationContextProposal>.encode(
+            type: .associateRequest, protocolVersion: self.protocolVersion, called: self.calledAETitle, calling: self.callingAETitle,
+            applicationContextName: self.applicationContextName, presentationContexts: self.presentationContexts,
+            userInformation: self.userInformation, into: &buffer)
     }
 }
 
 /// One proposed presentation context (item 0x20): an abstract syntax and the transfer
 /// syntaxes the requestor can use for it.
-public struct PresentationContextProposal: Sendable, Hashable {
+public struct PresentationContextProposal: Sendable, Hashable, AssociatePresentationContext {
+    static let itemType = ItemType.presentationContextRequest
+
     /// Presentation context ID: odd, 1–255, unique within the association.
     public var id: UInt8
     /// Abstract syntax (SOP class) UID.
