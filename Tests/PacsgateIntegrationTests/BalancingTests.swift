@@ -67,12 +67,7 @@ struct BalancingTests {
         ])
         let port = try await gateway.port()
         // Find a client stuck to A and keep one connection to A open.
-        var stuckToA: String?
-        for host in 20...40 where stuckToA == nil {
-            let source = "127.0.0.\(host)"
-            if try await TestClient.identify(port: port, from: source) == "A" { stuckToA = source }
-        }
-        let sticky = try #require(stuckToA)
+        let sticky = try await Self.clientStuck(to: "A", port: port)
         let open = try await TestClient.connect(port: port, from: sticky)
         try await open.executeThenClose { inbound, outbound in
             var lines = inbound.makeAsyncIterator()
@@ -102,12 +97,7 @@ struct BalancingTests {
             TestGateway.service(servers: [a.server(), b.server()], persistence: "source-ip")
         ])
         let port = try await gateway.port()
-        var stuckToA: String?
-        for host in 20...40 where stuckToA == nil {
-            let source = "127.0.0.\(host)"
-            if try await TestClient.identify(port: port, from: source) == "A" { stuckToA = source }
-        }
-        let sticky = try #require(stuckToA)
+        let sticky = try await Self.clientStuck(to: "A", port: port)
         let open = try await TestClient.connect(port: port, from: sticky)
         try await open.executeThenClose { inbound, outbound in
             var lines = inbound.makeAsyncIterator()
@@ -126,6 +116,15 @@ struct BalancingTests {
         await gateway.stop()
         await a.kill()
         await b.kill()
+    }
+
+    /// A client address (127.0.0.20 … .40) whose first connection landed on `server`, so it is stuck there.
+    static func clientStuck(to server: String, port: Int) async throws -> String {
+        for host in 20...40 {
+            let source = "127.0.0.\(host)"
+            if try await TestClient.identify(port: port, from: source) == server { return source }
+        }
+        throw TestClient.Failure(description: "no client landed on \(server)")
     }
 
     @Test("maxconn: connections beyond the limit are refused cleanly and counted; the service recovers at once")
