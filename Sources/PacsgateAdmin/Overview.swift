@@ -38,7 +38,8 @@ public struct Overview: Sendable, Codable, Equatable {
         public var port: Int
         public var `protocol`: String
         public var balance: String
-        /// `layer 7` when a protocol module inspects the traffic, `layer 4` for plain TCP forwarding.
+        /// `layer 7 · inspected` when a protocol module reads the traffic, `layer 7 · TCP` for plain forwarding (the
+        /// appliance's "layer 7, TCP mode": every connection is terminated and re-opened from the gateway — SNAT).
         public var mode: String
         public var persistence: String
         /// The health check: `connect every 2s`, `dicom-echo every 5s`, or `none`.
@@ -148,7 +149,7 @@ extension Overview {
                     label: runtime.label, listen: configuration.listen.description,
                     port: listenPorts[runtime.label] ?? configuration.listen.port, protocol: configuration.protocolName,
                     balance: configuration.balance.rawValue,
-                    mode: configuration.protocolHandler == nil ? "layer 4" : "layer 7",
+                    mode: configuration.protocolHandler == nil ? "layer 7 · TCP" : "layer 7 · inspected",
                     persistence: persistence,
                     healthCheck: configuration.healthCheck.type == "none"
                         ? "none" : "\(configuration.healthCheck.type) every \(ConfigValueParser.format(configuration.healthCheck.interval))",
