@@ -2,7 +2,7 @@ public import NIOCore
 public import PacsgateCore
 
 /// A simulated Mach7 HL7 listener for `pacsgate demo`: answers every message with an `AA` ACK and keeps the
-/// connection open, like a real long-lived HL7 feed.
+/// connection open, like a real long-lived HL7 feed, until the sender closes its side.
 ///
 /// It stores nothing: it is a demo stand-in, and its AA is only honest in the sense that the demo has
 /// nowhere to lose a message. A payload whose MSH cannot be read gets an `AE`; bytes outside frames are skipped.
@@ -92,6 +92,21 @@ final class SimulatedHL7Handler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+    }
+
+    /// The sender closed its side (end of a feed, or a health probe done): close ours once the last ACK is out, as a
+    /// real receiver does. Without this every finished connection would stay in CLOSE-WAIT, holding a socket and the
+    /// gateway's half-closed proxied connection, until the idle timeout.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        let channel = context.channel
+        // A zero-length write is a barrier: it completes after every ACK queued before it.
+        context.writeAndFlush(self.wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -44,4 +44,22 @@ struct SimulatedHL7NodeTests {
         #expect(probeReply.text.contains("MSA|AA|PGW1\r"))
         _ = try channel.finish()
     }
+
+    @Test("closes its side once the sender has closed its own, after the last ACK")
+    func closesAfterTheSender() throws {
+        let module = HL7TestGateway.module()
+        let node = try #require(try module.makeSimulatedNode(name: "HL71", service: "HL7", stateDirectory: "/tmp"))
+        let channel = EmbeddedChannel()
+        try node.configure(channel)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6667)).wait()
+
+        try channel.writeInbound(ByteBuffer.framed(HL7Samples.order("S1")))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        channel.embeddedEventLoop.run()
+
+        var replies = ByteBuffer()
+        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { replies.writeBuffer(&chunk) }
+        #expect(MLLPTestClient.split(replies).first?.text.contains("MSA|AA|S1\r") == true, "the last ACK goes out first")
+        #expect(!channel.isActive, "the node closed its side after the sender's FIN")
+    }
 }
