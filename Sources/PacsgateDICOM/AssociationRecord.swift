@@ -82,7 +82,7 @@ public struct AssociationRecord: Sendable {
         var line = AuditLog.record(event: Self.event, time: self.time)
         line.field("service", self.service)
         line.field("client", self.client)
-        Self.serverField(self.server, into: &line)
+        line.field("server", self.server)
         self.requestFields(into: &line)
         line.field("accepted_contexts", self.acceptedContexts)
         line.field("outcome", self.outcome.rawValue)
@@ -127,7 +127,7 @@ public struct AssociationRecord: Sendable {
         var line = AuditLog.record(event: Self.startEvent, time: time)
         line.field("service", service)
         line.field("client", client)
-        Self.serverField(server, into: &line)
+        line.field("server", server)
         line.field("calling_ae", request.callingAETitle.auditText)
         line.field("called_ae", request.calledAETitle.auditText)
         line.field("proposed_contexts", request.presentationContexts.count)
@@ -137,16 +137,6 @@ public struct AssociationRecord: Sendable {
         return line
     }
 
-    private static func serverField(_ server: ServerIdentity?, into line: inout JSONLine) {
-        guard let server else {
-            line.nullField("server")
-            return
-        }
-        var object = JSONLine()
-        object.field("label", server.label)
-        object.field("address", server.endpoint.description)
-        line.field("server", object)
-    }
 
     private func requestFields(into line: inout JSONLine) {
         guard let request = self.request else {

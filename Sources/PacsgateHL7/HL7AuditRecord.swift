@@ -10,8 +10,8 @@ enum HL7AuditRecord {
     struct Connection: Sendable, Equatable {
         var service: String
         var client: String
-        /// `LABEL@address:port` once forwarding started.
-        var server: String?
+        /// The Mach7 node, once forwarding started.
+        var server: ServerIdentity?
     }
 
     static let messageEvent = "hl7.message"

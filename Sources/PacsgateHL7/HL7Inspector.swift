@@ -81,7 +81,7 @@ final class HL7Inspector: ConnectionInspector {
     // MARK: - Forwarding
 
     func forwarding(to server: ServerIdentity) {
-        self.connection.server = server.description
+        self.connection.server = server
         self.logger[metadataKey: "conn.server"] = "\(server)"
     }
 

@@ -184,7 +184,7 @@ final class TLSConnectionInspector: ConnectionInspector {
         var line = AuditLog.record(event: "tls.connection")
         line.field("service", summary.service)
         line.field("client", summary.client)
-        line.field("server", summary.server?.description)
+        line.field("server", summary.server)
         line.field("mode", self.service.mode.rawValue)
         line.field("sni", facts.hello?.serverName?.hostName)
         line.field("alpn", facts.hello?.alpn ?? [])

@@ -139,4 +139,12 @@ import Testing
         // A backslash is shown as \x5C so the text "\x41" from the wire cannot pass for an escaped byte.
         #expect(String(printableASCII: Array(#"\x41"#.utf8)) == #"\x5Cx41"#)
     }
+
+    @Test("the real server is one object shape in every record, or null")
+    func serverField() throws {
+        var line = JSONLine()
+        line.field("server", ServerIdentity(label: "DICOM\"1", endpoint: Endpoint(host: "192.168.1.21", port: 11112)))
+        line.field("none", nil as ServerIdentity?)
+        #expect(line.text == #"{"server":{"label":"DICOM\"1","address":"192.168.1.21:11112"},"none":null}"#)
+    }
 }

@@ -11,7 +11,7 @@ struct HL7AuditRecordTests {
     static let connection = HL7AuditRecord.Connection(
         service: "HL7",
         client: "10.0.0.5:40000",
-        server: "HL71@10.0.0.9:6667"
+        server: ServerIdentity(label: "HL71", endpoint: Endpoint(host: "10.0.0.9", port: 6667))
     )
     static let noon = WallClock.Instant(millisecondsSinceEpoch: 1_735_732_800_000)
 
@@ -37,7 +37,7 @@ struct HL7AuditRecordTests {
         #expect(
             acked.text
                 == #"{"time":"2025-01-01T12:00:00.000Z","event":"hl7.message","service":"HL7","#
-                + #""client":"10.0.0.5:40000","server":"HL71@10.0.0.9:6667","sending_app":"RIS","#
+                + #""client":"10.0.0.5:40000","server":{"label":"HL71","address":"10.0.0.9:6667"},"sending_app":"RIS","#
                 + #""sending_facility":"HOSP","receiving_app":"PACS","receiving_facility":"MACH7","#
                 + #""message_type":"ORM^O01^ORM_O01","control_id":"C1","version":"2.5.1","#
                 + #""bytes":160,"ack_code":"AA","ack_ms":12}"#
@@ -91,7 +91,7 @@ struct HL7AuditRecordTests {
         #expect(
             HL7AuditRecord.rejected(input, connection: Self.connection).text
                 == #"{"time":"2025-01-01T12:00:00.000Z","event":"hl7.rejected","service":"HL7","#
-                + #""client":"10.0.0.5:40000","server":"HL71@10.0.0.9:6667","reason":"not_msh","#
+                + #""client":"10.0.0.5:40000","server":{"label":"HL71","address":"10.0.0.9:6667"},"reason":"not_msh","#
                 + #""detail":"payload does not start with an MSH segment","#
                 + #""offset":7,"bytes":20,"action":"nak","nak_code":"AE","sending_app":null,"sending_facility":null,"#
                 + #""receiving_app":null,"receiving_facility":null,"message_type":null,"control_id":null,"#

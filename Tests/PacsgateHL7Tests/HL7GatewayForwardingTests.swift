@@ -55,11 +55,10 @@ struct HL7GatewayForwardingTests {
         // One durable hl7.message record per message, in order, with its MSH fields and the backend's ACK code.
         let records = await gateway.awaitRecords("hl7.message", count: count)
         #expect(records.count == count)
-        let serverDescription = "HL71@127.0.0.1:\(receiver.port)"
         for (index, record) in records.prefix(count).enumerated() {
             let header = headers[index]
             let expected: [String: String] = [
-                "service": "HL7", "server": serverDescription, "sending_app": header.sendingApp,
+                "service": "HL7", "sending_app": header.sendingApp,
                 "sending_facility": header.sendingFacility, "receiving_app": header.receivingApp,
                 "receiving_facility": header.receivingFacility, "message_type": header.messageType,
                 "control_id": header.controlID, "version": header.version,
@@ -67,6 +66,10 @@ struct HL7GatewayForwardingTests {
             ]
             for (key, value) in expected where record[key] as? String != value {
                 Issue.record("record \(index + 1): \(key) is \(record[key] ?? "absent"), expected \(value)")
+            }
+            let server = record["server"] as? [String: Any]
+            if server?["label"] as? String != "HL71" || server?["address"] as? String != "127.0.0.1:\(receiver.port)" {
+                Issue.record("record \(index + 1): server is \(record["server"] ?? "absent"), expected HL71 at 127.0.0.1:\(receiver.port)")
             }
             if record["bytes"] as? Int != frameSizes[index] {
                 Issue.record("record \(index + 1): bytes \(record["bytes"] ?? "absent") != \(frameSizes[index])")

@@ -27,7 +27,7 @@ struct PassthroughRoutingTests {
                 let records = try await gateway.waitForAuditRecords(2)
                 let a = try #require(records.first { $0["sni"] == "a.mach7.test" }, "\(records)")
                 #expect(a.list("alpn") == ["h2", "http/1.1"])
-                #expect(a["server"] == "A@127.0.0.1:\(servers.a.port)")
+                #expect(a.server == "A@127.0.0.1:\(servers.a.port)")
                 #expect(a["route"] == "a.mach7.test")
                 #expect(a["outcome"] == "forwarded")
                 #expect(a["mode"] == "passthrough")
@@ -38,7 +38,7 @@ struct PassthroughRoutingTests {
 
                 let b = try #require(records.first { $0["sni"] == "b.mach7.test" }, "\(records)")
                 #expect(b.list("alpn") == ["http/1.1"])
-                #expect(b["server"] == "B@127.0.0.1:\(servers.b.port)")
+                #expect(b.server == "B@127.0.0.1:\(servers.b.port)")
                 #expect(b["outcome"] == "forwarded")
             }
         }
@@ -73,7 +73,7 @@ struct PassthroughRoutingTests {
                 #expect(records.map { $0["sni"] } == ["a.mach7.test", "x.b.mach7.test"])
                 #expect(records.map { $0["route"] } == ["a.mach7.test", "*.b.mach7.test"])
                 #expect(records.allSatisfy { $0.list("alpn") == ["http/1.1"] })
-                #expect(records.map { $0["server"]?.split(separator: "@").first.map(String.init) } == ["A", "B"])
+                #expect(records.map { $0.server?.split(separator: "@").first.map(String.init) } == ["A", "B"])
             }
         }
     }

@@ -73,7 +73,7 @@ struct TerminationTests {
                 #expect(record["alpn_negotiated"] == "http/1.1")
                 #expect(record["tls_version"] == "TLS1.3")
                 #expect(record.fields["reencrypt"] as? Bool == true)
-                #expect(record["server"] == "N1@127.0.0.1:\(site.node.port)")
+                #expect(record.server == "N1@127.0.0.1:\(site.node.port)")
                 #expect((record.int("bytes_down") ?? 0) > 0)
             }
         }
@@ -105,7 +105,7 @@ struct TerminationTests {
 
                 let record = try #require(try await gateway.waitForAuditRecords(1).first)
                 #expect(record["outcome"] == "unavailable")
-                #expect(record.isNull("server") || record["server"]?.hasPrefix("N1@") == true)
+                #expect(record.isNull("server") || record.server?.hasPrefix("N1@") == true)
                 let service = try #require(
                     try await gateway.runtime("WRONGCA").configuration.protocolHandler as? TLSServiceProtocol
                 )

@@ -71,6 +71,19 @@ public struct JSONLine: Sendable {
         self.bytes.append(UInt8(ascii: "]"))
     }
 
+    /// The real server a connection went to, as every module's audit records write it:
+    /// `{"label":"DICOM1","address":"192.168.1.21:11112"}`, or `null` when none was chosen (refused, timed out).
+    public mutating func field(_ key: String, _ server: ServerIdentity?) {
+        guard let server else {
+            self.nullField(key)
+            return
+        }
+        var object = JSONLine(capacity: 64)
+        object.field("label", server.label)
+        object.field("address", server.endpoint.description)
+        self.field(key, object)
+    }
+
     /// A `null` field.
     public mutating func nullField(_ key: String) {
         self.key(key)

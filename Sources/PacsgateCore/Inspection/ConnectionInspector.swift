@@ -232,7 +232,7 @@ public struct ServerIdentity: Sendable, Equatable, CustomStringConvertible {
         self.endpoint = endpoint
     }
 
-    /// `LABEL@address:port`, the form used in logs and audit records.
+    /// `LABEL@address:port`, the form used in log metadata (audit records write an object: `JSONLine.field(_:_:)`).
     public var description: String { "\(label)@\(endpoint)" }
 }
 

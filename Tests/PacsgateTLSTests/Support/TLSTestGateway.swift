@@ -122,6 +122,13 @@ struct AuditRecord: CustomStringConvertible, @unchecked Sendable {
     func list(_ key: String) -> [String]? { self.fields[key] as? [String] }
     func int(_ key: String) -> Int? { (self.fields[key] as? NSNumber)?.intValue }
     func isNull(_ key: String) -> Bool { self.fields[key] is NSNull }
+    /// The `server` object (`{"label":…,"address":…}`) as `LABEL@address`; nil when absent, null or not that shape.
+    var server: String? {
+        guard let object = self.fields["server"] as? [String: Any], let label = object["label"] as? String,
+            let address = object["address"] as? String
+        else { return nil }
+        return "\(label)@\(address)"
+    }
     var description: String { self.line }
 }
 
