@@ -75,8 +75,8 @@ public struct AdminRoutes: Sendable {
             try await self.apiSetWeight(request, context)
         }
         api.get("/audit") { request, _ in self.auditRecords(request) }
-        api.post("/reload") { _, context in
-            Self.outcomeResponse(await self.manager.reload(by: context.principal?.auditName ?? "?"))
+        api.post("/reload") { request, context in
+            Self.outcomeResponse(await self.manager.reload(by: context.principal?.auditName ?? "?", forced: Self.forced(request)))
         }
         api.get("/config") { _, _ in
             Response(
@@ -92,7 +92,8 @@ public struct AdminRoutes: Sendable {
             let body = try await request.collectBody(upTo: context.maxUploadSize)
             let text = String(buffer: body)
             guard !text.isEmpty else { throw AdminError(.badRequest, "send the YAML configuration as the request body") }
-            return Self.outcomeResponse(await self.manager.upload(text, by: context.principal?.auditName ?? "?"))
+            return Self.outcomeResponse(
+                await self.manager.upload(text, by: context.principal?.auditName ?? "?", forced: Self.forced(request)))
         }
     }
 
@@ -122,9 +123,11 @@ public struct AdminRoutes: Sendable {
         for service in services {
             if let port = await self.gateway.listenAddress(of: service.label)?.port { ports[service.label] = port }
         }
-        return Overview.build(
+        var overview = Overview.build(
             services: services, listenPorts: ports, audit: self.audit.status, activity: self.activity.snapshot(),
             history: self.history, user: user)
+        overview.pair = await self.manager.pairStatus()
+        return overview
     }
 
     private func page(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
@@ -288,7 +291,8 @@ public struct AdminRoutes: Sendable {
         let (service, server) = try Self.target(context)
         let fields = try await Self.bodyFields(request, context)
         let state = try Self.state(fields["state"] ?? request.uri.queryParameters.get("state"))
-        let message = try await self.setState(service: service, server: server, to: state, by: context.principal?.auditName ?? "?")
+        let message = try await self.setState(
+            service: service, server: server, to: state, by: context.principal?.auditName ?? "?", forced: Self.forced(request))
         return JSONBody.response(["message": message, "state": state.rawValue])
     }
 
@@ -296,7 +300,8 @@ public struct AdminRoutes: Sendable {
         let (service, server) = try Self.target(context)
         let fields = try await Self.bodyFields(request, context)
         let weight = try Self.weight(fields["weight"] ?? request.uri.queryParameters.get("weight"))
-        let message = try await self.setWeight(service: service, server: server, to: weight, by: context.principal?.auditName ?? "?")
+        let message = try await self.setWeight(
+            service: service, server: server, to: weight, by: context.principal?.auditName ?? "?", forced: Self.forced(request))
         return JSONBody.response(["message": message, "weight": String(weight)])
     }
 
@@ -343,8 +348,14 @@ public struct AdminRoutes: Sendable {
         return weight
     }
 
+    /// `?force=true`: override the HA secondary's refusal of direct changes.
+    static func forced(_ request: Request) -> Bool {
+        request.uri.queryParameters.get("force") == "true"
+    }
+
     /// Changes a server's administrative state and audits it; returns a sentence for people.
-    func setState(service: String, server: String, to state: ServerAdminState, by user: String) async throws -> String {
+    func setState(service: String, server: String, to state: ServerAdminState, by user: String, forced: Bool = false) async throws -> String {
+        if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
         let previous: ServerAdminState
         do {
             previous = try await self.gateway.setServerState(service: service, server: server, to: state)
@@ -363,7 +374,8 @@ public struct AdminRoutes: Sendable {
     }
 
     /// Changes a server's weight and audits it.
-    func setWeight(service: String, server: String, to weight: Int, by user: String) async throws -> String {
+    func setWeight(service: String, server: String, to weight: Int, by user: String, forced: Bool = false) async throws -> String {
+        if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
         let previous: Int
         do {
             previous = try await self.gateway.setWeight(service: service, server: server, to: weight)

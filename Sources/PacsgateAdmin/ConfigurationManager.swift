@@ -31,6 +31,23 @@ public actor ConfigurationManager {
     /// Called after a configuration has been applied (the admin server takes the new users and tokens).
     public typealias Listener = @Sendable (GatewayConfiguration, AdminConfiguration?) async -> Void
 
+    /// Asked before a change made on this unit: returns the refusal, or `nil` to let it go ahead. The HA secondary
+    /// installs one: the pair's configuration is made on the primary, so direct changes are refused unless forced.
+    public struct ChangeGate: Sendable {
+        /// A file change (reload, upload): the proposed text, the running text, whether the caller forces it.
+        public var file: @Sendable (_ proposed: String, _ running: String, _ forced: Bool) -> String?
+        /// A server state or weight change.
+        public var runtime: @Sendable (_ forced: Bool) -> String?
+
+        public init(
+            file: @escaping @Sendable (_ proposed: String, _ running: String, _ forced: Bool) -> String?,
+            runtime: @escaping @Sendable (_ forced: Bool) -> String?
+        ) {
+            self.file = file
+            self.runtime = runtime
+        }
+    }
+
     private let gateway: Gateway
     private let loader: ConfigurationLoader
     private let audit: AuditLog
@@ -40,6 +57,8 @@ public actor ConfigurationManager {
     private let backupDirectory: String?
     private var runningText: String
     private var listeners: [Listener] = []
+    private var gate: ChangeGate?
+    private var pairStatusProvider: (@Sendable () async -> Overview.Pair?)?
 
     /// - Parameters:
     ///   - path: the configuration file, re-read by ``reload(by:)`` and replaced by ``upload(_:by:)``.
@@ -61,6 +80,26 @@ public actor ConfigurationManager {
     /// Registers a listener for applied configurations.
     public func onApplied(_ listener: @escaping Listener) {
         self.listeners.append(listener)
+    }
+
+    /// Installs the gate asked before every change made on this unit (`nil`: none).
+    public func setGate(_ gate: ChangeGate?) {
+        self.gate = gate
+    }
+
+    /// Installs what the overview shows of the HA pair (`nil`: a single unit).
+    public func setPairStatus(_ provider: (@Sendable () async -> Overview.Pair?)?) {
+        self.pairStatusProvider = provider
+    }
+
+    /// The HA pair as the overview shows it; `nil` for a single unit.
+    public func pairStatus() async -> Overview.Pair? {
+        await self.pairStatusProvider?()
+    }
+
+    /// The gate's refusal of a server state or weight change, or `nil` when it may go ahead.
+    public func permitRuntimeChange(forced: Bool) -> String? {
+        self.gate?.runtime(forced)
     }
 
     /// The YAML of the running configuration.
@@ -106,8 +145,8 @@ public actor ConfigurationManager {
         }
     }
 
-    /// Re-reads the configuration file and applies it.
-    public func reload(by user: String) async -> Outcome {
+    /// Re-reads the configuration file and applies it. `forced` overrides the gate (the HA secondary's refusal).
+    public func reload(by user: String, forced: Bool = false) async -> Outcome {
         guard let path = self.path else {
             return self.refuse("reload", user: user, message: "the gateway runs without a configuration file (demo); nothing to reload", problems: [])
         }
@@ -118,11 +157,15 @@ public actor ConfigurationManager {
             return await self.refuseAudited(
                 "reload", user: user, after: nil, message: "cannot read \(path): \(error.localizedDescription)", problems: [])
         }
+        if let refusal = self.gate?.file(text, self.runningText, forced) {
+            return await self.refuseAudited("reload", user: user, after: text, message: refusal, problems: [])
+        }
         return await self.apply(text, what: "reload", user: user, backup: nil, restoreOnFailure: nil)
     }
 
     /// Validates `text`; if valid, keeps the current file as a backup, writes `text` in its place and applies it.
-    public func upload(_ text: String, by user: String) async -> Outcome {
+    /// `forced` overrides the gate (the HA secondary's refusal; the HA sync itself forces).
+    public func upload(_ text: String, by user: String, forced: Bool = false) async -> Outcome {
         guard let path = self.path else {
             return self.refuse(
                 "config.upload", user: user,
@@ -133,6 +176,9 @@ public actor ConfigurationManager {
             return await self.refuseAudited(
                 "config.upload", user: user, after: text, message: "configuration refused: \(errors.problems.count) problem(s); the running configuration is unchanged",
                 problems: errors.formatted(file: "uploaded").split(separator: "\n").map(String.init))
+        }
+        if let refusal = self.gate?.file(text, self.runningText, forced) {
+            return await self.refuseAudited("config.upload", user: user, after: text, message: refusal, problems: [])
         }
         let previousFile = (try? String(contentsOfFile: path, encoding: .utf8)) ?? self.runningText
         let backup: String

@@ -107,6 +107,76 @@ public struct Overview: Sendable, Codable, Equatable {
         public var dropped: Int
     }
 
+    /// This unit's place in an HA pair (docs/operations.md), when the configuration has an `ha:` section.
+    public struct Pair: Sendable, Codable, Equatable {
+        public var node: String
+        /// `primary` or `secondary`.
+        public var role: String
+        /// What keepalived's notify script last wrote: `MASTER`, `BACKUP`, `FAULT`, `STOP` or `unknown`.
+        public var vrrp: String
+        /// `up`, `connecting` or `down`.
+        public var link: String
+        /// Why the link is down.
+        public var linkReason: String?
+        public var peerAddress: String
+        public var peerNode: String?
+        public var peerReachable: Bool
+        public var peerVRRP: String?
+        /// Replication lag: persistence changes waiting here and (as last reported) on the peer.
+        public var queued: Int
+        public var peerQueued: Int?
+        /// ISO 8601 time the queue was last empty after a send.
+        public var lastSync: String?
+        public var lastSnapshotReceived: String?
+        public var entriesSent: Int
+        public var entriesReceived: Int
+        /// Connections or frames refused for failed authentication or malformed bytes.
+        public var rejected: Int
+        /// Persistence entries per service here and, as last reported, on the peer.
+        public var entries: [String: Int]
+        public var peerEntries: [String: Int]
+        public var configSync: Bool
+        /// The first 12 hex digits of each side's shared-configuration digest (`unknown` until reported).
+        public var configVersion: String
+        public var peerConfigVersion: String?
+        /// Whether both sides run the same shared configuration (`nil` until the peer reports).
+        public var configInSync: Bool?
+        /// The last configuration sync, in a sentence.
+        public var lastConfigSync: String?
+
+        public init(
+            node: String, role: String, vrrp: String, link: String, linkReason: String?, peerAddress: String, peerNode: String?,
+            peerReachable: Bool, peerVRRP: String?, queued: Int, peerQueued: Int?, lastSync: String?, lastSnapshotReceived: String?,
+            entriesSent: Int, entriesReceived: Int, rejected: Int, entries: [String: Int], peerEntries: [String: Int],
+            configSync: Bool, configVersion: String,
+            peerConfigVersion: String?, configInSync: Bool?, lastConfigSync: String?
+        ) {
+            self.node = node
+            self.role = role
+            self.vrrp = vrrp
+            self.link = link
+            self.linkReason = linkReason
+            self.peerAddress = peerAddress
+            self.peerNode = peerNode
+            self.peerReachable = peerReachable
+            self.peerVRRP = peerVRRP
+            self.queued = queued
+            self.peerQueued = peerQueued
+            self.lastSync = lastSync
+            self.lastSnapshotReceived = lastSnapshotReceived
+            self.entriesSent = entriesSent
+            self.entriesReceived = entriesReceived
+            self.rejected = rejected
+            self.entries = entries
+            self.peerEntries = peerEntries
+            self.configSync = configSync
+            self.configVersion = configVersion
+            self.peerConfigVersion = peerConfigVersion
+            self.configInSync = configInSync
+            self.lastConfigSync = lastConfigSync
+        }
+    }
+
     public var generatedAt: String
     public var user: String?
     public var audit: AuditHealth
@@ -115,6 +185,8 @@ public struct Overview: Sendable, Codable, Equatable {
     public var hl7: [HL7Row]
     public var tls: [SNIRow]
     public var graphs: [Graph]
+    /// `nil` for a single unit.
+    public var pair: Pair? = nil
 }
 
 extension Overview {

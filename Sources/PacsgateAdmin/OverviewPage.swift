@@ -55,6 +55,7 @@ enum OverviewPage {
                  — \(overview.audit.buffered) records held in memory, \(overview.audit.dropped) lost.</div>
                 """
         }
+        if let pair = overview.pair { html += Self.pair(pair) }
         html += Self.services(overview, csrfToken: csrfToken)
         html += "<section class=\"grid\">"
         html += Self.graphs(overview)
@@ -193,6 +194,35 @@ enum OverviewPage {
             <section class="card wide">
             <h2>Traffic, last hour</h2>
             <div class="graphs">\(cards)</div>
+            </section>
+            """
+    }
+
+    // MARK: HA pair
+
+    private static func pair(_ pair: Overview.Pair) -> String {
+        let linkClass = pair.link == "up" && pair.peerReachable ? "" : "bad-text"
+        let link = pair.link + (pair.linkReason.map { " — \($0)" } ?? "")
+        let sync: String
+        switch pair.configInSync {
+        case .some(true): sync = "in sync"
+        case .some(false): sync = "differs"
+        case .none: sync = "peer not reported"
+        }
+        func time(_ value: String?) -> String {
+            value.map { "<time data-time=\"\(HTML.escape($0))\">\(HTML.escape($0))</time>" } ?? "never"
+        }
+        return """
+            <section class="card">
+            <h2>HA pair <span class="sub">\(HTML.escape(pair.node)) · \(HTML.escape(pair.role)) · VRRP \(HTML.escape(pair.vrrp))</span></h2>
+            <table class="compact"><tbody>
+            <tr><th>Peer</th><td>\(HTML.escape(pair.peerNode ?? "?")) <span class="dim mono">\(HTML.escape(pair.peerAddress))</span> · VRRP \(HTML.escape(pair.peerVRRP ?? "?"))</td></tr>
+            <tr><th>Link</th><td class="\(linkClass)">\(HTML.escape(link))\(pair.peerReachable ? "" : " · peer not reachable")</td></tr>
+            <tr><th>Replication</th><td>\(HTML.count(pair.queued)) queued here, \(pair.peerQueued.map(HTML.count) ?? "?") on the peer · last sync \(time(pair.lastSync)) · \(HTML.count(pair.entriesSent)) sent, \(HTML.count(pair.entriesReceived)) received\(pair.rejected > 0 ? " · <span class=\"bad-text\">\(HTML.count(pair.rejected)) rejected</span>" : "")</td></tr>
+            <tr><th>Persistence entries</th><td>\(HTML.count(pair.entries.values.reduce(0, +))) here, \(HTML.count(pair.peerEntries.values.reduce(0, +))) on the peer</td></tr>
+            <tr><th>Configuration</th><td class="mono">\(HTML.escape(pair.configVersion)) here, \(HTML.escape(pair.peerConfigVersion ?? "?")) on the peer · \(sync)\(pair.configSync ? "" : " · sync off")</td></tr>
+            <tr><th>Last config sync</th><td>\(HTML.escape(pair.lastConfigSync ?? "none"))</td></tr>
+            </tbody></table>
             </section>
             """
     }

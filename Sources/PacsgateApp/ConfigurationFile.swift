@@ -1,12 +1,15 @@
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
+import PacsgateHA
 
 /// A configuration read and validated whole: the core, the protocol modules and the `admin:` section.
 struct LoadedConfiguration: Sendable {
     var configuration: GatewayConfiguration
     /// `nil` when the file has no `admin:` section (no admin server).
     var admin: AdminConfiguration?
+    /// `nil` when the file has no `ha:` section (a single unit).
+    var ha: HAConfiguration?
     /// The YAML text, served by `GET /api/v1/config`.
     var text: String
     var warnings: [ConfigProblem]
@@ -27,10 +30,28 @@ enum ConfigurationFile {
         return Self.load(yaml: text)
     }
 
-    /// Validates YAML text.
+    /// Validates YAML text, the `ha:` section included (its problems are reported with the rest, in line order).
     static func load(yaml text: String) -> Result<LoadedConfiguration, ConfigErrors> {
-        ConfigurationManager.validateDocument(text, loader: Self.loader).map {
-            LoadedConfiguration(configuration: $0.configuration, admin: $0.admin, text: text, warnings: $0.warnings)
+        switch ConfigurationManager.validateDocument(text, loader: Self.loader) {
+        case .failure(let errors):
+            var problems = errors.problems
+            if case .success(let root) = ConfigurationLoader.parse(yaml: text), case .mapping(let entries) = root.kind,
+                let node = entries.first(where: { $0.key == "ha" })?.value
+            {
+                let stateDirectory = entries.first(where: { $0.key == "state_dir" })?.value.scalar
+                problems += HAConfiguration.decode(node, stateDirectory: stateDirectory).1
+            }
+            return .failure(ConfigErrors(problems))
+        case .success(let document):
+            switch HAConfiguration.decode(from: document.configuration) {
+            case .failure(let errors):
+                return .failure(errors)
+            case .success(let ha):
+                return .success(
+                    LoadedConfiguration(
+                        configuration: document.configuration, admin: document.admin, ha: ha, text: text,
+                        warnings: document.warnings))
+            }
         }
     }
 }

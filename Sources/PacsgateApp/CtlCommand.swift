@@ -38,6 +38,14 @@ struct CtlCommand: AsyncParsableCommand {
         @Flag(help: "Do not verify the admin server's certificate.")
         var insecure = false
 
+        @Flag(help: "On an HA secondary: make the change here although the pair's configuration comes from the primary (the next sync replaces it).")
+        var force = false
+
+        /// `path` with `?force=true` when `--force` was given.
+        func forcing(_ path: String) -> String {
+            self.force ? path + "?force=true" : path
+        }
+
         func client() throws -> AdminClient {
             guard let token = self.token ?? ProcessInfo.processInfo.environment["PACSGATE_TOKEN"], !token.isEmpty else {
                 throw ValidationError("no token: pass --token or set PACSGATE_TOKEN (make one with `pacsgate hash-password --token`)")
@@ -106,7 +114,7 @@ struct CtlStatus: AsyncParsableCommand {
 enum CtlState {
     static func change(_ connection: CtlCommand.Connection, service: String, server: String, to state: String) async throws {
         let path = "/api/v1/services/\(Self.escape(service))/servers/\(Self.escape(server))/state"
-        let response = try await ctlSend(try connection.client(), .post, path, json: ["state": state])
+        let response = try await ctlSend(try connection.client(), .post, connection.forcing(path), json: ["state": state])
         let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
         print(object?["message"] as? String ?? "\(service)/\(server): \(state)")
     }
@@ -151,7 +159,7 @@ struct CtlWeight: AsyncParsableCommand {
 
     func run() async throws {
         let path = "/api/v1/services/\(CtlState.escape(self.service))/servers/\(CtlState.escape(self.server))/weight"
-        let response = try await ctlSend(try self.connection.client(), .put, path, json: ["weight": self.weight])
+        let response = try await ctlSend(try self.connection.client(), .put, self.connection.forcing(path), json: ["weight": self.weight])
         let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
         print(object?["message"] as? String ?? "weight set")
     }
@@ -163,7 +171,7 @@ struct CtlReload: AsyncParsableCommand {
     @OptionGroup var connection: CtlCommand.Connection
 
     func run() async throws {
-        let response = try await ctlSend(try self.connection.client(), .post, "/api/v1/reload")
+        let response = try await ctlSend(try self.connection.client(), .post, self.connection.forcing("/api/v1/reload"))
         let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
         print(object?["message"] as? String ?? "reloaded")
     }

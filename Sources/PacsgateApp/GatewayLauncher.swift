@@ -4,6 +4,7 @@ import NIOPosix
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
+import PacsgateHA
 import ServiceLifecycle
 import UnixSignals
 
@@ -49,6 +50,17 @@ enum GatewayLauncher {
             }
         }
 
+        // The HA secret is read before any socket is bound too.
+        var haSecret: HASecret?
+        if let ha = loaded.ha {
+            do {
+                haSecret = try HAWiring.readSecret(ha)
+            } catch {
+                logger.critical("cannot start the HA link", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
+
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
         do {
             try audit.start()
@@ -87,6 +99,22 @@ enum GatewayLauncher {
                            Add your own users with `pacsgate hash-password` under admin.users.
                     """)
             }
+        }
+        if let ha = loaded.ha, let haSecret {
+            let controller = PairController(
+                configuration: ha, secret: haSecret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
+                group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
+            await manager.setGate(
+                ConfigurationManager.ChangeGate(
+                    file: { proposed, running, forced in
+                        controller.permitFileChange(proposed: proposed, running: running, forced: forced)
+                    },
+                    runtime: { forced in controller.permitRuntimeChange(forced: forced) }))
+            await manager.setPairStatus { Overview.Pair(await controller.status()) }
+            await manager.onApplied { [manager] _, _ in
+                await controller.configurationApplied(text: await manager.currentText, origin: "reload")
+            }
+            services.append(controller)
         }
         // Announced from inside the service group, once its signal handlers are in place.
         let announced = startup

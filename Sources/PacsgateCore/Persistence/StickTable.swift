@@ -12,6 +12,12 @@ public final class StickTable: Sendable {
         public var key: StickKey
         public var server: String
         public var expires: NIODeadline
+
+        public init(key: StickKey, server: String, expires: NIODeadline) {
+            self.key = key
+            self.server = server
+            self.expires = expires
+        }
     }
 
     /// A new or refreshed entry, as handed to the change observer.
@@ -80,6 +86,23 @@ public final class StickTable: Sendable {
                 Self.makeRoom(&storage, now: now)
             }
             storage.entries[entry.key] = (entry.server, entry.expires)
+        }
+    }
+
+    /// Inserts an entry received from the HA peer unless this table holds a later-expiring entry for the same key
+    /// (the more recent use wins on both units, so a pair whose link was cut converges when it is restored). Not
+    /// reported to the observer. Returns whether the entry was taken.
+    @discardableResult
+    public func mergeIfLater(_ entry: Entry, now: NIODeadline = .now()) -> Bool {
+        guard entry.expires > now else { return false }
+        return self.storage.withLockedValue { storage in
+            if let existing = storage.entries[entry.key] {
+                if existing.expires > now, existing.expires >= entry.expires { return false }
+            } else if storage.entries.count >= storage.capacity {
+                Self.makeRoom(&storage, now: now)
+            }
+            storage.entries[entry.key] = (entry.server, entry.expires)
+            return true
         }
     }
 

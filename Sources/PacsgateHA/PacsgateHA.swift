@@ -1,1 +1,0 @@
-// PacsgateHA module; being built.
