@@ -242,8 +242,9 @@ let package = Package(
         .testTarget(
             name: "PacsgateHATests",
             dependencies: [
-                "PacsgateHA", "PacsgateCore", "PacsgateConfig", "PacsgateApp",
+                "PacsgateHA", "PacsgateCore", "PacsgateConfig", "PacsgateApp", "PacsgateAdmin",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,7 +3,7 @@
 # Safe to run repeatedly. Needs root (or sudo) for apt on a fresh machine.
 set -euo pipefail
 
-APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver)
+APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2)
 PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7 prometheus_client selenium)
 
 need_apt=()
@@ -14,6 +14,9 @@ command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 # The admin page's browser test: Debian's Chromium and its WebDriver.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# The HA failover test: keepalived in network namespaces the test creates.
+[ -x /usr/sbin/keepalived ] || need_apt+=(keepalived)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if ((${#need_apt[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
