@@ -1,3 +1,4 @@
+import PacsgateATNA
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
@@ -7,6 +8,8 @@ struct LoadedConfiguration: Sendable {
     var configuration: GatewayConfiguration
     /// `nil` when the file has no `admin:` section (no admin server).
     var admin: AdminConfiguration?
+    /// `nil` when the file has no `audit.syslog` section (no audit export).
+    var syslog: SyslogExportConfiguration?
     /// The YAML text, served by `GET /api/v1/config`.
     var text: String
     var warnings: [ConfigProblem]
@@ -29,8 +32,12 @@ enum ConfigurationFile {
 
     /// Validates YAML text.
     static func load(yaml text: String) -> Result<LoadedConfiguration, ConfigErrors> {
-        ConfigurationManager.validateDocument(text, loader: Self.loader).map {
-            LoadedConfiguration(configuration: $0.configuration, admin: $0.admin, text: text, warnings: $0.warnings)
+        ConfigurationManager.validateDocument(text, loader: Self.loader).flatMap { document in
+            SyslogExportConfiguration.decode(from: document.configuration).map { syslog in
+                LoadedConfiguration(
+                    configuration: document.configuration, admin: document.admin, syslog: syslog, text: text,
+                    warnings: document.warnings)
+            }
         }
     }
 }
