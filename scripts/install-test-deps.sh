@@ -3,7 +3,7 @@
 # Safe to run repeatedly. Needs root (or sudo) for apt on a fresh machine.
 set -euo pipefail
 
-APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2)
+APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2 rsyslog rsyslog-gnutls libxml2-utils)
 PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7 prometheus_client selenium)
 
 need_apt=()
@@ -11,6 +11,10 @@ command -v /usr/bin/echoscu >/dev/null 2>&1 || need_apt+=(dcmtk)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+# The ATNA audit export tests: a real rsyslog with the GnuTLS driver, and xmllint for schema validation.
+[ -x /usr/sbin/rsyslogd ] || need_apt+=(rsyslog)
+ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || need_apt+=(rsyslog-gnutls)
+[ -x /usr/bin/xmllint ] || need_apt+=(libxml2-utils)
 # The admin page's browser test: Debian's Chromium and its WebDriver.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)

@@ -8,6 +8,8 @@ public import PacsgateCore
 public struct AdminRoutes: Sendable {
     let gateway: Gateway
     let audit: AuditLog
+    /// Alarms of other components for the overview banner (the audit export).
+    let alarms: @Sendable () -> [String]
     let manager: ConfigurationManager
     let authenticator: AdminAuthenticator
     let activity: ActivityAggregator
@@ -18,8 +20,10 @@ public struct AdminRoutes: Sendable {
 
     public init(
         gateway: Gateway, audit: AuditLog, manager: ConfigurationManager, authenticator: AdminAuthenticator,
-        activity: ActivityAggregator, history: TrafficHistory, metrics: AdminMetrics, https: Bool, logger: Logger
+        activity: ActivityAggregator, history: TrafficHistory, metrics: AdminMetrics, https: Bool, logger: Logger,
+        alarms: @escaping @Sendable () -> [String] = { [] }
     ) {
+        self.alarms = alarms
         self.gateway = gateway
         self.audit = audit
         self.manager = manager
@@ -125,7 +129,7 @@ public struct AdminRoutes: Sendable {
         }
         var overview = Overview.build(
             services: services, listenPorts: ports, audit: self.audit.status, activity: self.activity.snapshot(),
-            history: self.history, user: user)
+            history: self.history, user: user, alarms: self.alarms())
         overview.pair = await self.manager.pairStatus()
         return overview
     }

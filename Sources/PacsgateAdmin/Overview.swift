@@ -187,13 +187,15 @@ public struct Overview: Sendable, Codable, Equatable {
     public var graphs: [Graph]
     /// `nil` for a single unit.
     public var pair: Pair? = nil
+    /// Alarms raised by other parts of the gateway (the audit export while it spools), one sentence each.
+    public var alarms: [String]? = nil
 }
 
 extension Overview {
     /// Builds the overview from the running gateway and the admin's activity and traffic records.
     static func build(
         services runtimes: [ServiceRuntime], listenPorts: [String: Int], audit: AuditLog.Status, activity: ActivityState,
-        history: TrafficHistory, user: String?, now: WallClock.Instant = WallClock.now()
+        history: TrafficHistory, user: String?, alarms: [String] = [], now: WallClock.Instant = WallClock.now()
     ) -> Overview {
         var services: [Service] = []
         for runtime in runtimes {
@@ -269,7 +271,7 @@ extension Overview {
         }
         return Overview(
             generatedAt: now.iso8601, user: user, audit: health, services: services, associations: associations, hl7: hl7,
-            tls: tls, graphs: graphs)
+            tls: tls, graphs: graphs, alarms: alarms.isEmpty ? nil : alarms)
     }
 }
 

@@ -55,6 +55,9 @@ enum OverviewPage {
                  — \(overview.audit.buffered) records held in memory, \(overview.audit.dropped) lost.</div>
                 """
         }
+        for alarm in overview.alarms ?? [] {
+            html += "<div class=\"alarm\">\(HTML.escape(alarm))</div>"
+        }
         if let pair = overview.pair { html += Self.pair(pair) }
         html += Self.services(overview, csrfToken: csrfToken)
         html += "<section class=\"grid\">"

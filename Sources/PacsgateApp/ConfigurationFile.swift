@@ -1,3 +1,4 @@
+import PacsgateATNA
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
@@ -10,6 +11,8 @@ struct LoadedConfiguration: Sendable {
     var admin: AdminConfiguration?
     /// `nil` when the file has no `ha:` section (a single unit).
     var ha: HAConfiguration?
+    /// `nil` when the file has no `audit.syslog` section (no audit export).
+    var syslog: SyslogExportConfiguration?
     /// The YAML text, served by `GET /api/v1/config`.
     var text: String
     var warnings: [ConfigProblem]
@@ -43,14 +46,18 @@ enum ConfigurationFile {
             }
             return .failure(ConfigErrors(problems))
         case .success(let document):
-            switch HAConfiguration.decode(from: document.configuration) {
-            case .failure(let errors):
-                return .failure(errors)
-            case .success(let ha):
+            switch (HAConfiguration.decode(from: document.configuration), SyslogExportConfiguration.decode(from: document.configuration)) {
+            case (.success(let ha), .success(let syslog)):
                 return .success(
                     LoadedConfiguration(
-                        configuration: document.configuration, admin: document.admin, ha: ha, text: text,
+                        configuration: document.configuration, admin: document.admin, ha: ha, syslog: syslog, text: text,
                         warnings: document.warnings))
+            case (let ha, let syslog):
+                // Both sections' problems at once, in line order.
+                var problems: [ConfigProblem] = []
+                if case .failure(let errors) = ha { problems += errors.problems }
+                if case .failure(let errors) = syslog { problems += errors.problems }
+                return .failure(ConfigErrors(problems))
             }
         }
     }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import PacsgateATNA
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
@@ -61,7 +62,20 @@ enum GatewayLauncher {
             }
         }
 
+        // The audit export (audit.syslog) reads its TLS material and spool before anything starts.
+        var exporter: AuditExporter?
+        if let syslog = loaded.syslog {
+            do {
+                exporter = try AuditExporter(configuration: syslog, group: group, logger: logger)
+            } catch {
+                logger.critical("cannot prepare the audit export (audit.syslog)", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
+        if let exporter {
+            audit.addObserver { event, line in exporter.observe(event: event, line: line) }
+        }
         do {
             try audit.start()
         } catch {
@@ -80,13 +94,17 @@ enum GatewayLauncher {
             gateway: gateway, loader: ConfigurationFile.loader, audit: audit, logger: logger, path: configPath,
             runningText: loaded.text, backupDirectory: stateDirectory.map { "\($0)/config-backups" })
         var startup = Startup(gateway: gateway)
-        var services: [any Service] = [GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod)]
+        var services: [any Service] = []
+        // First in the group, so it stops last: the records of the gateway's own shutdown are exported too.
+        if let exporter { services.append(exporter) }
+        services.append(GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod))
         if configPath != nil {
             services.append(ReloadService(manager: manager))
         }
         if let (adminConfiguration, tls, generated) = admin {
             let server = try AdminServer(
-                configuration: adminConfiguration, gateway: gateway, manager: manager, metrics: metrics, tls: tls, logger: logger)
+                configuration: adminConfiguration, gateway: gateway, manager: manager, metrics: metrics, tls: tls, logger: logger,
+                alarms: { [exporter] in exporter?.alarm.map { [$0] } ?? [] })
             services.append(server)
             startup.adminURL = server.url(port: adminConfiguration.listen.port)
             startup.generatedUser = generated

@@ -38,7 +38,7 @@ public struct ConfigurationDecoder: Sendable {
         Self.checkUnique(decoded, &reader)
         let services = decoded.map(\.service)
 
-        let audit = self.decodeAudit(&reader)
+        let (audit, syslog) = self.decodeAudit(&reader)
         var logLevel = Logger.Level.info
         if let loggingNode = reader.node("logging") {
             var logging = MappingReader(loggingNode, context: "logging")
@@ -60,6 +60,7 @@ public struct ConfigurationDecoder: Sendable {
         for name in Self.moduleSections {
             if let node = reader.node(name) { sections[name] = node }
         }
+        if let syslog { sections["audit.syslog"] = syslog }
         reader.finish()
         if !reader.problems.isEmpty { return .failure(ConfigErrors(reader.problems)) }
         let configuration = GatewayConfiguration(
@@ -230,8 +231,9 @@ public struct ConfigurationDecoder: Sendable {
         return config
     }
 
-    private func decodeAudit(_ reader: inout MappingReader) -> AuditConfiguration {
-        guard let node = reader.node("audit") else { return AuditConfiguration() }
+    /// The audit log's configuration, and `audit.syslog` as a raw node (decoded by the ATNA module).
+    private func decodeAudit(_ reader: inout MappingReader) -> (AuditConfiguration, ConfigNode?) {
+        guard let node = reader.node("audit") else { return (AuditConfiguration(), nil) }
         var nested = MappingReader(node, context: "audit")
         var audit = AuditConfiguration()
         audit.path = nested.string("path")
@@ -241,9 +243,10 @@ public struct ConfigurationDecoder: Sendable {
         if let keep = nested.int("keep", in: 0...1000) { audit.keep = keep }
         if let buffer = nested.int("buffer_records", in: 0...10_000_000) { audit.bufferRecords = buffer }
         if let policy = nested.choice("on_failure", AuditConfiguration.AuditFailurePolicy.self) { audit.onFailure = policy }
+        let syslog = nested.node("syslog")
         nested.finish()
         reader.absorb(nested)
-        return audit
+        return (audit, syslog)
     }
 
     private static func checkUnique(_ services: [DecodedService], _ reader: inout MappingReader) {

@@ -1,0 +1,224 @@
+public import PacsgateCore
+
+/// Builds the DICOM audit message (PS3.15 §A.5.3) for one gateway audit record — only from the fields the record
+/// carries; nothing is invented. Records that describe nothing a repository wants (an accepted TLS connection, a
+/// late HL7 ACK) give `nil`.
+///
+/// | Record | Message |
+/// |---|---|
+/// | `dicom.association`, `rejected-by-gateway` | Security Alert, Use of Restricted Function, outcome 4 |
+/// | `dicom.association`, `protocol-error` | Security Alert, Protocol Error (99PACSGATE), outcome 4 |
+/// | `dicom.association`, other outcomes | Network Entry, Attach (0 when released, 4 otherwise) |
+/// | `hl7.rejected` | Security Alert, Protocol Error, outcome 4 |
+/// | `tls.connection`, `handshake_failed` / `rejected` | Security Alert, Node Authentication, outcome 4 |
+/// | `admin.login` / `admin.logout` | User Authentication, Login / Logout (failed 4, throttled 8) |
+/// | `admin.change` | Security Alert, Network or Software Configuration (refused/failed 4) |
+public struct AuditEventMapper: Sendable {
+    /// Who reports: the gateway (`AuditSourceID`, `AuditEnterpriseSiteID`, type 4 application server process).
+    public var source: AuditSource
+    /// The gateway's process ID, its `AlternativeUserID` as PS3.15 §A.5.2.2 suggests for processes.
+    public var processID: String
+
+    public init(sourceID: String, siteID: String?, processID: String) {
+        self.source = AuditSource(id: sourceID, siteID: siteID, typeCodes: ["4"])
+        self.processID = processID
+    }
+
+    /// The message for one record (`event` and its JSON text as ``AuditLog`` hands them to observers).
+    public func message(event: String, line: String) -> AuditMessage? {
+        switch event {
+        case "dicom.association":
+            GatewayAuditRecord.decode(GatewayAuditRecord.DICOMAssociation.self, from: line).flatMap(self.association)
+        case "hl7.rejected":
+            GatewayAuditRecord.decode(GatewayAuditRecord.HL7Rejected.self, from: line).flatMap(self.hl7Rejected)
+        case "tls.connection":
+            GatewayAuditRecord.decode(GatewayAuditRecord.TLSConnection.self, from: line).flatMap(self.tlsConnection)
+        case "admin.login", "admin.logout":
+            GatewayAuditRecord.decode(GatewayAuditRecord.AdminSession.self, from: line).flatMap {
+                self.adminSession($0, login: event == "admin.login")
+            }
+        case "admin.change":
+            GatewayAuditRecord.decode(GatewayAuditRecord.AdminChange.self, from: line).flatMap(self.adminChange)
+        default:
+            nil
+        }
+    }
+
+    /// Application Activity (§A.5.3.1): the gateway started or is stopping.
+    public func applicationActivity(started: Bool, time: WallClock.Instant) -> AuditMessage {
+        AuditMessage(
+            event: EventIdentification(
+                id: AuditCode.applicationActivity, types: [started ? AuditCode.applicationStart : AuditCode.applicationStop],
+                time: time, outcome: .success),
+            participants: [
+                ActiveParticipant(
+                    userID: self.source.id, alternativeUserID: self.processID, isRequestor: false,
+                    roles: [AuditCode.application])
+            ],
+            source: self.source)
+    }
+
+    // MARK: records
+
+    private var gateway: ActiveParticipant {
+        ActiveParticipant(
+            userID: self.source.id, alternativeUserID: self.processID, isRequestor: false, roles: [AuditCode.application])
+    }
+
+    private func association(_ record: GatewayAuditRecord.DICOMAssociation) -> AuditMessage? {
+        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+        let clientHost = Self.host(of: record.client)
+        let calling = ActiveParticipant(
+            userID: record.callingAE ?? clientHost, alternativeUserID: record.callingAE.map { ActiveParticipant.aeTitles([$0]) },
+            isRequestor: true, roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost))
+        var participants = [calling]
+        if let called = record.calledAE {
+            participants.append(
+                ActiveParticipant(
+                    userID: called, alternativeUserID: ActiveParticipant.aeTitles([called]), isRequestor: false,
+                    roles: [AuditCode.destinationRole],
+                    networkAccessPoint: record.server.map { Self.accessPoint(Self.host(of: $0.address)) }))
+        }
+        switch record.outcome {
+        case "rejected-by-gateway", "protocol-error":
+            let description = record.reject?.description ?? record.error ?? record.end ?? record.outcome
+            participants.append(self.gateway)
+            return AuditMessage(
+                event: EventIdentification(
+                    id: AuditCode.securityAlert,
+                    types: [record.outcome == "protocol-error" ? AuditCode.protocolError : AuditCode.useOfRestrictedFunction],
+                    time: time, outcome: .minorFailure,
+                    outcomeDescription: "\(record.service): \(record.outcome): \(description)"),
+                participants: participants, source: self.source,
+                objects: [Self.alertSubject(node: clientHost, description: record.error ?? description)])
+        default:
+            var description = "\(record.service): \(record.outcome)"
+            if let server = record.server { description += " via \(server.label)" }
+            if let end = record.end { description += "; \(end)" }
+            return AuditMessage(
+                event: EventIdentification(
+                    id: AuditCode.networkEntry, types: [AuditCode.attach], time: time,
+                    outcome: record.outcome == "released" ? .success : .minorFailure, outcomeDescription: description),
+                participants: participants, source: self.source)
+        }
+    }
+
+    private func hl7Rejected(_ record: GatewayAuditRecord.HL7Rejected) -> AuditMessage? {
+        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+        let clientHost = Self.host(of: record.client)
+        var description = "\(record.service): \(record.reason), \(record.action)"
+        if let code = record.nakCode { description += " \(code)" }
+        return AuditMessage(
+            event: EventIdentification(
+                id: AuditCode.securityAlert, types: [AuditCode.protocolError], time: time, outcome: .minorFailure,
+                outcomeDescription: description),
+            participants: [
+                ActiveParticipant(
+                    userID: record.sendingApp ?? clientHost, userName: record.sendingFacility, isRequestor: true,
+                    roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost)),
+                self.gateway,
+            ],
+            source: self.source,
+            objects: [Self.alertSubject(node: clientHost, description: "\(record.reason): \(record.detail)")])
+    }
+
+    private func tlsConnection(_ record: GatewayAuditRecord.TLSConnection) -> AuditMessage? {
+        guard record.outcome == "handshake_failed" || record.outcome == "rejected",
+            let time = WallClock.Instant(iso8601: record.time)
+        else { return nil }
+        let clientHost = Self.host(of: record.client)
+        let reason = record.reason ?? record.refusal ?? record.outcome
+        var description = "\(record.service): \(record.outcome)"
+        if let sni = record.sni { description += " (SNI \(sni))" }
+        return AuditMessage(
+            event: EventIdentification(
+                id: AuditCode.securityAlert, types: [AuditCode.nodeAuthentication], time: time, outcome: .minorFailure,
+                outcomeDescription: description),
+            participants: [
+                ActiveParticipant(
+                    userID: clientHost, isRequestor: true, roles: [AuditCode.sourceRole],
+                    networkAccessPoint: Self.accessPoint(clientHost)),
+                self.gateway,
+            ],
+            source: self.source,
+            objects: [Self.alertSubject(node: clientHost, description: reason)])
+    }
+
+    private func adminSession(_ record: GatewayAuditRecord.AdminSession, login: Bool) -> AuditMessage? {
+        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+        let clientHost = Self.host(of: record.client)
+        let outcome: EventIdentification.Outcome =
+            switch record.result {
+            case "ok": .success
+            case "throttled": .seriousFailure
+            default: .minorFailure
+            }
+        return AuditMessage(
+            event: EventIdentification(
+                id: AuditCode.userAuthentication, types: [login ? AuditCode.login : AuditCode.logout], time: time,
+                outcome: outcome, outcomeDescription: "admin \(login ? "login" : "logout"): \(record.result)"),
+            participants: [
+                ActiveParticipant(
+                    userID: record.user, isRequestor: true, networkAccessPoint: Self.accessPoint(clientHost)),
+                ActiveParticipant(
+                    userID: self.source.id, alternativeUserID: self.processID, isRequestor: false,
+                    roles: [AuditCode.application]),
+            ],
+            source: self.source)
+    }
+
+    private func adminChange(_ record: GatewayAuditRecord.AdminChange) -> AuditMessage? {
+        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+        let failed = record.result == "refused" || record.result == "failed" || record.error != nil
+        let network = record.what.hasPrefix("server.")
+        var description = record.what
+        if let service = record.service { description += " \(service)" }
+        if let server = record.server { description += "/\(server)" }
+        if let before = record.before, let after = record.after, network { description += ": \(before) → \(after)" }
+        if let result = record.result { description += " (\(result))" }
+        let subject = network ? "\(record.service ?? "-")/\(record.server ?? "-")" : self.source.id
+        return AuditMessage(
+            event: EventIdentification(
+                id: AuditCode.securityAlert,
+                types: [network ? AuditCode.networkConfiguration : AuditCode.softwareConfiguration], time: time,
+                outcome: failed ? .minorFailure : .success, outcomeDescription: description),
+            participants: [
+                ActiveParticipant(userID: record.user, isRequestor: true),
+                self.gateway,
+            ],
+            source: self.source,
+            objects: [Self.alertSubject(node: subject, description: description)])
+    }
+
+    // MARK: helpers
+
+    /// The alert subject of a Security Alert (§A.5.3.11): a system object, Node ID, with an "Alert Description".
+    private static func alertSubject(node: String, description: String) -> ParticipantObject {
+        ParticipantObject(
+            idType: AuditCode.nodeID, id: node, name: node, typeCode: .systemObject, role: 13,
+            details: [ParticipantObject.Detail(type: "Alert Description", text: description)])
+    }
+
+    private static func accessPoint(_ host: String) -> ActiveParticipant.NetworkAccessPoint {
+        Self.looksLikeIP(host) ? .ipAddress(host) : .machineName(host)
+    }
+
+    private static func looksLikeIP(_ host: String) -> Bool {
+        !host.isEmpty && host.utf8.allSatisfy { byte in
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":")
+                || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+        } && (host.contains(".") || host.contains(":"))
+    }
+
+    /// The host part of `ip:port`, `[v6]:port`, or a bare address.
+    static func host(of address: String) -> String {
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            return String(address[address.index(after: address.startIndex)..<close])
+        }
+        let colons = address.filter { $0 == ":" }.count
+        if colons == 1, let colon = address.firstIndex(of: ":") {
+            return String(address[..<colon])
+        }
+        return address
+    }
+}

@@ -1,1 +1,0 @@
-// PacsgateATNA module; being built.

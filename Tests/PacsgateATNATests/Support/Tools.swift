@@ -1,0 +1,122 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ToolFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs real tools on a thread of their own (never blocking the cooperative pool).
+enum Tools {
+    struct Output {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    static func run(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> Output {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw ToolFailure("\(executable) is not installed (scripts/install-test-deps.sh installs it)")
+        }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Result { try Self.runBlocking(executable, arguments, input: input) })
+            }
+            thread.start()
+        }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], input: String?) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        let error = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try? stdin.fileHandleForWriting.close()
+        let errorData = NIOLockedValueBox(Data())
+        let reading = DispatchGroup()
+        let errorHandle = error.fileHandleForReading
+        DispatchQueue.global().async(group: reading) {
+            let data = errorHandle.readDataToEndOfFile()
+            errorData.withLockedValue { $0 = data }
+        }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        reading.wait()
+        return Output(
+            status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
+            standardError: String(decoding: errorData.withLockedValue { $0 }, as: UTF8.self))
+    }
+
+    /// The DICOM audit message schema (PS3.15 §A.5.1, RELAX NG) from the fixtures.
+    static var schemaPath: String {
+        get throws {
+            guard let url = Bundle.module.url(forResource: "audit-message", withExtension: "rng", subdirectory: "Fixtures") else {
+                throw ToolFailure("Fixtures/audit-message.rng missing from the test bundle")
+            }
+            return url.path
+        }
+    }
+
+    /// Validates XML documents against the schema with `xmllint --relaxng` (Debian libxml2-utils); returns the
+    /// validator's complaints (empty: all valid).
+    static func validate(_ documents: [String]) async throws -> String {
+        let directory = try temporaryDirectory("xml")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var paths: [String] = []
+        for (index, document) in documents.enumerated() {
+            let path = "\(directory)/m\(index).xml"
+            try document.write(toFile: path, atomically: true, encoding: .utf8)
+            paths.append(path)
+        }
+        let result = try await Self.run("/usr/bin/xmllint", ["--noout", "--relaxng", try Self.schemaPath] + paths)
+        return result.status == 0 ? "" : result.standardError
+    }
+
+    static func temporaryDirectory(_ name: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pacsgate-atna-\(name)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// A TCP port free on 127.0.0.1 now.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw ToolFailure("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw ToolFailure("bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+}
