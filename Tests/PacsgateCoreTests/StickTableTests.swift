@@ -167,4 +167,74 @@ import Testing
         #expect(table.lookup(key("K2"), now: Self.t0 + .seconds(5)) == "B")
         #expect(table.lookup(key("K2"), now: Self.t0 + .seconds(6)) == nil)
     }
+
+    @Test func fullTableEvictsTheLeastRecentlyStuckAmongManyAfterRefreshes() {
+        let table = StickTable(timeout: .seconds(60), capacity: 1000)
+        for index in 0..<1000 {
+            table.stick(StickKey(kind: .ipv4, words: (0, UInt64(index), 4)), to: "A", now: Self.t0 + .milliseconds(Int64(index)))
+        }
+        // Refresh key 0 (many times, leaving stale expiries behind): key 1 is now the least recently stuck.
+        for step in 1...3000 {
+            table.stick(StickKey(kind: .ipv4, words: (0, 0, 4)), to: "A", now: Self.t0 + .milliseconds(Int64(1000 + step)))
+        }
+        let now = Self.t0 + .seconds(5)
+        table.stick(StickKey(kind: .ipv4, words: (0, 5000, 4)), to: "B", now: now)
+        #expect(table.count == 1000)
+        #expect(table.evictions == 1)
+        #expect(table.lookup(StickKey(kind: .ipv4, words: (0, 0, 4)), now: now) == "A")
+        #expect(table.lookup(StickKey(kind: .ipv4, words: (0, 1, 4)), now: now) == nil)
+        #expect(table.lookup(StickKey(kind: .ipv4, words: (0, 2, 4)), now: now) == "A")
+    }
+
+    @Test func agreesWithAScanningModelUnderRandomOperations() {
+        // A reference model with the original algorithm: drop every expired entry, then evict the earliest expiry.
+        var model: [UInt64: (server: String, expires: NIODeadline)] = [:]
+        var modelEvictions = 0
+        let capacity = 50
+        let table = StickTable(timeout: .seconds(10), capacity: capacity)
+        var random = SplitMix64(seed: 42)
+        var now = Self.t0
+        for _ in 0..<20_000 {
+            now = now + .milliseconds(Int64(1 + random.next() % 400))  // distinct instants: no expiry ties
+            let id = random.next() % 120
+            let key = StickKey(kind: .ipv4, words: (0, id, 4))
+            switch random.next() % 10 {
+            case 0..<6:
+                let server = random.next() % 2 == 0 ? "A" : "B"
+                if model[id] == nil, model.count >= capacity {
+                    model = model.filter { $0.value.expires > now }
+                    if model.count >= capacity, let oldest = model.min(by: { $0.value.expires < $1.value.expires }) {
+                        model[oldest.key] = nil
+                        modelEvictions += 1
+                    }
+                }
+                model[id] = (server, now + .seconds(10))
+                table.stick(key, to: server, now: now)
+            case 6..<9:
+                var expected: String?
+                if let entry = model[id] {
+                    if entry.expires <= now { model[id] = nil } else { expected = entry.server }
+                }
+                #expect(table.lookup(key, now: now) == expected)
+            default:
+                model[id] = nil
+                table.remove(key)
+            }
+        }
+        #expect(table.evictions == modelEvictions)
+        #expect(table.count == model.count)
+    }
+}
+
+/// A small deterministic random number generator for repeatable tests.
+private struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { self.state = seed }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

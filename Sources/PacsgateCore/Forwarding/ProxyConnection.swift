@@ -28,6 +28,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private var serverChannel: (any Channel)?
     private var server: ServerIdentity?
     private var routing = Routing.any
+    /// Servers whose connect failed for this connection (allocated only on a failure).
     private var tried: [String] = []
 
     private var pendingClientRead = false
@@ -254,7 +255,6 @@ public final class ProxyConnection: ChannelDuplexHandler {
             self.refuse(reason, context: context)
             return
         }
-        self.tried.append(selection.label)
         let identity = ServerIdentity(label: selection.label, endpoint: selection.endpoint)
         self.server = identity
         let backend = BackendHandler(connection: self)
@@ -320,6 +320,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
     }
 
     private func connectFailed(_ identity: ServerIdentity, error: any Error) {
+        self.tried.append(identity.label)
         self.service.pool.release(identity.label)
         self.service.pool.recordConnectFailure(identity.label)
         self.server = nil
@@ -547,22 +548,32 @@ public final class ProxyConnection: ChannelDuplexHandler {
         self.idleTimer?.cancel()
         self.lingerTimer?.cancel()
         self.reportBytes()
-        let summary = ConnectionSummary(
-            service: self.service.label, client: self.clientDescription, server: self.server, bytesUp: self.bytesUp,
-            bytesDown: self.bytesDown, duration: .nanoseconds((NIODeadline.now() - self.acceptedAt).nanoseconds),
-            endReason: self.endReason, refused: self.refused)
-        let finished = self.inspector?.finished(summary)
+        let duration = Duration.nanoseconds((NIODeadline.now() - self.acceptedAt).nanoseconds)
+        // The summary (and its formatted client address) is built only for an inspector; the log line formats its
+        // fields only when `info` is enabled.
+        let finished = self.inspector.flatMap { inspector in
+            inspector.finished(
+                ConnectionSummary(
+                    service: self.service.label, client: self.clientDescription, server: self.server,
+                    bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: self.endReason,
+                    refused: self.refused))
+        }
         self.inspector = nil
-        let release: @Sendable () -> Void = { [service = self.service, channel = self.clientContext?.channel, key = self.limitKey] in
-            if let server = summary.server { service.pool.release(server.label) }
+        let release: @Sendable () -> Void = {
+            [
+                service = self.service, channel = self.clientContext?.channel, key = self.limitKey,
+                client = self.clientAddress, server = self.server, bytes = (self.bytesUp, self.bytesDown),
+                endReason = self.endReason
+            ] in
+            if let server { service.pool.release(server.label) }
             if let channel { service.connections.remove(channel, client: key) }
             service.stats.closed()
             service.logger.info(
                 "connection closed",
                 metadata: [
-                    "conn.client": "\(summary.client)", "conn.server": "\(summary.server?.description ?? "-")",
-                    "conn.bytes_up": "\(summary.bytesUp)", "conn.bytes_down": "\(summary.bytesDown)",
-                    "conn.duration_ms": "\(summary.duration.milliseconds)", "conn.end": "\(summary.endReason)",
+                    "conn.client": "\(client?.logDescription ?? "?")", "conn.server": "\(server?.description ?? "-")",
+                    "conn.bytes_up": "\(bytes.0)", "conn.bytes_down": "\(bytes.1)",
+                    "conn.duration_ms": "\(duration.milliseconds)", "conn.end": "\(endReason)",
                 ])
         }
         if let finished {

@@ -13,7 +13,15 @@ enum Listener {
             .serverChannelOption(
                 ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IP)), name: .init(rawValue: IP_FREEBIND)),
                 value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Accept up to 16 connections per wake-up (NIO's default is 4): fewer epoll_wait calls under bursts.
+            .serverChannelOption(.maxMessagesPerRead, value: 16)
+            // TCP_NODELAY (set on the listener by ServerBootstrap) and the keepalive settings below are inherited by
+            // every accepted socket on Linux, so the client leg needs no setsockopt of its own (five system calls
+            // per connection fewer than setting them on each child).
+            .serverChannelOption(.socketOption(.so_keepalive), value: 1)
+            .serverChannelOption(KeepaliveTuning.idle, value: KeepaliveTuning.idleSeconds)
+            .serverChannelOption(KeepaliveTuning.interval, value: KeepaliveTuning.intervalSeconds)
+            .serverChannelOption(KeepaliveTuning.count, value: KeepaliveTuning.probes)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.recvAllocator, value: ForwardingDefaults.receiveAllocator)
             .childChannelOption(.writeBufferWaterMark, value: ForwardingDefaults.waterMark)
@@ -21,7 +29,6 @@ enum Listener {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyConnection(service: runtime, snapshot: runtime.snapshot))
-                    KeepaliveTuning.apply(to: channel)
                 }
             }
         let address: SocketAddress
