@@ -34,7 +34,7 @@ struct DemoCommand: AsyncParsableCommand {
         let configuration = loaded.configuration
         let logger = GatewayLauncher.bootstrapLogging(level: configuration.logLevel)
         let metrics = AdminMetrics.bootstrap()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: NIOCore.System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopSizing.threadCount)
         let nodes = try await SimulatedNodes.start(
             for: configuration, registry: registry, stateDirectory: self.stateDir, group: group, logger: logger)
         let stateDir = self.stateDir

@@ -31,7 +31,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let logger = GatewayLauncher.bootstrapLogging(level: loaded.configuration.logLevel)
         let metrics = AdminMetrics.bootstrap()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: NIOCore.System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopSizing.threadCount)
         do {
             try await GatewayLauncher.run(loaded: loaded, configPath: self.config, logger: logger, group: group, metrics: metrics)
         } catch {
