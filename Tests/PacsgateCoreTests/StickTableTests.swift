@@ -224,6 +224,20 @@ import Testing
         #expect(table.evictions == modelEvictions)
         #expect(table.count == model.count)
     }
+
+    @Test("entries merged from the HA peer count against the bound like local ones")
+    func mergedEntriesAreBounded() throws {
+        let table = StickTable(timeout: .minutes(30), capacity: 2)
+        let now = NIODeadline.now()
+        let a = try #require(StickKey(text: "10.0.0.1")), b = try #require(StickKey(text: "10.0.0.2"))
+        let c = try #require(StickKey(text: "10.0.0.3"))
+        #expect(table.mergeIfLater(.init(key: a, server: "S1", expires: now + .minutes(5)), now: now))
+        #expect(table.mergeIfLater(.init(key: b, server: "S2", expires: now + .minutes(10)), now: now))
+        table.stick(c, to: "S1", now: now)
+        #expect(table.count == 2, "the table grew past its capacity")
+        #expect(table.lookup(a, now: now) == nil, "the entry closest to expiry is the one evicted")
+        #expect(table.lookup(c, now: now) == "S1")
+    }
 }
 
 /// A small deterministic random number generator for repeatable tests.

@@ -118,7 +118,7 @@ public final class StickTable: Sendable {
             } else if storage.entries.count >= storage.capacity {
                 Self.makeRoom(&storage, now: now)
             }
-            storage.entries[entry.key] = (entry.server, entry.expires)
+            storage.set(entry.key, server: entry.server, expires: entry.expires)
             return true
         }
     }
