@@ -14,6 +14,14 @@ swift build -Xswiftc -warnings-as-errors --build-tests
 ./.build/debug/pacsgate check-config Samples/mach7.yaml
 ./.build/debug/pacsgate check-config Samples/local.yaml
 
+# A short fuzz run of every parser (libFuzzer + ASan, 10 s per target; the long run is documented in
+# docs/reliability.md). PACSGATE_FUZZ_SECONDS=0 skips it. It runs before the tests so that the test runner's
+# summary stays the last lines of the output.
+fuzz_seconds="${PACSGATE_FUZZ_SECONDS:-10}"
+if [ "$fuzz_seconds" != "0" ]; then
+    bash scripts/fuzz.sh "$fuzz_seconds"
+fi
+
 # Serially: the integration tests run real gateways, peers and timers; in parallel on a 2-core CI machine their
 # timeouts would measure the machine's load rather than the gateway (about 4 minutes in all).
 PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build --no-parallel "$@"

@@ -30,7 +30,38 @@ enum ConfigurationFile {
         } catch {
             return .failure(ConfigErrors([ConfigProblem(line: 0, "cannot read file: \(error.localizedDescription)")]))
         }
-        return Self.load(yaml: text)
+        return Self.load(yaml: text).map { loaded in
+            var loaded = loaded
+            if let warning = Self.secretsExposure(path: path, text: text) { loaded.warnings.append(warning) }
+            return loaded
+        }
+    }
+
+    /// Keys whose values are secrets (or hashes of them, which allow offline guessing).
+    static let secretKeys = [
+        "password", "password_hash", "token", "token_hash", "secret", "shared_secret", "passphrase",
+    ]
+
+    /// A warning when a file holding secrets can be read by every user of the machine (`chmod o-r` fixes it).
+    static func secretsExposure(path: String, text: String) -> ConfigProblem? {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IROTH != 0 else { return nil }
+        var secretLine: Int?
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let words = code.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") })
+            if code.contains(":"), words.contains(where: { Self.secretKeys.contains($0.lowercased()) }) {
+                secretLine = index + 1
+                break
+            }
+        }
+        guard let secretLine else { return nil }
+        let mode = String(info.st_mode & 0o777, radix: 8)
+        return ConfigProblem(
+            line: secretLine,
+            "the file holds secrets (password or token hashes, shared secrets) and is readable by every user "
+                + "(mode \(mode)); restrict it: chmod o-r \(path)"
+        )
     }
 
     /// Validates YAML text, the `ha:` section included (its problems are reported with the rest, in line order).

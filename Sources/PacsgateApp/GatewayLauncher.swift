@@ -151,10 +151,11 @@ enum GatewayLauncher {
         logger.notice("stopped")
     }
 
-    /// Logging to standard error at the configured level; call once per process.
+    /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``); call
+    /// once per process.
     static func bootstrapLogging(level: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = EscapingLogHandler(label: label)
             handler.logLevel = level
             return handler
         }

@@ -90,7 +90,10 @@ struct AssociationStateMachine {
     // MARK: peek
 
     /// Everything the client sent so far: wait, forward, or answer.
-    mutating func peek(_ buffered: ByteBuffer) -> InspectionVerdict {
+    ///
+    /// - Parameter refuseForAudit: the audit log cannot be written and `audit.on_failure` is `refuse`: a complete
+    ///   request is answered with a transient A-ASSOCIATE-RJ (2/3/1, temporary congestion) instead of forwarded.
+    mutating func peek(_ buffered: ByteBuffer, refuseForAudit: Bool = false) -> InspectionVerdict {
         guard case .peeking = self.phase else { return .needMore }
         self.phase = .peeking(bytesSeen: buffered.readableBytes)
         self.peekedBytes = buffered.readableBytes
@@ -104,6 +107,10 @@ struct AssociationStateMachine {
             return self.malformed(error)
         }
         self.request = request
+        if refuseForAudit {
+            let why = "the audit log cannot be written (audit.on_failure: refuse)"
+            return .reject(self.answer(.rejectedByGateway, reject: .temporaryCongestion, error: why))
+        }
         switch self.connection.settings.policy.decide(request, client: self.connection.client) {
         case .reject(let reject, let why):
             return .reject(self.answer(.rejectedByGateway, reject: reject, error: why))

@@ -56,7 +56,9 @@ public final class DICOMInspector: ConnectionInspector {
     }
 
     public func inspect(_ buffered: ByteBuffer) -> InspectionVerdict {
-        let verdict = self.machine.peek(buffered)
+        // Consulted once per peek step (not per relayed read); only `refuse` needs the log's health.
+        let refuseForAudit = self.audit.configuration.onFailure == .refuse && self.audit.status != .ok
+        let verdict = self.machine.peek(buffered, refuseForAudit: refuseForAudit)
         switch verdict {
         case .needMore:
             break

@@ -1,0 +1,90 @@
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The executable's log handler: swift-log's `StreamLogHandler` line format on standard error, with every control
+/// character escaped.
+///
+/// `StreamLogHandler` prints messages and metadata values raw, so a CR/LF, an ANSI escape or a NUL in a value taken
+/// from the wire (an AE title, an HL7 field, an SNI name, a client's bytes quoted in an error) could forge or hide a
+/// log line. Here every C0 control, DEL, C1 control and U+2028/U+2029 in the message, the metadata keys and values and
+/// the source becomes a visible escape (`\n`, `\r`, `\t`, `\u{1B}`); each record is exactly one line.
+struct EscapingLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    /// Receives each finished line (newline included). Standard error by default; tests capture it.
+    let output: @Sendable (String) -> Void
+
+    init(label: String, output: @escaping @Sendable (String) -> Void = EscapingLogHandler.writeToStandardError) {
+        self.label = label
+        self.output = output
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = self.metadata
+        if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
+        if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
+        let pretty = merged.sorted { $0.key < $1.key }
+            .map { "\(Self.escape($0.key))=\(Self.escape("\($0.value)"))" }
+            .joined(separator: " ")
+        let line =
+            "\(Self.timestamp()) \(event.level) \(Self.escape(self.label)):\(pretty.isEmpty ? "" : " \(pretty)") "
+            + "[\(Self.escape(event.source))] \(Self.escape("\(event.message)"))\n"
+        self.output(line)
+    }
+
+    /// `text` with every control character (C0, DEL, C1, line and paragraph separators) made visible.
+    static func escape(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: Self.needsEscape) else { return text }
+        var escaped = ""
+        escaped.unicodeScalars.reserveCapacity(text.unicodeScalars.count + 8)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            case _ where Self.needsEscape(scalar):
+                escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+
+    private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
+
+    /// One `write(2)` per line (unbuffered, like `StreamLogHandler`'s locked stream): lines from different threads
+    /// do not interleave.
+    static let writeToStandardError: @Sendable (String) -> Void = { line in
+        var bytes = Array(line.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return -1 }
+                return write(STDERR_FILENO, base + offset, buffer.count - offset)
+            }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+
+    private static func timestamp() -> String {
+        var buffer = [Int8](repeating: 0, count: 64)
+        var now = time(nil)
+        var local = tm()
+        guard localtime_r(&now, &local) != nil else { return "<unknown>" }
+        let length = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &local)
+        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
