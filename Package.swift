@@ -173,6 +173,13 @@ let package = Package(
             dependencies: ["PacsgateApp"],
             swiftSettings: strictSettings
         ),
+        // Helpers shared by the test targets (running external tools); a plain library only the tests depend on.
+        .target(
+            name: "PacsgateTestSupport",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            path: "Tests/PacsgateTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "PacsgateCoreTests",
             dependencies: [
@@ -230,6 +237,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateAdminTests",
             dependencies: [
+                "PacsgateTestSupport",
                 "PacsgateAdmin",
                 "PacsgateCore",
                 "PacsgateConfig",
@@ -243,6 +251,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateHATests",
             dependencies: [
+                "PacsgateTestSupport",
                 "PacsgateHA", "PacsgateCore", "PacsgateConfig", "PacsgateApp", "PacsgateAdmin",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -254,6 +263,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateATNATests",
             dependencies: [
+                "PacsgateTestSupport",
                 "PacsgateATNA", "PacsgateCore", "PacsgateConfig", "PacsgateApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

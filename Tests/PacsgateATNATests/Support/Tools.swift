@@ -1,4 +1,5 @@
 import Foundation
+import PacsgateTestSupport
 import NIOConcurrencyHelpers
 import Testing
 
@@ -13,50 +14,13 @@ struct ToolFailure: Error, CustomStringConvertible {
 
 /// Runs real tools on a thread of their own (never blocking the cooperative pool).
 enum Tools {
-    struct Output {
-        var status: Int32
-        var standardOutput: String
-        var standardError: String
-    }
+    typealias Output = ToolOutput
 
     static func run(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> Output {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw ToolFailure("\(executable) is not installed (scripts/install-test-deps.sh installs it)")
         }
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, any Error>) in
-            let thread = Thread {
-                continuation.resume(with: Result { try Self.runBlocking(executable, arguments, input: input) })
-            }
-            thread.start()
-        }
-    }
-
-    private static func runBlocking(_ executable: String, _ arguments: [String], input: String?) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
-        let errorData = NIOLockedValueBox(Data())
-        let reading = DispatchGroup()
-        let errorHandle = error.fileHandleForReading
-        DispatchQueue.global().async(group: reading) {
-            let data = errorHandle.readDataToEndOfFile()
-            errorData.withLockedValue { $0 = data }
-        }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        reading.wait()
-        return Output(
-            status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: errorData.withLockedValue { $0 }, as: UTF8.self))
+        return try await ToolRunner.run(executable, arguments, input: input)
     }
 
     /// The DICOM audit message schema (PS3.15 §A.5.1, RELAX NG) from the fixtures.

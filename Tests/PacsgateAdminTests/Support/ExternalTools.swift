@@ -1,4 +1,5 @@
 import Foundation
+import PacsgateTestSupport
 import NIOConcurrencyHelpers
 
 /// Runs real tools the tests rely on (python3 with prometheus_client, curl, the pacsgate executable).
@@ -7,53 +8,11 @@ enum ExternalTools {
         var description: String
     }
 
-    struct Output {
-        var status: Int32
-        var standardOutput: String
-        var standardError: String
-    }
+    typealias Output = ToolOutput
 
-    /// Runs `executable` with `arguments`, feeding `input` to its standard input.
-    ///
-    /// The wait happens on a thread of its own: blocking a thread of Swift's cooperative pool (two on a two-core
-    /// machine) would starve the in-process gateway and admin server the tool is talking to.
+    /// Runs `executable` with `arguments`, feeding `input` to its standard input (on a thread of its own).
     static func run(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil) async throws -> Output {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, any Error>) in
-            let thread = Thread {
-                continuation.resume(with: Result { try Self.runBlocking(executable, arguments, input: input, environment: environment) })
-            }
-            thread.start()
-        }
-    }
-
-    private static func runBlocking(_ executable: String, _ arguments: [String], input: String?, environment: [String: String]?) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let output = Pipe()
-        let error = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
-        // Read both pipes concurrently so a chatty tool cannot fill one and block.
-        let errorData = NIOLockedValueBox(Data())
-        let reading = DispatchGroup()
-        let errorHandle = error.fileHandleForReading
-        DispatchQueue.global().async(group: reading) {
-            let data = errorHandle.readDataToEndOfFile()
-            errorData.withLockedValue { $0 = data }
-        }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        reading.wait()
-        return Output(
-            status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: errorData.withLockedValue { $0 }, as: UTF8.self))
+        try await ToolRunner.run(executable, arguments, input: input, environment: environment)
     }
 
     /// `python3` on PATH.
