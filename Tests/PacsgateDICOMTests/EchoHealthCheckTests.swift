@@ -60,6 +60,8 @@ struct EchoHealthCheckTests {
             a.process.signal(SIGSTOP)
             #expect(await eventually { server("A")?.health == .down })
             #expect(server("A")?.lastCheck?.detail == "no answer within 2s")
+            // The state changes first, the log line follows from the monitor's task: wait for it.
+            #expect(await eventually { gateway.logs.all.contains { $0.message == "server is down" && $0.metadata["server"] == "A" } })
             let down = gateway.logs.all.first { $0.message == "server is down" && $0.metadata["server"] == "A" }
             #expect(down?.metadata["reason"] == "no answer within 2s")
             #expect(down?.metadata["check"] == "dicom-echo")
@@ -83,7 +85,7 @@ struct EchoHealthCheckTests {
             a.process.signal(SIGCONT)
             #expect(await eventually { server("A")?.health == .up })
             #expect(server("A")?.lastCheck?.detail == "C-ECHO status 0x0000")
-            #expect(gateway.logs.all.contains { $0.message == "server is up" && $0.metadata["server"] == "A" })
+            #expect(await eventually { gateway.logs.all.contains { $0.message == "server is up" && $0.metadata["server"] == "A" } })
             #expect(server("B")?.health == .up)
         }
     }

@@ -47,7 +47,10 @@ struct LoadLimitTests {
     }
 
     /// Whether this test process runs under AddressSanitizer (its runtime is linked in).
-    static let underAddressSanitizer: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+    /// Built with `--sanitize=address` or `--sanitize=thread` (scripts/sanitize.sh): both add shadow memory.
+    static let underSanitizer: Bool =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+        || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
 
     /// Raises this process's open-file limit to what the test needs (scripts/test.sh raises the shell's too).
     static func raiseFileLimit(to wanted: rlim_t) {
@@ -99,8 +102,8 @@ struct LoadLimitTests {
             #expect(peak.withLockedValue { $0 } <= 1000 + wave, "the registry holds no more than maxconn + one wave")
             // Bounded: 19,000 refusals may not cost more than 64 MiB of this process (gateway and clients). Under
             // AddressSanitizer (scripts/sanitize.sh) freed memory sits in ASan's quarantine (256 MiB by default) and
-            // shadow memory comes on top: the bound is then 1 GiB.
-            let limit = Self.underAddressSanitizer ? 1024 * 1024 : 64 * 1024
+            // shadow memory comes on top; ThreadSanitizer adds its own shadow: the bound is then 1 GiB.
+            let limit = Self.underSanitizer ? 1024 * 1024 : 64 * 1024
             #expect(rssAfter - rssBefore < limit, "RSS grew from \(rssBefore) KiB to \(rssAfter) KiB")
             #expect(runtime.connections.count == 1000)
 
