@@ -72,7 +72,7 @@ enum HL7AuditRecord {
         var line = AuditLog.record(event: Self.lateAcknowledgmentEvent, time: time)
         Self.connectionFields(connection, into: &line)
         Self.summaryFields(message.summary, into: &line)
-        line.field("received", message.receivedAt.iso8601)
+        line.field("received", message.receivedAt)
         line.field("ack_code", code.rawValue)
         line.field("ack_ms", Self.milliseconds(latency))
         return line

@@ -10,8 +10,8 @@ import PacsgateCore
 ///   unchanged; invalid input gets a NAK or a close, and an `hl7.rejected` record.
 /// - Server → client (`.observe`): ACKs are matched to messages; each message gets one `hl7.message` record
 ///   when its ACK arrives, its `ack_timeout` passes, or the connection ends.
-/// - ``finished(_:)`` returns the future of the last audit write, so the connection is released only once
-///   every record is durable (the audit log writes in order).
+/// - Records are appended without a future each; ``finished(_:)`` returns one that succeeds once every record of
+///   the connection is durable (the audit log writes in order), so the connection is released only then.
 ///
 /// Logs: one line per rejection, per missing/late/unmatched ACK and per connection (its summary); forwarded
 /// and acknowledged messages only at debug level. Never a byte of PID or later segments.
@@ -21,7 +21,7 @@ final class HL7Inspector: ConnectionInspector {
     private var machine: HL7StreamStateMachine
     private var connection: HL7AuditRecord.Connection
     private var logger: Logger
-    private var lastAuditWrite: EventLoopFuture<Void>?
+    private var wroteAuditRecords = false
     private var acknowledgmentTimer: Scheduled<Void>?
     /// NAKs waiting for the server to finish the frame it is in the middle of sending to the client.
     private var heldReplies: ByteBuffer?
@@ -199,7 +199,7 @@ final class HL7Inspector: ConnectionInspector {
                 ]
             )
         }
-        return self.lastAuditWrite
+        return self.wroteAuditRecords ? self.context.audit.written(on: self.context.eventLoop) : nil
     }
 
     // MARK: - Helpers
@@ -263,7 +263,8 @@ final class HL7Inspector: ConnectionInspector {
     }
 
     private func audit(_ line: JSONLine) {
-        self.lastAuditWrite = self.context.audit.write(line, on: self.context.eventLoop)
+        self.context.audit.write(line)
+        self.wroteAuditRecords = true
     }
 
     private func armAcknowledgmentTimer() {

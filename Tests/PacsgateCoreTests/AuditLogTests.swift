@@ -92,6 +92,26 @@ import Testing
         try expectFile(self.path, lines([record("connect", 1), record("connect", 2), record("close", 3)]))
     }
 
+    @Test func writtenWaitsForEveryEarlierRecordAndIsNotCounted() async throws {
+        let log = makeLog(AuditConfiguration(path: self.path))
+        try log.start()
+        let loop = self.group.next()
+        let records = (0..<300).map { record("hl7.message", $0) }
+        for record in records { log.write(record) }
+        try await log.written(on: loop).get()
+        // Acknowledged means: every record appended before it is in the file.
+        try expectFile(self.path, lines(records))
+        #expect(log.writtenCount == 300)
+        // With nothing pending it still succeeds, and a barrier is never a line of its own.
+        try await log.written(on: loop).get()
+        #expect(log.writtenCount == 300)
+        #expect(log.recent(limit: 1000).count == 300)
+        await log.shutdown()
+        try expectFile(self.path, lines(records))
+        let error = await #expect(throws: AuditLog.NotWritten.self) { try await log.written(on: loop).get() }
+        #expect(error?.reason == "the audit log is stopped")
+    }
+
     @Test func writeAfterShutdownFails() async throws {
         let log = makeLog(AuditConfiguration(path: self.path))
         try log.start()

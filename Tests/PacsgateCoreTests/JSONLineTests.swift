@@ -52,6 +52,19 @@ import Testing
         #expect(line.text == String(expected.dropLast()) + #","more":1}"#)
     }
 
+    @Test func timeFieldIsISO8601InUTCWithMilliseconds() {
+        var line = JSONLine()
+        line.field("epoch", WallClock.Instant(millisecondsSinceEpoch: 0))
+        line.field("t", WallClock.Instant(millisecondsSinceEpoch: 1_764_100_862_005))
+        line.field("leap", WallClock.Instant(millisecondsSinceEpoch: 1_709_164_799_999))
+        line.field("before", WallClock.Instant(millisecondsSinceEpoch: -1))
+        #expect(
+            line.text
+                == #"{"epoch":"1970-01-01T00:00:00.000Z","t":"2025-11-25T20:01:02.005Z","#
+                + #""leap":"2024-02-28T23:59:59.999Z","before":"1969-12-31T23:59:59.999Z"}"#)
+        #expect(WallClock.Instant(millisecondsSinceEpoch: 253_402_300_800_000).iso8601 == "10000-01-01T00:00:00.000Z")
+    }
+
     @Test func intExtremes() {
         var line = JSONLine()
         line.field("min", Int.min)

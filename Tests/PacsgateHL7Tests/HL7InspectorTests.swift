@@ -120,7 +120,7 @@ struct HL7InspectorTests {
         await outcome.audit.shutdown()
     }
 
-    @Test("finished() returns the future of the last audit write: every record is in the file when it completes")
+    @Test("finished() waits for the audit log: every record of the connection is in the file when it completes")
     func finishedWaitsForAudit() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

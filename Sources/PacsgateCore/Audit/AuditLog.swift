@@ -33,8 +33,12 @@ public final class AuditLog: Sendable {
     public typealias Observer = @Sendable (_ event: String, _ line: String) -> Void
 
     private struct Pending {
+        /// The line with its newline; empty for a barrier (``written(on:)``), which only waits for the records
+        /// before it.
         var bytes: [UInt8]
         var completion: Completion?
+
+        var isRecord: Bool { !self.bytes.isEmpty }
     }
 
     private struct Shared {
@@ -44,7 +48,11 @@ public final class AuditLog: Sendable {
         var finished = false
         var finishWaiters: [CheckedContinuation<Void, Never>] = []
         var status: Status = .ok
-        var recent: [(event: String, line: String)] = []
+        /// The writer waits for a wake-up: the next record must signal it. While it is busy (or gathering a
+        /// burst) records are only queued, so a burst costs one wake-up instead of one per record.
+        var writerIdle = false
+        /// Kept as bytes (shared with the queue, not copied) and decoded only when the admin API asks.
+        var recent: [(event: String, line: [UInt8])] = []
         var recentStart = 0
         var written = 0
         var observers: [Observer] = []
@@ -56,6 +64,12 @@ public final class AuditLog: Sendable {
     private let wakeUp = ConditionLock(value: false)
     private let recentCapacity = 1000
     private let thread = NIOThreadPool(numberOfThreads: 1)
+    /// How long the writer, woken by the first record of a burst, lets the burst gather before it writes: one
+    /// `write` (and one thread switch) then serves many records. Small against `fsync_interval`, and nothing waits
+    /// on it but the release of a finished connection's bookkeeping.
+    static let gatherDelayMicroseconds: UInt32 = 2000
+    /// A queue this long is written at once, without gathering.
+    static let gatherLimit = 256
 
     public init(configuration: AuditConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -91,6 +105,25 @@ public final class AuditLog: Sendable {
         self.enqueue(record, completion: nil)
     }
 
+    /// Succeeds once every record appended before this call is written (and synced per policy), fails with
+    /// ``NotWritten`` as the last of them would. Lets a writer of many records (one per HL7 message) wait once, at
+    /// the end, instead of holding a future per record: records are written in order.
+    public func written(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let (accepted, wake) = self.shared.withLockedValue { shared -> (Bool, Bool) in
+            guard !shared.stopping else { return (false, false) }
+            shared.queue.append(Pending(bytes: [], completion: { promise.completeWith($0) }))
+            defer { shared.writerIdle = false }
+            return (true, shared.writerIdle)
+        }
+        guard accepted else {
+            promise.fail(NotWritten(reason: "the audit log is stopped"))
+            return promise.futureResult
+        }
+        if wake { self.wakeWriter() }
+        return promise.futureResult
+    }
+
     /// Appends a record and waits until it is written.
     public func writeAndWait(_ record: JSONLine) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -101,23 +134,31 @@ public final class AuditLog: Sendable {
     private func enqueue(_ record: JSONLine, completion: Completion?) {
         let line = record.line
         let event = Self.eventName(of: record)
-        let (accepted, text, observers) = self.shared.withLockedValue { shared -> (Bool, String, [Observer]) in
-            guard !shared.stopping else { return (false, "", []) }
+        let (accepted, wake, observers) = self.shared.withLockedValue { shared -> (Bool, Bool, [Observer]) in
+            guard !shared.stopping else { return (false, false, []) }
             shared.queue.append(Pending(bytes: line, completion: completion))
-            let entry = (event: event, line: String(decoding: line.dropLast(), as: UTF8.self))
+            let entry = (event: event, line: line)
             if shared.recent.count < self.recentCapacity {
                 shared.recent.append(entry)
             } else {
                 shared.recent[shared.recentStart] = entry
                 shared.recentStart = (shared.recentStart + 1) % self.recentCapacity
             }
-            return (true, entry.line, shared.observers)
+            defer { shared.writerIdle = false }
+            return (true, shared.writerIdle, shared.observers)
         }
         guard accepted else {
             completion?(.failure(NotWritten(reason: "the audit log is stopped")))
             return
         }
-        for observer in observers { observer(event, text) }
+        if !observers.isEmpty {
+            let text = String(decoding: line.dropLast(), as: UTF8.self)
+            for observer in observers { observer(event, text) }
+        }
+        if wake { self.wakeWriter() }
+    }
+
+    private func wakeWriter() {
         self.wakeUp.lock()
         self.wakeUp.unlock(withValue: true)
     }
@@ -131,8 +172,8 @@ public final class AuditLog: Sendable {
     public func recent(limit: Int, event: String? = nil) -> [String] {
         self.shared.withLockedValue { shared in
             let ordered = shared.recent[shared.recentStart...] + shared.recent[..<shared.recentStart]
-            let matching = ordered.filter { event == nil || $0.event == event }.map(\.line)
-            return Array(matching.suffix(max(0, limit)))
+            let matching = ordered.filter { event == nil || $0.event == event }.suffix(max(0, limit))
+            return matching.map { String(decoding: $0.line.dropLast(), as: UTF8.self) }
         }
     }
 
@@ -154,8 +195,7 @@ public final class AuditLog: Sendable {
             for item in unstartedQueue { item.completion?(.failure(NotWritten(reason: "the audit log was never started"))) }
             return
         }
-        self.wakeUp.lock()
-        self.wakeUp.unlock(withValue: true)
+        self.wakeWriter()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = self.shared.withLockedValue { shared -> Bool in
                 if shared.finished { return true }
@@ -174,11 +214,20 @@ public final class AuditLog: Sendable {
         var lastSync = NIODeadline.now()
         var unsynced = false
         while true {
-            let waitSeconds: Double = backlog.isEmpty ? (unsynced ? self.configuration.fsyncInterval.seconds : 3600) : 1
-            if self.wakeUp.lock(whenValue: true, timeoutSeconds: max(0.01, waitSeconds)) {
-                self.wakeUp.unlock(withValue: false)
+            let idle = self.shared.withLockedValue { shared -> Bool in
+                guard shared.queue.isEmpty, !shared.stopping else { return false }
+                shared.writerIdle = true
+                return true
+            }
+            if idle {
+                let waitSeconds: Double = backlog.isEmpty ? (unsynced ? self.configuration.fsyncInterval.seconds : 3600) : 1
+                if self.wakeUp.lock(whenValue: true, timeoutSeconds: max(0.01, waitSeconds)) {
+                    self.wakeUp.unlock(withValue: false)
+                    self.gatherBurst()
+                }
             }
             let (batch, stopping) = self.shared.withLockedValue { shared -> ([Pending], Bool) in
+                shared.writerIdle = false
                 let batch = shared.queue
                 shared.queue.removeAll(keepingCapacity: true)
                 return (batch, shared.stopping)
@@ -212,8 +261,17 @@ public final class AuditLog: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Woken by the first record of a burst: give the rest of it a moment to arrive (unless the log is stopping or
+    /// the queue is already long), so the burst is written with one `write` and costs the event loops one wake-up of
+    /// this thread rather than one per record.
+    private func gatherBurst() {
+        let (stopping, queued) = self.shared.withLockedValue { ($0.stopping, $0.queue.count) }
+        guard !stopping, queued < Self.gatherLimit else { return }
+        usleep(Self.gatherDelayMicroseconds)
+    }
+
     private func flush(_ backlog: inout [Pending], writer: inout FileWriter, unsynced: inout Bool, lastSync: inout NIODeadline) {
-        let count = backlog.count
+        let count = backlog.lazy.filter(\.isRecord).count
         if self.configuration.path == nil {
             for item in backlog { item.completion?(.success(())) }
             backlog.removeAll()
@@ -270,8 +328,9 @@ public final class AuditLog: Sendable {
         for item in backlog.prefix(whole) {
             item.completion?(.failure(NotWritten(reason: "written but not synced: \(failure)")))
         }
+        let wholeRecords = backlog.prefix(whole).lazy.filter(\.isRecord).count
         backlog.removeFirst(whole)
-        self.shared.withLockedValue { $0.written += whole }
+        self.shared.withLockedValue { $0.written += wholeRecords }
         let reason = "\(failure)"
         var dropped = 0
         if backlog.count > self.configuration.bufferRecords {
@@ -300,28 +359,32 @@ public final class AuditLog: Sendable {
         }
     }
 
+    private static let eventMarker: [UInt8] = Array("\"event\":\"".utf8)
+
     private static func eventName(of record: JSONLine) -> String {
         // Records start with {"time":"…","event":"…" — find the event value without parsing the whole line.
-        let bytes = record.bytes
-        let marker = Array("\"event\":\"".utf8)
-        guard bytes.count > marker.count else { return "" }
-        var index = 0
-        while index + marker.count <= bytes.count {
-            if bytes[index] == marker[0], Array(bytes[index..<(index + marker.count)]) == marker {
-                let start = index + marker.count
-                var end = start
-                while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
-                return String(decoding: bytes[start..<end], as: UTF8.self)
+        record.bytes.withUnsafeBufferPointer { bytes in
+            Self.eventMarker.withUnsafeBufferPointer { marker in
+                guard bytes.count > marker.count else { return "" }
+                var index = 0
+                while index + marker.count <= bytes.count {
+                    if bytes[index] == marker[0], UnsafeBufferPointer(rebasing: bytes[index..<(index + marker.count)]).elementsEqual(marker) {
+                        let start = index + marker.count
+                        var end = start
+                        while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
+                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+                    }
+                    index += 1
+                }
+                return ""
             }
-            index += 1
         }
-        return ""
     }
 
     /// A record that starts with the fields every audit line has: `time` and `event`.
     public static func record(event: String, time: WallClock.Instant = WallClock.now()) -> JSONLine {
         var line = JSONLine()
-        line.field("time", time.iso8601)
+        line.field("time", time)
         line.field("event", event)
         return line
     }

@@ -24,6 +24,14 @@ public struct JSONLine: Sendable {
         if let value { self.field(key, value) } else { self.nullField(key) }
     }
 
+    /// A time field in ISO 8601 UTC with milliseconds (``WallClock/Instant/iso8601``).
+    public mutating func field(_ key: String, _ time: WallClock.Instant) {
+        self.key(key)
+        self.bytes.append(UInt8(ascii: "\""))
+        time.appendISO8601(to: &self.bytes)
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+
     /// An integer field.
     public mutating func field(_ key: String, _ value: Int) {
         self.key(key)
@@ -113,44 +121,62 @@ public struct JSONLine: Sendable {
     }
 
     /// Appends `value` as a JSON string. Invalid UTF-8 cannot occur (Swift strings are valid); control characters,
-    /// quotes, backslashes, DEL and the JavaScript line separators are escaped.
+    /// quotes, backslashes, DEL and the JavaScript line separators are escaped. Runs without an escape are copied
+    /// whole: most values (AE titles, addresses, message types) have none.
     static func appendString(_ value: String, to bytes: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
+        var value = value
         bytes.append(UInt8(ascii: "\""))
-        var utf8 = value.utf8.makeIterator()
-        var lookahead: [UInt8] = []
-        while let byte = utf8.next() {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20, 0x7f:
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                hex.withUTF8Buffer { digits in
-                    bytes.append(digits[Int(byte >> 4)])
-                    bytes.append(digits[Int(byte & 0xf)])
+        value.withUTF8 { utf8 in
+            var runStart = 0
+            var index = 0
+            while index < utf8.count {
+                let byte = utf8[index]
+                let escape: Escape
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): escape = .backslash(byte)
+                case UInt8(ascii: "\n"): escape = .backslash(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): escape = .backslash(UInt8(ascii: "r"))
+                case UInt8(ascii: "\t"): escape = .backslash(UInt8(ascii: "t"))
+                case 0..<0x20, 0x7f: escape = .unicode(byte)
+                case 0xe2 where index + 2 < utf8.count && utf8[index + 1] == 0x80
+                    && (utf8[index + 2] == 0xa8 || utf8[index + 2] == 0xa9):
+                    // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) end lines in JavaScript; escape them.
+                    escape = .lineSeparator(utf8[index + 2] == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
+                default:
+                    index += 1
+                    continue
                 }
-            case 0xe2:
-                // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) end lines in JavaScript; escape them.
-                lookahead.removeAll(keepingCapacity: true)
-                if let second = utf8.next() { lookahead.append(second) }
-                if lookahead.first == 0x80, let third = utf8.next() {
-                    lookahead.append(third)
-                    if third == 0xa8 || third == 0xa9 {
-                        bytes.append(contentsOf: "\\u202".utf8)
-                        bytes.append(third == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
-                        continue
-                    }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                switch escape {
+                case .backslash(let letter):
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(letter)
+                    index += 1
+                case .unicode(let control):
+                    for ascii in "\\u00".utf8 { bytes.append(ascii) }
+                    bytes.append(Self.hexDigit(control >> 4))
+                    bytes.append(Self.hexDigit(control & 0xf))
+                    index += 1
+                case .lineSeparator(let last):
+                    for ascii in "\\u202".utf8 { bytes.append(ascii) }
+                    bytes.append(last)
+                    index += 3
                 }
-                bytes.append(byte)
-                bytes.append(contentsOf: lookahead)
-            default:
-                bytes.append(byte)
+                runStart = index
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    private enum Escape {
+        case backslash(UInt8)
+        case unicode(UInt8)
+        case lineSeparator(UInt8)
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }
 

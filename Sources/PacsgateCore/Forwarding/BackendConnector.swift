@@ -21,17 +21,15 @@ public struct SocketBackendConnector: BackendConnector {
         to endpoint: Endpoint, on eventLoop: any EventLoop, timeout: TimeAmount,
         handler: NIOLoopBound<BackendHandler>
     ) -> EventLoopFuture<any Channel> {
+        // The options are set synchronously in the initializer rather than with `.channelOption`: the bootstrap
+        // applies those one at a time through a chain of futures, which cost about 7 % of the gateway's CPU per
+        // association (docs/benchmarks.md); the initializer runs on the event loop before the channel is registered,
+        // so the effect is the same.
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
-            .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelOption(KeepaliveTuning.idle, value: KeepaliveTuning.idleSeconds)
-            .channelOption(KeepaliveTuning.interval, value: KeepaliveTuning.intervalSeconds)
-            .channelOption(KeepaliveTuning.count, value: KeepaliveTuning.probes)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.recvAllocator, value: ForwardingDefaults.receiveAllocator)
-            .channelOption(.writeBufferWaterMark, value: ForwardingDefaults.waterMark)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try ForwardingDefaults.applyServerLegOptions(channel)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
@@ -53,6 +51,24 @@ enum ForwardingDefaults {
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 2048, maximum: 256 * 1024)
     /// Outbound buffering per leg before the other leg stops reading (backpressure).
     static let waterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 128 * 1024, high: 512 * 1024)
+
+    /// Options of both legs that are not socket options: half-close, read sizes, backpressure marks.
+    static func applyLegOptions(_ options: some NIOSynchronousChannelOptions) throws {
+        try options.setOption(.allowRemoteHalfClosure, value: true)
+        try options.setOption(.recvAllocator, value: Self.receiveAllocator)
+        try options.setOption(.writeBufferWaterMark, value: Self.waterMark)
+    }
+
+    /// The server leg's options: those of both legs plus keepalive (the client leg inherits keepalive from the
+    /// listener; `ClientBootstrap` sets TCP_NODELAY itself).
+    static func applyServerLegOptions(_ channel: any Channel) throws {
+        guard let options = channel.syncOptions else { throw ChannelError.operationUnsupported }
+        try options.setOption(.socketOption(.so_keepalive), value: 1)
+        try options.setOption(KeepaliveTuning.idle, value: KeepaliveTuning.idleSeconds)
+        try options.setOption(KeepaliveTuning.interval, value: KeepaliveTuning.intervalSeconds)
+        try options.setOption(KeepaliveTuning.count, value: KeepaliveTuning.probes)
+        try Self.applyLegOptions(options)
+    }
 }
 
 /// TCP keepalive so a vanished peer (a powered-off modality) is noticed within about two minutes instead of two

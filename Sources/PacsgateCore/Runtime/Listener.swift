@@ -22,11 +22,12 @@ enum Listener {
             .serverChannelOption(KeepaliveTuning.idle, value: KeepaliveTuning.idleSeconds)
             .serverChannelOption(KeepaliveTuning.interval, value: KeepaliveTuning.intervalSeconds)
             .serverChannelOption(KeepaliveTuning.count, value: KeepaliveTuning.probes)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.recvAllocator, value: ForwardingDefaults.receiveAllocator)
-            .childChannelOption(.writeBufferWaterMark, value: ForwardingDefaults.waterMark)
+            // The child options are set synchronously in the initializer (before registration): `childChannelOption`
+            // applies them through a chain of futures per accepted connection.
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard let options = channel.syncOptions else { throw ChannelError.operationUnsupported }
+                    try ForwardingDefaults.applyLegOptions(options)
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyConnection(service: runtime, snapshot: runtime.snapshot))
                 }

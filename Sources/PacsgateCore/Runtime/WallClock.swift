@@ -21,16 +21,50 @@ public enum WallClock {
 
         /// ISO 8601 UTC with milliseconds: `2026-11-25T20:01:02.345Z`.
         public var iso8601: String {
-            var seconds = time_t(self.millisecondsSinceEpoch / 1000)
-            let ms = Int(self.millisecondsSinceEpoch % 1000)
+            var bytes: [UInt8] = []
+            self.appendISO8601(to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        /// Appends ``iso8601``'s 24 ASCII bytes (every audit record starts with one, so no string is built).
+        public func appendISO8601(to bytes: inout [UInt8]) {
+            var seconds = time_t(self.millisecondsSinceEpoch.quotientAndRemainder(dividingBy: 1000).quotient)
+            var milliseconds = Int(self.millisecondsSinceEpoch % 1000)
+            if milliseconds < 0 {
+                milliseconds += 1000
+                seconds -= 1
+            }
             var parts = tm()
             gmtime_r(&seconds, &parts)
-            func pad(_ value: Int32, _ width: Int) -> String {
-                let text = String(value)
-                return String(repeating: "0", count: max(0, width - text.count)) + text
+            func digits(_ value: Int, _ width: Int) {
+                let rest0 = max(0, value)
+                var divisor = 1
+                var places = 1
+                while places < width || rest0 / divisor >= 10 {
+                    divisor *= 10
+                    places += 1
+                }
+                var rest = rest0
+                while divisor > 0 {
+                    bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: (rest / divisor) % 10))
+                    rest %= divisor
+                    divisor /= 10
+                }
             }
-            return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-                + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
+            digits(Int(parts.tm_year) + 1900, 4)
+            bytes.append(UInt8(ascii: "-"))
+            digits(Int(parts.tm_mon) + 1, 2)
+            bytes.append(UInt8(ascii: "-"))
+            digits(Int(parts.tm_mday), 2)
+            bytes.append(UInt8(ascii: "T"))
+            digits(Int(parts.tm_hour), 2)
+            bytes.append(UInt8(ascii: ":"))
+            digits(Int(parts.tm_min), 2)
+            bytes.append(UInt8(ascii: ":"))
+            digits(Int(parts.tm_sec), 2)
+            bytes.append(UInt8(ascii: "."))
+            digits(milliseconds, 3)
+            bytes.append(UInt8(ascii: "Z"))
         }
 
         /// `YYYYMMDDHHMMSS` in UTC, the HL7 DTM form.
