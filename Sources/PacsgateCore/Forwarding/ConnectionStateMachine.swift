@@ -101,6 +101,12 @@ struct ConnectionStateMachine {
         return .startForwarding(pending: pending, clientInputClosed: clientInputClosed)
     }
 
+    /// Bytes of the client's held until the server leg is up (0 outside `connecting`).
+    var heldBytes: Int {
+        if case .connecting(let pending, _) = self.state { return pending?.readableBytes ?? 0 }
+        return 0
+    }
+
     /// Whether a connect failure should be retried on another server.
     var isConnecting: Bool {
         if case .connecting = self.state { return true }

@@ -14,6 +14,10 @@ public final class ProxyConnection: ChannelDuplexHandler {
 
     /// Upper bound of the peek buffer whatever the inspector says; inspectors set their own, smaller caps.
     static let peekHardCap = 1 << 20
+    /// While the server leg connects the client is read on until this much is held (then reading waits for the
+    /// connect). Reading on rather than pausing at once saves withdrawing and restoring the client socket's read
+    /// interest — two `epoll_ctl` calls per connection — and the protocols here send a request and wait anyway.
+    static let connectHoldLimit = 64 * 1024
 
     private let service: ServiceRuntime
     private let snapshot: ServiceSnapshot
@@ -198,7 +202,11 @@ public final class ProxyConnection: ChannelDuplexHandler {
 
     public func read(context: ChannelHandlerContext) {
         if self.machine.isConnecting {
-            self.pendingClientRead = true
+            if self.machine.heldBytes < Self.connectHoldLimit {
+                context.read()
+            } else {
+                self.pendingClientRead = true
+            }
         } else if self.machine.isForwarding, let server = self.serverChannel, !server.isWritable {
             self.pendingClientRead = true
         } else {
@@ -686,6 +694,15 @@ enum OutputCloser {
     }
 
     static func finish(_ channel: any Channel, then: Then) {
+        // Nothing queued (the common case: the last bytes went out with their read): end now, without the barrier's
+        // promise and callback.
+        if channel.eventLoop.inEventLoop, (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 {
+            switch then {
+            case .halfClose: channel.close(mode: .output, promise: nil)
+            case .fullClose: channel.close(promise: nil)
+            }
+            return
+        }
         channel.writeAndFlush(ByteBuffer()).whenComplete { _ in
             switch then {
             case .halfClose: channel.close(mode: .output, promise: nil)
