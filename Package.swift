@@ -173,10 +173,17 @@ let package = Package(
             dependencies: ["PacsgateApp"],
             swiftSettings: strictSettings
         ),
-        // Helpers shared by the test targets (running external tools); a plain library only the tests depend on.
+        // Helpers shared by the test targets (running external tools, real peers and loopback servers, test scopes,
+        // log capture); a plain library only the tests depend on. It imports Testing (shipped with the toolchain) to
+        // record issues.
         .target(
             name: "PacsgateTestSupport",
-            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/PacsgateTestSupport",
             swiftSettings: strictSettings
         ),
@@ -197,6 +204,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateDICOMTests",
             dependencies: [
+                "PacsgateTestSupport",
                 "PacsgateDICOM",
                 "PacsgateCore",
                 "PacsgateConfig",
@@ -275,6 +283,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateReliabilityTests",
             dependencies: [
+                "PacsgateTestSupport",
                 "PacsgateCore", "PacsgateConfig", "PacsgateApp", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -285,6 +294,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateIntegrationTests",
             dependencies: [
+                "PacsgateTestSupport",
                 "PacsgateApp",
                 "PacsgateCore",
                 "PacsgateConfig",

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import PacsgateAdmin
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 /// The admin API and page through the router: authentication, CSRF, runtime control, configuration upload.

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import PacsgateAdmin
+import PacsgateTestSupport
 import Testing
 
 /// The real `pacsgate` executable with an admin section: `curl /metrics`, `pacsgate ctl`, SIGHUP, `hash-password`.

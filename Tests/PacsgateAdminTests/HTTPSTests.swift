@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import PacsgateAdmin
 import PacsgateCore
+import PacsgateTestSupport
 import ServiceLifecycle
 import Testing
 

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import PacsgateAdmin
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 /// `/metrics` in the Prometheus text format, read with the reference parser (`prometheus_client`).

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PacsgateAdmin
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 /// Reloading through `POST /api/v1/reload` while traffic flows: nothing refused, reset or corrupted.

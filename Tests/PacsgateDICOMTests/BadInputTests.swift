@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateDICOM

@@ -1,5 +1,6 @@
 import Foundation
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateDICOM

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateDICOM

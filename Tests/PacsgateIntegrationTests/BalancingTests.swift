@@ -1,4 +1,5 @@
 import NIOCore
+import PacsgateTestSupport
 import Testing
 @testable import PacsgateCore
 

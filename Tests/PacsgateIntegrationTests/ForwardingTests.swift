@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import PacsgateTestSupport
 import Testing
 @testable import PacsgateCore
 

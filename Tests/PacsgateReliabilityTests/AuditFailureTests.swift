@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 /// Slow clients and services with no server left: the exact answers PS3.8 and the HL7 docs promise.

@@ -1,4 +1,5 @@
 import Foundation
+import PacsgateTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 #if canImport(Glibc)

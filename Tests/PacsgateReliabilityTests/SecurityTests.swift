@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateApp

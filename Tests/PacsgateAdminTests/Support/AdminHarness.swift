@@ -7,6 +7,7 @@ import NIOPosix
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
+import PacsgateTestSupport
 
 /// A gateway running in-process from a YAML file on disk, with the admin routes over it: what `pacsgate run` builds,
 /// minus the signal handling.

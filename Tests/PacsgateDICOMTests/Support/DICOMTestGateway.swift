@@ -6,6 +6,7 @@ import NIOPosix
 import PacsgateConfig
 import PacsgateCore
 import PacsgateDICOM
+import PacsgateTestSupport
 import Testing
 
 /// A real in-process gateway with the DICOM module, configured from YAML, its audit log in the test's directory.
@@ -98,41 +99,4 @@ struct AuditRecord: @unchecked Sendable {
         ((self.fields[key] as? [Any]) ?? []).compactMap { ($0 as? [String: Any]).map { AuditRecord(fields: $0) } }
     }
     var keys: [String] { Array(self.fields.keys) }
-}
-
-/// Captures log lines in memory (message and metadata) so tests can check what an operator would read.
-final class LogRecorder: Sendable {
-    struct Line: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let lines = NIOLockedValueBox<[Line]>([])
-
-    func handler() -> Handler { Handler(recorder: self) }
-
-    var all: [Line] { self.lines.withLockedValue { $0 } }
-
-    fileprivate func append(_ line: Line) {
-        self.lines.withLockedValue { $0.append(line) }
-    }
-
-    struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .debug
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { self.metadata[key] }
-            set { self.metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            var merged: [String: String] = [:]
-            for (key, value) in self.metadata { merged[key] = "\(value)" }
-            for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
-            self.recorder.append(Line(level: event.level, message: "\(event.message)", metadata: merged))
-        }
-    }
 }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import PacsgateTestSupport
 @testable import PacsgateCore
 
 /// A gateway running in-process on loopback, torn down by `stop()`.

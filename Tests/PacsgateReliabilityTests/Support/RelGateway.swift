@@ -8,6 +8,7 @@ import PacsgateCore
 import PacsgateDICOM
 import PacsgateHL7
 import PacsgateTLS
+import PacsgateTestSupport
 import Testing
 
 /// A real in-process gateway with every protocol module, configured from YAML, its audit log in the test's directory.
@@ -116,43 +117,6 @@ struct AuditRecord: @unchecked Sendable {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
             return AuditRecord(fields: try #require(object as? [String: Any], "audit line is not an object: \(line)"))
         }.filter { event == nil || $0.string("event") == event }
-    }
-}
-
-/// Captures log lines in memory (message and metadata) so tests can check what an operator would read.
-final class LogRecorder: Sendable {
-    struct Line: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let lines = NIOLockedValueBox<[Line]>([])
-
-    func handler() -> Handler { Handler(recorder: self) }
-
-    var all: [Line] { self.lines.withLockedValue { $0 } }
-
-    fileprivate func append(_ line: Line) {
-        self.lines.withLockedValue { $0.append(line) }
-    }
-
-    struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .debug
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { self.metadata[key] }
-            set { self.metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            var merged: [String: String] = [:]
-            for (key, value) in self.metadata { merged[key] = "\(value)" }
-            for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
-            self.recorder.append(Line(level: event.level, message: "\(event.message)", metadata: merged))
-        }
     }
 }
 

@@ -2,25 +2,25 @@ import Foundation
 import Testing
 
 /// A real SCP (dcmtk storescp or wlmscpfs) on a loopback port, standing in for a Mach7 node.
-struct RealSCP {
-    let process: ChildProcess
-    let port: Int
+package struct RealSCP: Sendable {
+    package let process: ChildProcess
+    package let port: Int
     /// Where storescp writes received instances (or wlmscpfs reads worklists from).
-    let directory: String
+    package let directory: String
 
     /// The server entry for a YAML `servers:` list.
-    func server(_ label: String) -> String {
+    package func server(_ label: String) -> String {
         "{ label: \(label), address: \"127.0.0.1:\(self.port)\" }"
     }
 
     /// Associations the SCP itself logged (dcmtk's `-v` prints one "Association Received" per association).
-    var associationsReceived: Int {
+    package var associationsReceived: Int {
         self.process.output.components(separatedBy: "Association Received").count - 1
     }
 
     /// `storescp -v -aet MACH7 -od DIR [+B] PORT`: accepts Verification and every Storage SOP class; `+B`
     /// (bit-preserving) writes each instance exactly as it arrived.
-    static func storescp(_ name: String, scope: TestScope, aet: String = "MACH7") async throws -> RealSCP {
+    package static func storescp(_ name: String, scope: TestScope, aet: String = "MACH7") async throws -> RealSCP {
         let directory = try scope.makeDirectory("\(name)-received")
         return try await Self.start(name, scope: scope, directory: directory) { port in
             (Peers.storescp, ["-v", "-aet", aet, "+B", "-od", directory, String(port)])
@@ -28,7 +28,7 @@ struct RealSCP {
     }
 
     /// `wlmscpfs -v -dfp DIR PORT` serving one synthetic worklist item under `DIR/<calledAE>/`.
-    static func wlmscpfs(_ name: String, scope: TestScope, calledAE: String = "MACH7") async throws -> RealSCP {
+    package static func wlmscpfs(_ name: String, scope: TestScope, calledAE: String = "MACH7") async throws -> RealSCP {
         let root = try scope.makeDirectory("\(name)-worklists")
         let aeDirectory = try scope.makeDirectory("\(name)-worklists/\(calledAE)")
         _ = FileManager.default.createFile(atPath: "\(aeDirectory)/lockfile", contents: nil)
@@ -76,7 +76,7 @@ struct RealSCP {
     }
 
     /// A complete Modality Worklist item (synthetic demo values; wlmscpfs ignores incomplete ones).
-    static let worklistDump = """
+    package static let worklistDump = """
         (0008,0005) CS  [ISO_IR 100]
         (0008,0050) SH  [DEMO-ACC-1]
         (0010,0010) PN  [DEMO^PATIENT]

@@ -3,8 +3,11 @@ import NIOCore
 import NIOPosix
 
 /// A real TCP server on loopback standing in for a Mach7 node in integration tests.
-final class TestBackend: Sendable {
-    enum Mode: Sendable {
+///
+/// `Sendable`: all mutable state sits in `NIOLockedValueBox`es; the configuration is immutable.
+package final class TestBackend: Sendable {
+    /// How the backend treats each accepted connection.
+    package enum Mode: Sendable {
         /// Echo everything; answer the client's FIN with our own after the echo is out.
         case echo
         /// Send `label\n` on accept, then echo.
@@ -19,16 +22,17 @@ final class TestBackend: Sendable {
         case silent
     }
 
-    struct Stats: Sendable {
-        var accepted = 0
-        var received = 0
-        var receivedAfterOwnFIN = 0
-        var sent = 0
-        var clientFINs = 0
+    /// What the backend saw and did, over all its connections.
+    package struct Stats: Sendable {
+        package var accepted = 0
+        package var received = 0
+        package var receivedAfterOwnFIN = 0
+        package var sent = 0
+        package var clientFINs = 0
     }
 
-    let label: String
-    let mode: Mode
+    package let label: String
+    package let mode: Mode
     private let host: String
     private let state = NIOLockedValueBox<(listener: (any Channel)?, children: [ObjectIdentifier: any Channel], port: Int)>(
         (nil, [:], 0))
@@ -41,17 +45,17 @@ final class TestBackend: Sendable {
     }
 
     /// Starts a backend on `host` and a free port (or `port`).
-    static func start(_ label: String, mode: Mode = .identify, host: String = "127.0.0.1", port: Int = 0) async throws -> TestBackend {
+    package static func start(_ label: String, mode: Mode = .identify, host: String = "127.0.0.1", port: Int = 0) async throws -> TestBackend {
         let backend = TestBackend(label: label, mode: mode, host: host)
         try await backend.bind(port: port)
         return backend
     }
 
-    var port: Int { self.state.withLockedValue { $0.port } }
-    var stats: Stats { self.statsBox.withLockedValue { $0 } }
+    package var port: Int { self.state.withLockedValue { $0.port } }
+    package var stats: Stats { self.statsBox.withLockedValue { $0 } }
 
     /// The server entry for a service configuration.
-    func server(weight: Int = 100) -> ServerConfigurationStub { ServerConfigurationStub(label: self.label, host: self.host, port: self.port, weight: weight) }
+    package func server(weight: Int = 100) -> ServerConfigurationStub { ServerConfigurationStub(label: self.label, host: self.host, port: self.port, weight: weight) }
 
     private func bind(port: Int) async throws {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -72,7 +76,7 @@ final class TestBackend: Sendable {
     }
 
     /// Kills the server: closes the listener and every open connection (a crashed Mach7 node).
-    func kill() async {
+    package func kill() async {
         let (listener, children) = self.state.withLockedValue { state -> ((any Channel)?, [any Channel]) in
             defer {
                 state.listener = nil
@@ -85,7 +89,7 @@ final class TestBackend: Sendable {
     }
 
     /// Starts again on the same port.
-    func restart() async throws {
+    package func restart() async throws {
         try await self.bind(port: self.port)
     }
 
@@ -103,11 +107,12 @@ final class TestBackend: Sendable {
     }
 }
 
-struct ServerConfigurationStub {
-    var label: String
-    var host: String
-    var port: Int
-    var weight: Int
+/// A backend's entry for a service configuration (label, address, weight), built by ``TestBackend/server(weight:)``.
+package struct ServerConfigurationStub: Sendable {
+    package var label: String
+    package var host: String
+    package var port: Int
+    package var weight: Int
 }
 
 private final class BackendHandler: ChannelInboundHandler {
@@ -210,8 +215,9 @@ private final class BackendHandler: ChannelInboundHandler {
 }
 
 /// A deterministic byte pattern (offset-dependent, so a dropped or repeated chunk is caught).
-enum Pattern {
-    static func bytes(offset: Int, count: Int) -> [UInt8] {
+package enum Pattern {
+    /// `count` bytes of the pattern starting at stream offset `offset`.
+    package static func bytes(offset: Int, count: Int) -> [UInt8] {
         (0..<count).map { UInt8(truncatingIfNeeded: (($0 + offset) &* 2_654_435_761) >> 13) }
     }
 }

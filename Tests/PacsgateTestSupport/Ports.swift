@@ -1,68 +1,14 @@
 import Foundation
-import NIOCore
-import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// What one test started (peer processes, gateways, listeners, a scratch directory), all torn down at its end,
-/// whether it passed or threw.
-actor TestScope {
-    /// A fresh scratch directory of this test.
-    nonisolated let directory: String
-    private var children: [ChildProcess] = []
-    private var cleanups: [@Sendable () async -> Void] = []
-
-    init() {
-        let path = NSTemporaryDirectory() + "pacsgate-rel-\(UUID().uuidString.prefix(8))"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        self.directory = path
-    }
-
-    func track(_ child: ChildProcess) {
-        self.children.append(child)
-    }
-
-    /// Registers a teardown step (run in reverse order of registration, after the children are killed).
-    func onCleanup(_ step: @escaping @Sendable () async -> Void) {
-        self.cleanups.append(step)
-    }
-
-    func cleanup() async {
-        for child in self.children { await child.stop() }
-        self.children.removeAll()
-        for step in self.cleanups.reversed() { await step() }
-        self.cleanups.removeAll()
-        try? FileManager.default.removeItem(atPath: self.directory)
-    }
-
-    /// A subdirectory of the scratch directory.
-    nonisolated func makeDirectory(_ name: String) throws -> String {
-        let path = "\(self.directory)/\(name)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-}
-
-/// Runs `body` with a fresh ``TestScope`` and always tears it down.
-func withTestScope<T: Sendable>(_ body: (TestScope) async throws -> T) async throws -> T {
-    let scope = TestScope()
-    do {
-        let result = try await body(scope)
-        await scope.cleanup()
-        return result
-    } catch {
-        await scope.cleanup()
-        throw error
-    }
-}
-
 /// Loopback ports for peers that need one on their command line.
-enum Ports {
+package enum Ports {
     /// A port nothing listens on right now, below the kernel's ephemeral range so that no outgoing connection of
     /// a parallel test can take it before the peer binds it.
-    static func free() throws -> Int {
+    package static func free() throws -> Int {
         for _ in 0..<200 {
             let port = Int.random(in: 20000..<32000)
             if Self.canBind(port) { return port }
@@ -86,7 +32,7 @@ enum Ports {
 
     /// Waits until something listens on `port`, looking at /proc/net/tcp rather than connecting (a probe
     /// connection would show up in the peer's own log).
-    static func waitListening(
+    package static func waitListening(
         _ port: Int,
         timeout: Duration = .seconds(15),
         while alive: () -> Bool = { true }
@@ -123,15 +69,4 @@ extension Ports {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
-}
-
-/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
 }

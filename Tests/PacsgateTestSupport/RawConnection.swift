@@ -1,10 +1,12 @@
 import NIOConcurrencyHelpers
-import NIOCore
+package import NIOCore
 import NIOPosix
 
 /// A raw TCP client on loopback that writes exact bytes and records exactly what comes back and when the other
 /// side closed: for the bad-input cases no real DICOM peer would produce.
-final class RawConnection: Sendable {
+///
+/// `Sendable`: the channel is thread-safe and what it recorded sits in a `NIOLockedValueBox`.
+package final class RawConnection: Sendable {
     private struct State {
         var received: [UInt8] = []
         var eof = false
@@ -20,7 +22,7 @@ final class RawConnection: Sendable {
     }
 
     /// Connects to `port` on 127.0.0.1, from `source` (e.g. `127.0.0.2`) when given.
-    static func connect(port: Int, from source: String? = nil, scope: TestScope) async throws -> RawConnection {
+    package static func connect(port: Int, from source: String? = nil, scope: TestScope) async throws -> RawConnection {
         let state = NIOLockedValueBox(State())
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.allowRemoteHalfClosure, value: true)
@@ -38,32 +40,32 @@ final class RawConnection: Sendable {
     }
 
     /// Writes bytes.
-    func send(_ bytes: ByteBuffer) async throws {
+    package func send(_ bytes: ByteBuffer) async throws {
         try await self.channel.writeAndFlush(bytes)
     }
 
     /// Sends FIN (half-close), as a client does after its last PDU.
-    func finishOutput() async throws {
+    package func finishOutput() async throws {
         try await self.channel.close(mode: .output)
     }
 
     /// Closes the connection.
-    func close() async {
+    package func close() async {
         try? await self.channel.close()
     }
 
     /// Everything received so far.
-    var received: [UInt8] { self.state.withLockedValue { $0.received } }
+    package var received: [UInt8] { self.state.withLockedValue { $0.received } }
     /// Whether the gateway closed its side (FIN or full close).
-    var sawEOF: Bool { self.state.withLockedValue { $0.eof || $0.closed } }
+    package var sawEOF: Bool { self.state.withLockedValue { $0.eof || $0.closed } }
 
     /// Waits for the other side's FIN or close; returns whether it came within `timeout`.
-    func waitForEOF(timeout: Duration = .seconds(20)) async -> Bool {
+    package func waitForEOF(timeout: Duration = .seconds(20)) async -> Bool {
         await eventually(timeout: timeout) { self.sawEOF }
     }
 
     /// Waits until at least `count` bytes arrived.
-    func waitForBytes(_ count: Int, timeout: Duration = .seconds(20)) async -> Bool {
+    package func waitForBytes(_ count: Int, timeout: Duration = .seconds(20)) async -> Bool {
         await eventually(timeout: timeout) { self.received.count >= count }
     }
 
@@ -93,36 +95,5 @@ final class RawConnection: Sendable {
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
             context.close(promise: nil)
         }
-    }
-}
-
-/// A TCP listener that only counts: the witness that a backend was never contacted.
-final class CountingListener: Sendable {
-    private let channel: any Channel
-    private let accepted: NIOLockedValueBox<Int>
-
-    private init(channel: any Channel, accepted: NIOLockedValueBox<Int>) {
-        self.channel = channel
-        self.accepted = accepted
-    }
-
-    static func start(scope: TestScope) async throws -> CountingListener {
-        let accepted = NIOLockedValueBox(0)
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                accepted.withLockedValue { $0 += 1 }
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        await scope.onCleanup { try? await channel.close() }
-        return CountingListener(channel: channel, accepted: accepted)
-    }
-
-    var port: Int { self.channel.localAddress?.port ?? 0 }
-    var connections: Int { self.accepted.withLockedValue { $0 } }
-
-    func server(_ label: String) -> String {
-        "{ label: \(label), address: \"127.0.0.1:\(self.port)\" }"
     }
 }

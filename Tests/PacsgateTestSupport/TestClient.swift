@@ -1,14 +1,19 @@
-import NIOCore
+package import NIOCore
 import NIOPosix
 
 /// A real TCP client on loopback.
-enum TestClient {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+package enum TestClient {
+    /// A client-side failure a test reports (no answer, service not listening, …).
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
+
+        package init(description: String) {
+            self.description = description
+        }
     }
 
     /// Connects from `source` (a loopback address such as 127.0.0.7) to `port`.
-    static func connect(port: Int, from source: String? = nil, autoRead: Bool = true) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+    package static func connect(port: Int, from source: String? = nil, autoRead: Bool = true) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.autoRead, value: autoRead)
@@ -26,7 +31,7 @@ enum TestClient {
 
     /// Sends `payload`, half-closes, and returns everything received until the server's FIN — reading while
     /// writing, so large echoes do not deadlock.
-    static func exchange(port: Int, payload: [UInt8], from source: String? = nil) async throws -> [UInt8] {
+    package static func exchange(port: Int, payload: [UInt8], from source: String? = nil) async throws -> [UInt8] {
         let channel = try await connect(port: port, from: source)
         return try await channel.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -51,7 +56,7 @@ enum TestClient {
     }
 
     /// Connects, reads the first line (a backend's label) and closes.
-    static func identify(port: Int, from source: String? = nil) async throws -> String {
+    package static func identify(port: Int, from source: String? = nil) async throws -> String {
         let channel = try await connect(port: port, from: source)
         return try await channel.executeThenClose { inbound, outbound in
             var text = ""
@@ -65,7 +70,7 @@ enum TestClient {
     }
 
     /// Reads until the server closes; returns all bytes.
-    static func readAll(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async throws -> [UInt8] {
+    package static func readAll(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async throws -> [UInt8] {
         var received: [UInt8] = []
         for try await var chunk in inbound {
             received.append(contentsOf: chunk.readBytes(length: chunk.readableBytes) ?? [])
@@ -75,7 +80,7 @@ enum TestClient {
 }
 
 /// Random bytes for payloads.
-func randomBytes(_ count: Int) -> [UInt8] {
+package func randomBytes(_ count: Int) -> [UInt8] {
     var generator = SystemRandomNumberGenerator()
     var bytes = [UInt8](repeating: 0, count: count)
     bytes.withUnsafeMutableBytes { raw in
