@@ -130,6 +130,12 @@ public final class DICOMInspector: ConnectionInspector {
 
     public func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? {
         guard let record = self.machine.finished(summary) else { return nil }
+        if self.logger.logLevel <= .info { self.logEnd(record) }
+        return self.audit.write(record.jsonLine, on: self.eventLoop)
+    }
+
+    /// The `association ended` line (info), built only when it is logged.
+    private func logEnd(_ record: AssociationRecord) {
         var metadata: Logger.Metadata = [
             "dicom.outcome": "\(record.outcome.rawValue)",
             "dicom.calling_ae": "\(record.request?.callingAETitle.auditText ?? "-")",
@@ -139,7 +145,6 @@ public final class DICOMInspector: ConnectionInspector {
         ]
         if let error = record.error { metadata["dicom.error"] = "\(error)" }
         self.logger.info("association ended", metadata: metadata)
-        return self.audit.write(record.jsonLine, on: self.eventLoop)
     }
 
     // MARK: logging (one line per state change, never per read)

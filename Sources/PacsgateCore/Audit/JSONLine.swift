@@ -184,6 +184,14 @@ extension String {
     /// The string with bytes that are not printable ASCII shown as `\xNN` — for values taken from the wire (AE
     /// titles, SNI, HL7 fields) before they go into logs or audit records, so the raw bytes stay visible.
     public init(printableASCII bytes: some Sequence<UInt8>) {
+        let plain = bytes.withContiguousStorageIfAvailable { buffer in
+            buffer.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\\") }
+                ? String(decoding: buffer, as: UTF8.self) : nil
+        }
+        if let plain = plain ?? nil {
+            self = plain  // the usual case (an AE title, a host name): one copy, no per-byte appends
+            return
+        }
         var result = ""
         for byte in bytes {
             if byte >= 0x20, byte < 0x7f, byte != UInt8(ascii: "\\") {
