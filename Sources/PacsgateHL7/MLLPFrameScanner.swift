@@ -16,8 +16,10 @@ public import NIOCore
 ///
 /// Frames may be split across any number of chunks and a chunk may hold any number of frames. A frame
 /// that lies inside one chunk is returned as a view of that chunk (no allocation, no copy); a frame
-/// that spans chunks is accumulated once, into one buffer, bounded by ``maximumMessageBytes``. Bytes
-/// outside frames are never buffered, only counted. See ``MLLPFramingDefect`` for how each defect is
+/// that spans chunks is accumulated once, into one buffer, bounded by ``maximumMessageBytes``; that buffer is
+/// reused for the next split frame once nobody else holds it (and if it is at most ``reusedBufferLimit``), so
+/// a connection that keeps sending split frames allocates nothing per frame. Bytes outside frames are never
+/// buffered, only counted. See ``MLLPFramingDefect`` for how each defect is
 /// resynchronised; after any defect the scanner can keep going.
 public struct MLLPFrameScanner: Sendable {
     /// What the scanner found next in the stream.
@@ -49,6 +51,13 @@ public struct MLLPFrameScanner: Sendable {
     /// Number of bytes consumed so far, i.e. the stream offset of the next byte.
     public private(set) var streamOffset = 0
     private var state = State.betweenFrames
+    /// The last accumulation buffer, kept to accumulate the next split frame in. Reused only when the frame
+    /// made from it has been let go (uniquely referenced), so a frame still being written is never overwritten.
+    private var spare: ByteBuffer?
+
+    /// Accumulation buffers up to this capacity are kept for the next split frame: enough for ordinary HL7
+    /// messages, while an idle connection never holds on to a large frame's memory.
+    public static let reusedBufferLimit = 16 * 1024
 
     /// Creates a scanner for a new connection.
     ///
@@ -180,6 +189,7 @@ public struct MLLPFrameScanner: Sendable {
                 )
             }
             self.append(1, of: &chunk, to: &frame)
+            self.keepForReuse(frame)
             return .frame(MLLPFrame(bytes: frame, streamOffset: frameOffset))
         }
 
@@ -232,6 +242,7 @@ public struct MLLPFrameScanner: Sendable {
             )
         }
         self.append(controlIndex + 2, of: &chunk, to: &frame)
+        self.keepForReuse(frame)
         return .frame(MLLPFrame(bytes: frame, streamOffset: frameOffset))
     }
 
@@ -282,9 +293,19 @@ public struct MLLPFrameScanner: Sendable {
 
     /// Moves a frame's first part (everything left in `chunk`) into a new accumulation buffer.
     private mutating func startAccumulating(startedAt frameOffset: Int, chunk: inout ByteBuffer, endBlockSeen: Bool) {
-        var frame = ByteBufferAllocator().buffer(capacity: chunk.readableBytes)
+        var frame: ByteBuffer
+        if var spare = self.spare.take(), spare.modifyIfUniquelyOwned({ $0.clear() }) != nil {
+            frame = spare
+        } else {
+            frame = ByteBufferAllocator().buffer(capacity: chunk.readableBytes)
+        }
         self.append(chunk.readableBytes, of: &chunk, to: &frame)
         self.state = .accumulating(frameOffset: frameOffset, frame: frame, endBlockSeen: endBlockSeen)
+    }
+
+    /// Keeps a completed frame's accumulation buffer for the next split frame, if it is small enough.
+    private mutating func keepForReuse(_ frame: ByteBuffer) {
+        self.spare = frame.capacity <= Self.reusedBufferLimit ? frame : nil
     }
 
     private func frameTooLarge(startedAt frameOffset: Int, payloadPrefix: ByteBuffer) -> MLLPFramingDefect {

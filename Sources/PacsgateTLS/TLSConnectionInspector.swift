@@ -24,6 +24,9 @@ final class TLSConnectionInspector: ConnectionInspector {
 
     // MARK: peek
 
+    /// Terminate mode puts NIOSSL on both legs; it holds written bytes until they are flushed.
+    var addsChannelHandlers: Bool { self.service.mode == .terminate }
+
     func configureClientPipeline(
         _ pipeline: ChannelPipeline.SynchronousOperations,
         position: ChannelPipeline.SynchronousOperations.Position

@@ -125,6 +125,60 @@ struct MLLPFrameScannerTests {
         #expect(scanner.streamOffset == input.readableBytes)
     }
 
+    @Test("split frames: a frame still held is never overwritten; a buffer let go is reused for the next one")
+    func splitFramesReuseOnlyBuffersLetGo() throws {
+        var scanner = MLLPFrameScanner()
+        func splitFrame(_ id: String) throws -> MLLPFrame {
+            var input = ByteBuffer.framed("MSH|^~\\&|A|B|C|D|20250101||ADT^A01|\(id)|P|2.5.1\rPID|1\r")
+            var frames: [MLLPFrame] = []
+            while input.readableBytes > 0, let piece = input.readSlice(length: min(5, input.readableBytes)) {
+                var chunk = piece
+                while let event = scanner.next(from: &chunk) {
+                    if case .frame(let frame) = event { frames.append(frame) }
+                }
+            }
+            #expect(frames.count == 1)
+            return try #require(frames.first)
+        }
+        func storage(_ frame: MLLPFrame) -> UnsafeRawPointer? {
+            frame.bytes.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) }
+        }
+
+        // Held (as while its write is pending): the next frame goes into a new buffer, the held one is intact.
+        let first = try splitFrame("ID1")
+        var second: MLLPFrame? = try splitFrame("ID2")
+        #expect(first.payload.text.contains("|ID1|"))
+        #expect(second?.payload.text.contains("|ID2|") == true)
+        #expect(storage(first) != second.flatMap(storage))
+
+        // Let go: the next split frame is accumulated in the same storage, without allocating.
+        let secondStorage = second.flatMap(storage)
+        second = nil
+        let third = try splitFrame("ID3")
+        #expect(storage(third) == secondStorage)
+        #expect(third.payload.text.contains("|ID3|"))
+        #expect(first.payload.text.contains("|ID1|"))
+    }
+
+    @Test("a split frame larger than the reuse limit is not kept for the next one")
+    func largeAccumulationBuffersAreNotKept() throws {
+        var scanner = MLLPFrameScanner()
+        var payload = ByteBuffer(string: "MSH|^~\\&|A|B|C|D|20250101||ORU^R01|BIG|P|2.5.1\rOBX|1|ED|PDF||")
+        payload.writeRepeatingByte(UInt8(ascii: "A"), count: MLLPFrameScanner.reusedBufferLimit)
+        payload.writeString("\r")
+        var input = ByteBuffer(integer: UInt8(0x0B))
+        input.writeImmutableBuffer(payload)
+        input.writeBytes([0x1C, 0x0D])
+        var big: ByteBuffer? = try #require(
+            MLLPFrameScanner.frames(in: scanner.events(from: input, pieceSize: 4096)).first?.bytes)
+        let bigStorage = big?.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) }
+        big = nil
+        let small = ByteBuffer.framed("MSH|^~\\&|A|B|C|D|20250101||ADT^A01|S1|P|2.5.1\r")
+        let next = try #require(MLLPFrameScanner.frames(in: scanner.events(from: small, pieceSize: 7)).first?.bytes)
+        #expect(next.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) } != bigStorage)
+        #expect(next.readableBytes == small.readableBytes)
+    }
+
     // MARK: - Size limit
 
     @Test("a payload of exactly the limit is accepted", arguments: pieceSizes)

@@ -25,6 +25,8 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private var inspector: (any ConnectionInspector)?
     private var upstreamHandling: StreamHandling = .passthrough
     private var observesDownstream = false
+    /// No handler but ours on either leg, so a leg with nothing queued on its socket may be closed directly.
+    private var closesDirectly = true
 
     private var clientContext: ChannelHandlerContext?
     private var clientAddress: SocketAddress?
@@ -81,6 +83,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
             self.inspector = inspector
             self.upstreamHandling = inspector.upstreamHandling
             self.observesDownstream = inspector.downstreamHandling != .passthrough
+            self.closesDirectly = !inspector.addsChannelHandlers
             do {
                 try inspector.configureClientPipeline(context.pipeline.syncOperations, position: .before(self))
             } catch {
@@ -151,7 +154,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
                     self.endReason = "client closed its side"
                     self.legFailed(clientSide: true)
                 } else if let server = self.serverChannel {
-                    OutputCloser.finish(server, then: .halfClose)
+                    OutputCloser.finish(server, then: .halfClose, direct: self.closesDirectly)
                 }
             case .closeBoth:
                 self.endReason = "closed by both sides"
@@ -176,7 +179,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
                 // The client's FIN after we passed the server's on (see serverInactive).
                 _ = self.machine.clientInputClosed()
                 self.endReason = "closed by both sides"
-                if let server = self.serverChannel { OutputCloser.finish(server, then: .fullClose) }
+                if let server = self.serverChannel { OutputCloser.finish(server, then: .fullClose, direct: self.closesDirectly) }
             default:
                 self.endReason = "client went away"
                 self.legFailed(clientSide: true)
@@ -317,7 +320,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
                 channel.flush()
             }
             if clientInputClosed {
-                OutputCloser.finish(channel, then: .halfClose)
+                OutputCloser.finish(channel, then: .halfClose, direct: self.closesDirectly)
             }
             self.armIdleTimer()
             if self.pendingClientRead {
@@ -395,7 +398,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
                 self.endReason = "server closed its side"
                 self.legFailed(clientSide: false)
             } else if let client = self.clientContext?.channel {
-                OutputCloser.finish(client, then: .halfClose)
+                OutputCloser.finish(client, then: .halfClose, direct: self.closesDirectly)
             }
         case .closeBoth:
             self.endReason = "closed by both sides"
@@ -430,10 +433,10 @@ public final class ProxyConnection: ChannelDuplexHandler {
 
     private func closeBothAfterFlush() {
         if let client = self.clientContext?.channel {
-            OutputCloser.finish(client, then: .fullClose)
+            OutputCloser.finish(client, then: .fullClose, direct: self.closesDirectly)
         }
         if let server = self.serverChannel {
-            OutputCloser.finish(server, then: .fullClose)
+            OutputCloser.finish(server, then: .fullClose, direct: self.closesDirectly)
         }
         // No linger here: both sides ended cleanly and the last bytes may take a while to reach a slow reader.
         // The idle timer still runs, so a peer that never reads them is cut off after the idle timeout.
@@ -476,12 +479,12 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private func sayLastWordsAndClose(_ words: ClosingWords) {
         if let server = self.serverChannel, self.serverOpen {
             if let bytes = words.toServer { server.write(bytes, promise: nil) }
-            OutputCloser.finish(server, then: .fullClose)
+            OutputCloser.finish(server, then: .fullClose, direct: self.closesDirectly)
         }
         if let context = self.clientContext, self.clientOpen {
             if let bytes = words.toClient { context.write(self.wrapOutboundOut(bytes), promise: nil) }
             let client = context.channel
-            OutputCloser.finish(client, then: .fullClose)
+            OutputCloser.finish(client, then: .fullClose, direct: self.closesDirectly)
         }
         self.armLinger()
     }
@@ -500,9 +503,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
         if rejection.waitForClientClose {
             // As PS3.8 prescribes after A-ASSOCIATE-RJ / A-ABORT: half-close, let the requester close, and close
             // ourselves when the linger (ARTIM) timer expires.
-            OutputCloser.finish(client, then: .halfClose)
+            OutputCloser.finish(client, then: .halfClose, direct: self.closesDirectly)
         } else {
-            OutputCloser.finish(client, then: .fullClose)
+            OutputCloser.finish(client, then: .fullClose, direct: self.closesDirectly)
         }
         self.armLinger()
     }
@@ -693,10 +696,11 @@ enum OutputCloser {
         case fullClose
     }
 
-    static func finish(_ channel: any Channel, then: Then) {
-        // Nothing queued (the common case: the last bytes went out with their read): end now, without the barrier's
-        // promise and callback.
-        if channel.eventLoop.inEventLoop, (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 {
+    /// Ends `channel`'s output once everything written to it is out. `direct`: no handler but the core's sits on the
+    /// channel (nothing can hold bytes above the socket), so a channel with nothing queued on its socket is closed
+    /// at once, without the barrier's promise and callback (the common case: the last bytes went out with their read).
+    static func finish(_ channel: any Channel, then: Then, direct: Bool) {
+        if direct, channel.eventLoop.inEventLoop, (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 {
             switch then {
             case .halfClose: channel.close(mode: .output, promise: nil)
             case .fullClose: channel.close(promise: nil)

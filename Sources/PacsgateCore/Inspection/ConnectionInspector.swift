@@ -47,6 +47,12 @@ public protocol ConnectionInspector: AnyObject {
     /// The backend connection is up and the peeked bytes have been written to it.
     func forwarding(to server: ServerIdentity)
 
+    /// Whether ``configureClientPipeline(_:position:)`` or ``prepareServerChannel(_:server:position:)`` add handlers
+    /// that can hold outbound bytes (TLS does until it is flushed): the core then ends a leg's output only behind a
+    /// write barrier that has passed through them. Without such handlers a leg with nothing queued on its socket is
+    /// closed directly.
+    var addsChannelHandlers: Bool { get }
+
     /// How client-to-server bytes are handled after the verdict.
     var upstreamHandling: StreamHandling { get }
     /// How server-to-client bytes are handled after the verdict (`.filter` is treated as `.observe`).
@@ -83,6 +89,7 @@ extension ConnectionInspector {
         _ channel: any Channel, server: ServerIdentity, position: ChannelPipeline.SynchronousOperations.Position
     ) -> EventLoopFuture<Void>? { nil }
     public func forwarding(to server: ServerIdentity) {}
+    public var addsChannelHandlers: Bool { false }
     public var upstreamHandling: StreamHandling { .passthrough }
     public var downstreamHandling: StreamHandling { .passthrough }
     public func upstream(_ data: ByteBuffer) {}

@@ -101,8 +101,8 @@ public enum MarkdownReport {
         out.append("- Target CPUs: \(settings.proxyCPUs); client and backends: \(settings.loadCPUs)")
         out.append(
             "- Workers: HAProxy `nbthread \(settings.workersPerTarget)`, nginx `worker_processes \(settings.workersPerTarget)`; "
-                + "pacsgate sizes its event loops itself from NIO's `System.coreCount`, which ignores CPU pinning: "
-                + "\(settings.cores) event loops on its \(settings.workersPerTarget) CPU\(settings.workersPerTarget == 1 ? "" : "s")")
+                + "pacsgate sizes its event loops itself, one per CPU it may run on (NIO's core count capped by its "
+                + "CPU affinity mask, `EventLoopSizing`): \(settings.workersPerTarget) event loop\(settings.workersPerTarget == 1 ? "" : "s")")
         let protocols = settings.protocols.sorted { $0.key < $1.key }.map { "\($0.key) → `\($0.value)`" }
         out.append("- pacsgate service protocols: \(protocols.joined(separator: ", "))")
         let concurrency = settings.concurrency.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
