@@ -160,6 +160,26 @@ struct MLLPFrameScannerTests {
         #expect(first.payload.text.contains("|ID1|"))
     }
 
+    @Test("a 1 KiB message in 256-byte reads, again and again, is accumulated in one buffer")
+    func repeatedSplitMessagesShareOneBuffer() throws {
+        var payload = ByteBuffer(string: "MSH|^~\\&|A|B|C|D|20250101||ORM^O01|R1|P|2.5.1\r")
+        payload.writeRepeatingByte(UInt8(ascii: "A"), count: 1024 - payload.readableBytes - 1)
+        payload.writeString("\r")
+        var input = ByteBuffer(integer: UInt8(0x0B))
+        input.writeImmutableBuffer(payload)
+        input.writeBytes([0x1C, 0x0D])
+        var scanner = MLLPFrameScanner()
+        var storages: Set<UInt> = []
+        for _ in 0..<10 {
+            let frames = MLLPFrameScanner.frames(in: scanner.events(from: input, pieceSize: 256))
+            #expect(frames.count == 1)
+            if let base = frames.first?.bytes.withUnsafeReadableBytes({ $0.baseAddress }) {
+                storages.insert(UInt(bitPattern: base))
+            }
+        }
+        #expect(storages.count == 1, "each message was accumulated in a new buffer")
+    }
+
     @Test("a split frame larger than the reuse limit is not kept for the next one")
     func largeAccumulationBuffersAreNotKept() throws {
         var scanner = MLLPFrameScanner()
