@@ -79,7 +79,8 @@ public struct AssociationRecord: Sendable {
 
     /// The JSON object, fields in the documented order.
     public var jsonLine: JSONLine {
-        var line = AuditLog.record(event: Self.event, time: self.time)
+        // Sized for a typical record (600–900 bytes, more with many contexts) so it is built without growing.
+        var line = AuditLog.record(event: Self.event, time: self.time, capacity: 1024)
         line.field("service", self.service)
         line.field("client", self.client)
         line.field("server", self.server)
@@ -124,7 +125,7 @@ public struct AssociationRecord: Sendable {
         server: ServerIdentity,
         request: AssociateRequest
     ) -> JSONLine {
-        var line = AuditLog.record(event: Self.startEvent, time: time)
+        var line = AuditLog.record(event: Self.startEvent, time: time, capacity: 512)
         line.field("service", service)
         line.field("client", client)
         line.field("server", server)

@@ -11,7 +11,18 @@ enum HL7AuditRecord {
         var service: String
         var client: String
         /// The Mach7 node, once forwarding started.
-        var server: ServerIdentity?
+        var server: ServerIdentity? {
+            didSet { self.renderedServer = self.server.map(JSONLine.object) }
+        }
+        /// `server` as its JSON object: rendered once per connection, not once per message.
+        private(set) var renderedServer: JSONLine?
+
+        init(service: String, client: String, server: ServerIdentity?) {
+            self.service = service
+            self.client = client
+            self.server = server
+            self.renderedServer = server.map(JSONLine.object)
+        }
     }
 
     static let messageEvent = "hl7.message"
@@ -22,7 +33,8 @@ enum HL7AuditRecord {
     /// `time` is when the gateway received the message.
     static func message(_ outcome: HL7MessageOutcome, connection: Connection) -> JSONLine {
         let message = outcome.message
-        var line = AuditLog.record(event: Self.messageEvent, time: message.receivedAt)
+        // Sized for a typical record (about 360 bytes, longer MSH values) so it is built without growing.
+        var line = AuditLog.record(event: Self.messageEvent, time: message.receivedAt, capacity: 640)
         Self.connectionFields(connection, into: &line)
         Self.summaryFields(message.summary, into: &line)
         line.field("bytes", message.bytes)
@@ -81,7 +93,11 @@ enum HL7AuditRecord {
     private static func connectionFields(_ connection: Connection, into line: inout JSONLine) {
         line.field("service", connection.service)
         line.field("client", connection.client)
-        line.field("server", connection.server)
+        if let server = connection.renderedServer {
+            line.field("server", server)
+        } else {
+            line.nullField("server")
+        }
     }
 
     private static func summaryFields(_ summary: HL7MessageSummary, into line: inout JSONLine) {

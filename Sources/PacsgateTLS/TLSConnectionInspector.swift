@@ -184,7 +184,7 @@ final class TLSConnectionInspector: ConnectionInspector {
     func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? {
         let facts = self.machine.facts
         let outcome = self.machine.outcome
-        var line = AuditLog.record(event: "tls.connection")
+        var line = AuditLog.record(event: "tls.connection", capacity: 512)
         line.field("service", summary.service)
         line.field("client", summary.client)
         line.field("server", summary.server)

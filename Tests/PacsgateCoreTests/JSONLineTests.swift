@@ -52,6 +52,15 @@ import Testing
         #expect(line.text == String(expected.dropLast()) + #","more":1}"#)
     }
 
+    @Test func finishedLineIsTheLineAndLeavesNoCopyBehind() {
+        var line = JSONLine(capacity: 16)
+        line.field("event", "hl7.message")
+        line.field("server", JSONLine.object(ServerIdentity(label: "HL71", endpoint: Endpoint(host: "127.0.0.1", port: 6661))))
+        let expected = line.line
+        #expect(expected == Array(#"{"event":"hl7.message","server":{"label":"HL71","address":"127.0.0.1:6661"}}"#.utf8) + [0x0a])
+        #expect(line.finishedLine() == expected)
+    }
+
     @Test func timeFieldIsISO8601InUTCWithMilliseconds() {
         var line = JSONLine()
         line.field("epoch", WallClock.Instant(millisecondsSinceEpoch: 0))

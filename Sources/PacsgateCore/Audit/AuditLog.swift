@@ -94,14 +94,14 @@ public final class AuditLog: Sendable {
 
     /// Appends a record; the future succeeds once it is written (and synced per policy) and fails with
     /// ``NotWritten`` if the file cannot be written now (the record stays buffered).
-    public func write(_ record: JSONLine, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+    public func write(_ record: consuming JSONLine, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         self.enqueue(record) { promise.completeWith($0) }
         return promise.futureResult
     }
 
     /// Appends a record without waiting for it.
-    public func write(_ record: JSONLine) {
+    public func write(_ record: consuming JSONLine) {
         self.enqueue(record, completion: nil)
     }
 
@@ -131,9 +131,9 @@ public final class AuditLog: Sendable {
         }
     }
 
-    private func enqueue(_ record: JSONLine, completion: Completion?) {
-        let line = record.line
+    private func enqueue(_ record: consuming JSONLine, completion: Completion?) {
         let event = Self.eventName(of: record)
+        let line = record.finishedLine()
         let (accepted, wake, observers) = self.shared.withLockedValue { shared -> (Bool, Bool, [Observer]) in
             guard !shared.stopping else { return (false, false, []) }
             shared.queue.append(Pending(bytes: line, completion: completion))
@@ -382,8 +382,8 @@ public final class AuditLog: Sendable {
     }
 
     /// A record that starts with the fields every audit line has: `time` and `event`.
-    public static func record(event: String, time: WallClock.Instant = WallClock.now()) -> JSONLine {
-        var line = JSONLine()
+    public static func record(event: String, time: WallClock.Instant = WallClock.now(), capacity: Int = 256) -> JSONLine {
+        var line = JSONLine(capacity: capacity)
         line.field("time", time)
         line.field("event", event)
         return line

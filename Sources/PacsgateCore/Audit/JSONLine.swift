@@ -3,7 +3,7 @@
 /// Written by hand rather than with `JSONEncoder` because audit records need a fixed key order (people read them at
 /// 3 a.m. with `grep`), must escape every control character and U+2028/U+2029 so a hostile AE title or HL7 field
 /// cannot forge a line, and are built on the event loop where Foundation's encoder would allocate far more.
-public struct JSONLine: Sendable {
+public struct JSONLine: Sendable, Equatable {
     public private(set) var bytes: [UInt8]
     private var needsComma = false
 
@@ -86,16 +86,30 @@ public struct JSONLine: Sendable {
             self.nullField(key)
             return
         }
+        self.field(key, Self.object(server))
+    }
+
+    /// The `{label, address}` object of a real server, for writers that render it once and add it to many records.
+    public static func object(_ server: ServerIdentity) -> JSONLine {
         var object = JSONLine(capacity: 64)
         object.field("label", server.label)
         object.field("address", server.endpoint.description)
-        self.field(key, object)
+        return object
     }
 
     /// A `null` field.
     public mutating func nullField(_ key: String) {
         self.key(key)
         self.bytes.append(contentsOf: "null".utf8)
+    }
+
+    /// The finished object followed by a newline, taking this line's bytes instead of copying them.
+    public consuming func finishedLine() -> [UInt8] {
+        var result = self.bytes
+        self.bytes = []
+        result.append(UInt8(ascii: "}"))
+        result.append(UInt8(ascii: "\n"))
+        return result
     }
 
     /// The finished object followed by a newline.
