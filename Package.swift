@@ -218,6 +218,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateHL7Tests",
             dependencies: [
+                "PacsgateTestSupport",
                 "PacsgateHL7",
                 "PacsgateCore",
                 "PacsgateConfig",
@@ -231,6 +232,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateTLSTests",
             dependencies: [
+                "PacsgateTestSupport",
                 "PacsgateTLS",
                 "PacsgateCore",
                 "PacsgateConfig",

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import PacsgateCore
 import Testing
+import PacsgateTestSupport
 
 @testable import PacsgateATNA
 

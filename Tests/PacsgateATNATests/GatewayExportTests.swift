@@ -3,6 +3,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import PacsgateTestSupport
 #endif
 
 /// Must show 1: the real `pacsgate run` with `audit.syslog` over TLS (mutual authentication) to a real rsyslog;

@@ -3,6 +3,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import PacsgateTestSupport
 #endif
 
 /// Must show 1: a pair of real `pacsgate` processes with real keepalived in network namespaces made by the test.

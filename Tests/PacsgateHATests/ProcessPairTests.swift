@@ -1,6 +1,7 @@
 import Foundation
 import PacsgateCore
 import Testing
+import PacsgateTestSupport
 
 /// Two real `pacsgate run` processes on loopback, linked as a pair.
 @Suite("HA pair of pacsgate processes", .serialized)

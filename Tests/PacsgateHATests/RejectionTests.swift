@@ -4,6 +4,7 @@ import NIOPosix
 import PacsgateCore
 import PacsgateHA
 import Testing
+import PacsgateTestSupport
 
 /// Bytes that are not from the peer: a stranger, another secret, a frame changed in transit. Each is rejected,
 /// counted, logged and audited, and changes nothing.

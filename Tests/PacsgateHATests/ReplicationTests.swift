@@ -4,6 +4,7 @@ import NIOPosix
 import PacsgateCore
 import PacsgateHA
 import Testing
+import PacsgateTestSupport
 
 /// Persistence replication between two in-process units (each a real `Gateway` with its own stick tables and its own
 /// `PairController`) over a real TCP link on loopback.

@@ -4,6 +4,7 @@ import NIOPosix
 import PacsgateCore
 import PacsgateHL7
 import Testing
+import PacsgateTestSupport
 
 /// Must show 2: every bad-frame case through a real gateway in front of a real receiver (python-hl7): the exact NAK
 /// bytes (or the close), one `hl7.rejected` record, nothing invalid forwarded, and the connection still usable

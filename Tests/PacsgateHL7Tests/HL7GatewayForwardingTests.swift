@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PacsgateCore
 import Testing
+import PacsgateTestSupport
 
 /// Must show 1 and 3: real peers through a real gateway. python-hl7's `mllp_send` and a raw client send; python-hl7's
 /// asyncio MLLP server (answering `create_ack()`) receives. Every message arrives byte-identical and in order and

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PacsgateTLS
 import Testing
+import PacsgateTestSupport
 
 /// Must show 2: ClientHellos in 1-byte chunks, split across two records, without SNI, and of 10 KiB — each routed
 /// correctly, with the bytes reaching the server unchanged.

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import PacsgateTLS
 import Testing
+import PacsgateTestSupport
 
 @Suite("Simulated HTTPS node", .timeLimit(.minutes(5)))
 struct SimulatedHTTPSNodeTests {

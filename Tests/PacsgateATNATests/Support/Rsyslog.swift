@@ -4,6 +4,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import PacsgateTestSupport
 #endif
 
 /// Certificates made with the openssl CLI for one test: a CA, the repository's server certificate

@@ -6,6 +6,7 @@ import NIOPosix
 import PacsgateConfig
 import PacsgateCore
 import PacsgateHA
+import PacsgateTestSupport
 
 /// A configuration host for in-process units: the running text lives in memory; a synced configuration is applied
 /// to the unit's gateway with its own reload (`Gateway.apply`).

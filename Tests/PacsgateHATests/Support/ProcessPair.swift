@@ -5,6 +5,7 @@ import PacsgateAdmin
 
 #if canImport(Glibc)
 import Glibc
+import PacsgateTestSupport
 #endif
 
 /// Two real `pacsgate run` processes on loopback forming a pair, each with its own admin API.

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import PacsgateConfig
 import Testing
+import PacsgateTestSupport
 
 @testable import PacsgateCore
 @testable import PacsgateHL7

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import PacsgateTestSupport
 
 @testable import PacsgateHL7
 

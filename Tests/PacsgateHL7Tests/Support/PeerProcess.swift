@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PacsgateTestSupport
 
 /// A scratch directory removed at the end of the test.
 final class TemporaryDirectory {
@@ -179,13 +180,3 @@ struct PeerFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
-}

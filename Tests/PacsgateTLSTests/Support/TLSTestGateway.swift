@@ -6,6 +6,7 @@ import PacsgateConfig
 import PacsgateCore
 import PacsgateTLS
 import Synchronization
+import PacsgateTestSupport
 
 /// A gateway running in-process on loopback with the TLS module, configured from YAML (every service listens on
 /// 127.0.0.1 and a free port), its logs and audit records kept in memory.

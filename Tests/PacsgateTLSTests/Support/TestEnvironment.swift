@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import PacsgateTestSupport
 
 /// What one integration test starts — a temporary directory and child processes (openssl, curl, python3) — torn
 /// down when the test's body ends, whether it passed, failed or threw. Every child is killed (SIGTERM, then SIGKILL)
@@ -216,13 +217,3 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
