@@ -220,7 +220,8 @@ public final class AuditLog: Sendable {
                 return true
             }
             if idle {
-                let waitSeconds: Double = backlog.isEmpty ? (unsynced ? self.configuration.fsyncInterval.seconds : 3600) : 1
+                let waitSeconds: Double =
+                    backlog.isEmpty ? (unsynced ? self.configuration.fsyncInterval.seconds : 3600) : 1
                 if self.wakeUp.lock(whenValue: true, timeoutSeconds: max(0.01, waitSeconds)) {
                     self.wakeUp.unlock(withValue: false)
                     self.gatherBurst()
@@ -368,7 +369,9 @@ public final class AuditLog: Sendable {
                 guard bytes.count > marker.count else { return "" }
                 var index = 0
                 while index + marker.count <= bytes.count {
-                    if bytes[index] == marker[0], UnsafeBufferPointer(rebasing: bytes[index..<(index + marker.count)]).elementsEqual(marker) {
+                    if bytes[index] == marker[0],
+                        UnsafeBufferPointer(rebasing: bytes[index..<(index + marker.count)]).elementsEqual(marker)
+                    {
                         let start = index + marker.count
                         var end = start
                         while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }

@@ -179,7 +179,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
                 // The client's FIN after we passed the server's on (see serverInactive).
                 _ = self.machine.clientInputClosed()
                 self.endReason = "closed by both sides"
-                if let server = self.serverChannel { OutputCloser.finish(server, then: .fullClose, direct: self.closesDirectly) }
+                if let server = self.serverChannel {
+                    OutputCloser.finish(server, then: .fullClose, direct: self.closesDirectly)
+                }
             default:
                 self.endReason = "client went away"
                 self.legFailed(clientSide: true)
