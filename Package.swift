@@ -179,6 +179,8 @@ let package = Package(
         .target(
             name: "PacsgateTestSupport",
             dependencies: [
+                "PacsgateCore",
+                "PacsgateConfig",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

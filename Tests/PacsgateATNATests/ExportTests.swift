@@ -92,7 +92,7 @@ struct ExportTests {
     func outage() async throws {
         let harness = try await Harness.make("outage")
         defer { harness.cleanUp() }
-        let port = try freePort()
+        let port = try Ports.free()
         let repository = harness.repository(port: port)
         try await repository.start()
         defer { repository.stop() }
@@ -141,7 +141,7 @@ struct ExportTests {
     func spoolBound() async throws {
         let harness = try await Harness.make("bound")
         defer { harness.cleanUp() }
-        let port = try freePort()  // nothing listens
+        let port = try Ports.free()  // nothing listens
         var configuration = harness.configuration(port: port, transport: .tcp)
         configuration.spoolMaxBytes = 40_000
         let capture = LogCapture()
@@ -174,7 +174,7 @@ struct ExportTests {
     func wrongCertificate() async throws {
         let harness = try await Harness.make("wrongcert")
         defer { harness.cleanUp() }
-        let port = try freePort()
+        let port = try Ports.free()
         let repository = harness.repository(
             port: port, certificate: harness.certificates.otherServer, key: harness.certificates.otherServerKey)
         try await repository.start()

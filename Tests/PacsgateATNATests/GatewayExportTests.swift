@@ -29,14 +29,14 @@ struct GatewayExportTests {
         let directory = try Tools.temporaryDirectory("gateway")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let certificates = try await TestCertificates.make(in: directory)
-        let syslogPort = try freePort()
+        let syslogPort = try Ports.free()
         let repository = Rsyslog(
             directory: "\(directory)/rsyslog", port: syslogPort, tls: (certificates.ca, certificates.server, certificates.serverKey))
         try await repository.start()
         defer { repository.stop() }
 
         // Backends: dcmtk's storescp answers C-ECHO as MACH7; the HL7 service refuses its input before forwarding.
-        let dicomBackendPort = try freePort()
+        let dicomBackendPort = try Ports.free()
         let storescp = Process()
         storescp.executableURL = URL(fileURLWithPath: "/usr/bin/storescp")
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/storescp") else { throw ToolFailure("dcmtk missing: apt-get install dcmtk") }
@@ -47,9 +47,9 @@ struct GatewayExportTests {
         defer { terminate(storescp) }
         #expect(await eventually { canConnect(port: dicomBackendPort) }, "storescp did not start")
 
-        let dicomPort = try freePort()
-        let hl7Port = try freePort()
-        let adminPort = try freePort()
+        let dicomPort = try Ports.free()
+        let hl7Port = try Ports.free()
+        let adminPort = try Ports.free()
         let yaml = """
             services:
               - label: DICOM

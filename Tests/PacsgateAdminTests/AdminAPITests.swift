@@ -62,7 +62,7 @@ struct AdminAPITests {
     static func twoServerGateway(loginAttempts: Int = 5) async throws -> (AdminHarness, TestBackend, TestBackend) {
         let a = try await TestBackend.start("A")
         let b = try await TestBackend.start("B")
-        let yaml = "services:\n" + serviceYAML("SVC", port: try freePort(), backends: [a, b])
+        let yaml = "services:\n" + serviceYAML("SVC", port: try Ports.free(), backends: [a, b])
         var admin = AdminHarness.defaultAdmin
         admin.loginAttempts = loginAttempts
         return (try await AdminHarness.start(yaml: yaml, admin: admin), a, b)
@@ -322,7 +322,7 @@ struct AdminAPITests {
         let (harness, a, b) = try await Self.twoServerGateway()
         let before = try String(contentsOfFile: harness.configPath, encoding: .utf8)
         let port = try #require(await harness.gateway.listenAddress(of: "SVC")?.port)
-        let extraPort = try freePort()
+        let extraPort = try Ports.free()
         let next = "services:\n" + serviceYAML("SVC", port: port, backends: [a, b], weight: 7)
             + serviceYAML("EXTRA", port: extraPort, backends: [b])
         try await harness.application.test(.router) { client in
@@ -355,7 +355,7 @@ struct AdminAPITests {
         let a = try await TestBackend.start("A")
         var admin = AdminHarness.defaultAdmin
         admin.loginAttempts = 3
-        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try freePort(), backends: [a]), admin: admin)
+        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try Ports.free(), backends: [a]), admin: admin)
         try await harness.application.test(.router) { client in
             for _ in 0..<3 {
                 #expect(try await Self.postLogin(client, user: "alice", password: "wrong password").status == .unauthorized)

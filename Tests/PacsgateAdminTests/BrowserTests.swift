@@ -22,7 +22,7 @@ struct BrowserTests {
             let nodes = [try await TestBackend.start("\(label)1"), try await TestBackend.start("\(label)2")]
             backends[label] = nodes
             yaml += serviceYAML(
-                label, port: try freePort(), protocolName: protocolName, backends: nodes,
+                label, port: try Ports.free(), protocolName: protocolName, backends: nodes,
                 extra: "persistence: { type: source-ip, timeout: 30m }\n    health_check: { type: connect, interval: 2s, timeout: 1s }")
         }
         let harness = try await AdminHarness.start(yaml: yaml)

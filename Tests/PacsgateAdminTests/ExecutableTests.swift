@@ -44,8 +44,8 @@ struct ExecutableTests {
     static func start(backends: [TestBackend]) async throws -> (Gateway, Int) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacsgate-exec-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let port = try freePort()
-        let adminPort = try freePort()
+        let port = try Ports.free()
+        let adminPort = try Ports.free()
         let configPath = directory.appendingPathComponent("pacsgate.yaml").path
         try Self.yaml(port: port, adminPort: adminPort, backends: backends, weight: 100, directory: directory)
             .write(toFile: configPath, atomically: true, encoding: .utf8)

@@ -16,7 +16,7 @@ struct HTTPSTests {
         var admin = AdminHarness.defaultAdmin
         admin.tls = .on
         #expect(admin.usesTLS)
-        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try freePort(), backends: [a]), admin: admin)
+        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try Ports.free(), backends: [a]), admin: admin)
         let state = harness.directory.appendingPathComponent("state").path
         let material = try AdminCredentials.tlsMaterial(admin, stateDirectory: state, logger: AdminHarness.logger)
         let certificateFile = "\(state)/admin-cert.pem"

@@ -55,7 +55,7 @@ struct MetricsTests {
     func countersMove() async throws {
         let a = try await TestBackend.start("A")
         let b = try await TestBackend.start("B")
-        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try freePort(), backends: [a, b]))
+        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try Ports.free(), backends: [a, b]))
         let port = try #require(await harness.gateway.listenAddress(of: "SVC")?.port)
         try await harness.application.test(.router) { client in
             let before = try await Self.scrape(client)
@@ -101,7 +101,7 @@ struct MetricsTests {
     @Test("label values from the wire are capped per service: 200 distinct SNI make at most 32 series")
     func boundedCardinality() async throws {
         let a = try await TestBackend.start("A")
-        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try freePort(), backends: [a]))
+        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try Ports.free(), backends: [a]))
         for index in 0..<200 { harness.audit.write(Self.tls(sni: "host\(index).example.org")) }
         for index in 0..<200 { harness.audit.write(Self.hl7(type: "Z\(index)^Z\(index)", ack: "X\(index)")) }
         try await harness.audit.writeAndWait(Self.tls(sni: "last.example.org"))

@@ -16,8 +16,8 @@ struct ReloadUnderLoadTests {
         let a = try await TestBackend.start("A", mode: .echo)
         let b = try await TestBackend.start("B", mode: .echo)
         let c = try await TestBackend.start("C", mode: .echo)
-        let port = try freePort()
-        let extraPort = try freePort()
+        let port = try Ports.free()
+        let extraPort = try Ports.free()
         // Two configurations to alternate between: weights move, a server joins and leaves, a service comes and goes.
         let first = "services:\n" + serviceYAML("SVC", port: port, backends: [a, b])
         let second = "services:\n" + serviceYAML("SVC", port: port, backends: [a, b, c], weight: 50)

@@ -21,35 +21,10 @@ struct DICOMTestGateway {
     static func start(services: String, scope: TestScope) async throws -> DICOMTestGateway {
         let auditPath = "\(scope.directory)/audit.jsonl"
         let yaml = "services:\n\(services)\naudit: { path: \"\(auditPath)\", fsync: every }\n"
-        let configuration: GatewayConfiguration
-        switch ConfigurationLoader(registry: ProtocolRegistry([DICOMModule()])).load(yaml: yaml) {
-        case .success(let (loaded, _)): configuration = loaded
-        case .failure(let errors):
-            Issue.record("configuration refused:\n\(errors.formatted(file: "test.yaml"))")
-            throw errors
-        }
-        var services = configuration.services
-        for index in services.indices { services[index].listen = Endpoint(host: "127.0.0.1", port: 0) }
         let logs = LogRecorder()
         let logger = Logger(label: "pacsgate-dicom-test") { _ in logs.handler() }
-        let audit = AuditLog(configuration: configuration.audit, logger: logger)
-        try audit.start()
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(services: services, audit: configuration.audit),
-            group: MultiThreadedEventLoopGroup.singleton,
-            audit: audit,
-            logger: logger
-        )
-        do {
-            try await gateway.start()
-        } catch {
-            await audit.shutdown()
-            throw error
-        }
-        await scope.onCleanup {
-            await gateway.shutdown(grace: .seconds(2))
-            await audit.shutdown()
-        }
+        let (gateway, audit) = try await startInProcessGateway(
+            yaml: yaml, registry: ProtocolRegistry([DICOMModule()]), logger: logger, scope: scope)
         return DICOMTestGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
     }
 

@@ -75,7 +75,7 @@ struct TestUnit {
         role: HARole, node: String, listenPort: Int = 0, peerPort: Int, secret: String = TestUnit.secret, queueLimit: Int = 100_000
     ) async throws -> TestUnit {
         let directory = try makeTemporaryDirectory("pacsgate-ha-\(node)")
-        let text = Self.yaml(directory: directory, servicePort: try freePort())
+        let text = Self.yaml(directory: directory, servicePort: try Ports.free())
         let configuration: GatewayConfiguration
         switch ConfigurationLoader(registry: ProtocolRegistry([])).load(yaml: text) {
         case .failure(let errors): throw HATestFailure("test configuration: \(errors)")

@@ -71,8 +71,8 @@ struct ProcessPair {
         guard FileManager.default.createFile(
             atPath: secretFile, contents: Data("3f1c9a7e5b2d4f60a8e1c3b5d7f90246\n".utf8), attributes: [.posixPermissions: 0o600])
         else { throw HATestFailure("cannot write the secret file") }
-        let haA = try freePort()
-        let haB = try freePort()
+        let haA = try Ports.free()
+        let haB = try Ports.free()
         let secondary = try await Self.launch(
             node: "gw-b", role: "secondary", directory: directory, haPort: haB, peerPort: haA, backends: backends, secretFile: secretFile)
         let primary: Unit
@@ -91,8 +91,8 @@ struct ProcessPair {
     ) async throws -> Unit {
         let unitDirectory = directory.appendingPathComponent(node)
         try FileManager.default.createDirectory(at: unitDirectory, withIntermediateDirectories: true)
-        let servicePort = try freePort()
-        let adminPort = try freePort()
+        let servicePort = try Ports.free()
+        let adminPort = try Ports.free()
         let configPath = unitDirectory.appendingPathComponent("pacsgate.yaml").path
         try Self.yaml(
             node: node, role: role, directory: unitDirectory, servicePort: servicePort, adminPort: adminPort, haPort: haPort,

@@ -32,35 +32,10 @@ struct RelGateway {
     ) async throws -> RelGateway {
         let auditPath = auditPath ?? "\(scope.directory)/audit.jsonl"
         let yaml = "services:\n\(services)\naudit: { path: \"\(auditPath)\", \(auditYAML) }\n"
-        let configuration: GatewayConfiguration
-        switch ConfigurationLoader(registry: Self.registry).load(yaml: yaml) {
-        case .success(let (loaded, _)): configuration = loaded
-        case .failure(let errors):
-            Issue.record("configuration refused:\n\(errors.formatted(file: "test.yaml"))")
-            throw errors
-        }
-        var services = configuration.services
-        for index in services.indices { services[index].listen = Endpoint(host: "127.0.0.1", port: 0) }
         let logs = LogRecorder()
         let logger = Logger(label: "pacsgate-rel-test") { label in logHandler?(label) ?? logs.handler() }
-        let audit = AuditLog(configuration: configuration.audit, logger: logger)
-        try audit.start()
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(services: services, audit: configuration.audit),
-            group: MultiThreadedEventLoopGroup.singleton,
-            audit: audit,
-            logger: logger
-        )
-        do {
-            try await gateway.start()
-        } catch {
-            await audit.shutdown()
-            throw error
-        }
-        await scope.onCleanup {
-            await gateway.shutdown(grace: .seconds(2))
-            await audit.shutdown()
-        }
+        let (gateway, audit) = try await startInProcessGateway(
+            yaml: yaml, registry: Self.registry, logger: logger, scope: scope)
         return RelGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
     }
 
