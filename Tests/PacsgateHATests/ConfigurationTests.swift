@@ -139,6 +139,41 @@ struct ConfigurationTests {
         #expect(primary.decide(same, running: Self.primaryText, primary: "gw-b") != .inSync, "a primary must not take a push")
     }
 
+    @Test("admin users and tokens are each unit's own: a push cannot add an administrator to the secondary")
+    func adminIdentitiesAreLocal() throws {
+        let primary = Self.policy(.primary)
+        let secondary = Self.policy(.secondary)
+        let secondaryText = Self.secondaryText.replacingOccurrences(
+            of: "  listen: \"10.20.0.2:9443\"",
+            with: """
+                  listen: "10.20.0.2:9443"
+                  users:
+                    - { name: bob, password_hash: "$2b$12$bobbobbobbobbobbobbobuB0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b" }
+                """)
+        // The primary adds an administrator and a token: the shared settings are unchanged, so nothing is pushed.
+        let primaryText = Self.primaryText.replacingOccurrences(
+            of: "  listen: \"10.20.0.1:9443\"",
+            with: """
+                  listen: "10.20.0.1:9443"
+                  users:
+                    - { name: mallory, password_hash: "$2b$12$mallorymallorymallorymOm0m0m0m0m0m0m0m0m0m0m0m0m0m0m" }
+                  tokens:
+                    - { name: backdoor, token_hash: "sha256:0000000000000000000000000000000000000000000000000000000000000000" }
+                """)
+        #expect(primary.version(of: primaryText) == secondary.version(of: secondaryText))
+        // With a shared change too, the merged file keeps the secondary's users and none of the primary's.
+        let changed = primaryText.replacingOccurrences(of: "weight: 100", with: "weight: 40")
+        let push = ConfigPush(version: try #require(primary.version(of: changed)), origin: "reload", text: changed)
+        guard case .apply(let merged) = secondary.decide(push, running: secondaryText, primary: "gw-a") else {
+            Issue.record("not applied")
+            return
+        }
+        #expect(merged.contains("\"bob\"") && !merged.contains("mallory") && !merged.contains("backdoor"), "\(merged)")
+        // Editing the secondary's own users is a local change: allowed there without force.
+        let newUser = secondaryText.replacingOccurrences(of: "name: bob", with: "name: carol")
+        #expect(secondary.permitFileChange(proposed: newUser, running: secondaryText, forced: false, primary: "gw-a") == nil)
+    }
+
     @Test("the secondary refuses direct changes of shared settings unless forced; local-only changes pass")
     func refusals() {
         let secondary = Self.policy(.secondary)
