@@ -82,6 +82,12 @@ public struct AdminRoutes: Sendable {
         api.post("/reload") { request, context in
             Self.outcomeResponse(await self.manager.reload(by: context.principal?.auditName ?? "?", forced: Self.forced(request)))
         }
+        api.post("/ha/switchover") { _, context in
+            guard let outcome = await self.manager.switchover(by: context.principal?.auditName ?? "?") else {
+                throw AdminError(.notFound, "this unit is not part of an HA pair (no ha: section)")
+            }
+            return JSONBody.response(outcome, status: outcome.handedOver ? .ok : outcome.refused ? .conflict : .gatewayTimeout)
+        }
         api.get("/config") { _, _ in
             Response(
                 status: .ok,
@@ -150,7 +156,8 @@ public struct AdminRoutes: Sendable {
 
     private func metricsText() async throws -> Response {
         let text = self.metrics.render(
-            services: await self.gateway.services, activity: self.activity.snapshot(), audit: self.audit.status)
+            services: await self.gateway.services, activity: self.activity.snapshot(), audit: self.audit.status,
+            pair: await self.manager.pairStatus())
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -59,6 +59,7 @@ public actor ConfigurationManager {
     private var listeners: [Listener] = []
     private var gate: ChangeGate?
     private var pairStatusProvider: (@Sendable () async -> Overview.Pair?)?
+    private var switchoverAction: (@Sendable (String) async -> SwitchoverOutcome)?
 
     /// - Parameters:
     ///   - path: the configuration file, re-read by ``reload(by:)`` and replaced by ``upload(_:by:)``.
@@ -95,6 +96,32 @@ public actor ConfigurationManager {
     /// The HA pair as the overview shows it; `nil` for a single unit.
     public func pairStatus() async -> Overview.Pair? {
         await self.pairStatusProvider?()
+    }
+
+    /// What a planned switchover did (`POST /api/v1/ha/switchover`).
+    public struct SwitchoverOutcome: Sendable, Codable, Equatable {
+        /// Whether the virtual IPs left this unit.
+        public var handedOver: Bool
+        /// Refused because nothing could be done safely (not holding the VIP, the peer not ready).
+        public var refused: Bool
+        public var message: String
+
+        public init(handedOver: Bool, refused: Bool, message: String) {
+            self.handedOver = handedOver
+            self.refused = refused
+            self.message = message
+        }
+    }
+
+    /// Installs the HA pair's planned switchover (`nil`: a single unit).
+    public func setSwitchover(_ action: (@Sendable (String) async -> SwitchoverOutcome)?) {
+        self.switchoverAction = action
+    }
+
+    /// Hands the virtual IPs to the HA peer on behalf of `user`; `nil` for a single unit.
+    public func switchover(by user: String) async -> SwitchoverOutcome? {
+        guard let action = self.switchoverAction else { return nil }
+        return await action(user)
     }
 
     /// The gate's refusal of a server state or weight change, or `nil` when it may go ahead.

@@ -94,9 +94,36 @@ enum GatewayLauncher {
             gateway: gateway, loader: ConfigurationFile.loader, audit: audit, logger: logger, path: configPath,
             runningText: loaded.text, backupDirectory: stateDirectory.map { "\($0)/config-backups" })
         var startup = Startup(gateway: gateway)
+        var pair: PairController?
+        if let ha = loaded.ha, let haSecret {
+            let controller = PairController(
+                configuration: ha, secret: haSecret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
+                group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
+            await manager.setGate(
+                ConfigurationManager.ChangeGate(
+                    file: { proposed, running, forced in
+                        controller.permitFileChange(proposed: proposed, running: running, forced: forced)
+                    },
+                    runtime: { forced in controller.permitRuntimeChange(forced: forced) }))
+            await manager.setPairStatus { Overview.Pair(await controller.status()) }
+            await manager.setSwitchover { user in
+                let result = await controller.switchover(requestedBy: user)
+                switch result {
+                case .handedOver: return .init(handedOver: true, refused: false, message: "\(result)")
+                case .refused, .notHolding: return .init(handedOver: false, refused: true, message: "\(result)")
+                case .timedOut: return .init(handedOver: false, refused: false, message: "\(result)")
+                }
+            }
+            await manager.onApplied { [manager] _, _ in
+                await controller.configurationApplied(text: await manager.currentText, origin: "reload")
+            }
+            pair = controller
+        }
+        let haOrder = HAWiring.shutdownOrder(pair)
         var services: [any Service] = []
         // First in the group, so it stops last: the records of the gateway's own shutdown are exported too.
         if let exporter { services.append(exporter) }
+        services.append(contentsOf: haOrder.beforeGateway)
         services.append(GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod))
         if configPath != nil {
             services.append(ReloadService(manager: manager))
@@ -118,26 +145,11 @@ enum GatewayLauncher {
                     """)
             }
         }
-        if let ha = loaded.ha, let haSecret {
-            let controller = PairController(
-                configuration: ha, secret: haSecret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
-                group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
-            await manager.setGate(
-                ConfigurationManager.ChangeGate(
-                    file: { proposed, running, forced in
-                        controller.permitFileChange(proposed: proposed, running: running, forced: forced)
-                    },
-                    runtime: { forced in controller.permitRuntimeChange(forced: forced) }))
-            await manager.setPairStatus { Overview.Pair(await controller.status()) }
-            await manager.onApplied { [manager] _, _ in
-                await controller.configurationApplied(text: await manager.currentText, origin: "reload")
-            }
-            services.append(controller)
-        }
         // Announced from inside the service group, once its signal handlers are in place.
         let announced = startup
         services.append(StartupNotice(notice: { await onStarted(announced) }))
         services.append(contentsOf: extraServices)
+        services.append(contentsOf: haOrder.last)
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
