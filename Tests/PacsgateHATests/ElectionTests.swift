@@ -159,6 +159,15 @@ struct HandoverTests {
         await b.stop()
     }
 
+    @Test("a unit that stops without holding the VIP still drops out of the election at once")
+    func stopWhileBackup() async throws {
+        let (a, b) = try await Self.pair()
+        #expect(await b.controller.handOverForStop(reason: "test") == .notHolding(.backup))
+        #expect(b.trackValue == VRRPTrackFile.leaving, "keepalived could give the VIP to a unit that is going")
+        await a.stop()
+        await b.stop()
+    }
+
     @Test("a switchover is refused while the peer is not linked")
     func switchoverRefused() async throws {
         let a = try await TestUnit.start(role: .primary, node: "gw-a", peerPort: try Ports.free(), vrrpFiles: true)

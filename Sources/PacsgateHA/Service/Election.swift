@@ -88,6 +88,7 @@ public struct Election: Sendable {
         self.linkUp = true
         self.linkDownReason = nil
         self.peerGone = nil
+        self.peerHandover = nil
     }
 
     /// The link ended. `planned`: the peer said goodbye or announced a handover first.

@@ -66,7 +66,15 @@ extension PairController {
 
     private func handOver(_ notice: HandoverNotice, force: Bool) async -> HandoverResult {
         let vrrp = self.readVRRPState()
-        guard vrrp == .master else { return .notHolding(vrrp) }
+        guard vrrp == .master else {
+            if notice.kind == .stopping {
+                // Not holding the VIP, but going: keepalived must not give it to this unit meanwhile.
+                self.state.withLockedValue { $0.election.leave() }
+                self.writeTrackFile()
+                self.writeHealth("fail stopping")
+            }
+            return .notHolding(vrrp)
+        }
         let (peerReady, session) = self.state.withLockedValue { ($0.election.peerCanTakeOver, $0.session) }
         if !peerReady {
             let why = session == nil ? "the link to the peer is down" : "the peer is not in sync yet"
