@@ -87,6 +87,22 @@ struct FailoverNamespaceTests {
         #expect(try await ExternalTools.run(keepalived, ["-t", "-l", "-f", broken]).status != 0)
     }
 
+    /// Builds the lab, waits for the pair (the primary holding the VIP) and for the modality's first associations;
+    /// returns the node the modality is stuck to, or nil (the issue recorded).
+    static func start(_ lab: HALab) async throws -> String? {
+        try await lab.build(secret: TestSecrets.pair)
+        guard await lab.waitForPair(holder: "gw-a") else {
+            Issue.record("pair not ready\n\(lab.diagnostics())")
+            return nil
+        }
+        try lab.startModality()
+        guard await eventually(timeout: .seconds(30), { lab.tries().filter(\.ok).count >= 3 }), let node = lab.tries().last(where: \.ok)?.node else {
+            Issue.record("the modality never got through: \(lab.tries().suffix(5).map(\.error))\n\(lab.diagnostics())")
+            return nil
+        }
+        return node
+    }
+
     // MARK: must show 1 (and 3 after each run)
 
     @Test(
@@ -97,16 +113,7 @@ struct FailoverNamespaceTests {
         let bound = detection.maximumFailures(period: 0.2)
         let lab = try HALab()
         defer { lab.cleanUp() }
-        try await lab.build(secret: TestSecrets.pair)
-        guard await lab.waitForPair(holder: "gw-a") else {
-            Issue.record("pair not ready\n\(lab.diagnostics())")
-            return
-        }
-        try lab.startModality()
-        guard await eventually(timeout: .seconds(30), { lab.tries().filter(\.ok).count >= 3 }), let node = lab.tries().last(where: \.ok)?.node else {
-            Issue.record("the modality never got through: \(lab.tries().suffix(5).map(\.error))\n\(lab.diagnostics())")
-            return
-        }
+        guard let node = try await Self.start(lab) else { return }
         var outages: [Double] = []
         for run in 1...5 {
             guard let primary = lab.process("gw-a") else { return }
@@ -205,16 +212,7 @@ struct FailoverNamespaceTests {
     func sigtermAndReturn() async throws {
         let lab = try HALab()
         defer { lab.cleanUp() }
-        try await lab.build(secret: TestSecrets.pair)
-        guard await lab.waitForPair(holder: "gw-a") else {
-            Issue.record("pair not ready\n\(lab.diagnostics())")
-            return
-        }
-        try lab.startModality()
-        guard await eventually(timeout: .seconds(30), { lab.tries().filter(\.ok).count >= 3 }) else {
-            Issue.record("the modality never got through\n\(lab.diagnostics())")
-            return
-        }
+        guard try await Self.start(lab) != nil else { return }
         let started = HALab.monotonic()
         let long = lab.longAssociation(seconds: 6)
         try await Task.sleep(for: .seconds(1.5))
@@ -262,16 +260,7 @@ struct FailoverNamespaceTests {
     func switchover() async throws {
         let lab = try HALab()
         defer { lab.cleanUp() }
-        try await lab.build(secret: TestSecrets.pair)
-        guard await lab.waitForPair(holder: "gw-a") else {
-            Issue.record("pair not ready\n\(lab.diagnostics())")
-            return
-        }
-        try lab.startModality()
-        guard await eventually(timeout: .seconds(30), { lab.tries().filter(\.ok).count >= 3 }) else {
-            Issue.record("the modality never got through\n\(lab.diagnostics())")
-            return
-        }
+        guard try await Self.start(lab) != nil else { return }
         // On the unit without the VIP there is nothing to hand over.
         let refused = try await lab.ctl("b", ["switchover"])
         #expect(refused.status == 1 && refused.standardError.contains("does not hold the virtual IPs"), "\(refused.standardError)")
