@@ -114,7 +114,7 @@ extension PairController: Service {
                         let source = child.channel.channel.remoteAddress?.ipAddress ?? "?"
                         let decision = self.state.withLockedValue { $0.admission.admit(source, now: .now) }
                         guard decision == .admit else {
-                            // Closed before a byte is read: an unauthenticated flood costs an accept and a close.
+                            // Closed at once, before anything it sent is looked at: a flood costs an accept and a close.
                             group.addTask { try? await child.channel.executeThenClose { _, _ in } }
                             if case .refuse(let reason) = decision {
                                 self.rejected(source: source, peer: nil, reason: "connection refused: \(reason)")
