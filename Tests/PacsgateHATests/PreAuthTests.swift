@@ -2,9 +2,10 @@ import Foundation
 import NIOCore
 import NIOPosix
 import PacsgateCore
-import PacsgateHA
 import PacsgateTestSupport
 import Testing
+
+@testable import PacsgateHA
 
 /// The HA port before authentication: anyone who can reach it can connect, so it listens only where the peer is,
 /// holds strangers to small frames, caps and rate-limits their connections, and sums their failures in the audit.
@@ -105,5 +106,49 @@ struct PreAuthTests {
         #expect((records.last?["reason"] as? String)?.contains("not a pacsgate HA link") == true)
         #expect(unit.logs(containing: "HA link rejected").count == 2)
         await unit.stop()
+    }
+}
+
+/// The admission and audit rules as pure state machines, on a clock the test moves.
+@Suite("HA pre-authentication rules")
+struct PreAuthRuleTests {
+    static let start = ContinuousClock.now
+
+    @Test("a flood that goes on makes one audit record at its start and then one per interval")
+    func aggregation() {
+        var aggregator = RejectionAggregator(interval: .seconds(60))
+        var written: [RejectionAggregator.Report] = []
+        // One failure a second from one address for 200 s, one from another address once.
+        for second in 0..<200 {
+            let now = Self.start + .seconds(second)
+            written += aggregator.due(now: now)
+            if let report = aggregator.failed("10.0.0.9", reason: "bad", peer: nil, now: now) { written.append(report) }
+            if second == 30, let report = aggregator.failed("10.0.0.7", reason: "once", peer: nil, now: now) { written.append(report) }
+        }
+        written += aggregator.due(now: Self.start + .seconds(400))
+        let flood = written.filter { $0.source == "10.0.0.9" }
+        #expect(flood.map(\.count) == [1, 59, 60, 60, 20], "\(flood.map(\.count))")
+        #expect(flood.map(\.summary) == [false, true, true, true, true])
+        #expect(flood.reduce(0) { $0 + $1.count } == 200, "every failure is counted once")
+        #expect(written.filter { $0.source == "10.0.0.7" }.map(\.count) == [1], "a single failure is one record, no empty summary")
+    }
+
+    @Test("admission: a cap overall and per address, a burst then a rate per address; releases free the slot")
+    func admission() {
+        var admission = PreAuthAdmission(limits: PreAuthLimits(maximum: 3, perSource: 2, burst: 4, perSecond: 1))
+        #expect(admission.admit("a", now: Self.start) == .admit)
+        #expect(admission.admit("a", now: Self.start) == .admit)
+        guard case .refuse(let perSource) = admission.admit("a", now: Self.start) else { Issue.record("a third from one address"); return }
+        #expect(perSource.contains("from this address"))
+        #expect(admission.admit("b", now: Self.start) == .admit)
+        guard case .refuse(let overall) = admission.admit("c", now: Self.start) else { Issue.record("over the cap"); return }
+        #expect(overall.contains("3 unauthenticated connections"))
+        admission.release("a")
+        #expect(admission.admit("a", now: Self.start) == .admit, "a released slot is free again")
+        // Four attempts from "a" so far: its burst is spent; one more token a second.
+        admission.release("a")
+        guard case .refuse(let rate) = admission.admit("a", now: Self.start) else { Issue.record("over the burst"); return }
+        #expect(rate.contains("burst"))
+        #expect(admission.admit("a", now: Self.start + .seconds(1)) == .admit)
     }
 }

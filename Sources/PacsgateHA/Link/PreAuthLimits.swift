@@ -122,14 +122,18 @@ struct RejectionAggregator {
         return Report(source: source, count: 1, reason: reason, peer: peer, summary: false)
     }
 
-    /// Windows that ended: one summary for each that counted failures after its first.
+    /// Windows that ended: one summary for each that counted failures after its first. A window that counted some
+    /// starts the next at once (a flood that goes on makes one record per interval); one that counted none is closed
+    /// (the next failure of that address is written at once again).
     mutating func due(now: ContinuousClock.Instant) -> [Report] {
         var reports: [Report] = []
         for (source, window) in self.windows where now - window.opened >= self.interval {
             if window.count > 0 {
                 reports.append(Report(source: source, count: window.count, reason: window.lastReason, peer: window.peer, summary: true))
+                self.windows[source] = Window(opened: now)
+            } else {
+                self.windows[source] = nil
             }
-            self.windows[source] = nil
         }
         return reports.sorted { $0.source < $1.source }
     }
