@@ -230,7 +230,9 @@ struct FailoverNamespaceTests {
         #expect(takeover?["kind"] as? String == "planned", "\(String(describing: takeover))")
         #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (stopping: pacsgate on gw-a is stopping)") == true)
         #expect(lab.log("gw-b").contains("the peer said goodbye"), "no goodbye seen by the secondary")
-        #expect(lab.log("gw-a").contains("HA virtual IPs handed over"))
+        let handedOver = lab.log("gw-a").split(separator: "\n").last { $0.contains("HA virtual IPs handed over") }
+        #expect(handedOver != nil)
+        print("HA SIGTERM: \(handedOver.map(String.init) ?? "-"); \(during.count) associations during the stop, all released")
 
         // Must show 3: back, with an association open on the secondary while the VIP returns.
         let restarted = HALab.monotonic()
@@ -270,6 +272,7 @@ struct FailoverNamespaceTests {
         let output = try await lab.ctl("a", ["switchover"])
         #expect(output.status == 0, "\(output.standardOutput) \(output.standardError)")
         #expect(output.standardOutput.contains("the virtual IPs left this unit after"), "\(output.standardOutput)")
+        print("HA switchover: pacsgate ctl switchover said: \(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))")
         Self.expectCompleted(try await long.value, "the association open during the switchover")
         let echoes = try await long.value.echoes
         #expect(await Self.served(lab, "gw-a", echoes: echoes), "the long association was not served by the unit that handed over")

@@ -101,7 +101,7 @@ extension PairController {
             try? await Task.sleep(for: .milliseconds(20))
         }
         let released = ContinuousClock.now - started
-        self.logger.notice("HA virtual IPs handed over", metadata: ["after": "\(released)"])
+        self.logger.notice("HA virtual IPs handed over", metadata: ["after": "\(released.formatted(.units(allowed: [.milliseconds])))"])
         try? await Task.sleep(for: Self.arrivalSettle)
         return .handedOver(after: released)
     }
