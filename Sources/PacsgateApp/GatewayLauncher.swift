@@ -94,31 +94,8 @@ enum GatewayLauncher {
             gateway: gateway, loader: ConfigurationFile.loader, audit: audit, logger: logger, path: configPath,
             runningText: loaded.text, backupDirectory: stateDirectory.map { "\($0)/config-backups" })
         var startup = Startup(gateway: gateway)
-        var pair: PairController?
-        if let ha = loaded.ha, let haSecret {
-            let controller = PairController(
-                configuration: ha, secret: haSecret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
-                group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
-            await manager.setGate(
-                ConfigurationManager.ChangeGate(
-                    file: { proposed, running, forced in
-                        controller.permitFileChange(proposed: proposed, running: running, forced: forced)
-                    },
-                    runtime: { forced in controller.permitRuntimeChange(forced: forced) }))
-            await manager.setPairStatus { Overview.Pair(await controller.status()) }
-            await manager.setSwitchover { user in
-                let result = await controller.switchover(requestedBy: user)
-                switch result {
-                case .handedOver: return .init(handedOver: true, refused: false, message: "\(result)")
-                case .refused, .notHolding: return .init(handedOver: false, refused: true, message: "\(result)")
-                case .timedOut: return .init(handedOver: false, refused: false, message: "\(result)")
-                }
-            }
-            await manager.onApplied { [manager] _, _ in
-                await controller.configurationApplied(text: await manager.currentText, origin: "reload")
-            }
-            pair = controller
-        }
+        let pair = await HAWiring.controller(
+            loaded: loaded, secret: haSecret, gateway: gateway, audit: audit, manager: manager, group: group, logger: logger)
         let haOrder = HAWiring.shutdownOrder(pair)
         var services: [any Service] = []
         // First in the group, so it stops last: the records of the gateway's own shutdown are exported too.

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import NIOCore
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
@@ -31,6 +33,37 @@ enum HAWiring {
         } catch {
             throw SecretError(description: "ha.secret_file '\(path)' \(error)")
         }
+    }
+
+    /// The pair controller of an HA unit (`nil` for a single unit), wired to the admin: the secondary's gate on
+    /// changes, the overview's pair card, the switchover, and the primary's push after each reload.
+    static func controller(
+        loaded: LoadedConfiguration, secret: HASecret?, gateway: Gateway, audit: AuditLog, manager: ConfigurationManager,
+        group: any EventLoopGroup, logger: Logger
+    ) async -> PairController? {
+        guard let ha = loaded.ha, let secret else { return nil }
+        let controller = PairController(
+            configuration: ha, secret: secret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
+            group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
+        await manager.setGate(
+            ConfigurationManager.ChangeGate(
+                file: { proposed, running, forced in
+                    controller.permitFileChange(proposed: proposed, running: running, forced: forced)
+                },
+                runtime: { forced in controller.permitRuntimeChange(forced: forced) }))
+        await manager.setPairStatus { Overview.Pair(await controller.status()) }
+        await manager.setSwitchover { user in
+            let result = await controller.switchover(requestedBy: user)
+            switch result {
+            case .handedOver: return .init(handedOver: true, refused: false, message: "\(result)")
+            case .refused, .notHolding: return .init(handedOver: false, refused: true, message: "\(result)")
+            case .timedOut: return .init(handedOver: false, refused: false, message: "\(result)")
+            }
+        }
+        await manager.onApplied { [manager] _, _ in
+            await controller.configurationApplied(text: await manager.currentText, origin: "reload")
+        }
+        return controller
     }
 
     /// The services of an HA unit, in the order the service group needs. A service group stops its services from
