@@ -151,11 +151,13 @@ public actor ConfigurationManager {
             return self.refuse("reload", user: user, message: "the gateway runs without a configuration file (demo); nothing to reload", problems: [])
         }
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
+        switch ConfigurationLoader.read(path: path) {
+        case .success(let read):
+            text = read
+        case .failure(let errors):
             return await self.refuseAudited(
-                "reload", user: user, after: nil, message: "cannot read \(path): \(error.localizedDescription)", problems: [])
+                "reload", user: user, after: nil, message: "cannot read \(path)",
+                problems: errors.formatted(file: path).split(separator: "\n").map(String.init))
         }
         if let refusal = self.gate?.file(text, self.runningText, forced) {
             return await self.refuseAudited("reload", user: user, after: text, message: refusal, problems: [])

@@ -25,10 +25,9 @@ enum ConfigurationFile {
     /// Reads and validates `path`.
     static func load(path: String) -> Result<LoadedConfiguration, ConfigErrors> {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            return .failure(ConfigErrors([ConfigProblem(line: 0, "cannot read file: \(error.localizedDescription)")]))
+        switch ConfigurationLoader.read(path: path) {
+        case .success(let read): text = read
+        case .failure(let errors): return .failure(errors)
         }
         return Self.load(yaml: text).map { loaded in
             var loaded = loaded
