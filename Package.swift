@@ -193,6 +193,8 @@ let package = Package(
             name: "PacsgateCoreTests",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
