@@ -13,7 +13,8 @@ public import PacsgateCore
 ///   users:
 ///     - { name: alice, password_hash: "$2b$12$…" }     # pacsgate hash-password
 ///   tokens:
-///     - { name: monitoring, token_hash: "sha256:…" }   # pacsgate hash-password --token
+///     - { name: prometheus, token_hash: "sha256:…", scope: metrics }   # pacsgate hash-password --token
+///     - { name: ops, token_hash: "sha256:…", scope: operate }          # metrics | read (default) | operate | admin
 /// ```
 public struct AdminConfiguration: Sendable, Equatable {
     /// How the admin server speaks HTTP.
@@ -206,6 +207,7 @@ public struct AdminConfiguration: Sendable, Equatable {
             let name = entry.string("name", required: true)
             let hashText = entry.string("token_hash")
             let plain = entry.string("token")
+            let scope = entry.choice("scope", APIToken.Scope.self) ?? .read
             let line = item.line
             entry.finish()
             reader.absorb(entry)
@@ -240,7 +242,7 @@ public struct AdminConfiguration: Sendable, Equatable {
                 continue
             }
             seen[name] = line
-            tokens.append(APIToken(name: name, digest: digest))
+            tokens.append(APIToken(name: name, digest: digest, scope: scope))
         }
         return tokens
     }
