@@ -388,15 +388,10 @@ public struct AdminRoutes: Sendable {
         request.uri.queryParameters.get("force") == "true"
     }
 
-    /// Changes a server's administrative state and audits it; returns a sentence for people.
+    /// Changes a server's administrative state once its audit record is written; returns a sentence for people.
     func setState(service: String, server: String, to state: ServerAdminState, by user: String, forced: Bool = false) async throws -> String {
         if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
-        let previous: ServerAdminState
-        do {
-            previous = try await self.gateway.setServerState(service: service, server: server, to: state)
-        } catch {
-            throw Self.controlError(error)
-        }
+        let previous = try await self.server(service, server).adminState
         var line = AuditLog.record(event: "admin.change")
         line.field("user", user)
         line.field("what", "server.state")
@@ -404,19 +399,20 @@ public struct AdminRoutes: Sendable {
         line.field("server", server)
         line.field("before", previous.rawValue)
         line.field("after", state.rawValue)
-        try? await self.audit.writeAndWait(line)
-        return previous == state ? "\(service)/\(server) is already \(state.rawValue)" : "\(service)/\(server): \(previous.rawValue) → \(state.rawValue)"
-    }
-
-    /// Changes a server's weight and audits it.
-    func setWeight(service: String, server: String, to weight: Int, by user: String, forced: Bool = false) async throws -> String {
-        if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
-        let previous: Int
+        try await self.recordChange(line)
         do {
-            previous = try await self.gateway.setWeight(service: service, server: server, to: weight)
+            try await self.gateway.setServerState(service: service, server: server, to: state)
         } catch {
             throw Self.controlError(error)
         }
+        return previous == state ? "\(service)/\(server) is already \(state.rawValue)" : "\(service)/\(server): \(previous.rawValue) → \(state.rawValue)"
+    }
+
+    /// Changes a server's weight once its audit record is written.
+    func setWeight(service: String, server: String, to weight: Int, by user: String, forced: Bool = false) async throws -> String {
+        if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
+        guard (0...1_000_000).contains(weight) else { throw Self.controlError(.badWeight(weight)) }
+        let previous = try await self.server(service, server).weight
         var line = AuditLog.record(event: "admin.change")
         line.field("user", user)
         line.field("what", "server.weight")
@@ -424,8 +420,33 @@ public struct AdminRoutes: Sendable {
         line.field("server", server)
         line.field("before", previous)
         line.field("after", weight)
-        try? await self.audit.writeAndWait(line)
+        try await self.recordChange(line)
+        do {
+            try await self.gateway.setWeight(service: service, server: server, to: weight)
+        } catch {
+            throw Self.controlError(error)
+        }
         return "\(service)/\(server): weight \(previous) → \(weight)"
+    }
+
+    /// The current state of a server, or 404.
+    private func server(_ service: String, _ server: String) async throws -> ServerSnapshot {
+        guard let runtime = await self.gateway.service(service) else { throw Self.controlError(.unknownService(service)) }
+        guard let status = runtime.pool.snapshot().first(where: { $0.label == server }) else {
+            throw Self.controlError(.unknownServer(service: service, server: server))
+        }
+        return status
+    }
+
+    /// Writes an admin change's record before the change is made; when it cannot be written the change is not made
+    /// (503).
+    private func recordChange(_ line: JSONLine) async throws {
+        do {
+            try await self.audit.writeOrWithdraw(line)
+        } catch {
+            self.logger.error("admin change not applied: its audit record cannot be written", metadata: ["error": "\(error)"])
+            throw AdminError(.serviceUnavailable, "not applied: the audit log cannot be written (\(error))")
+        }
     }
 
     private static func controlError(_ error: Gateway.ControlError) -> AdminError {

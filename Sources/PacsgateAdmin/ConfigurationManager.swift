@@ -202,7 +202,7 @@ public actor ConfigurationManager {
         let admin: AdminConfiguration?
         switch self.validate(text) {
         case .failure(let errors):
-            if let restoreOnFailure, let path { try? Self.replaceFile(at: path, with: restoreOnFailure) }
+            if let restoreOnFailure { self.restore(restoreOnFailure) }
             let problems = errors.formatted(file: self.path ?? "configuration").split(separator: "\n").map(String.init)
             self.logger.error(
                 "reload refused: configuration has problems; keeping the running one",
@@ -216,28 +216,31 @@ public actor ConfigurationManager {
         }
         let report: Gateway.ReloadReport
         do {
-            report = try await self.gateway.apply(configuration)
+            // The record is written before anything changes; a change whose record cannot be written is not applied.
+            report = try await self.gateway.apply(configuration) { report in
+                var record = AuditLog.record(event: "admin.change")
+                record.field("user", user)
+                record.field("what", what)
+                record.field("before", Self.digest(before))
+                record.field("after", Self.digest(text))
+                record.field("result", "applied")
+                record.field("added", report.added)
+                record.field("removed", report.removed)
+                record.field("changed", report.changed)
+                record.field("backup", backup)
+                try await self.audit.writeOrWithdraw(record)
+            }
         } catch {
-            if let restoreOnFailure, let path { try? Self.replaceFile(at: path, with: restoreOnFailure) }
-            self.logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)", "by": "\(user)"])
+            if let restoreOnFailure { self.restore(restoreOnFailure) }
+            let why = error is AuditLog.NotWritten ? "its audit record cannot be written (\(error))" : "\(error)"
+            self.logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(why)", "by": "\(user)"])
             return await self.refuseAudited(
-                what, user: user, after: text, message: "cannot apply the configuration: \(error); the running configuration is unchanged",
+                what, user: user, after: text, message: "cannot apply the configuration: \(why); the running configuration is unchanged",
                 problems: [])
         }
         self.runningText = text
         for listener in self.listeners { await listener(configuration, admin) }
         self.logger.notice("configuration reloaded", metadata: ["changes": "\(report)", "by": "\(user)"])
-        var record = AuditLog.record(event: "admin.change")
-        record.field("user", user)
-        record.field("what", what)
-        record.field("before", Self.digest(before))
-        record.field("after", Self.digest(text))
-        record.field("result", "applied")
-        record.field("added", report.added)
-        record.field("removed", report.removed)
-        record.field("changed", report.changed)
-        record.field("backup", backup)
-        try? await self.audit.writeAndWait(record)
         return Outcome(
             applied: true, message: "configuration applied (\(report))", problems: [], added: report.added,
             removed: report.removed, changed: report.changed, backup: backup)
@@ -258,6 +261,18 @@ public actor ConfigurationManager {
         record.field("problems", problems.count)
         try? await self.audit.writeAndWait(record)
         return self.refuse(what, user: user, message: message, problems: problems)
+    }
+
+    /// Puts the previous file back after an upload that was not applied.
+    private func restore(_ previous: String) {
+        guard let path = self.path else { return }
+        do {
+            try Self.replaceFile(at: path, with: previous)
+        } catch {
+            self.logger.error(
+                "cannot put the previous configuration file back; the file holds the refused upload, the gateway runs the previous configuration",
+                metadata: ["path": "\(path)", "error": "\(error)"])
+        }
     }
 
     /// `sha256:` and the hex digest of a file's text.

@@ -122,4 +122,47 @@ struct ScopeAndAuditTests {
         await harness.stop()
         await backend.kill()
     }
+
+    @Test("an admin change whose audit record cannot be written is not applied, and its record never appears later")
+    func notAppliedWithoutItsRecord() async throws {
+        let backend = try await TestBackend.start("A")
+        let port = try Ports.free()
+        let yaml = "services:\n" + serviceYAML("SVC", port: port, backends: [backend])
+        let harness = try await AdminHarness.start(yaml: yaml) { directory in
+            // Every write to the audit log fails with ENOSPC.
+            try FileManager.default.createSymbolicLink(
+                atPath: directory.appendingPathComponent("audit.jsonl").path, withDestinationPath: "/dev/full")
+        }
+        let auditPath = harness.directory.appendingPathComponent("audit.jsonl").path
+        let next = "services:\n" + serviceYAML("SVC", port: port, backends: [backend], weight: 7)
+        try await harness.application.test(.router) { client in
+            let admin = Self.bearer(.admin)
+            let drain = try await client.execute(
+                uri: "/api/v1/services/SVC/servers/A/state", method: .post, headers: admin,
+                body: ByteBuffer(string: #"{"state": "drain"}"#))
+            #expect(drain.status == .serviceUnavailable, "\(drain.text)")
+            let weight = try await client.execute(
+                uri: "/api/v1/services/SVC/servers/A/weight", method: .put, headers: admin, body: ByteBuffer(string: #"{"weight": 5}"#))
+            #expect(weight.status == .serviceUnavailable)
+            let upload = try await client.execute(uri: "/api/v1/config", method: .post, headers: admin, body: ByteBuffer(string: next))
+            #expect(upload.json["applied"] as? Bool == false, "\(upload.text)")
+            #expect((upload.json["message"] as? String)?.contains("audit record cannot be written") == true, "\(upload.text)")
+        }
+        let server = await harness.gateway.service("SVC")?.pool.snapshot().first
+        #expect(server?.adminState == .online)
+        #expect(server?.weight == 100)
+        #expect(try String(contentsOfFile: harness.configPath, encoding: .utf8) == yaml, "the upload was put back")
+
+        // The disk has room again: the buffered refusal is written, the withdrawn "applied" records are not.
+        try FileManager.default.removeItem(atPath: auditPath)
+        var probe = AuditLog.record(event: "test.probe")
+        probe.field("n", 1)
+        try await harness.audit.writeAndWait(probe)
+        let lines = try String(contentsOfFile: auditPath, encoding: .utf8).split(separator: "\n")
+        let changes = lines.filter { $0.contains(#""event":"admin.change""#) }
+        #expect(changes.allSatisfy { !$0.contains(#""result":"applied""#) && !$0.contains("server.state") }, "\(changes)")
+        #expect(changes.count == 1 && changes.first?.contains(#""result":"refused""#) == true, "\(changes)")
+        await harness.stop()
+        await backend.kill()
+    }
 }
