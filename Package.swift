@@ -102,6 +102,8 @@ let package = Package(
             dependencies: [
                 "PacsgateCore",
                 "PacsgateConfig",
+                "PacsgateTLS",
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

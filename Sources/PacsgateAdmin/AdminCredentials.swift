@@ -50,6 +50,12 @@ public enum AdminCredentials {
         public var keyPEM: String
         /// Where they came from, for the log.
         public var origin: String
+
+        public init(certificatePEM: String, keyPEM: String, origin: String) {
+            self.certificatePEM = certificatePEM
+            self.keyPEM = keyPEM
+            self.origin = origin
+        }
     }
 
     /// The configured certificate and key, or a self-signed pair from `STATE_DIR/admin-cert.pem` and
