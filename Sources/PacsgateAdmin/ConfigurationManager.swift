@@ -294,27 +294,18 @@ public actor ConfigurationManager {
             name = "\(file.deletingPathExtension().lastPathComponent)-\(stamp)-\(counter).\(file.pathExtension.isEmpty ? "yaml" : file.pathExtension)"
         }
         let target = directory.appendingPathComponent(name)
-        try Self.replaceFile(at: target.path, with: text)
+        // Backups hold password hashes: owner only, whatever the running file's mode.
+        try PrivateFile.write(Array(text.utf8), to: target.path)
         return target.path
     }
 
     /// Writes `text` to a temporary file beside `path`, syncs it, and renames it over `path` (readers never see half a
-    /// file). Keeps the mode of the file it replaces (0640 for a new one: it holds password hashes).
+    /// file). Keeps the mode of the file it replaces (0600 for a new one: it holds password hashes); the new file has
+    /// that mode from its creation.
     static func replaceFile(at path: String, with text: String) throws {
-        let mode = ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o640
-        let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
-        }
-        if let handle = FileHandle(forUpdatingAtPath: temporary) {
-            try? handle.synchronize()
-            try? handle.close()
-        }
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)])
-        }
+        var info = stat()
+        let mode = stat(path, &info) == 0 ? info.st_mode & 0o777 : PrivateFile.ownerOnly
+        try PrivateFile.write(Array(text.utf8), to: path, mode: mode)
     }
 }
 
