@@ -8,6 +8,7 @@ import PackageDescription
 //   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
 //   PacsgateApp → PacsgateAdmin, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
 //               → PacsgateCore
+//   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig
 //   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam.
 //                 Knows nothing of DICOM, HL7 or TLS.
 let strictSettings: [SwiftSetting] = [
