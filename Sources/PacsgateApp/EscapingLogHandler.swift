@@ -12,9 +12,9 @@ import Glibc
 /// log line. Here every C0 control, DEL, C1 control and U+2028/U+2029 in the message, the metadata keys and values and
 /// the source becomes a visible escape (`\n`, `\r`, `\t`, `\u{1B}`); each record is exactly one line.
 ///
-/// Metadata is written as `key=value` pairs (logfmt). A value that contains a space, `=`, `"`, a backslash or a
-/// control character is written in double quotes with `\\` and `\"` escaped, so a value taken from the wire (an HL7
-/// field such as `ADT A01 conn.client=10.0.0.9`) stays one value and cannot fake further fields.
+/// Metadata is written as `key=value` pairs (logfmt). A value that contains a space, `=`, `"` or a control character
+/// is written in double quotes with `\\` and `\"` escaped, so a value taken from the wire (an HL7 field such as
+/// `ADT A01 conn.client=10.0.0.9`) stays one value and cannot fake further fields; a single word stays bare.
 struct EscapingLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -82,7 +82,7 @@ struct EscapingLogHandler: LogHandler {
     }
 
     private static func needsQuotes(_ scalar: Unicode.Scalar) -> Bool {
-        scalar == " " || scalar == "=" || scalar == "\"" || scalar == "\\" || Self.needsEscape(scalar)
+        scalar == " " || scalar == "=" || scalar == "\"" || Self.needsEscape(scalar)
     }
 
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {

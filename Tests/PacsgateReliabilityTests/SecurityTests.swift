@@ -54,6 +54,7 @@ struct SecurityTests {
         #expect(EscapingLogHandler.value("a=b") == "\"a=b\"")
         #expect(EscapingLogHandler.value(#"say "hi" \ bye"#) == #""say \"hi\" \\ bye""#)
         #expect(EscapingLogHandler.value("x\ny") == #""x\ny""#)
+        #expect(EscapingLogHandler.value(#"EV\x0DIL"#) == #"EV\x0DIL"#, "one word stays bare, backslashes too")
 
         let lines = NIOLockedValueBox<[String]>([])
         let handler = EscapingLogHandler(label: "pacsgate") { line in lines.withLockedValue { $0.append(line) } }
@@ -161,7 +162,7 @@ struct SecurityTests {
             // The DICOM module itself writes AE titles as printable ASCII with \xHH escapes.
             #expect(text.contains("dicom.calling_ae=EV\\x0D\\x0AIL\\x1B[2J"), "\(text)")
             // The HL7 module refuses an MSH with control characters, and says where, without echoing them.
-            #expect(text.contains("hl7.detail=control character 0x1B in MSH at payload offset 12"), "\(text)")
+            #expect(text.contains(#"hl7.detail="control character 0x1B in MSH at payload offset 12 "#), "\(text)")
             #expect(text.contains("hl7.reason=invalid_msh"), "\(text)")
         }
     }
