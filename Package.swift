@@ -206,7 +206,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PacsgateConfigTests",
-            dependencies: ["PacsgateConfig", "PacsgateCore", "PacsgateApp"]
+            dependencies: ["PacsgateConfig", "PacsgateCore", "PacsgateApp", "PacsgateTestSupport"]
         ),
         .testTarget(
             name: "PacsgateDICOMTests",

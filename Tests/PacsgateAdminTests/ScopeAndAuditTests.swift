@@ -101,17 +101,7 @@ struct ScopeAndAuditTests {
     @Test("an alias bomb uploaded through the API is refused with its line, at once")
     func bombUpload() async throws {
         let (harness, backend) = try await Self.gateway()
-        let bomb = """
-            a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
-            b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
-            c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
-            d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
-            e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
-            f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
-            g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
-            h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
-            services: [*h, *h, *h, *h, *h, *h, *h, *h, *h]
-            """
+        let bomb = ConfigurationBombs.aliasBomb
         try await harness.application.test(.router) { client in
             let response = try await client.execute(
                 uri: "/api/v1/config", method: .post, headers: Self.bearer(.admin), body: ByteBuffer(string: bomb))

@@ -1,6 +1,7 @@
 import Foundation
 import PacsgateConfig
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -14,34 +15,8 @@ import Glibc
 struct ConfigurationBombTests {
     let loader = ConfigurationLoader(registry: ProtocolRegistry([]))
 
-    /// "Billion laughs": nine levels of nine aliases each, 9⁹ scalars described in ten lines.
-    static let aliasBomb = """
-        a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
-        b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
-        c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
-        d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
-        e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
-        f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
-        g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
-        h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
-        i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
-        services: *i
-
-        """
-
-    /// The same, with the last alias as a mapping key: Yams hashes keys (to find duplicates) while composing.
-    static let keyBomb = """
-        a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
-        b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
-        c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
-        d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
-        e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
-        f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
-        g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
-        h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
-        i: {? *h : x, ? [*h, *h] : y}
-
-        """
+    static let aliasBomb = ConfigurationBombs.aliasBomb
+    static let keyBomb = ConfigurationBombs.keyBomb
 
     static func flowNesting(_ depth: Int) -> String {
         "services: " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "\n"

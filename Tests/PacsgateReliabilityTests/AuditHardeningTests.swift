@@ -49,6 +49,19 @@ struct AuditHardeningTests {
         return (receiver, port)
     }
 
+    /// A gateway with one HL7 service in front of the receiver on `receiverPort`.
+    static func hl7Gateway(_ receiverPort: Int, audit: String, auditPath: String, scope: TestScope) async throws -> RelGateway {
+        try await RelGateway.start(
+            services: """
+                  - label: HL7
+                    listen: "127.0.0.1:6667"
+                    protocol: hl7
+                    servers:
+                      - { label: HL7A, address: "127.0.0.1:\(receiverPort)" }
+                """,
+            audit: audit, auditPath: auditPath, scope: scope)
+    }
+
     static func frame(_ control: String) -> ByteBuffer {
         ByteBuffer(string: "\u{0B}MSH|^~\\&|SND|FAC|RCV|FAC|20260101000000||ADT^A01|\(control)|P|2.5\rEVN|A01|20260101000000\r\u{1C}\r")
     }
@@ -102,15 +115,7 @@ struct AuditHardeningTests {
             let (receiver, receiverPort) = try await Self.startReceiver(scope: scope)
             let path = "\(scope.directory)/audit.jsonl"
             try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/full")
-            let gateway = try await RelGateway.start(
-                services: """
-                      - label: HL7
-                        listen: "127.0.0.1:6667"
-                        protocol: hl7
-                        servers:
-                          - { label: HL7A, address: "127.0.0.1:\(receiverPort)" }
-                    """,
-                audit: "fsync: every, on_failure: refuse", auditPath: path, scope: scope)
+            let gateway = try await Self.hl7Gateway(receiverPort, audit: "fsync: every, on_failure: refuse", auditPath: path, scope: scope)
             let client = try await RawConnection.connect(port: try await gateway.port("HL7"), scope: scope)
             // The first message goes through; writing its record fails, so the log is known to be failing.
             try await client.send(Self.frame("FIRST"))
@@ -211,15 +216,7 @@ struct AuditHardeningTests {
             // A FIFO nobody reads: once its 64 KiB are full, the audit writer blocks in write() — a hung disk.
             let path = "\(scope.directory)/audit.fifo"
             #expect(mkfifo(path, 0o600) == 0)
-            let gateway = try await RelGateway.start(
-                services: """
-                      - label: HL7
-                        listen: "127.0.0.1:6667"
-                        protocol: hl7
-                        servers:
-                          - { label: HL7A, address: "127.0.0.1:\(receiverPort)" }
-                    """,
-                audit: "fsync: interval, buffer_records: 200", auditPath: path, scope: scope)
+            let gateway = try await Self.hl7Gateway(receiverPort, audit: "fsync: interval, buffer_records: 200", auditPath: path, scope: scope)
             let client = try await RawConnection.connect(port: try await gateway.port("HL7"), scope: scope)
             let count = 6_000
             var batch = ByteBuffer()
