@@ -1,8 +1,13 @@
 import Foundation
 import PacsgateConfig
 import PacsgateCore
+import Logging
+import NIOPosix
+import PacsgateAdmin
 import PacsgateTestSupport
 import Testing
+
+@testable import PacsgateApp
 
 #if canImport(Glibc)
 import Glibc
@@ -120,6 +125,33 @@ struct ConfigurationBombTests {
             return
         }
         #expect(errors.formatted(file: "big.yaml").hasPrefix("big.yaml:1: the file is \(text.utf8.count) bytes"))
+    }
+
+    @Test("an alias bomb pushed by the HA peer is refused with its line and changes nothing")
+    func haPush() async throws {
+        let directory = NSTemporaryDirectory() + "pacsgate-hapush-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let running = "services: []\n"
+        try running.write(toFile: "\(directory)/pacsgate.yaml", atomically: true, encoding: .utf8)
+        let logger = Logger(label: "bomb-test")
+        let audit = AuditLog(configuration: AuditConfiguration(), logger: logger)
+        try audit.start()
+        let gateway = PacsgateCore.Gateway(
+            configuration: GatewayConfiguration(services: []), group: MultiThreadedEventLoopGroup.singleton, audit: audit,
+            logger: logger)
+        try await gateway.start()
+        let manager = ConfigurationManager(
+            gateway: gateway, loader: ConfigurationFile.loader, audit: audit, logger: logger, path: "\(directory)/pacsgate.yaml",
+            runningText: running, backupDirectory: "\(directory)/backups")
+        let host = ManagerHost(manager: manager)
+        #expect(host.parse(Self.aliasBomb) == nil)
+        let (applied, message) = await host.applySynced(Self.aliasBomb, from: "gw-b")
+        #expect(!applied)
+        #expect(message.contains("uploaded:2: YAML aliases (*a) are not supported"), "\(message)")
+        #expect(try String(contentsOfFile: "\(directory)/pacsgate.yaml", encoding: .utf8) == running)
+        await gateway.shutdown(grace: .seconds(1))
+        await audit.shutdown()
     }
 
     /// Runs `pacsgate check-config FILE` under `/usr/bin/time`, with at most 2 GiB of address space and killed after
