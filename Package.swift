@@ -8,6 +8,7 @@ import PackageDescription
 //   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
 //   PacsgateApp → PacsgateAdmin, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
 //               → PacsgateCore
+//   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig
 //   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam.
 //                 Knows nothing of DICOM, HL7 or TLS.
 let strictSettings: [SwiftSetting] = [
@@ -102,6 +103,8 @@ let package = Package(
             dependencies: [
                 "PacsgateCore",
                 "PacsgateConfig",
+                "PacsgateTLS",
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -193,6 +196,8 @@ let package = Package(
             name: "PacsgateCoreTests",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -201,7 +206,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PacsgateConfigTests",
-            dependencies: ["PacsgateConfig", "PacsgateCore", "PacsgateApp"]
+            dependencies: ["PacsgateConfig", "PacsgateCore", "PacsgateApp", "PacsgateTestSupport"]
         ),
         .testTarget(
             name: "PacsgateDICOMTests",

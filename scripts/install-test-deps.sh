@@ -3,7 +3,7 @@
 # Safe to run repeatedly. Needs root (or sudo) for apt on a fresh machine.
 set -euo pipefail
 
-APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2 nftables rsyslog rsyslog-gnutls libxml2-utils)
+APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2 nftables rsyslog rsyslog-gnutls libxml2-utils time strace util-linux)
 PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7 prometheus_client selenium noiseprotocol)
 
 need_apt=()
@@ -23,6 +23,11 @@ ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || need_apt+=(rsyslog-gnutls
 [ -x /usr/sbin/keepalived ] || need_apt+=(keepalived)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -x /usr/sbin/nft ] || need_apt+=(nftables)
+# The hardening tests: a child's peak RSS (/usr/bin/time), how secret files are created (strace), a gateway with a
+# lowered descriptor limit (prlimit) and a just-booted clock (unshare --time).
+[ -x /usr/bin/time ] || need_apt+=(time)
+[ -x /usr/bin/strace ] || need_apt+=(strace)
+command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
 if ((${#need_apt[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"

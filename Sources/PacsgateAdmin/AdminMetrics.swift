@@ -138,7 +138,7 @@ public final class AdminMetrics: Sendable {
             case .ok:
                 self.registry.makeGauge(descriptor: Self.auditOK).set(to: 1)
                 self.registry.makeGauge(descriptor: Self.auditBuffered).set(to: 0)
-            case .failing(_, let buffered, _):
+            case .failing(_, let buffered):
                 self.registry.makeGauge(descriptor: Self.auditOK).set(to: 0)
                 self.registry.makeGauge(descriptor: Self.auditBuffered).set(to: Double(buffered))
             }

@@ -103,8 +103,8 @@ public struct Overview: Sendable, Codable, Equatable {
     public struct AuditHealth: Sendable, Codable, Equatable {
         public var ok: Bool
         public var reason: String?
+        /// Records waiting in memory to be written (none is ever dropped).
         public var buffered: Int
-        public var dropped: Int
     }
 
     /// This unit's place in an HA pair (docs/operations.md), when the configuration has an `ha:` section.
@@ -281,9 +281,8 @@ extension Overview {
         }
         let health: AuditHealth
         switch audit {
-        case .ok: health = AuditHealth(ok: true, reason: nil, buffered: 0, dropped: 0)
-        case .failing(let reason, let buffered, let dropped):
-            health = AuditHealth(ok: false, reason: reason, buffered: buffered, dropped: dropped)
+        case .ok: health = AuditHealth(ok: true, reason: nil, buffered: 0)
+        case .failing(let reason, let buffered): health = AuditHealth(ok: false, reason: reason, buffered: buffered)
         }
         return Overview(
             generatedAt: now.iso8601, user: user, audit: health, services: services, associations: associations, hl7: hl7,

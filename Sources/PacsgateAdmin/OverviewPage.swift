@@ -52,7 +52,7 @@ enum OverviewPage {
         if !overview.audit.ok {
             html += """
                 <div class="alarm">Audit log cannot be written: \(HTML.escape(overview.audit.reason ?? "unknown"))
-                 — \(overview.audit.buffered) records held in memory, \(overview.audit.dropped) lost.</div>
+                 — \(overview.audit.buffered) records held in memory until it can (none is dropped).</div>
                 """
         }
         for alarm in overview.alarms ?? [] {

@@ -87,8 +87,14 @@ public actor Gateway {
     /// accepting and let their connections finish, changed servers and weights apply to new connections, existing
     /// connections keep their server, persistence entries survive. If a new listener cannot be bound nothing
     /// changes and the error is thrown.
+    ///
+    /// - Parameter beforeCommit: called with what the reload will change once the new listeners are bound and before
+    ///   anything changes (the admin writes its audit record here); if it throws, nothing changes and its error is
+    ///   thrown.
     @discardableResult
-    public func apply(_ new: GatewayConfiguration) async throws -> ReloadReport {
+    public func apply(
+        _ new: GatewayConfiguration, beforeCommit: @Sendable (ReloadReport) async throws -> Void = { _ in }
+    ) async throws -> ReloadReport {
         var report = ReloadReport()
         var newListeners: [String: (any Channel, ServiceRuntime?)] = [:]
         do {
@@ -104,6 +110,12 @@ public actor Gateway {
                     newListeners[service.label] = (listener, runtime)
                 }
             }
+            let newLabels = Set(new.services.map(\.label))
+            try await beforeCommit(
+                ReloadReport(
+                    added: new.services.map(\.label).filter { self.running[$0] == nil },
+                    removed: self.order.filter { !newLabels.contains($0) },
+                    changed: new.services.map(\.label).filter { self.running[$0] != nil }))
         } catch {
             for (listener, _) in newListeners.values { try? await listener.close() }
             throw error

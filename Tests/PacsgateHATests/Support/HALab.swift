@@ -295,7 +295,7 @@ final class HALab: @unchecked Sendable {
             admin:
               listen: "127.0.0.1:9443"
               tokens:
-                - { name: lab, token_hash: "sha256:\(digest)" }
+                - { name: lab, token_hash: "sha256:\(digest)", scope: operate }
             ha:
               node: \(node)
               role: \(role)

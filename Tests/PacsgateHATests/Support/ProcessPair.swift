@@ -50,7 +50,7 @@ struct ProcessPair {
         admin:
           listen: "127.0.0.1:\(adminPort)"
           tokens:
-            - { name: ci, token_hash: "\(APIToken.Digest(of: Self.token))" }
+            - { name: ci, token_hash: "\(APIToken.Digest(of: Self.token))", scope: admin }
         ha:
           node: \(node)
           role: \(role)
