@@ -6,6 +6,7 @@ import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
 import PacsgateHA
+import PacsgateVersion
 import ServiceLifecycle
 import UnixSignals
 
@@ -121,7 +122,7 @@ enum GatewayLauncher {
         if let ha = loaded.ha, let haSecret {
             let controller = PairController(
                 configuration: ha, secret: haSecret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
-                group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
+                group: group, logger: logger, software: "pacsgate \(PacsgateVersion.description)")
             await manager.setGate(
                 ConfigurationManager.ChangeGate(
                     file: { proposed, running, forced in
