@@ -12,7 +12,7 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the gateway with a configuration file.",
         discussion: """
-            The whole file is validated before any socket is bound. SIGTERM or SIGINT stop accepting and let open
+            The whole file is validated before any socket is bound. SIGTERM or SIGINT stop accepting and let open \
             connections finish within shutdown_grace; SIGHUP reloads the file without dropping a connection.
 
             Under systemd (Type=notify, NOTIFY_SOCKET set) it reports READY=1 once every listener is bound and the \

@@ -42,9 +42,12 @@ struct JournalLogTests {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let binary = try ServiceTestSupport.pacsgate()
         let script = "config=$1; shift; JOURNAL_STREAM=\(journalStream) exec \"$0\" run --config \"$config\" \"$@\""
+        // READY=1 says the gateway handles SIGTERM (its signal handlers are in place).
+        let receiver = try NotifyReceiver(path: "\(scope.directory)/notify-\(UUID().uuidString.prefix(8)).sock")
         let gateway = try await ChildProcess.start(
-            "/bin/sh", ["-c", script, binary, config] + extra, name: "pacsgate", directory: scope.directory, scope: scope)
-        #expect(await eventually(timeout: .seconds(30)) { gateway.output.contains("service listening") }, "\(gateway.output)")
+            "/bin/sh", ["-c", script, binary, config] + extra, name: "pacsgate", directory: scope.directory,
+            environment: ["NOTIFY_SOCKET": receiver.address], scope: scope)
+        #expect(await receiver.next(where: { $0["READY"] == "1" }) != nil, "\(gateway.output)")
         gateway.signal(SIGTERM)
         #expect(await gateway.waitForExit(timeout: .seconds(60)) == 0, "\(gateway.output)")
         return gateway.output
