@@ -7,7 +7,10 @@
 #      the conffile, the keepalived helpers at the paths the samples name; the installed binary run as the pacsgate
 #      user with a loopback configuration writes its state and audit log where the package puts them;
 #   4. dpkg -r: every package file gone, the state and the audit log still there; dpkg --purge: the configuration
-#      gone, state and audit log still there.
+#      gone, state and audit log still there;
+#   5. under a real systemd (a Debian 12 container): installed enabled but not started, systemctl start returning at
+#      READY=1, the status line, watchdog pings, a connection held open across systemctl reload, journald
+#      priorities, an upgrade restarting it, a clean stop.
 #
 #   sudo bash packaging/test-package.sh
 #
@@ -77,8 +80,8 @@ else
     { time bash "$work/clone/packaging/build-deb.sh" "$work/out" > "$work/build.out" 2>&3; } 3>&2 2> "$work/build.time"
     deb=$(tail -n 1 "$work/build.out")
     read -r wall user system < "$work/build.time"
-    build_summary=$(awk -v wall="$wall" -v user="$user" -v system="$system" -v load="$load_before" \
-        'BEGIN { printf "%.0f s wall, %.0f s CPU (user %.0f + system %.0f), load average before: %s", wall, user + system, user, system, load }')
+    build_summary=$(awk -v w="$wall" -v u="$user" -v s="$system" -v load="$load_before" \
+        'BEGIN { printf "%.0f s wall, %.0f s CPU (user %.0f + system %.0f), load average before: %s", w, u + s, u, s, load }')
 fi
 echo "package: $deb"
 echo "    from a clean clone of $commit: $build_summary"
