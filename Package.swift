@@ -43,6 +43,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // This build's version and commit, the one place every command and page reads them from; the commit is
+        // recorded at build time by BuildCommitPlugin (git when present, `unknown` otherwise).
+        .target(
+            name: "PacsgateVersion",
+            swiftSettings: strictSettings,
+            plugins: ["BuildCommitPlugin"]
+        ),
+        .plugin(name: "BuildCommitPlugin", capability: .buildTool()),
         .target(
             name: "PacsgateCore",
             dependencies: [
@@ -163,6 +171,7 @@ let package = Package(
                 "PacsgateDICOM",
                 "PacsgateHL7",
                 "PacsgateTLS",
+                "PacsgateVersion",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -294,6 +303,17 @@ let package = Package(
             dependencies: [
                 "PacsgateTestSupport",
                 "PacsgateCore", "PacsgateConfig", "PacsgateApp", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PacsgateServiceTests",
+            dependencies: [
+                "PacsgateTestSupport",
+                "PacsgateApp", "PacsgateCore", "PacsgateVersion",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
