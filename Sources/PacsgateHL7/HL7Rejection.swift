@@ -20,6 +20,9 @@ public enum HL7RejectionReason: String, Sendable, Hashable, CaseIterable {
     case invalidMSH = "invalid_msh"
     /// No server could take the connection (none up, all connects failed, service at `maxconn`).
     case serverUnavailable = "server_unavailable"
+    /// The message's sender (MSH-3/MSH-4) is not on `sender_allow`, or is bound to a client certificate the client
+    /// did not present.
+    case senderNotAllowed = "sender_not_allowed"
 }
 
 /// What the gateway did about rejected input; the `action` (and `nak_code`) of an `hl7.rejected` record.
