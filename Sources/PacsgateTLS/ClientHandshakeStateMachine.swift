@@ -125,7 +125,7 @@ struct ClientHandshakeStateMachine {
             return "no client certificate (client_auth: required)"
         }
         if description.contains("unsupported protocol") {
-            return "client offered no TLS version the gateway accepts (TLS 1.2 or 1.3): \(description)"
+            return "TLS version refused: the client offered neither TLS 1.2 nor TLS 1.3 (unsupported protocol)"
         }
         return description
     }

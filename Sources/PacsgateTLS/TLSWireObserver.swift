@@ -2,8 +2,8 @@ import NIOCore
 
 /// Sits between the socket and the TLS server handler of a terminating `dicom` or `hl7` service: tells the
 /// termination when the client first speaks, and reads the negotiated cipher suite from the gateway's ServerHello
-/// (``ServerHelloParser``; swift-nio-ssl does not expose it). Removes itself once it has the cipher suite, so the
-/// session's data never passes through it.
+/// (``ServerHelloParser``; swift-nio-ssl does not expose it). Removes itself with the flush after the ServerHello, so
+/// the session's data never passes through it.
 final class TLSWireObserver: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -17,6 +17,7 @@ final class TLSWireObserver: ChannelDuplexHandler, RemovableChannelHandler {
     private var clientSpoke = false
     private var held: ByteBuffer?
     private var done = false
+    private var leaving = false
 
     init(termination: TLSTerminatingInspector) {
         self.termination = termination
@@ -52,13 +53,23 @@ final class TLSWireObserver: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    func flush(context: ChannelHandlerContext) {
+        context.flush()
+        if self.done, !self.leaving {
+            self.leaving = true
+            // Leave only after the flush has passed: removed inside the write, the TLS handler's flush that follows
+            // it would be lost and the ServerHello would never leave.
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+    }
+
     private func finish(context: ChannelHandlerContext, cipher: String?) {
         self.done = true
         self.held = nil
         if let cipher { self.termination?.cipherChosen(cipher) }
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 
 @available(*, unavailable)
 extension TLSWireObserver: Sendable {}
+
