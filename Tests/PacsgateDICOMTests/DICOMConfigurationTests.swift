@@ -111,6 +111,38 @@ import Testing
         #expect(text.count == expected.count, "\(text.joined(separator: "\n"))")
     }
 
+    @Test func certificateBindingsAndTLSNeedTheTLSModuleAndClientAuthentication() {
+        // This registry has the DICOM module without TLS: 'tls' is refused with a reason, and a binding cannot be
+        // checked against a termination that does not exist (its own mistakes are still reported).
+        let problems = self.problems(
+            """
+                tls: { certificate: /etc/gw.crt, key: /etc/gw.key }
+                calling_ae_allow:
+                  - { ae: CT_SCANNER1, certificate: { san: ct1.hospital.example } }
+                  - { ae: MR1, certificate: { fingerprint: "12:34" } }
+            """
+        ).map(\.description)
+        #expect(
+            problems == [
+                "8: service 'DICOM': 'tls' is not available: this gateway is built without TLS",
+                "11: service 'DICOM': calling_ae_allow[1]: certificate 'fingerprint' must be a SHA-256 fingerprint (64 hex digits, colons allowed), as openssl x509 -noout -fingerprint -sha256 prints it",
+            ],
+            "\(problems.joined(separator: "\n"))"
+        )
+        let plain = self.problems(
+            """
+                calling_ae_allow:
+                  - { ae: CT_SCANNER1, certificate: { san: ct1.hospital.example } }
+            """
+        ).map(\.description)
+        #expect(
+            plain == [
+                "9: service 'DICOM': calling_ae_allow[0]: 'certificate' needs client certificates: add 'tls:' with client_auth: required (or optional) to the service"
+            ],
+            "\(plain.joined(separator: "\n"))"
+        )
+    }
+
     @Test func unknownDICOMKeysAreStillReported() {
         let problems = self.problems("    calling_ae_alow: [CT01]")
         #expect(problems.contains { $0.line == 8 && $0.message.contains("unknown key 'calling_ae_alow'") })
