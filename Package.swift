@@ -298,6 +298,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // TLS on dicom and hl7 services with real peers (dcmtk +tls, Python's ssl with python-hl7), the gateway as the
+        // executable wires its modules.
+        .testTarget(
+            name: "PacsgateSecureTransportTests",
+            dependencies: [
+                "PacsgateTestSupport",
+                "PacsgateCore", "PacsgateConfig", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS", "PacsgateAdmin",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(
             name: "PacsgateIntegrationTests",
             dependencies: [
