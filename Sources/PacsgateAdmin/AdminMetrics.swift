@@ -69,6 +69,9 @@ public final class AdminMetrics: Sendable {
         "hl7_rejected", unit: "total", help: "HL7 input refused by the gateway, by message type (from the audit log).") }
     private static var tlsConnections: MetricNameDescriptor { descriptor(
         "tls_connections", unit: "total", help: "TLS connections by SNI; rare names are counted as (other).") }
+    private static var handshakeFailures: MetricNameDescriptor { descriptor(
+        "tls_handshake_failures", unit: "total",
+        help: "Client TLS handshakes a terminating service refused or that failed (from the audit log).") }
     private static var certificateExpiry: MetricNameDescriptor { descriptor(
         "tls_certificate_expiry_timestamp", unit: "seconds",
         help: "When a certificate the service presents to clients expires (Unix time).") }
@@ -134,6 +137,10 @@ public final class AdminMetrics: Sendable {
                     let counter = self.registry.makeCounter(descriptor: Self.tlsConnections, labels: [("service", service), ("sni", sni)])
                     Self.advance(counter, to: count, key: "tls\u{0}\(service)\u{0}\(sni)", previous: &state.previous)
                 }
+            }
+            for (service, count) in activity.handshakeFailures {
+                let counter = self.registry.makeCounter(descriptor: Self.handshakeFailures, labels: [("service", service)])
+                Self.advance(counter, to: count, key: "tlsfail\u{0}\(service)", previous: &state.previous)
             }
             switch audit {
             case .ok:

@@ -27,6 +27,13 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
     /// Terminate mode puts NIOSSL on both legs; it holds written bytes until they are flushed.
     var addsChannelHandlers: Bool { self.service.mode == .terminate }
 
+    /// Terminate mode, once the client's handshake completed: the negotiated version (this path does not read the
+    /// cipher suite, and `protocol: tls` services ask for no client certificate).
+    var secureTransport: SecureTransportFacts? {
+        guard self.service.mode == .terminate, let version = self.machine.facts.negotiatedVersion else { return nil }
+        return SecureTransportFacts(version: version, cipher: nil, clientCertificate: nil)
+    }
+
     func configureClientPipeline(
         _ pipeline: ChannelPipeline.SynchronousOperations,
         position: ChannelPipeline.SynchronousOperations.Position
