@@ -1,6 +1,6 @@
-import PacsgateCore
-import SwiftASN1
-import X509
+public import PacsgateCore
+public import SwiftASN1
+public import X509
 
 /// An X.509 certificate revocation list (RFC 5280 §5), as `crl_file` holds it: who issued it, when it is due to be
 /// replaced, and the serial numbers it revokes.
@@ -9,12 +9,12 @@ import X509
 /// SwiftASN1 and the signature checked with swift-certificates' public-key code. Delta CRLs, indirect CRLs and
 /// any other critical extension are refused (RFC 5280 §5.2/§5.3: a CRL with an unrecognised critical extension must
 /// not be used), with the extension's name in the error.
-struct CertificateRevocationList: Sendable {
+public struct CertificateRevocationList: Sendable {
     /// The CRL's issuer (must be a CA of `client_ca_file`).
-    let issuer: DistinguishedName
-    let thisUpdate: WallClock.Instant
+    public let issuer: DistinguishedName
+    public let thisUpdate: WallClock.Instant
     /// When a newer CRL is due; a CRL past it is stale and fails every check that needs it.
-    let nextUpdate: WallClock.Instant?
+    public let nextUpdate: WallClock.Instant?
     /// Revoked serial numbers (magnitude bytes, no leading zeros) and when they were revoked.
     let revoked: [[UInt8]: WallClock.Instant]
     /// The signed part (`tbsCertList`), its signature algorithm and signature.
@@ -23,12 +23,12 @@ struct CertificateRevocationList: Sendable {
     let signature: ArraySlice<UInt8>
 
     /// When `serial` was revoked, or `nil` if this list does not revoke it.
-    func revocation(of serial: Certificate.SerialNumber) -> WallClock.Instant? {
+    public func revocation(of serial: Certificate.SerialNumber) -> WallClock.Instant? {
         self.revoked[Self.magnitude(serial.bytes)]
     }
 
     /// Whether `certificate` (the CA named as issuer) signed this list.
-    func isSigned(by certificate: Certificate) -> Bool {
+    public func isSigned(by certificate: Certificate) -> Bool {
         certificate.subject == self.issuer
             && certificate.publicKey.isValidSignature(
                 self.signature,
@@ -40,7 +40,7 @@ struct CertificateRevocationList: Sendable {
     // MARK: reading
 
     /// The CRLs of a `crl_file`: one or more PEM blocks `-----BEGIN X509 CRL-----`, or one DER CRL.
-    static func load(contents: [UInt8]) throws(CRLParseError) -> [CertificateRevocationList] {
+    public static func load(contents: [UInt8]) throws(CRLParseError) -> [CertificateRevocationList] {
         guard !contents.isEmpty else { throw .empty }
         guard contents.first == 0x30 else {
             let text = String(decoding: contents, as: UTF8.self)
@@ -63,7 +63,7 @@ struct CertificateRevocationList: Sendable {
     }
 
     /// One DER-encoded CertificateList.
-    static func parse(der: [UInt8]) throws(CRLParseError) -> CertificateRevocationList {
+    public static func parse(der: [UInt8]) throws(CRLParseError) -> CertificateRevocationList {
         let root: ASN1Node
         do {
             root = try DER.parse(der)
@@ -250,7 +250,7 @@ struct CertificateRevocationList: Sendable {
 }
 
 /// Why a `crl_file` cannot be used.
-enum CRLParseError: Error, Equatable, CustomStringConvertible {
+public enum CRLParseError: Error, Equatable, CustomStringConvertible {
     case empty
     case pem(String)
     case notDER(String)
@@ -261,7 +261,7 @@ enum CRLParseError: Error, Equatable, CustomStringConvertible {
     case unsupportedCriticalExtension(String, place: String)
     case invalidTime(String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .empty: "is empty"
         case .pem(let why): "is not a PEM CRL file: \(why)"

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// Reads the cipher suite from the first bytes a TLS server sends (its ServerHello, RFC 8446 §4.1.3, RFC 5246
 /// §7.4.1.3).
@@ -10,12 +10,12 @@ import NIOCore
 /// record:    type 0x16 · legacy version (2) · length (2)
 /// handshake: type 0x02 · length (3) · legacy_version (2) · random (32) · session_id length (1) + id · cipher_suite (2)
 /// ```
-enum ServerHelloParser {
+public enum ServerHelloParser {
     /// Bytes before the cipher suite when the session ID is empty.
     static let fixedPrefix = 5 + 4 + 2 + 32 + 1
 
     /// The cipher suite, or `nil` when `buffer` does not reach it yet.
-    static func cipherSuite(_ buffer: ByteBuffer) throws(ServerHelloParseError) -> UInt16? {
+    public static func cipherSuite(_ buffer: ByteBuffer) throws(ServerHelloParseError) -> UInt16? {
         let bytes = buffer.readableBytesView
         func byte(_ offset: Int) -> UInt8? {
             offset < bytes.count ? bytes[bytes.startIndex + offset] : nil
@@ -36,13 +36,13 @@ enum ServerHelloParser {
 }
 
 /// Why outbound bytes are not a ServerHello (a defect of the TLS library, never of the peer).
-enum ServerHelloParseError: Error, Equatable, CustomStringConvertible {
+public enum ServerHelloParseError: Error, Equatable, CustomStringConvertible {
     case notHandshakeRecord(UInt8)
     case notServerHello(UInt8)
     case sessionIDTooLong(Int)
     case recordTooShort(Int)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .notHandshakeRecord(let type): "first record has content type \(type), not handshake (22)"
         case .notServerHello(let type): "first handshake message has type \(type), not ServerHello (2)"
