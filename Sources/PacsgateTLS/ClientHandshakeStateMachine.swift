@@ -9,6 +9,7 @@ import PacsgateCore
 ///        └──────────────┬────────────┘ error, timeout, close
 ///                       ▼
 ///                    failed / abandoned (audited here as tls.connection, nothing forwarded)
+/// awaitingClient ──maxconn──▶ refused (audited as unavailable)
 /// ```
 struct ClientHandshakeStateMachine {
     enum State: Equatable {
@@ -20,6 +21,8 @@ struct ClientHandshakeStateMachine {
         case established(SecureTransportFacts)
         /// The handshake failed; `reason` in operator words.
         case failed(reason: String)
+        /// The gateway refused the connection before its handshake (the service at `maxconn`).
+        case refused(reason: String)
     }
 
     private(set) var state = State.awaitingClient
@@ -51,6 +54,12 @@ struct ClientHandshakeStateMachine {
         }
     }
 
+    /// The core refused the connection before any handshake (`maxconn`, the client's connection limit).
+    mutating func refusedBeforeHandshake(_ reason: String) {
+        if case .awaitingClient = self.state { self.state = .refused(reason: reason) }
+        if case .handshaking = self.state { self.state = .refused(reason: reason) }
+    }
+
     /// The handshake completed: the facts to hand to the inner inspector (once).
     mutating func handshakeCompleted(version: String) -> SecureTransportFacts? {
         switch self.state {
@@ -62,7 +71,7 @@ struct ClientHandshakeStateMachine {
             )
             self.state = .established(facts)
             return facts
-        case .established, .failed:
+        case .established, .failed, .refused:
             return nil
         }
     }
@@ -72,7 +81,7 @@ struct ClientHandshakeStateMachine {
         switch self.state {
         case .awaitingClient, .handshaking:
             self.state = .failed(reason: self.verificationRefusal ?? Self.reword(description))
-        case .established, .failed:
+        case .established, .failed, .refused:
             break
         }
     }
@@ -95,7 +104,7 @@ struct ClientHandshakeStateMachine {
         switch self.state {
         case .established:
             return .delegate
-        case .failed(let reason):
+        case .failed(let reason), .refused(let reason):
             return .close(reason: reason)
         case .awaitingClient, .handshaking:
             let reason: String
@@ -110,11 +119,13 @@ struct ClientHandshakeStateMachine {
     }
 
     /// The record the termination writes when the connection ends: `nil` when the inner inspector owns the
-    /// connection, or when the client never sent a byte (a TCP check, a port scan: no record, as on a plain service).
+    /// connection, or when the client never sent a byte (a TCP check, a port scan: no record, as on a plain service);
+    /// a connection the gateway refused at `maxconn` is recorded (`unavailable`) whether or not it spoke.
     var failureRecord: (outcome: TLSOutcome, reason: String)? {
         switch self.state {
         case .established, .awaitingClient: return nil
         case .failed(let reason): return (.handshakeFailed, reason)
+        case .refused(let reason): return (.unavailable, reason)
         case .handshaking: return (.incomplete, "connection ended during the TLS handshake")
         }
     }

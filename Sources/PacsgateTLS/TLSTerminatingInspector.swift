@@ -78,7 +78,11 @@ final class TLSTerminatingInspector: ConnectionInspector, TLSClientSessionDelega
     private func logFailure() {
         guard !self.loggedFailure, let (outcome, reason) = self.machine.failureRecord else { return }
         self.loggedFailure = true
-        self.termination.counters.count(outcome == .handshakeFailed ? .clientHandshakeFailed : .incompleteHello)
+        switch outcome {
+        case .handshakeFailed: self.termination.counters.count(.clientHandshakeFailed)
+        case .unavailable: self.termination.counters.count(.unavailable)
+        default: self.termination.counters.count(.incompleteHello)
+        }
         var metadata: Logger.Metadata = [
             "conn.client": "\(self.context.client.logDescription)", "tls.outcome": "\(outcome.rawValue)",
             "reason": "\(reason)",
@@ -87,7 +91,10 @@ final class TLSTerminatingInspector: ConnectionInspector, TLSClientSessionDelega
             metadata["tls.client_certificate"] = "\(certificate)"
             metadata["tls.client_certificate_sha256"] = "\(certificate.sha256Fingerprint)"
         }
-        self.context.logger.notice("TLS handshake with the client failed; nothing forwarded", metadata: metadata)
+        let message =
+            outcome == .unavailable
+            ? "TLS connection refused before its handshake" : "TLS handshake with the client failed; nothing forwarded"
+        self.context.logger.notice("\(message)", metadata: metadata)
     }
 
     // MARK: peek (decrypted bytes)
@@ -110,7 +117,9 @@ final class TLSTerminatingInspector: ConnectionInspector, TLSClientSessionDelega
     func unavailable(_ reason: UnavailableReason) -> Rejection {
         guard self.machine.facts != nil else {
             // Refused at accept (maxconn): there is no session to answer in yet.
-            return Rejection(answer: nil, reason: "refused before the TLS handshake: \(reason)")
+            let words = "refused before the TLS handshake: \(reason)"
+            self.machine.refusedBeforeHandshake(words)
+            return Rejection(answer: nil, reason: words)
         }
         return self.inner.unavailable(reason)
     }
@@ -169,7 +178,11 @@ final class TLSTerminatingInspector: ConnectionInspector, TLSClientSessionDelega
         line.field("bytes_down", summary.bytesDown)
         line.field("duration_ms", Int(summary.duration.milliseconds))
         line.field("outcome", outcome.rawValue)
-        line.field("refusal", outcome == .handshakeFailed ? TLSRefusalKind.clientHandshakeFailed.rawValue : nil)
+        switch outcome {
+        case .handshakeFailed: line.field("refusal", TLSRefusalKind.clientHandshakeFailed.rawValue)
+        case .unavailable: line.field("refusal", TLSRefusalKind.unavailable.rawValue)
+        default: line.nullField("refusal")
+        }
         line.field("reason", reason)
         let own = self.context.audit.write(line, on: self.context.eventLoop)
         return inner.map { $0.and(own).map { _ in } } ?? own

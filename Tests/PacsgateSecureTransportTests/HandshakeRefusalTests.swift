@@ -108,4 +108,47 @@ struct HandshakeRefusalTests {
             #expect(node.associationsReceived == 1)
         }
     }
+
+    @Test("at maxconn a TLS connection is refused before its handshake and recorded as unavailable")
+    func maxconn() async throws {
+        try await withSecureScope { scope in
+            let site = try await SecureSite.make(in: scope)
+            let node = try await RealSCP.storescp("storescp", scope: scope)
+            let gateway = try await SecureGateway.start(
+                services: serviceYAML(
+                    "DICOM-TLS", protocol: "dicom", lines: [site.tlsBlock(), "    maxconn: 1"],
+                    servers: [node.server("DICOM1")]),
+                scope: scope
+            )
+            let port = try await gateway.port("DICOM-TLS")
+            // One client holds the only slot: a TLS session that sends nothing after its handshake.
+            let holder = try await ChildProcess.start(
+                Peers.env,
+                [
+                    "python3", "-c",
+                    """
+                    import socket, ssl, sys, time
+                    context = ssl.create_default_context(cafile=sys.argv[1])
+                    context.load_cert_chain(sys.argv[2], sys.argv[3])
+                    tls = context.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[4]))), server_hostname="pacsgate.test")
+                    print("HELD", flush=True)
+                    time.sleep(60)
+                    """,
+                    site.ca.certificate, site.ct1.certificate, site.ct1.key, String(port),
+                ],
+                name: "holder", directory: scope.directory, scope: scope)
+            try #require(await eventually { holder.output.contains("HELD") }, "\(holder.output)")
+            let refused = try await Peers.run(
+                Peers.echoscu,
+                site.dcmtkClient(site.ct1) + ["-aet", "CT_SCANNER1", "-aec", "MACH7", "127.0.0.1", String(port)],
+                name: "echoscu-over-maxconn", scope: scope)
+            #expect(refused.status != 0)
+            let record = try #require(try await gateway.records("tls.connection", count: 1).first)
+            #expect(record.string("outcome") == "unavailable", "\(record)")
+            #expect(record.string("refusal") == "unavailable")
+            #expect(record.string("reason") == "refused before the TLS handshake: service at maxconn")
+            #expect(node.associationsReceived == 0)
+            #expect(gateway.logs.all.contains { $0.message == "TLS connection refused before its handshake" })
+        }
+    }
 }

@@ -75,4 +75,14 @@ struct ClientHandshakeStateMachineTests {
         #expect(stalled.failureRecord?.outcome == .handshakeFailed)
         #expect(stalled.failureRecord?.reason == "TLS handshake not finished within the peek timeout")
     }
+
+    @Test("refused at maxconn before the handshake: recorded as unavailable, no session ever handed on")
+    func refusedAtMaxconn() {
+        var machine = ClientHandshakeStateMachine()
+        machine.refusedBeforeHandshake("refused before the TLS handshake: service at maxconn")
+        #expect(machine.failureRecord?.outcome == .unavailable)
+        #expect(machine.failureRecord?.reason == "refused before the TLS handshake: service at maxconn")
+        #expect(machine.handshakeCompleted(version: "TLS1.3") == nil)
+        #expect(machine.peekFailed(.clientClosed) == .close(reason: "refused before the TLS handshake: service at maxconn"))
+    }
 }

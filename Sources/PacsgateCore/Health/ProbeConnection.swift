@@ -33,8 +33,8 @@ public enum ProbeStep {
 /// What a health check's probe runs over when it is not plain TCP: TLS to a node that only speaks TLS.
 ///
 /// The transport's handlers sit between the socket and the probe. Once the transport is ready they fire a
-/// ``ProbeTransportSecured`` event, whose detail joins the probe's result (`C-ECHO status 0x0000; TLS1.3, certificate
-/// expires …`); a failure reaches the probe as a ``ProbeTransportError`` with operator words.
+/// ``ProbeTransportSecured`` event, whose detail joins the probe's result (`C-ECHO status 0x0000; TLS1.3, server
+/// certificate expires …`); a failure reaches the probe as a ``ProbeTransportError`` with operator words.
 public protocol ProbeTransport: Sendable {
     /// Adds the transport's handlers to a new probe channel (on its event loop, before the probe's handler).
     func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations) throws
@@ -42,7 +42,7 @@ public protocol ProbeTransport: Sendable {
 
 /// Inbound user event of a ``ProbeTransport``: the transport is ready.
 public struct ProbeTransportSecured: Sendable {
-    /// Words for the check's result (`TLS1.3, certificate expires 2027-03-01 (in 96 days)`).
+    /// Words for the check's result (`TLS1.3, server certificate expires 2027-03-01 (in 96 days)`).
     public var detail: String
     /// When the server's certificate expires.
     public var certificateExpiry: WallClock.Instant?

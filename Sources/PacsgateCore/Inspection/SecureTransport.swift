@@ -5,8 +5,9 @@
 
 /// A certificate a TLS peer presented, as audit records report it and `certificate:` bindings match it.
 public struct PeerCertificate: Sendable, Hashable, CustomStringConvertible {
-    /// The subject distinguished name, RFC 4514 form, most significant last as OpenSSL prints it
-    /// (`CN=ct1.hospital.example,O=Radiology,C=CH`).
+    /// The subject distinguished name in RFC 4514 form — the certificate's attribute sequence reversed, as
+    /// `openssl x509 -noout -subject -nameopt RFC2253` prints it (`CN=ct1.hospital.example,O=Radiology,C=CH` for a
+    /// subject written `/C=CH/O=Radiology/CN=ct1.hospital.example`).
     public var subject: String
     /// The issuer's distinguished name, same form.
     public var issuer: String
