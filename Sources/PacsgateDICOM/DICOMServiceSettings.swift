@@ -127,17 +127,13 @@ public struct DICOMServiceSettings: Sendable, Hashable {
             }
             var certificate: CertificateRequirement?
             if let certificateNode {
-                guard let requirement = CertificateRequirement.read(certificateNode, context: what, &reader) else {
-                    continue
-                }
-                if clientCertificates == false {
-                    reader.problem(
-                        certificateNode.line,
-                        "\(what): 'certificate' needs client certificates: add 'tls:' with client_auth: required (or optional) to the service"
-                    )
-                    continue
-                }
-                certificate = requirement
+                certificate = CertificateRequirement.readBinding(
+                    certificateNode,
+                    context: what,
+                    clientCertificates: clientCertificates,
+                    &reader
+                )
+                if certificate == nil { continue }
             }
             let line = entry.entryLine("ae") ?? item.line
             guard let pattern = Self.pattern(ae ?? "*", line: line, what: "\(what): AE title", &reader) else {

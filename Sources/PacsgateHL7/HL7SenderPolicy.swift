@@ -108,17 +108,13 @@ public struct HL7SenderPolicy: Sendable, Hashable {
             else { continue }
             var certificate: CertificateRequirement?
             if let certificateNode {
-                guard let requirement = CertificateRequirement.read(certificateNode, context: what, &reader) else {
-                    continue
-                }
-                if clientCertificates == false {
-                    reader.problem(
-                        certificateNode.line,
-                        "\(what): 'certificate' needs client certificates: add 'tls:' with client_auth: required (or optional) to the service"
-                    )
-                    continue
-                }
-                certificate = requirement
+                certificate = CertificateRequirement.readBinding(
+                    certificateNode,
+                    context: what,
+                    clientCertificates: clientCertificates,
+                    &reader
+                )
+                if certificate == nil { continue }
             }
             rules.append(Rule(application: applicationPattern, facility: facilityPattern, certificate: certificate))
         }

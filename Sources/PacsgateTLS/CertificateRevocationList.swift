@@ -189,30 +189,19 @@ public struct CertificateRevocationList: Sendable {
 
     /// A `Time` (UTCTime or GeneralizedTime); `nil` when the node is neither.
     private static func time(_ node: ASN1Node, named name: String) throws(CRLParseError) -> WallClock.Instant? {
+        let fields: (Int, Int, Int, Int, Int, Int)?
         switch node.identifier {
         case .utcTime:
-            guard let time = try? UTCTime(derEncoded: node) else { throw .invalidTime(name) }
-            return WallClock.Instant(
-                year: time.year,
-                month: time.month,
-                day: time.day,
-                hour: time.hours,
-                minute: time.minutes,
-                second: time.seconds
-            )
+            fields = (try? UTCTime(derEncoded: node)).map { ($0.year, $0.month, $0.day, $0.hours, $0.minutes, $0.seconds) }
         case .generalizedTime:
-            guard let time = try? GeneralizedTime(derEncoded: node) else { throw .invalidTime(name) }
-            return WallClock.Instant(
-                year: time.year,
-                month: time.month,
-                day: time.day,
-                hour: time.hours,
-                minute: time.minutes,
-                second: time.seconds
-            )
+            fields = (try? GeneralizedTime(derEncoded: node)).map {
+                ($0.year, $0.month, $0.day, $0.hours, $0.minutes, $0.seconds)
+            }
         default:
             return nil
         }
+        guard let (year, month, day, hour, minute, second) = fields else { throw .invalidTime(name) }
+        return WallClock.Instant(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
     }
 
     static func magnitude(_ bytes: ArraySlice<UInt8>) -> [UInt8] {

@@ -33,13 +33,7 @@ struct SecureTransportExportTests {
             "rogue", commonName: "ct1.hospital.example", alternativeNames: ["DNS:ct1.hospital.example"], usage: .client)
 
         let backendPort = try Ports.free()
-        let storescp = Process()
-        storescp.executableURL = URL(fileURLWithPath: "/usr/bin/storescp")
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/storescp") else { throw ToolFailure("dcmtk missing: apt-get install dcmtk") }
-        storescp.arguments = ["-aet", "MACH7", "-od", directory, String(backendPort)]
-        storescp.standardOutput = FileHandle.nullDevice
-        storescp.standardError = FileHandle.nullDevice
-        try storescp.run()
+        let storescp = try ExportPeers.storescp(port: backendPort, directory: directory)
         defer { terminate(storescp) }
         #expect(await eventually { canConnect(port: backendPort) }, "storescp did not start")
 
@@ -70,16 +64,8 @@ struct SecureTransportExportTests {
             """
         let configPath = "\(directory)/pacsgate.yaml"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: try GatewayExportTests.pacsgate)
-        gateway.arguments = ["run", "--config", configPath]
-        let log = "\(directory)/pacsgate.stderr"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        gateway.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        gateway.standardOutput = FileHandle.nullDevice
-        try gateway.run()
+        let (gateway, gatewayLog) = try ExportPeers.gateway(config: configPath, directory: directory)
         defer { terminate(gateway) }
-        let gatewayLog = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
         try #require(await eventually { canConnect(port: dicomPort) }, "pacsgate did not start: \(gatewayLog())")
 
         func echo(_ pair: TestCA.Pair) async throws -> Tools.Output {

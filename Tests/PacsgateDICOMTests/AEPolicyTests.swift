@@ -1,5 +1,6 @@
 import NIOCore
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateDICOM
@@ -176,12 +177,6 @@ import Testing
         #expect(AEPolicy().decide(request, client: self.elsewhere) == .forward(servers: nil, route: nil))
     }
 
-    private func certificate(_ subject: String, dns: String) -> PeerCertificate {
-        PeerCertificate(
-            subject: subject, issuer: "CN=Test Hospital CA", subjectAlternativeNames: [SubjectAlternativeName(.dns, dns)],
-            sha256Fingerprint: "AB", serialNumber: "1", notValidAfter: WallClock.Instant(millisecondsSinceEpoch: 0))
-    }
-
     @Test func titlesBoundToACertificateNeedIt() throws {
         let bound = AEPolicy(
             callingAllow: AEAllowList([
@@ -200,8 +195,8 @@ import Testing
                 AEAllowRule(pattern: try AEPattern("MACH7")),
             ])
         )
-        let ct1 = self.certificate("O=Radiology,CN=ct1.hospital.example", dns: "ct1.hospital.example")
-        let other = self.certificate("O=Radiology,CN=mr2.hospital.example", dns: "mr2.hospital.example")
+        let ct1 = PeerCertificate.sample("ct1.hospital.example")
+        let other = PeerCertificate.sample("mr2.hospital.example")
         let scanner = try self.request(calling: "CT_SCANNER1", called: "MACH7")
         #expect(bound.decide(scanner, client: self.elsewhere, certificate: ct1) == .forward(servers: nil, route: nil))
         #expect(

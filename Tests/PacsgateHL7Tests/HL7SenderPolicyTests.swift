@@ -1,5 +1,6 @@
 import NIOCore
 import PacsgateConfig
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateCore
@@ -9,22 +10,8 @@ import Testing
 /// its exact words), matching, and the AR NAK the state machine answers with.
 @Suite("HL7 sender_allow")
 struct HL7SenderPolicyTests {
-    static let certificate = PeerCertificate(
-        subject: "O=Radiology,CN=ris.hospital.example",
-        issuer: "CN=Test Hospital CA",
-        subjectAlternativeNames: [SubjectAlternativeName(.dns, "ris.hospital.example")],
-        sha256Fingerprint: "AB",
-        serialNumber: "1001",
-        notValidAfter: WallClock.Instant(millisecondsSinceEpoch: 0)
-    )
-    static let other = PeerCertificate(
-        subject: "CN=lab.hospital.example",
-        issuer: "CN=Test Hospital CA",
-        subjectAlternativeNames: [SubjectAlternativeName(.dns, "lab.hospital.example")],
-        sha256Fingerprint: "CD",
-        serialNumber: "1002",
-        notValidAfter: WallClock.Instant(millisecondsSinceEpoch: 0)
-    )
+    static let certificate = PeerCertificate.sample("ris.hospital.example")
+    static let other = PeerCertificate.sample("lab.hospital.example", subject: "CN=lab.hospital.example", fingerprint: "CD")
 
     static let policy = HL7SenderPolicy([
         .init(

@@ -1,4 +1,5 @@
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateTLS
@@ -6,14 +7,7 @@ import Testing
 /// The client's handshake on a terminating dicom/hl7 service, without sockets.
 @Suite("Client handshake state machine")
 struct ClientHandshakeStateMachineTests {
-    static let certificate = PeerCertificate(
-        subject: "O=Radiology,CN=ct1.hospital.example",
-        issuer: "CN=Test Hospital CA",
-        subjectAlternativeNames: [SubjectAlternativeName(.dns, "ct1.hospital.example")],
-        sha256Fingerprint: "AB",
-        serialNumber: "1001",
-        notValidAfter: WallClock.Instant(millisecondsSinceEpoch: 0)
-    )
+    static let certificate = PeerCertificate.sample("ct1.hospital.example")
 
     @Test("established: the facts (version, cipher, verified certificate) go to the inner inspector once; no record of its own")
     func established() {

@@ -281,6 +281,23 @@ public struct CertificateRequirement: Sendable, Hashable, CustomStringConvertibl
         return CertificateRequirement(.fingerprint(hex))
     }
 
+    /// Reads an allow-list entry's `certificate:` and checks that the service's clients can present one
+    /// (`clientCertificates`: `tls:` with client authentication; `nil` when unknown, the check is skipped); `nil`
+    /// with the problem recorded when the entry cannot be used.
+    public static func readBinding(
+        _ node: ConfigNode, context: String, clientCertificates: Bool?, _ reader: inout MappingReader
+    ) -> CertificateRequirement? {
+        guard let requirement = Self.read(node, context: context, &reader) else { return nil }
+        guard clientCertificates != false else {
+            reader.problem(
+                node.line,
+                "\(context): 'certificate' needs client certificates: add 'tls:' with client_auth: required (or optional) to the service"
+            )
+            return nil
+        }
+        return requirement
+    }
+
     /// `cn = ct1 , O=Radiology` → `CN=ct1,O=Radiology`: attribute names upper-cased, spaces around `,` `=` `+`
     /// removed, values kept as written.
     static func normalizedSubject(_ subject: String) -> String {

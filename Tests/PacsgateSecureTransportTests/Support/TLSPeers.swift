@@ -7,27 +7,17 @@ import Testing
 enum TLSPeers {
     /// `storescp -v +tls NODE.key NODE.crt +cf CA -aet MACH7 +B -od DIR PORT`: requires and verifies a client
     /// certificate (dcmtk's default `-rc`), writes every instance as it arrived.
-    static func storescp(_ name: String, site: SecureSite, scope: TestScope) async throws -> RealTLSSCP {
+    static func storescp(_ name: String, site: SecureSite, scope: TestScope) async throws -> RealSCP {
         let directory = try scope.makeDirectory("\(name)-received")
-        for attempt in 1...3 {
-            let port = try Ports.free()
-            let process = try await ChildProcess.start(
+        return try await RealSCP.start(name, scope: scope, directory: directory) { port in
+            (
                 Peers.storescp,
                 [
                     "-v", "+tls", site.node.key, site.node.certificate, "+cf", site.ca.certificate, "-aet", "MACH7",
                     "+B", "-od", directory, String(port),
-                ],
-                name: "\(name)-\(attempt)",
-                directory: scope.directory,
-                scope: scope
+                ]
             )
-            if await Ports.waitListening(port, while: { process.isRunning }), process.isRunning {
-                return RealTLSSCP(process: process, port: port, directory: directory)
-            }
-            await process.stop()
         }
-        Issue.record("\(name) did not start listening")
-        throw Peers.Missing(description: "\(name) did not start")
     }
 
     /// The MLLP peer script.
@@ -86,18 +76,6 @@ enum TLSPeers {
             return String(decoding: bytes, as: UTF8.self)
         }
         return (result.status, answers, result.output)
-    }
-}
-
-/// dcmtk's storescp with TLS on a loopback port.
-struct RealTLSSCP: Sendable {
-    let process: ChildProcess
-    let port: Int
-    let directory: String
-
-    /// Associations it logged.
-    var associationsReceived: Int {
-        self.process.output.components(separatedBy: "Association Received").count - 1
     }
 }
 
