@@ -43,8 +43,13 @@ public struct TerminationCertificate: Sendable, Hashable {
 /// Equivalent configurations of the three proxies: same listeners, same backends, the same number of worker threads
 /// or processes, no access logs, one-hour idle timeouts, five-second connect timeouts, TCP keepalive on both legs.
 public enum TargetConfigurations {
+    /// The one TLS 1.3 suite every TLS-terminating target negotiates: the one BoringSSL picks for this client.
+    public static let tls13Suite = "TLS_AES_128_GCM_SHA256"
+
     /// HAProxy in `mode tcp`. `maxconn` is left to HAProxy, which derives it from the descriptor limit. A route that
-    /// terminates TLS binds with `ssl`, TLS 1.3 only, X25519 only (as the client offers), the default TLS 1.3 suites.
+    /// terminates TLS binds with `ssl`, TLS 1.3 only, X25519 only (as the client offers), and only
+    /// `TLS_AES_128_GCM_SHA256`: left to its defaults, OpenSSL prefers its own order and picks AES-256-GCM, while
+    /// BoringSSL (pacsgate, whose TLS 1.3 suites cannot be configured) follows the client's AES-128-GCM.
     public static func haproxy(
         routes: [Route], threads: Int, splice: Bool, tls: TerminationCertificate? = nil
     ) -> String {
@@ -65,7 +70,7 @@ public enum TargetConfigurations {
         for route in routes {
             var bind = "127.0.0.1:\(route.front)"
             if route.terminatesTLS, let tls {
-                bind += " ssl crt \(tls.combined) ssl-min-ver TLSv1.3 curves X25519"
+                bind += " ssl crt \(tls.combined) ssl-min-ver TLSv1.3 ciphersuites \(Self.tls13Suite) curves X25519"
             }
             text += """
 
@@ -79,7 +84,7 @@ public enum TargetConfigurations {
     }
 
     /// nginx `stream` proxying, `workers` worker processes; a route that terminates TLS listens with `ssl`, TLS 1.3
-    /// only, X25519 only.
+    /// only, X25519 only, `TLS_AES_128_GCM_SHA256` only (as HAProxy).
     public static func nginx(
         routes: [Route], workers: Int, workDirectory: String, tls: TerminationCertificate? = nil
     ) -> String {
@@ -113,6 +118,7 @@ public enum TargetConfigurations {
                             ssl_certificate_key \(tls.key);
                             ssl_protocols TLSv1.3;
                             ssl_ecdh_curve X25519;
+                            ssl_conf_command Ciphersuites \(Self.tls13Suite);
                             proxy_pass 127.0.0.1:\(route.back);
                         }
 
