@@ -11,11 +11,11 @@ public import PacsgateCore
 /// | `dicom.association`, other outcomes | Network Entry, Attach (0 when released, 4 otherwise) |
 /// | `hl7.rejected` | Security Alert, Protocol Error, outcome 4 |
 /// | `tls.connection`, `handshake_failed` / `rejected` | Security Alert, Node Authentication, outcome 4 |
+/// | `admin.login` / `admin.logout` | User Authentication, Login / Logout (failed 4, throttled 8) |
+/// | `admin.change` | Security Alert, Network or Software Configuration (refused/failed 4) |
 ///
 /// A record carrying the client's TLS certificate (`client_certificate`) names it in the requesting participant's
 /// `UserName` (`CN=… (SAN …; SHA-256 …)`).
-/// | `admin.login` / `admin.logout` | User Authentication, Login / Logout (failed 4, throttled 8) |
-/// | `admin.change` | Security Alert, Network or Software Configuration (refused/failed 4) |
 public struct AuditEventMapper: Sendable {
     /// Who reports: the gateway (`AuditSourceID`, `AuditEnterpriseSiteID`, type 4 application server process).
     public var source: AuditSource
