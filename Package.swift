@@ -101,6 +101,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -257,6 +258,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             resources: [.copy("Fixtures")]
         ),
@@ -308,6 +311,18 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // TLS on dicom and hl7 services with real peers (dcmtk +tls, Python's ssl with python-hl7), the gateway as the
+        // executable wires its modules.
+        .testTarget(
+            name: "PacsgateSecureTransportTests",
+            dependencies: [
+                "PacsgateTestSupport",
+                "PacsgateCore", "PacsgateConfig", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS", "PacsgateAdmin",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "PacsgateServiceTests",
