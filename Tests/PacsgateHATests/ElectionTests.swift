@@ -11,7 +11,7 @@ struct ElectionTests {
 
     @Test("a unit is not ready before the peer's snapshot; leaving drops out at once; standby stays below a ready peer")
     func trackValues() {
-        var election = Election()
+        var election = Election(role: .primary)
         #expect(election.readiness == .starting && election.trackValue == VRRPTrackFile.notReady)
         election.linkUp(peer: "gw-b")
         #expect(election.trackValue == VRRPTrackFile.notReady, "the link alone does not make a unit ready")
@@ -31,7 +31,7 @@ struct ElectionTests {
 
     @Test("a unit that holds the VIP is ready even without a peer (it is the one serving)")
     func aloneIsReady() {
-        var election = Election()
+        var election = Election(role: .primary)
         let takeover = election.vrrpChanged(to: .master, now: Self.now)
         #expect(takeover?.kind == "alone")
         #expect(election.trackValue == VRRPTrackFile.ready)
@@ -39,7 +39,7 @@ struct ElectionTests {
 
     @Test("each takeover says why: planned, peer stopped, peer unreachable, preempt")
     func reasons() {
-        var planned = Election()
+        var planned = Election(role: .primary)
         planned.linkUp(peer: "gw-a")
         _ = planned.snapshotReceived()
         planned.peerHandingOver(HandoverNotice(kind: .stopping, reason: "pacsgate on gw-a is stopping"))
@@ -49,7 +49,7 @@ struct ElectionTests {
         #expect(first?.reason.contains("gw-a handed over (stopping: pacsgate on gw-a is stopping)") == true, "\(String(describing: first))")
         #expect(planned.vrrpChanged(to: .master, now: Self.now) == nil, "no second takeover without a change")
 
-        var crashed = Election()
+        var crashed = Election(role: .primary)
         crashed.linkUp(peer: "gw-a")
         let changed3 = crashed.peerConfirmedGone("early")
         #expect(!changed3, "a linked peer is not gone")
@@ -62,12 +62,12 @@ struct ElectionTests {
         crashed.linkUp(peer: "gw-a")
         #expect(crashed.peerGone == nil && crashed.trackValue == VRRPTrackFile.ready, "the boost ends when the peer is back")
 
-        var unreachable = Election()
+        var unreachable = Election(role: .primary)
         unreachable.linkUp(peer: "gw-a")
         unreachable.linkDown(reason: "peer silent", planned: false)
         #expect(unreachable.vrrpChanged(to: .master, now: Self.now)?.kind == "peer-unreachable")
 
-        var preempt = Election()
+        var preempt = Election(role: .primary)
         preempt.linkUp(peer: "gw-b")
         preempt.peerReported(.ready)
         _ = preempt.snapshotReceived()
@@ -78,7 +78,7 @@ struct ElectionTests {
 
     @Test("a switchover needs a linked peer that is in sync")
     func peerCanTakeOver() {
-        var election = Election()
+        var election = Election(role: .primary)
         #expect(!election.peerCanTakeOver)
         election.linkUp(peer: "gw-b")
         election.peerReported(.starting)
