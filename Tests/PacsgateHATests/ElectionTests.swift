@@ -1,6 +1,6 @@
 import Foundation
 import PacsgateCore
-import PacsgateHA
+@testable import PacsgateHA
 import PacsgateTestSupport
 import Testing
 
@@ -27,6 +27,54 @@ struct ElectionTests {
         // Holding the VIP again (the peer handed it back, or it was the only unit left) makes it ready.
         _ = election.vrrpChanged(to: .master, now: Self.now)
         #expect(election.readiness == .ready)
+    }
+
+    @Test("the handover rule may pass packets on only to a peer known alive: a planned handover or a preempted ready peer, never after the link was lost")
+    func passesOnlyToLivePeer() {
+        var election = Election(role: .primary)
+        #expect(!election.passesPeerConnections, "no peer yet")
+        election.linkUp(peer: "gw-b")
+        _ = election.snapshotReceived()
+        election.peerReported(.ready)
+        #expect(election.passesPeerConnections, "the primary preempting a linked, ready secondary")
+        // The link is lost without a goodbye: the peer's host may be dead.
+        election.linkDown(reason: "timed out", planned: false)
+        #expect(!election.passesPeerConnections)
+        _ = election.peerConfirmedGone("its HA port refuses connections")
+        #expect(!election.passesPeerConnections)
+        // A planned handover: the peer announced it and is alive to serve its connections.
+        var secondary = Election(role: .secondary)
+        secondary.linkUp(peer: "gw-a")
+        _ = secondary.snapshotReceived()
+        secondary.peerReported(.ready)
+        #expect(!secondary.passesPeerConnections, "the secondary never preempts")
+        secondary.peerHandingOver(HandoverNotice(kind: .stopping, reason: "SIGTERM", number: 1))
+        #expect(secondary.passesPeerConnections)
+        secondary.linkDown(reason: "the peer said goodbye", planned: true)
+        #expect(secondary.passesPeerConnections, "a goodbye after the notice keeps the handover planned")
+        secondary.linkDown(reason: "reset", planned: false)
+        #expect(!secondary.passesPeerConnections)
+    }
+
+    @Test("once stopping, nothing brings a unit back into the election: standing by, holding the VIP, a snapshot")
+    func stoppingStaysOut() {
+        var election = Election(role: .primary)
+        election.linkUp(peer: "gw-b")
+        _ = election.snapshotReceived()
+        election.leave()  // a switchover under way
+        election.stopRequested()
+        election.standBy()  // the switchover ends
+        #expect(election.trackValue == VRRPTrackFile.leaving)
+        _ = election.vrrpChanged(to: .master, now: Self.now)
+        #expect(election.trackValue == VRRPTrackFile.leaving)
+        let madeReady = election.snapshotReceived()
+        #expect(!madeReady)
+        #expect(!election.passesPeerConnections)
+        // Stopping while the peer cannot take over: the VIP is kept (not leaving), and the unit is still stopping.
+        var keeping = Election(role: .primary)
+        _ = keeping.vrrpChanged(to: .master, now: Self.now)
+        keeping.stop(releasing: false)
+        #expect(keeping.trackValue == VRRPTrackFile.ready && keeping.stopping)
     }
 
     @Test("a unit that holds the VIP is ready even without a peer (it is the one serving)")
@@ -124,7 +172,10 @@ struct HandoverTests {
         let b = try await TestUnit.start(
             role: .secondary, node: "gw-b", listen: Endpoint(host: "127.0.0.1", port: portB), peerPort: portA, vrrpFiles: true)
         try b.setVRRP("MASTER")
-        #expect(await eventually(timeout: .seconds(15)) { a.trackValue == VRRPTrackFile.ready })
+        // (The track file is written first, then the log line.)
+        #expect(await eventually(timeout: .seconds(15)) {
+            a.trackValue == VRRPTrackFile.ready && !a.logs(containing: "HA ready to hold the virtual IPs").isEmpty
+        })
         let lines = a.logLines.withLockedValue { $0 }
         let snapshot = lines.firstIndex { $0.contains("HA snapshot received") }
         let ready = lines.firstIndex { $0.contains("HA ready to hold the virtual IPs") }
@@ -143,6 +194,9 @@ struct HandoverTests {
         // keepalived: the track file says -254 → FAULT here, MASTER on the peer.
         #expect(await eventually(timeout: .seconds(10)) { a.trackValue == VRRPTrackFile.leaving })
         #expect(await eventually(timeout: .seconds(10)) { await b.controller.status().peerReadiness == .leaving || !b.logs(containing: "hands the virtual IPs over").isEmpty })
+        // The peer acknowledged notice 1 after writing that its notify script must turn the handover rule on.
+        #expect(await eventually(timeout: .seconds(10)) { b.handoverText == "copy 900" }, "\(String(describing: b.handoverText))")
+        #expect(await eventually(timeout: .seconds(10)) { a.controller.state.withLockedValue { $0.acknowledgedNotice } == 1 })
         try a.setVRRP("FAULT")
         try b.setVRRP("MASTER")
         guard case .handedOver = await result.value else {
@@ -155,8 +209,39 @@ struct HandoverTests {
         #expect(takeover?["kind"] as? String == "planned", "\(String(describing: takeover))")
         #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (switchover: requested by alice)") == true)
         #expect(await a.awaitAudit("ha.switchover").first?["user"] as? String == "alice")
+        #expect(a.handoverText == "none", "the unit that left never passes packets on")
+        // A switchover back, once the peer has heard that this unit stands by: the peer's own notice 1.
+        #expect(await eventually(timeout: .seconds(10)) { await b.controller.status().peerReadiness == .standby })
+        let back = Task { await b.controller.switchover(requestedBy: "bob") }
+        #expect(await eventually(timeout: .seconds(10)) { b.controller.state.withLockedValue { $0.acknowledgedNotice } == 1 && b.trackValue == VRRPTrackFile.leaving })
+        try b.setVRRP("FAULT")
+        try a.setVRRP("MASTER")
+        guard case .handedOver = await back.value else {
+            Issue.record("switchover back: \(await back.value)")
+            return
+        }
         await a.stop()
         await b.stop()
+    }
+
+    @Test("a stop while the peer cannot take over keeps the VIP through the drain, and no switchover starts once stopping")
+    func stopKeepsVIPWithoutPeer() async throws {
+        let a = try await TestUnit.start(role: .primary, node: "gw-a", peerPort: try Ports.free(), vrrpFiles: true)
+        try a.setVRRP("MASTER")
+        #expect(await eventually(timeout: .seconds(10)) { await a.controller.status().vrrp == .master })
+        guard case .kept(let why) = await a.controller.handOverForStop(reason: "SIGTERM") else {
+            Issue.record("a stop with no peer released the VIP")
+            return
+        }
+        #expect(why.contains("the link to the peer is down"))
+        #expect(a.trackValue != VRRPTrackFile.leaving, "keepalived would release the VIP with nobody to take it")
+        #expect(!a.logs(containing: "keeping the virtual IPs through the drain").isEmpty)
+        guard case .refused(let reason) = await a.controller.switchover(requestedBy: "alice") else {
+            Issue.record("a switchover started while stopping")
+            return
+        }
+        #expect(reason.contains("stopping"))
+        await a.stop()
     }
 
     @Test("a unit that stops without holding the VIP still drops out of the election at once")
@@ -189,6 +274,8 @@ struct HandoverTests {
         await a.stop()  // no goodbye: the task is cancelled, the listener closes with it
         #expect(await eventually(timeout: .seconds(10)) { b.trackValue == VRRPTrackFile.takeOver })
         #expect(!b.logs(containing: "peer's pacsgate is gone").isEmpty)
+        // Taking over from a peer that vanished: the handover rule stays off (its host may be dead).
+        #expect(b.handoverText == "none")
         try b.setVRRP("MASTER")
         #expect(await eventually(timeout: .seconds(10)) { b.auditRecords("ha.takeover").contains { $0["kind"] as? String == "peer-stopped" } })
         let overview = await b.controller.status()

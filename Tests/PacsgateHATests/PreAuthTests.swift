@@ -76,7 +76,6 @@ struct PreAuthTests {
         }
         // The overall cap holds four: each stranger past it closes the oldest, never one from the peer's address.
         #expect(await eventually(timeout: .seconds(10)) { strangers.filter(\.isActive).count == limits.maximum })
-        #expect(strangers.prefix(4).allSatisfy { !$0.isActive }, "the oldest strangers made room")
         // Someone also holds every slot of the peer's own address (as a spoofer on the peer's segment could).
         var squatters: [any Channel] = []
         for _ in 0..<limits.perSource { squatters.append(try await Self.raw(from: "127.0.0.1", to: secondary.haPort)) }
