@@ -39,6 +39,10 @@ case "${1:-}" in
 -t)
     [ $# -ge 2 ] || usage
     peer_timeout=$2
+    case $peer_timeout in
+    *[!0-9ms]* | [!0-9]* | *[0-9]) fail_usage=1 ;;
+    esac
+    [ -z "${fail_usage:-}" ] || { echo "pacsgate-handover-net.sh: -t takes a duration such as 6s or 1500ms" >&2; exit 2; }
     shift 2
     ;;
 esac
@@ -94,7 +98,8 @@ esac
 vips=""
 for vip; do vips="$vips${vips:+, }$vip"; done
 # Loading the rule loads conntrack (the sysctl below exists from then on).
-nft -D "vips={ $vips }" -D "peer=$peer" -D "iface=\"$iface\"" -D "peer_timeout=$peer_timeout" -f "$here/pacsgate-handover.nft"
+sed "s/@PEER_TIMEOUT@/$peer_timeout/" "$here/pacsgate-handover.nft" |
+    nft -D "vips={ $vips }" -D "peer=$peer" -D "iface=\"$iface\"" -f /dev/stdin
 keys="net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce net.ipv4.conf.$iface.arp_ignore net.ipv4.conf.$iface.arp_announce net.netfilter.nf_conntrack_tcp_loose"
 if [ ! -f "$saved" ]; then
     mkdir -p -m 0700 "${saved%/*}"
