@@ -224,6 +224,19 @@ struct HandoverTests {
         await b.stop()
     }
 
+    @Test("a switchover cancelled while keepalived still holds the VIP returns at once as cancelled, not after spinning to its timeout")
+    func cancelledSwitchover() async throws {
+        let (a, b) = try await Self.pair()
+        let switchover = Task { await a.controller.switchover(requestedBy: "alice") }
+        // The VIP is never released here (the test plays keepalived and does nothing): the handover waits.
+        #expect(await eventually(timeout: .seconds(10)) { a.trackValue == VRRPTrackFile.leaving })
+        switchover.cancel()
+        #expect(await switchover.value == .cancelled)
+        #expect(await a.controller.status().readiness == .standby, "a cancelled switchover leaves the unit standing by, not out for good")
+        await a.stop()
+        await b.stop()
+    }
+
     @Test("a stop while the peer cannot take over keeps the VIP through the drain, and no switchover starts once stopping")
     func stopKeepsVIPWithoutPeer() async throws {
         let a = try await TestUnit.start(role: .primary, node: "gw-a", peerPort: try Ports.free(), vrrpFiles: true)

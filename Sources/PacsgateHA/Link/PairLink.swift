@@ -244,7 +244,11 @@ extension PairController: Service {
             }
             if Task.isCancelled { break }
             let delay = backoff.next(after: uptime, jitter: Double.random(in: 0...1))
-            try? await Task.sleep(for: delay)
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                return
+            }
         }
     }
 
@@ -288,7 +292,11 @@ extension PairController: Service {
             } else {
                 knownSession = nil
             }
-            try? await Task.sleep(for: .milliseconds(250))
+            do {
+                try await Task.sleep(for: .milliseconds(250))
+            } catch {
+                return
+            }
         }
     }
 

@@ -74,7 +74,13 @@ extension PairController {
     public func switchover(requestedBy who: String) async -> HandoverResult {
         let result = await self.handOver(kind: .switchover, reason: "requested by \(who)")
         switch result {
-        case .refused, .notHolding, .kept, .cancelled: return result
+        case .refused, .notHolding, .kept: return result
+        case .cancelled:
+            // Interrupted after the track file said "leaving" (or before, harmlessly): the VIP is on its way to the
+            // peer, so this unit stands by rather than stay out of the election for good.
+            self.state.withLockedValue { $0.election.standBy() }
+            self.publishElection()
+            return result
         case .handedOver, .timedOut: break
         }
         // (A unit that started stopping meanwhile stays leaving.)
