@@ -2,7 +2,7 @@
 # keepalived notify script (keepalived runs it as root at every change of VRRP state): turns the handover rule of
 # pacsgate-handover.nft on or off, then records the state for pacsgate (ha.vrrp_state_file).
 # keepalived appends: TYPE NAME STATE PRIORITY. Usage in keepalived.conf (see pacsgate-vrrp.conf):
-#   notify "/usr/local/lib/pacsgate/notify-pacsgate.sh /var/lib/pacsgate/vrrp-state /var/lib/pacsgate/vrrp-handover"
+#   notify "/usr/lib/pacsgate/notify-pacsgate.sh /var/lib/pacsgate/vrrp-state /var/lib/pacsgate/vrrp-handover"
 #
 # The handover rule passes packets of connections this unit does not know to the peer. It is turned on only when this
 # unit becomes MASTER and pacsgate's HANDOVER_FILE (ha.vrrp_handover_file) says "copy SECONDS": the peer announced a

@@ -1,9 +1,8 @@
 public import ArgumentParser
+import PacsgateVersion
 
 /// `pacsgate`: the command-line entry point.
 public struct PacsgateCommand: AsyncParsableCommand {
-    public static let version = "0.1.0"
-
     public static let configuration = CommandConfiguration(
         commandName: "pacsgate",
         abstract: "A healthcare protocol-aware TCP gateway for Mach7 enterprise imaging (DICOM, HL7 MLLP, TLS).",
@@ -17,7 +16,7 @@ public struct PacsgateCommand: AsyncParsableCommand {
               pacsgate hash-password                         # a password hash for admin.users
               pacsgate ha-secret /etc/pacsgate/ha.secret     # a new shared secret for an HA pair
             """,
-        version: version,
+        version: PacsgateVersion.description,
         subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self, HASecretCommand.self]
     )
 
