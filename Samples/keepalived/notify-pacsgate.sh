@@ -6,7 +6,7 @@
 #
 # The handover rule passes packets of connections this unit does not know to the peer. It is turned on only when this
 # unit becomes MASTER and pacsgate's HANDOVER_FILE (ha.vrrp_handover_file) says "copy SECONDS": the peer announced a
-# planned handover, or this unit preempts a peer that is linked and in sync. Then it stays on for SECONDS
+# planned handover, or this unit takes the VIPs from a peer it is linked to. Then it stays on for SECONDS
 # (ha.handover_window), and only while the peer's host keeps sending (pacsgate-handover.nft). After a takeover from a
 # peer that stopped answering, whose host may be dead, it stays off: packets of the peer's connections are answered
 # with a reset at once and the client reconnects, instead of waiting for a timeout. Any other state turns it off.

@@ -12,7 +12,9 @@
 # - net.ipv4.conf.all and INTERFACE: arp_ignore=1, arp_announce=2: ARP is answered only for addresses of the
 #   interface asked on (so never for the copies on lo), and only those are announced — for every interface of the host;
 # - nf_conntrack_tcp_loose=1 (the kernel's default): conntrack records a connection it did not see start, which is how
-#   the handover rule recognises the peer's connections;
+#   the handover rule recognises the peer's connections; nf_conntrack_tcp_be_liberal=1: a packet of this unit's own
+#   connections is never `invalid` for being outside the window conntrack tracks (only FIN and RST of connections it
+#   does not know are), so the rule never passes those on;
 # - pacsgate-handover.nft (beside this script): the handover rule, off until notify-pacsgate.sh turns it on.
 # The sysctls' previous values are saved on the first run and put back by --remove, which also removes the rule and
 # the VIPs from lo.
@@ -100,12 +102,13 @@ for vip; do vips="$vips${vips:+, }$vip"; done
 # Loading the rule loads conntrack (the sysctl below exists from then on).
 sed "s/@PEER_TIMEOUT@/$peer_timeout/" "$here/pacsgate-handover.nft" |
     nft -D "vips={ $vips }" -D "peer=$peer" -D "iface=\"$iface\"" -f /dev/stdin
-keys="net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce net.ipv4.conf.$iface.arp_ignore net.ipv4.conf.$iface.arp_announce net.netfilter.nf_conntrack_tcp_loose"
+keys="net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce net.ipv4.conf.$iface.arp_ignore net.ipv4.conf.$iface.arp_announce net.netfilter.nf_conntrack_tcp_loose net.netfilter.nf_conntrack_tcp_be_liberal"
 if [ ! -f "$saved" ]; then
     mkdir -p -m 0700 "${saved%/*}"
     for key in $keys; do echo "$key=$(sysctl -n "$key")"; done >"$saved.new"
     mv -f "$saved.new" "$saved"
 fi
 sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
-    "net.ipv4.conf.$iface.arp_ignore=1" "net.ipv4.conf.$iface.arp_announce=2" net.netfilter.nf_conntrack_tcp_loose=1
+    "net.ipv4.conf.$iface.arp_ignore=1" "net.ipv4.conf.$iface.arp_announce=2" net.netfilter.nf_conntrack_tcp_loose=1 \
+    net.netfilter.nf_conntrack_tcp_be_liberal=1
 for vip; do ip address replace "$vip/32" dev lo; done

@@ -158,18 +158,17 @@ public struct Election: Sendable {
     /// Whether, should this unit become MASTER now, packets of connections it does not know are the peer's and must be
     /// passed to it (keepalived's notify script reads this at the takeover and turns the handover rule on or off).
     ///
-    /// Only when the peer is known to be alive and to have open connections that will keep working there:
-    /// - it announced a planned handover (stopping, switchover) and this unit acknowledged it;
-    /// - or this unit preempts it: the link is up, both are ready, and this unit is the primary (the higher configured
-    ///   priority), so the peer lost the VIP by the election, not by failing.
+    /// Only when the peer is known to be alive, with open connections that keep working there:
+    /// - it announced a planned handover (stopping, switchover), which this unit acknowledged;
+    /// - or the link to it is up: this unit takes the VIP from a live peer (the primary preempting the secondary once
+    ///   its snapshot is in). Whether the peer's STATUS has arrived yet does not matter: its connections are alive.
     ///
     /// Not after a takeover from a peer that stopped answering: its host may be dead, and packets passed to a dead host
     /// leave the client waiting for a timeout where this unit's own reset (no such connection here) ends the
     /// connection at once and the client retries.
     public var passesPeerConnections: Bool {
         guard self.peerGone == nil, self.readiness != .leaving, !self.stopping else { return false }
-        if self.peerHandover != nil { return true }
-        return self.linkUp && self.readiness == .ready && self.peerReadiness == .ready && self.role == .primary
+        return self.peerHandover != nil || self.linkUp
     }
 
     /// Whether the peer could take the VIP now (for a switchover): linked, and in sync or standing by.

@@ -5,7 +5,8 @@ import PacsgateCore
 
 /// A small file pacsgate writes for keepalived and its scripts (the VRRP track file, the handover file): rewritten
 /// whole — a new file renamed over the old, so a reader sees one or the other — when its content changes, and never
-/// failing silently: the first failure is logged at `error`, then each change of error, then the recovery. A file that
+/// failing silently: the first failure is logged at `error` (not each retry: the error names a new temporary file every
+/// time), then the recovery. A file that
 /// cannot be written is retried at every call (the VRRP loop calls every 50 ms).
 final class KeepalivedFile: Sendable {
     private struct State {
@@ -40,7 +41,7 @@ final class KeepalivedFile: Sendable {
                     state.written = nil
                     state.failure = reason
                 }
-                return state.failure != reason
+                return state.failure == nil
             }
             if first {
                 logger.error(
