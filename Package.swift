@@ -328,7 +328,7 @@ let package = Package(
             name: "PacsgateServiceTests",
             dependencies: [
                 "PacsgateTestSupport",
-                "PacsgateApp", "PacsgateCore", "PacsgateVersion",
+                "PacsgateApp", "PacsgateCore", "PacsgateHA", "PacsgateVersion",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -8,9 +8,9 @@ max_age=${2:-2000}
 [ -f "$file" ] || exit 1
 read -r word rest < "$file" || exit 1
 [ "$word" = "ok" ] || exit 1
-# GNU date and stat: milliseconds since the epoch, now and at the file's last change.
-now=$(date +%s%3N)
-changed=$(stat -c %.3Y "$file") || exit 1
-changed_ms=${changed%.*}${changed#*.}
-[ $((now - changed_ms)) -le "$max_age" ] || exit 1
+# GNU date: milliseconds since the epoch, now and at the file's last change (both always have the milliseconds).
+now=$(date +%s%3N) || exit 1
+changed=$(date -r "$file" +%s%3N) || exit 1
+case "$now$changed" in *[!0-9]*) exit 1 ;; esac
+[ $((now - changed)) -le "$max_age" ] || exit 1
 exit 0

@@ -26,12 +26,19 @@ struct CheckConfigCommand: ParsableCommand {
             for warning in loaded.warnings { printError("\(self.file):\(warning.line): warning: \(warning.message)") }
             if let ha = loaded.ha {
                 // The secret is checked as `run` will read it: a weak one is refused here, with the command that
-                // makes a good one.
+                // makes a good one. A file that does not exist here is a warning: the configuration may be checked
+                // on another machine than the unit's (`run` refuses to start without it).
                 do {
                     _ = try HAWiring.readSecret(ha)
+                } catch let error as HAWiring.SecretError where error.missing {
+                    printError("\(self.file):\(ha.secretFileLine): warning: \(error) (not on this machine; `run` refuses to start without it)")
                 } catch {
-                    printError("\(self.file):\(ha.secretFileLine): ha: \(error)")
+                    printError("\(self.file):\(ha.secretFileLine): \(error)")
                     throw ExitCode(1)
+                }
+                if ha.vrrpTrackFile == nil {
+                    printError(
+                        "\(self.file):\(ha.line): warning: ha: no VRRP track file (set state_dir or ha.vrrp_track_file): pacsgate cannot tell keepalived it is not ready, is leaving or must take over, so a stop or a switchover cannot hand the virtual IPs over")
                 }
             }
             print("\(self.file): OK — \(ConfigurationSummary(loaded.configuration))")

@@ -59,6 +59,7 @@ enum GatewayLauncher {
         if let ha = loaded.ha {
             do {
                 haSecret = try HAWiring.readSecret(ha)
+                HAWiring.warnAtStart(ha, logger: logger)
             } catch {
                 logger.critical("cannot start the HA link", metadata: ["error": "\(error)"])
                 throw error

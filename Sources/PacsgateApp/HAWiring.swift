@@ -12,17 +12,21 @@ import ServiceLifecycle
 enum HAWiring {
     struct SecretError: Error, CustomStringConvertible {
         var description: String
+        /// The file does not exist (`check-config` on another machine than the unit's warns rather than fails).
+        var missing = false
     }
 
-    /// Reads `ha.secret_file`; refuses a missing or world-readable file, and a secret that is not at least 32 random
-    /// bytes written as base64 or hex.
+    /// Reads `ha.secret_file`; refuses a missing or world-readable file, and anything but a secret made by
+    /// `pacsgate ha-secret` (or, with `ha.allow_legacy_secret`, 32 random bytes written as base64 or hex).
     static func readSecret(_ configuration: HAConfiguration) throws -> HASecret {
         let path = configuration.secretFile
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw SecretError(description: "ha.secret_file '\(path)' cannot be read: \(error.localizedDescription)")
+            throw SecretError(
+                description: "ha.secret_file '\(path)' cannot be read: \(error.localizedDescription); make one with `pacsgate ha-secret \(path)`",
+                missing: !FileManager.default.fileExists(atPath: path))
         }
         if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber,
             mode.intValue & 0o004 != 0
@@ -30,9 +34,24 @@ enum HAWiring {
             throw SecretError(description: "ha.secret_file '\(path)' is readable by every user; chmod 600 it")
         }
         do {
-            return try HASecret(fileText: text)
+            return try HASecret(fileText: text, allowLegacy: configuration.allowLegacySecret)
         } catch {
             throw SecretError(description: "ha.secret_file '\(path)' \(error)")
+        }
+    }
+
+    /// What `run` warns about in an `ha:` section it accepts: a legacy secret, no track file.
+    static func warnAtStart(_ configuration: HAConfiguration, logger: Logger) {
+        if configuration.allowLegacySecret, let text = try? String(contentsOfFile: configuration.secretFile, encoding: .utf8),
+            !HASecret.isChecksummed(text)
+        {
+            logger.warning(
+                "the HA secret is in the legacy form (base64 or hex without a checksum), accepted because of ha.allow_legacy_secret; replace it with `pacsgate ha-secret FILE` on one unit, copied to the other",
+                metadata: ["ha.secret_file": "\(configuration.secretFile)"])
+        }
+        if configuration.vrrpTrackFile == nil {
+            logger.warning(
+                "HA has no VRRP track file (set state_dir or ha.vrrp_track_file): keepalived cannot learn that this unit is not ready, is leaving or must take over; a stop or switchover cannot hand the virtual IPs over")
         }
     }
 
@@ -57,8 +76,8 @@ enum HAWiring {
             let result = await controller.switchover(requestedBy: user)
             switch result {
             case .handedOver: return .init(handedOver: true, refused: false, message: "\(result)")
-            case .refused, .notHolding: return .init(handedOver: false, refused: true, message: "\(result)")
-            case .timedOut: return .init(handedOver: false, refused: false, message: "\(result)")
+            case .refused, .notHolding, .kept: return .init(handedOver: false, refused: true, message: "\(result)")
+            case .timedOut, .cancelled: return .init(handedOver: false, refused: false, message: "\(result)")
             }
         }
         await manager.onApplied { [manager] _, _ in

@@ -14,9 +14,10 @@ public struct PacsgateCommand: AsyncParsableCommand {
               kill -HUP $(pidof pacsgate)                    # reload the configuration without dropping connections
               pacsgate ctl status                            # the System Overview as a table (admin API)
               pacsgate hash-password                         # a password hash for admin.users
+              pacsgate ha-secret /etc/pacsgate/ha.secret     # a new shared secret for an HA pair
             """,
         version: PacsgateVersion.description,
-        subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self]
+        subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self, HASecretCommand.self]
     )
 
     public init() {}

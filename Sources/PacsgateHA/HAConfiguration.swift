@@ -12,12 +12,14 @@ import Glibc
 ///   role: primary                      # primary | secondary (required)
 ///   peer: "10.20.0.2:7778"             # the other unit's HA address (required; port 7778 if omitted)
 ///   listen: "10.20.0.1:7778"           # where this unit accepts the link (default: the address it reaches the peer from)
-///   secret_file: /etc/pacsgate/ha.secret   # shared secret, same file on both units (required)
+///   secret_file: /etc/pacsgate/ha.secret   # shared secret, same file on both units (required; pacsgate ha-secret FILE)
 ///   config_sync: true                  # the primary's configuration is the pair's
 ///   local_keys: [audit.path]           # kept per unit, besides the built-in ones
 ///   health_file: /run/pacsgate/health  # for keepalived's track_script
 ///   vrrp_state_file: /run/pacsgate/vrrp-state   # written by keepalived's notify script
 ///   vrrp_track_file: /run/pacsgate/vrrp-track   # read by keepalived's track_file: pacsgate's say in the election
+///   vrrp_handover_file: /run/pacsgate/vrrp-handover   # read by the notify script: pass the peer's connections on?
+///   handover_window: 15m               # how long the handover rule passes on packets after a takeover
 ///   handover_timeout: 5s               # how long a stopping unit waits for keepalived to move the VIP
 /// ```
 public struct HAConfiguration: Sendable, Equatable {
@@ -31,8 +33,10 @@ public struct HAConfiguration: Sendable, Equatable {
     public var listen: Endpoint?
     /// The other unit.
     public var peer: Endpoint
-    /// File holding the shared secret (at least 32 random bytes as base64 or hex; `openssl rand -base64 32`).
+    /// File holding the shared secret (`pacsgate ha-secret FILE` makes one: 32 random bytes with a checksum).
     public var secretFile: String
+    /// Whether a secret written as bare base64 or hex (earlier versions' form, no checksum) is accepted.
+    public var allowLegacySecret = false
     /// Whether the primary's configuration and runtime server settings are pushed to the secondary.
     public var configSync: Bool
     public var localKeys: LocalKeys
@@ -49,6 +53,13 @@ public struct HAConfiguration: Sendable, Equatable {
     /// Written with this unit's adjustment of its VRRP priority, for keepalived's `track_file` (see
     /// ``VRRPTrackFile``): how pacsgate tells keepalived it is not ready yet, is going, or must take over.
     public var vrrpTrackFile: String?
+    /// Written with whether packets of connections this unit does not know go to the peer should it take the VIPs now
+    /// (`copy SECONDS` or `none`), for keepalived's notify script, which turns the handover rule on or off at the
+    /// takeover (Samples/keepalived/notify-pacsgate.sh).
+    public var vrrpHandoverFile: String?
+    /// How long after a takeover the handover rule may pass packets on (the peer's connections that are still open
+    /// after it are reset).
+    public var handoverWindow: Duration = .seconds(15 * 60)
     /// How long a stopping unit (or a switchover) waits for keepalived to take the VIP away before going on.
     public var handoverTimeout: Duration
     /// Line of the `ha:` section.
@@ -124,6 +135,7 @@ public struct HAConfiguration: Sendable, Equatable {
         }
         let secretFile = reader.string("secret_file", required: !reader.has("secret"))
         let secretFileLine = reader.entryLine("secret_file") ?? node.line
+        let allowLegacySecret = reader.bool("allow_legacy_secret") ?? false
         let configSync = reader.bool("config_sync") ?? true
         var extra: [String] = []
         if let keys = reader.stringList("local_keys") {
@@ -140,9 +152,10 @@ public struct HAConfiguration: Sendable, Equatable {
         let reconnectMaximum = reader.duration("reconnect_max") ?? .seconds(10)
         let statusInterval = reader.duration("status_interval") ?? .seconds(2)
         let handoverTimeout = reader.duration("handover_timeout") ?? .seconds(5)
+        let handoverWindow = reader.duration("handover_window") ?? .seconds(15 * 60)
         for (key, value) in [
             ("reconnect_min", reconnectMinimum), ("reconnect_max", reconnectMaximum), ("status_interval", statusInterval),
-            ("handover_timeout", handoverTimeout),
+            ("handover_timeout", handoverTimeout), ("handover_window", handoverWindow),
         ]
         where value <= .zero {
             reader.problem(reader.entryLine(key) ?? node.line, "ha: '\(key)' must be longer than zero")
@@ -154,6 +167,7 @@ public struct HAConfiguration: Sendable, Equatable {
         let healthFile = reader.string("health_file") ?? defaultHealth
         let vrrpStateFile = reader.string("vrrp_state_file") ?? stateDirectory.map { "\($0)/vrrp-state" }
         let vrrpTrackFile = reader.string("vrrp_track_file") ?? stateDirectory.map { "\($0)/vrrp-track" }
+        let vrrpHandoverFile = reader.string("vrrp_handover_file") ?? stateDirectory.map { "\($0)/vrrp-handover" }
         if let peer, let listen, peer == listen {
             reader.problem(reader.entryLine("peer") ?? node.line, "ha: 'peer' is this unit's own listen address \(listen)")
         }
@@ -165,6 +179,9 @@ public struct HAConfiguration: Sendable, Equatable {
             reconnectMaximum: reconnectMaximum, statusInterval: statusInterval, healthFile: healthFile,
             vrrpStateFile: vrrpStateFile, vrrpTrackFile: vrrpTrackFile, handoverTimeout: handoverTimeout, line: node.line)
         configuration.secretFileLine = secretFileLine
+        configuration.allowLegacySecret = allowLegacySecret
+        configuration.vrrpHandoverFile = vrrpHandoverFile
+        configuration.handoverWindow = handoverWindow
         return (configuration, reader.problems)
     }
 

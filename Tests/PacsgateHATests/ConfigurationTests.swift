@@ -212,7 +212,7 @@ struct SecretFileTests {
         HAConfiguration(node: "gw-a", role: .primary, peer: Endpoint(host: "127.0.0.1", port: 7778), secretFile: path)
     }
 
-    @Test("the secret file must exist, hold 32 random bytes as base64 or hex and not be readable by every user")
+    @Test("the secret file must exist, hold a secret made by pacsgate ha-secret and not be readable by every user")
     func rules() throws {
         let directory = try makeTemporaryDirectory("pacsgate-ha-secret")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -226,11 +226,19 @@ struct SecretFileTests {
         #expect(throws: Never.self) { try HAWiring.readSecret(Self.configuration(good)) }
         #expect { try HAWiring.readSecret(Self.configuration(open)) } throws: { "\($0)".contains("readable by every user") }
         #expect { try HAWiring.readSecret(Self.configuration(password)) } throws: {
-            "\($0)".contains("at least 32 random bytes") && "\($0)".contains("openssl rand -base64 32")
+            "\($0)".contains("a password is never accepted") && "\($0)".contains("pacsgate ha-secret FILE")
         }
         #expect { try HAWiring.readSecret(Self.configuration(directory.appendingPathComponent("none").path)) } throws: {
-            "\($0)".contains("cannot be read")
+            "\($0)".contains("cannot be read") && ($0 as? HAWiring.SecretError)?.missing == true
         }
+        // The legacy form only with ha.allow_legacy_secret.
+        let legacy = directory.appendingPathComponent("legacy").path
+        _ = FileManager.default.createFile(
+            atPath: legacy, contents: Data((TestSecrets.pairLegacy + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        #expect { try HAWiring.readSecret(Self.configuration(legacy)) } throws: { "\($0)".contains("allow_legacy_secret") }
+        var allowing = Self.configuration(legacy)
+        allowing.allowLegacySecret = true
+        #expect(throws: Never.self) { try HAWiring.readSecret(allowing) }
     }
 
     @Test("check-config refuses a weak secret at the line of secret_file, naming the command that makes a good one")
@@ -251,11 +259,32 @@ struct SecretFileTests {
         _ = FileManager.default.createFile(atPath: secret, contents: Data("correct horse battery staple\n".utf8), attributes: [.posixPermissions: 0o600])
         let weak = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", config])
         #expect(weak.status == 1)
-        #expect(weak.standardError.contains("p.yaml:10: ha: ha.secret_file"), "\(weak.standardError)")
-        #expect(weak.standardError.contains("openssl rand -base64 32"), "\(weak.standardError)")
+        #expect(weak.standardError.contains("p.yaml:10: ha.secret_file"), "\(weak.standardError)")
+        #expect(weak.standardError.contains("pacsgate ha-secret FILE"), "\(weak.standardError)")
         _ = FileManager.default.createFile(atPath: secret, contents: Data((TestSecrets.pair + "\n").utf8), attributes: [.posixPermissions: 0o600])
         let strong = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", config])
         #expect(strong.status == 0, "\(strong.standardError)")
+    }
+
+    @Test("pacsgate ha-secret writes a fresh secret owner-only that run and check-config accept; it never overwrites without --force")
+    func haSecretCommand() async throws {
+        let directory = try makeTemporaryDirectory("pacsgate-ha-secret-command")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("ha.secret").path
+        let made = try await ExternalTools.run(try ExternalTools.pacsgate, ["ha-secret", file])
+        #expect(made.status == 0, "\(made.standardError)")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(!made.standardOutput.contains(text.trimmingCharacters(in: .whitespacesAndNewlines)), "the secret is never printed")
+        let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        #expect(throws: Never.self) { try HAWiring.readSecret(Self.configuration(file)) }
+        // Not replaced without --force; a new one with it.
+        let again = try await ExternalTools.run(try ExternalTools.pacsgate, ["ha-secret", file])
+        #expect(again.status == 1 && again.standardError.contains("--force"), "\(again.standardError)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == text)
+        let forced = try await ExternalTools.run(try ExternalTools.pacsgate, ["ha-secret", "--force", file])
+        #expect(forced.status == 0, "\(forced.standardError)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) != text)
     }
 }
 

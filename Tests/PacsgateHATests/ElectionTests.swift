@@ -1,6 +1,6 @@
 import Foundation
 import PacsgateCore
-import PacsgateHA
+@testable import PacsgateHA
 import PacsgateTestSupport
 import Testing
 
@@ -11,7 +11,7 @@ struct ElectionTests {
 
     @Test("a unit is not ready before the peer's snapshot; leaving drops out at once; standby stays below a ready peer")
     func trackValues() {
-        var election = Election()
+        var election = Election(role: .primary)
         #expect(election.readiness == .starting && election.trackValue == VRRPTrackFile.notReady)
         election.linkUp(peer: "gw-b")
         #expect(election.trackValue == VRRPTrackFile.notReady, "the link alone does not make a unit ready")
@@ -29,9 +29,58 @@ struct ElectionTests {
         #expect(election.readiness == .ready)
     }
 
+    @Test("the handover rule may pass packets on only to a peer known alive: a planned handover or a preempted ready peer, never after the link was lost")
+    func passesOnlyToLivePeer() {
+        var election = Election(role: .primary)
+        #expect(!election.passesPeerConnections, "no peer yet")
+        election.linkUp(peer: "gw-b")
+        _ = election.snapshotReceived()
+        // The primary preempting a linked secondary, whether or not the secondary's first STATUS is in yet.
+        #expect(election.passesPeerConnections)
+        election.peerReported(.ready)
+        #expect(election.passesPeerConnections)
+        // The link is lost without a goodbye: the peer's host may be dead.
+        election.linkDown(reason: "timed out", planned: false)
+        #expect(!election.passesPeerConnections)
+        _ = election.peerConfirmedGone("its HA port refuses connections")
+        #expect(!election.passesPeerConnections)
+        // A planned handover: the peer announced it and is alive to serve its connections.
+        var secondary = Election(role: .secondary)
+        secondary.linkUp(peer: "gw-a")
+        _ = secondary.snapshotReceived()
+        secondary.peerReported(.ready)
+        secondary.peerHandingOver(HandoverNotice(kind: .stopping, reason: "SIGTERM", number: 1))
+        #expect(secondary.passesPeerConnections)
+        secondary.linkDown(reason: "the peer said goodbye", planned: true)
+        #expect(secondary.passesPeerConnections, "a goodbye after the notice keeps the handover planned")
+        secondary.linkDown(reason: "reset", planned: false)
+        #expect(!secondary.passesPeerConnections)
+    }
+
+    @Test("once stopping, nothing brings a unit back into the election: standing by, holding the VIP, a snapshot")
+    func stoppingStaysOut() {
+        var election = Election(role: .primary)
+        election.linkUp(peer: "gw-b")
+        _ = election.snapshotReceived()
+        election.leave()  // a switchover under way
+        election.stopRequested()
+        election.standBy()  // the switchover ends
+        #expect(election.trackValue == VRRPTrackFile.leaving)
+        _ = election.vrrpChanged(to: .master, now: Self.now)
+        #expect(election.trackValue == VRRPTrackFile.leaving)
+        let madeReady = election.snapshotReceived()
+        #expect(!madeReady)
+        #expect(!election.passesPeerConnections)
+        // Stopping while the peer cannot take over: the VIP is kept (not leaving), and the unit is still stopping.
+        var keeping = Election(role: .primary)
+        _ = keeping.vrrpChanged(to: .master, now: Self.now)
+        keeping.stop(releasing: false)
+        #expect(keeping.trackValue == VRRPTrackFile.ready && keeping.stopping)
+    }
+
     @Test("a unit that holds the VIP is ready even without a peer (it is the one serving)")
     func aloneIsReady() {
-        var election = Election()
+        var election = Election(role: .primary)
         let takeover = election.vrrpChanged(to: .master, now: Self.now)
         #expect(takeover?.kind == "alone")
         #expect(election.trackValue == VRRPTrackFile.ready)
@@ -39,7 +88,7 @@ struct ElectionTests {
 
     @Test("each takeover says why: planned, peer stopped, peer unreachable, preempt")
     func reasons() {
-        var planned = Election()
+        var planned = Election(role: .primary)
         planned.linkUp(peer: "gw-a")
         _ = planned.snapshotReceived()
         planned.peerHandingOver(HandoverNotice(kind: .stopping, reason: "pacsgate on gw-a is stopping"))
@@ -49,7 +98,7 @@ struct ElectionTests {
         #expect(first?.reason.contains("gw-a handed over (stopping: pacsgate on gw-a is stopping)") == true, "\(String(describing: first))")
         #expect(planned.vrrpChanged(to: .master, now: Self.now) == nil, "no second takeover without a change")
 
-        var crashed = Election()
+        var crashed = Election(role: .primary)
         crashed.linkUp(peer: "gw-a")
         let changed3 = crashed.peerConfirmedGone("early")
         #expect(!changed3, "a linked peer is not gone")
@@ -62,12 +111,12 @@ struct ElectionTests {
         crashed.linkUp(peer: "gw-a")
         #expect(crashed.peerGone == nil && crashed.trackValue == VRRPTrackFile.ready, "the boost ends when the peer is back")
 
-        var unreachable = Election()
+        var unreachable = Election(role: .primary)
         unreachable.linkUp(peer: "gw-a")
         unreachable.linkDown(reason: "peer silent", planned: false)
         #expect(unreachable.vrrpChanged(to: .master, now: Self.now)?.kind == "peer-unreachable")
 
-        var preempt = Election()
+        var preempt = Election(role: .primary)
         preempt.linkUp(peer: "gw-b")
         preempt.peerReported(.ready)
         _ = preempt.snapshotReceived()
@@ -78,7 +127,7 @@ struct ElectionTests {
 
     @Test("a switchover needs a linked peer that is in sync")
     func peerCanTakeOver() {
-        var election = Election()
+        var election = Election(role: .primary)
         #expect(!election.peerCanTakeOver)
         election.linkUp(peer: "gw-b")
         election.peerReported(.starting)
@@ -124,7 +173,10 @@ struct HandoverTests {
         let b = try await TestUnit.start(
             role: .secondary, node: "gw-b", listen: Endpoint(host: "127.0.0.1", port: portB), peerPort: portA, vrrpFiles: true)
         try b.setVRRP("MASTER")
-        #expect(await eventually(timeout: .seconds(15)) { a.trackValue == VRRPTrackFile.ready })
+        // (The track file is written first, then the log line.)
+        #expect(await eventually(timeout: .seconds(15)) {
+            a.trackValue == VRRPTrackFile.ready && !a.logs(containing: "HA ready to hold the virtual IPs").isEmpty
+        })
         let lines = a.logLines.withLockedValue { $0 }
         let snapshot = lines.firstIndex { $0.contains("HA snapshot received") }
         let ready = lines.firstIndex { $0.contains("HA ready to hold the virtual IPs") }
@@ -143,6 +195,9 @@ struct HandoverTests {
         // keepalived: the track file says -254 → FAULT here, MASTER on the peer.
         #expect(await eventually(timeout: .seconds(10)) { a.trackValue == VRRPTrackFile.leaving })
         #expect(await eventually(timeout: .seconds(10)) { await b.controller.status().peerReadiness == .leaving || !b.logs(containing: "hands the virtual IPs over").isEmpty })
+        // The peer acknowledged notice 1 after writing that its notify script must turn the handover rule on.
+        #expect(await eventually(timeout: .seconds(10)) { b.handoverText == "copy 900" }, "\(String(describing: b.handoverText))")
+        #expect(await eventually(timeout: .seconds(10)) { a.controller.state.withLockedValue { $0.acknowledgedNotice } == 1 })
         try a.setVRRP("FAULT")
         try b.setVRRP("MASTER")
         guard case .handedOver = await result.value else {
@@ -155,8 +210,53 @@ struct HandoverTests {
         #expect(takeover?["kind"] as? String == "planned", "\(String(describing: takeover))")
         #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (switchover: requested by alice)") == true)
         #expect(await a.awaitAudit("ha.switchover").first?["user"] as? String == "alice")
+        // Standing by and linked: should it take the VIP from the live peer, it would pass the peer's connections on.
+        #expect(a.handoverText == "copy 900")
+        // A switchover back, once the peer has heard that this unit stands by: the peer's own notice 1.
+        #expect(await eventually(timeout: .seconds(10)) { await b.controller.status().peerReadiness == .standby })
+        let back = Task { await b.controller.switchover(requestedBy: "bob") }
+        #expect(await eventually(timeout: .seconds(10)) { b.controller.state.withLockedValue { $0.acknowledgedNotice } == 1 && b.trackValue == VRRPTrackFile.leaving })
+        try b.setVRRP("FAULT")
+        try a.setVRRP("MASTER")
+        guard case .handedOver = await back.value else {
+            Issue.record("switchover back: \(await back.value)")
+            return
+        }
         await a.stop()
         await b.stop()
+    }
+
+    @Test("a switchover cancelled while keepalived still holds the VIP returns at once as cancelled, not after spinning to its timeout")
+    func cancelledSwitchover() async throws {
+        let (a, b) = try await Self.pair()
+        let switchover = Task { await a.controller.switchover(requestedBy: "alice") }
+        // The VIP is never released here (the test plays keepalived and does nothing): the handover waits.
+        #expect(await eventually(timeout: .seconds(10)) { a.trackValue == VRRPTrackFile.leaving })
+        switchover.cancel()
+        #expect(await switchover.value == .cancelled)
+        #expect(await a.controller.status().readiness == .standby, "a cancelled switchover leaves the unit standing by, not out for good")
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test("a stop while the peer cannot take over keeps the VIP through the drain, and no switchover starts once stopping")
+    func stopKeepsVIPWithoutPeer() async throws {
+        let a = try await TestUnit.start(role: .primary, node: "gw-a", peerPort: try Ports.free(), vrrpFiles: true)
+        try a.setVRRP("MASTER")
+        #expect(await eventually(timeout: .seconds(10)) { await a.controller.status().vrrp == .master })
+        guard case .kept(let why) = await a.controller.handOverForStop(reason: "SIGTERM") else {
+            Issue.record("a stop with no peer released the VIP")
+            return
+        }
+        #expect(why.contains("the link to the peer is down"))
+        #expect(a.trackValue != VRRPTrackFile.leaving, "keepalived would release the VIP with nobody to take it")
+        #expect(!a.logs(containing: "keeping the virtual IPs through the drain").isEmpty)
+        guard case .refused(let reason) = await a.controller.switchover(requestedBy: "alice") else {
+            Issue.record("a switchover started while stopping")
+            return
+        }
+        #expect(reason.contains("stopping"))
+        await a.stop()
     }
 
     @Test("a unit that stops without holding the VIP still drops out of the election at once")
@@ -189,6 +289,8 @@ struct HandoverTests {
         await a.stop()  // no goodbye: the task is cancelled, the listener closes with it
         #expect(await eventually(timeout: .seconds(10)) { b.trackValue == VRRPTrackFile.takeOver })
         #expect(!b.logs(containing: "peer's pacsgate is gone").isEmpty)
+        // Taking over from a peer that vanished: the handover rule stays off (its host may be dead).
+        #expect(b.handoverText == "none")
         try b.setVRRP("MASTER")
         #expect(await eventually(timeout: .seconds(10)) { b.auditRecords("ha.takeover").contains { $0["kind"] as? String == "peer-stopped" } })
         let overview = await b.controller.status()

@@ -5,10 +5,13 @@ import Testing
 
 @testable import PacsgateHA
 
-/// Secrets as the tests write them: 32 random bytes in base64, as `openssl rand -base64 32` makes them.
+/// Secrets as the tests write them.
 enum TestSecrets {
-    static let pair = "m3Jq2H5vXc0bW9yKpT7sLr4aNfE1uZ6dQhG8oVjYtC4="
-    static let other = "Xk9pR2wL7cQ4vN1bT8yH3mF6sJ0aZ5dG2eU9oK7iWqM="
+    /// Secrets as `pacsgate ha-secret` writes them.
+    static let pair = "pgha1_m3Jq2H5vXc0bW9yKpT7sLr4aNfE1uZ6dQhG8oVjYtC4_2b4ac25a"
+    static let other = "pgha1_Xk9pR2wL7cQ4vN1bT8yH3mF6sJ0aZ5dG2eU9oK7iWqM_474fb78d"
+    /// `pair`'s bytes in the legacy form (`openssl rand -base64 32`).
+    static let pairLegacy = "m3Jq2H5vXc0bW9yKpT7sLr4aNfE1uZ6dQhG8oVjYtC4="
 
     static func secret(_ text: String) -> HASecret {
         // The constants above are valid; a failure here is a broken test.
@@ -136,7 +139,7 @@ struct HandshakeTests {
     func sameRole() throws {
         var (initiator, responder) = Self.machines(responderRole: .primary)
         let opening = initiator.start()
-        guard case .close(let answer?, .refusedPeer) = responder.received(try #require(opening)) else {
+        guard case .close(let answer?, .refusedUnproven) = responder.received(try #require(opening)) else {
             Issue.record("same role not refused")
             return
         }
@@ -205,19 +208,44 @@ struct HandshakeTests {
         #expect(throws: HAWireError.unexpectedSequence(expected: 2, found: 3)) { try session.responderOpener.open(frame) }
     }
 
-    @Test("the secret must be at least 32 random bytes written as base64 or hex; the refusal names the command that makes one")
+    @Test("the secret is the checksummed form `pacsgate ha-secret` writes; a damaged copy, a password or (unless allowed) the legacy form is refused")
     func secrets() throws {
-        // What `openssl rand -base64 32` and `openssl rand -hex 32` make, with the file's newline.
         #expect(throws: Never.self) { try HASecret(fileText: TestSecrets.pair + "\n") }
-        #expect(throws: Never.self) { try HASecret(fileText: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n") }
-        // A password, a short secret, a pattern.
+        // A copy that lost a character, one with a character changed, one with a wrong checksum.
+        let pair = TestSecrets.pair
+        let shorter = String(pair.prefix(20)) + String(pair.dropFirst(21))
+        #expect(throws: HASecret.Problem.badChecksummed("57 characters where 58 are expected")) { try HASecret(fileText: shorter) }
+        let changed = pair.replacingOccurrences(of: "m3Jq", with: "m3JQ")
+        #expect(throws: HASecret.Problem.badChecksummed("its checksum does not match")) { try HASecret(fileText: changed) }
+        #expect(throws: HASecret.Problem.badChecksummed("its checksum does not match")) {
+            try HASecret(fileText: String(pair.dropLast(8)) + "00000000")
+        }
+        // A password, and the legacy forms (what `openssl rand -base64 32` / `-hex 32` make) without the option.
         #expect(throws: HASecret.Problem.notEncoded) { try HASecret(fileText: "failover-test-secret-0123456789ab\n") }
-        #expect(throws: HASecret.Problem.tooShort(bytes: 16)) { try HASecret(fileText: "0123456789abcdef0123456789abcdef") }
-        #expect(throws: HASecret.Problem.tooShort(bytes: 26)) { try HASecret(fileText: "c2hvcnQtYnV0LWJhc2U2NC1lbmNvZGVkLXg=") }
-        #expect(throws: HASecret.Problem.notRandom(distinct: 1)) { try HASecret(fileText: String(repeating: "00", count: 32)) }
-        #expect(throws: HASecret.Problem.notRandom(distinct: 2)) { try HASecret(fileText: String(repeating: "ab01", count: 16)) }
+        #expect(throws: HASecret.Problem.legacy) { try HASecret(fileText: TestSecrets.pairLegacy + "\n") }
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+        #expect(throws: HASecret.Problem.legacy) { try HASecret(fileText: hex) }
+        // With ha.allow_legacy_secret: accepted, with the old rules; the same bytes make the same key.
+        #expect(throws: Never.self) { try HASecret(fileText: hex, allowLegacy: true) }
+        let legacy = try HASecret(fileText: TestSecrets.pairLegacy, allowLegacy: true)
+        #expect(legacy.psk == TestSecrets.secret(TestSecrets.pair).psk)
+        #expect(throws: HASecret.Problem.tooShort(bytes: 16)) { try HASecret(fileText: "0123456789abcdef0123456789abcdef", allowLegacy: true) }
+        #expect(throws: HASecret.Problem.tooShort(bytes: 26)) { try HASecret(fileText: "c2hvcnQtYnV0LWJhc2U2NC1lbmNvZGVkLXg=", allowLegacy: true) }
+        #expect(throws: HASecret.Problem.notRandom(distinct: 1)) { try HASecret(fileText: String(repeating: "00", count: 32), allowLegacy: true) }
+        #expect(throws: HASecret.Problem.notRandom(distinct: 2)) { try HASecret(fileText: String(repeating: "ab01", count: 16), allowLegacy: true) }
         #expect(throws: HASecret.Problem.tooShort(bytes: 5)) { try HASecret(bytes: Array("short".utf8)) }
-        let problem = HASecret.Problem.notEncoded.description
-        #expect(problem.contains("openssl rand -base64 32"), "\(problem)")
+        for problem in [HASecret.Problem.notEncoded, .legacy, .badChecksummed("x")] {
+            #expect("\(problem)".contains("pacsgate ha-secret FILE"), "\(problem)")
+        }
+    }
+
+    @Test("a generated secret is 58 characters of the checksummed form, loads, and differs every time")
+    func generatedSecrets() throws {
+        let secrets = (0..<20).map { _ in HASecret.generate() }
+        #expect(Set(secrets).count == 20)
+        for text in secrets {
+            #expect(text.count == 58 && text.hasPrefix("pgha1_"), "\(text)")
+            #expect(throws: Never.self) { try HASecret(fileText: text + "\n") }
+        }
     }
 }

@@ -34,7 +34,7 @@ struct PreAuthTests {
     @Test("before the session is up a frame may announce only a small body: the connection is closed at the header")
     func smallFramesFirst() async throws {
         // A long handshake timeout: only the size limit can close the connection within the test's wait.
-        let unit = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1, statusInterval: .seconds(20))
+        let unit = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1, limits: PreAuthLimits(handshakeTimeout: .seconds(600)))
         let channel = try await Self.raw(from: "127.0.0.1", to: unit.haPort)
         // A session frame (ENTRIES) announcing 100 000 bytes, from someone who never authenticated.
         var header = ByteBuffer(bytes: HAFrame.header(type: HAFrameType.entries.rawValue, sequence: 0, bodyLength: 100_000))
@@ -48,9 +48,9 @@ struct PreAuthTests {
 
     @Test("unauthenticated connections are capped per address; a flood from one address does not keep the peer out")
     func cap() async throws {
-        let limits = PreAuthLimits(maximum: 16, perSource: 4, burst: 100, perSecond: 100)
-        let secondary = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1, statusInterval: .seconds(20), limits: limits)
-        // 40 idle connections from 127.0.0.2: four are held (until the handshake timeout), the rest closed at once.
+        let limits = PreAuthLimits(maximum: 16, perSource: 4, burst: 100, perSecond: 100, handshakeTimeout: .seconds(600))
+        let secondary = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1, limits: limits)
+        // 40 idle connections from 127.0.0.2: four are held (the handshake timeout is long), the rest closed at once.
         var flood: [any Channel] = []
         for _ in 0..<40 { flood.append(try await Self.raw(from: "127.0.0.2", to: secondary.haPort)) }
         #expect(await eventually(timeout: .seconds(10)) { flood.filter(\.isActive).count == limits.perSource },
@@ -62,6 +62,48 @@ struct PreAuthTests {
         for channel in flood { try? await channel.close() }
         await primary.stop()
         await secondary.stop()
+    }
+
+    @Test("strangers filling every unauthenticated slot, and some from the peer's own address, cannot keep ha.peer off the link")
+    func peerSlotReserved() async throws {
+        // ha.peer is 127.0.0.1 (TestUnit's default): the primary dials from there. The handshake timeout is long, so
+        // only the reserved slots can let the peer in while the strangers hold on.
+        let limits = PreAuthLimits(maximum: 4, perSource: 4, burst: 100, perSecond: 100, handshakeTimeout: .seconds(600))
+        let secondary = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1, limits: limits)
+        var strangers: [any Channel] = []
+        for source in ["127.0.0.2", "127.0.0.3"] {
+            for _ in 0..<4 { strangers.append(try await Self.raw(from: source, to: secondary.haPort)) }
+        }
+        // The overall cap holds four: each stranger past it closes the oldest, never one from the peer's address.
+        #expect(await eventually(timeout: .seconds(10)) { strangers.filter(\.isActive).count == limits.maximum })
+        // Someone also holds every slot of the peer's own address (as a spoofer on the peer's segment could).
+        var squatters: [any Channel] = []
+        for _ in 0..<limits.perSource { squatters.append(try await Self.raw(from: "127.0.0.1", to: secondary.haPort)) }
+        #expect(await eventually(timeout: .seconds(10)) {
+            secondary.controller.state.withLockedValue { $0.admission.open(from: "127.0.0.1") } == limits.perSource
+        })
+        let primary = try await TestUnit.start(role: .primary, node: "gw-a", peerPort: secondary.haPort)
+        #expect(await eventually(timeout: .seconds(10)) { await secondary.controller.status().link == .up },
+            "\(secondary.logLines.withLockedValue { $0.suffix(10) })")
+        #expect(squatters.contains { !$0.isActive }, "the peer's newest attempt took the slot of its oldest")
+        let audited = secondary.auditRecords("ha.link.rejected").compactMap { $0["reason"] as? String }
+        #expect(audited.contains { $0.contains("to make room") }, "\(audited)")
+        for channel in strangers + squatters { try? await channel.close() }
+        await primary.stop()
+        await secondary.stop()
+    }
+
+    @Test("a connection that does not finish the handshake within the pre-authentication timeout is closed and audited")
+    func handshakeTimeout() async throws {
+        let limits = PreAuthLimits(handshakeTimeout: .milliseconds(300))
+        let unit = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1, limits: limits)
+        // Connected, and then silent: a slow-loris holding a slot.
+        let channel = try await Self.raw(from: "127.0.0.5", to: unit.haPort)
+        #expect(await eventually(timeout: .seconds(10)) { !channel.isActive }, "the silent connection was never closed")
+        let audited = await unit.awaitAudit("ha.link.rejected")
+        #expect((audited.first?["reason"] as? String)?.contains("no handshake within 300 ms") == true, "\(audited)")
+        #expect(unit.controller.state.withLockedValue { $0.admission.open(from: "127.0.0.5") } == 0, "its slot is free again")
+        await unit.stop()
     }
 
     @Test("connections from one address beyond its burst are closed before any work is done")
@@ -90,7 +132,8 @@ struct PreAuthTests {
 
     @Test("repeated failures from one address make one audit record at once and one summary per interval")
     func aggregatedAudit() async throws {
-        let limits = PreAuthLimits(burst: 100, perSecond: 100, auditInterval: .seconds(1))
+        // An hour's interval: the test ends it by moving the clock of the flush, not by waiting.
+        let limits = PreAuthLimits(burst: 100, perSecond: 100, auditInterval: .seconds(3600))
         let unit = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1, limits: limits)
         for _ in 0..<25 {
             let channel = try await Self.raw(from: "127.0.0.4", to: unit.haPort)
@@ -98,13 +141,43 @@ struct PreAuthTests {
             try? await channel.closeFuture.get()
         }
         #expect(await eventually(timeout: .seconds(10)) { await unit.controller.status().rejected == 25 })
-        // The summary comes when the interval has ended.
+        #expect(await eventually(timeout: .seconds(10)) { unit.auditRecords("ha.link.rejected").count == 1 })
+        unit.controller.flushRejections(now: .now + .seconds(3601))
         #expect(await eventually(timeout: .seconds(10)) { unit.auditRecords("ha.link.rejected").count == 2 })
         let records = unit.auditRecords("ha.link.rejected").filter { $0["remote"] as? String == "127.0.0.4" }
         #expect(records.count == 2, "\(records)")
         #expect(records.map { $0["count"] as? Int } == [1, 24], "\(records)")
         #expect((records.last?["reason"] as? String)?.contains("not a pacsgate HA link") == true)
         #expect(unit.logs(containing: "HA link rejected").count == 2)
+        await unit.stop()
+    }
+
+    @Test("HELLOs refused before the dialler proved anything (same role) are audited, a flood summed into one record per interval")
+    func refusedHellosAudited() async throws {
+        let limits = PreAuthLimits(burst: 100, perSecond: 100, auditInterval: .seconds(3600))
+        let unit = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1, limits: limits)
+        for _ in 0..<10 {
+            let channel = try await RejectionTests.connect(unit.haPort, from: "127.0.0.6")
+            // A stranger with any secret claiming to be the secondary too: refused on its claim alone.
+            try? await channel.executeThenClose { inbound, outbound in
+                var machine = HandshakeStateMachine(
+                    side: .initiator, secret: TestSecrets.secret(TestSecrets.other), role: .secondary, node: "intruder", software: "x")
+                guard let hello = machine.start() else { return }
+                try await outbound.write(hello)
+                for try await _ in inbound {}
+            }
+        }
+        #expect(await eventually(timeout: .seconds(10)) { await unit.controller.status().rejected == 10 })
+        #expect(await eventually(timeout: .seconds(10)) { unit.auditRecords("ha.link.rejected").count == 1 })
+        unit.controller.flushRejections(now: .now + .seconds(3601))
+        #expect(await eventually(timeout: .seconds(10)) { unit.auditRecords("ha.link.rejected").count == 2 })
+        let records = unit.auditRecords("ha.link.rejected")
+        #expect(records.map { $0["count"] as? Int } == [1, 9], "\(records)")
+        #expect(records.allSatisfy { $0["remote"] as? String == "127.0.0.6" })
+        let reason = records.first?["reason"] as? String ?? ""
+        #expect(reason.contains("has not proven the secret") && reason.contains("'intruder'"), "\(reason)")
+        // Never logged as the pair being misconfigured: a stranger's claim proves nothing.
+        #expect(unit.logs(containing: "misconfigured").isEmpty)
         await unit.stop()
     }
 }
@@ -133,22 +206,42 @@ struct PreAuthRuleTests {
         #expect(written.filter { $0.source == "10.0.0.7" }.map(\.count) == [1], "a single failure is one record, no empty summary")
     }
 
-    @Test("admission: a cap overall and per address, a burst then a rate per address; releases free the slot")
+    @Test("admission: a cap per address, a burst then a rate per address; at the overall cap the oldest stranger makes room")
     func admission() {
         var admission = PreAuthAdmission(limits: PreAuthLimits(maximum: 3, perSource: 2, burst: 4, perSecond: 1))
-        #expect(admission.admit("a", now: Self.start) == .admit)
-        #expect(admission.admit("a", now: Self.start) == .admit)
+        #expect(admission.admit("a", now: Self.start) == .admit(ticket: 1, evicting: nil))
+        #expect(admission.admit("a", now: Self.start + .milliseconds(1)) == .admit(ticket: 2, evicting: nil))
         guard case .refuse(let perSource) = admission.admit("a", now: Self.start) else { Issue.record("a third from one address"); return }
         #expect(perSource.contains("from this address"))
-        #expect(admission.admit("b", now: Self.start) == .admit)
-        guard case .refuse(let overall) = admission.admit("c", now: Self.start) else { Issue.record("over the cap"); return }
-        #expect(overall.contains("3 unauthenticated connections"))
-        admission.release("a")
-        #expect(admission.admit("a", now: Self.start) == .admit, "a released slot is free again")
-        // Four attempts from "a" so far: its burst is spent; one more token a second.
-        admission.release("a")
-        guard case .refuse(let rate) = admission.admit("a", now: Self.start) else { Issue.record("over the burst"); return }
+        #expect(admission.admit("b", now: Self.start + .milliseconds(2)) == .admit(ticket: 3, evicting: nil))
+        // Over the overall cap: the oldest (ticket 1, from "a") is closed to make room for the new one.
+        #expect(admission.admit("c", now: Self.start + .milliseconds(3)) == .admit(ticket: 4, evicting: .init(ticket: 1, source: "a")))
+        #expect(admission.open(from: "a") == 1)
+        admission.release(1)  // the evicted connection's own release later changes nothing
+        #expect(admission.open(from: "a") == 1)
+        admission.release(2)
+        // Three attempts from "a" so far (the refused one counts): the fourth spends its burst.
+        #expect(admission.admit("a", now: Self.start + .milliseconds(4)) == .admit(ticket: 5, evicting: nil))
+        admission.release(5)
+        // One more token a second.
+        guard case .refuse(let rate) = admission.admit("a", now: Self.start + .milliseconds(5)) else { Issue.record("over the burst"); return }
         #expect(rate.contains("burst"))
-        #expect(admission.admit("a", now: Self.start + .seconds(1)) == .admit)
+        guard case .admit = admission.admit("a", now: Self.start + .seconds(2)) else { Issue.record("a token came back"); return }
+    }
+
+    @Test("the peer's address has slots of its own: no rate, not counted against the strangers' cap, its oldest attempt gives way")
+    func reservedForPeer() {
+        var admission = PreAuthAdmission(limits: PreAuthLimits(maximum: 2, perSource: 2, burst: 1, perSecond: 0.001), reserved: ["10.0.0.2"])
+        // Strangers fill the overall cap.
+        #expect(admission.admit("10.9.0.1", now: Self.start) == .admit(ticket: 1, evicting: nil))
+        #expect(admission.admit("10.9.0.2", now: Self.start) == .admit(ticket: 2, evicting: nil))
+        // The peer still gets in, repeatedly (no burst or rate), and evicts no stranger.
+        #expect(admission.admit("10.0.0.2", now: Self.start) == .admit(ticket: 3, evicting: nil))
+        #expect(admission.admit("10.0.0.2", now: Self.start + .milliseconds(1)) == .admit(ticket: 4, evicting: nil))
+        // Its slots full (a spoofer, or stale attempts): the oldest of them gives way, not the new one.
+        #expect(admission.admit("10.0.0.2", now: Self.start + .milliseconds(2)) == .admit(ticket: 5, evicting: .init(ticket: 3, source: "10.0.0.2")))
+        // A new stranger evicts the oldest stranger, never one of the peer's.
+        #expect(admission.admit("10.9.0.3", now: Self.start + .milliseconds(3)) == .admit(ticket: 6, evicting: .init(ticket: 1, source: "10.9.0.1")))
+        #expect(admission.open(from: "10.0.0.2") == 2)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PacsgateHA
 import PacsgateTestSupport
 import Testing
 
@@ -30,10 +31,8 @@ struct NotifyProtocolTests {
         let (servicePort, adminPort, haPort, peerPort, addedPort) =
             (try Ports.free(), try Ports.free(), try Ports.free(), try Ports.free(), try Ports.free())
         let secret = "\(scope.directory)/ha.secret"
-        // 32 random bytes as hex: the HA link refuses a patterned secret and would never become ready.
-        var random = SystemRandomNumberGenerator()
-        let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
-        try hex.write(toFile: secret, atomically: true, encoding: .utf8)
+        // A secret as `pacsgate ha-secret` writes it: the HA link takes nothing else (and never a patterned one).
+        try (HASecret.generate() + "\n").write(toFile: secret, atomically: true, encoding: .utf8)
         chmod(secret, 0o600)
         let audit = "\(scope.directory)/audit.jsonl"
         let base = """

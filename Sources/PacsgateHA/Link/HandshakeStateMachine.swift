@@ -53,16 +53,22 @@ public struct HandshakeStateMachine {
     public enum HandshakeFailure: Error, Sendable, Equatable, CustomStringConvertible {
         /// Bytes or tags that do not hold: forged, corrupted or another secret (rejected and audited).
         case rejected(HAWireError)
-        /// The peer answered with an authenticated refusal.
+        /// The peer answered with an authenticated refusal (the pair is misconfigured: same role, same node name).
         case refusedByPeer(String)
-        /// We refused the peer (same role, no common version).
+        /// The dialler refused the dialled unit's authenticated welcome (same role, another version).
         case refusedPeer(String)
+        /// The dialled unit refused a hello (same role, same node name, no common version). The dialler has proven
+        /// nothing at that point — anyone can send a hello claiming anything — so this is treated like any other
+        /// rejected attempt, never as the pair's state.
+        case refusedUnproven(String)
 
         public var description: String {
             switch self {
             case .rejected(let error): return "rejected: \(error)"
             case .refusedByPeer(let reason): return "the peer refused the link: \(reason)"
             case .refusedPeer(let reason): return "refused the peer: \(reason)"
+            case .refusedUnproven(let reason):
+                return "refused a dialler that has not proven the secret (\(reason))"
             }
         }
     }
@@ -176,7 +182,9 @@ public struct HandshakeStateMachine {
         let welcome = Self.frame(.welcome, message)
         if let refusal {
             self.state = .failed
-            return .close(answer: welcome, reason: .refusedPeer(refusal))
+            // The refusal travels sealed (only a holder of the secret reads it); here it is about a stranger's claim.
+            let claim = "it claims to be '\(hello.node)', \(hello.role.rawValue), versions \(hello.minVersion)-\(hello.maxVersion)"
+            return .close(answer: welcome, reason: .refusedUnproven("\(claim): \(refusal)"))
         }
         self.state = .awaitingConfirm(
             PeerIdentity(node: hello.node, role: hello.role, software: hello.software), hash: noise.handshakeHash,

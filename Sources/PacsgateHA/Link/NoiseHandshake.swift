@@ -16,9 +16,15 @@ import Foundation
 /// the tests.
 ///
 /// Why this pattern: both units' ephemeral keys enter the key before anything keyed by the pre-shared secret is
-/// sent, so a recorded handshake gives an eavesdropper nothing to test guesses of the secret against, and the
+/// sent, so a recorded handshake gives a passive eavesdropper nothing to test guesses of the secret against, and the
 /// session keys of a recorded session cannot be recomputed later even by someone who then learns the secret (forward
-/// secrecy). The dialled unit proves the secret in message 2; the dialler proves it with its first transport frame.
+/// secrecy). An active dialler is another matter: it knows its own ephemeral key, so one answer from the dialled unit
+/// lets it test guesses offline; only the secret's randomness protects it (32 random bytes). The dialled unit proves
+/// the secret in message 2; the dialler proves it with its first transport frame.
+///
+/// Secret material — the pre-shared key, the chaining key, the cipher keys and the X25519 agreement — stays in
+/// swift-crypto's `SymmetricKey` and `SharedSecret` (storage it zeroes when freed); the handshake hash, the public keys
+/// and the payloads are ordinary byte arrays.
 struct NoiseHandshake {
     static let protocolName = "Noise_NNpsk2_25519_ChaChaPoly_SHA256"
     static let keyLength = 32
@@ -93,7 +99,7 @@ struct NoiseHandshake {
         self.state.mixHash(publicKey)
         self.state.mixKey(publicKey)
         self.state.mixKey(try Self.agree(self.ephemeral, remote))
-        self.state.mixKeyAndHash(self.psk.bytes)
+        self.state.mixKeyAndHash(self.psk)
         return publicKey + (try self.state.encryptAndHash(payload))
     }
 
@@ -106,31 +112,30 @@ struct NoiseHandshake {
         self.state.mixHash(remote)
         self.state.mixKey(remote)
         self.state.mixKey(try Self.agree(self.ephemeral, key))
-        self.state.mixKeyAndHash(self.psk.bytes)
+        self.state.mixKeyAndHash(self.psk)
         return try self.state.decryptAndHash(Array(message[Self.keyLength...]))
     }
 
     /// The two transport keys once message 2 is through: initiator → responder, responder → initiator.
     func split() throws(Failure) -> (initiatorToResponder: SymmetricKey, responderToInitiator: SymmetricKey) {
         guard self.messages == 2 else { throw .outOfOrder }
-        let (first, second, _) = SymmetricState.hkdf(chainingKey: self.state.ck, inputKeyMaterial: [], outputs: 2)
-        return (SymmetricKey(data: first), SymmetricKey(data: second))
+        let (first, second, _) = SymmetricState.hkdf(chainingKey: self.state.ck, inputKeyMaterial: [UInt8](), outputs: 2)
+        return (first, second)
     }
 
     private static func agree(
         _ local: Curve25519.KeyAgreement.PrivateKey, _ remote: Curve25519.KeyAgreement.PublicKey
-    ) throws(Failure) -> [UInt8] {
+    ) throws(Failure) -> SharedSecret {
         guard let shared = try? local.sharedSecretFromKeyAgreement(with: remote) else { throw .badPublicKey }
-        let bytes = shared.withUnsafeBytes { Array($0) }
         // An all-zero result means a low-order public key: refuse it (Noise section 12.1).
-        guard bytes.contains(where: { $0 != 0 }) else { throw .badPublicKey }
-        return bytes
+        guard shared.withUnsafeBytes({ $0.contains { $0 != 0 } }) else { throw .badPublicKey }
+        return shared
     }
 }
 
 /// Noise's SymmetricState (section 5.2) with its CipherState (section 5.1) folded in.
 private struct SymmetricState {
-    var ck: [UInt8]
+    var ck: SymmetricKey
     var h: [UInt8]
     var k: SymmetricKey?
     var n: UInt64 = 0
@@ -139,25 +144,25 @@ private struct SymmetricState {
         let name = Array(protocolName.utf8)
         // A name longer than the hash is hashed; a shorter one is zero-padded.
         self.h = name.count <= 32 ? name + [UInt8](repeating: 0, count: 32 - name.count) : Array(SHA256.hash(data: name))
-        self.ck = self.h
+        self.ck = SymmetricKey(data: self.h)
     }
 
     mutating func mixHash(_ data: [UInt8]) {
         self.h = Array(SHA256.hash(data: self.h + data))
     }
 
-    mutating func mixKey(_ inputKeyMaterial: [UInt8]) {
+    mutating func mixKey(_ inputKeyMaterial: some ContiguousBytes) {
         let (chainingKey, key, _) = Self.hkdf(chainingKey: self.ck, inputKeyMaterial: inputKeyMaterial, outputs: 2)
         self.ck = chainingKey
-        self.k = SymmetricKey(data: key)
+        self.k = key
         self.n = 0
     }
 
-    mutating func mixKeyAndHash(_ inputKeyMaterial: [UInt8]) {
+    mutating func mixKeyAndHash(_ inputKeyMaterial: some ContiguousBytes) {
         let (chainingKey, hash, key) = Self.hkdf(chainingKey: self.ck, inputKeyMaterial: inputKeyMaterial, outputs: 3)
         self.ck = chainingKey
-        self.mixHash(hash)
-        self.k = SymmetricKey(data: key)
+        self.mixHash(hash.withUnsafeBytes { Array($0) })
+        self.k = key
         self.n = 0
     }
 
@@ -198,17 +203,22 @@ private struct SymmetricState {
         return (try? ChaChaPoly.Nonce(data: bytes)) ?? ChaChaPoly.Nonce()
     }
 
-    /// Noise's HKDF (section 4.3): two or three 32-byte outputs from HMAC-SHA256.
-    static func hkdf(chainingKey: [UInt8], inputKeyMaterial: [UInt8], outputs: Int) -> ([UInt8], [UInt8], [UInt8]) {
-        let temporary = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: inputKeyMaterial, using: SymmetricKey(data: chainingKey))))
-        let first = Array(HMAC<SHA256>.authenticationCode(for: [0x01], using: temporary))
-        let second = Array(HMAC<SHA256>.authenticationCode(for: first + [0x02], using: temporary))
-        let third = outputs > 2 ? Array(HMAC<SHA256>.authenticationCode(for: second + [0x03], using: temporary)) : []
+    /// Noise's HKDF (section 4.3): two or three 32-byte outputs from HMAC-SHA256, each kept as a key.
+    static func hkdf(
+        chainingKey: SymmetricKey, inputKeyMaterial: some ContiguousBytes, outputs: Int
+    ) -> (SymmetricKey, SymmetricKey, SymmetricKey?) {
+        let temporary = SymmetricKey(data: Self.hmac(chainingKey, inputKeyMaterial))
+        let first = SymmetricKey(data: Self.hmac(temporary, [UInt8](), [0x01]))
+        let second = SymmetricKey(data: Self.hmac(temporary, first, [0x02]))
+        let third = outputs > 2 ? SymmetricKey(data: Self.hmac(temporary, second, [0x03])) : nil
         return (first, second, third)
     }
-}
 
-extension SymmetricKey {
-    /// The key's bytes (the pre-shared key enters Noise's MixKeyAndHash as bytes).
-    var bytes: [UInt8] { self.withUnsafeBytes { Array($0) } }
+    /// HMAC-SHA256 of `message` then `suffix` under `key`, without copying either into an array.
+    private static func hmac(_ key: SymmetricKey, _ message: some ContiguousBytes, _ suffix: [UInt8] = []) -> HashedAuthenticationCode<SHA256> {
+        var mac = HMAC<SHA256>(key: key)
+        message.withUnsafeBytes { mac.update(data: $0) }
+        mac.update(data: suffix)
+        return mac.finalize()
+    }
 }

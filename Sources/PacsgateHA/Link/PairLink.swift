@@ -11,10 +11,15 @@ public import ServiceLifecycle
 /// authenticated session then exchanges persistence entries (a full snapshot first), status reports, the primary's
 /// configuration and runtime server settings, each frame sealed (see docs/ha-protocol.md).
 extension PairController: Service {
-    /// A connection of the link with the switch that lets it carry large frames once authenticated.
-    struct LinkChannel: Sendable {
-        var channel: NIOAsyncChannel<HAFrame, HAFrame>
-        var limit: HAFrameLimit
+    /// A connection of the link: the handshake runs in its pipeline (``HandshakeHandler``), which yields the session
+    /// and then its frames.
+    typealias LinkChannel = NIOAsyncChannel<LinkInbound, HAFrame>
+
+    /// A connection the listener accepted: admitted (with its place in the pre-authentication limits) or refused.
+    enum Accepted: Sendable {
+        case admitted(LinkChannel, ticket: Int)
+        /// Refused before its pipeline was built: nothing it sends is looked at; the accept loop closes it.
+        case refused(any Channel)
     }
 
     /// Runs the link until graceful shutdown, then says goodbye to the peer.
@@ -24,38 +29,26 @@ extension PairController: Service {
         if let version = self.policy.version(of: running) {
             self.state.withLockedValue { $0.configVersion = version }
         }
+        let reserved = self.peerAddresses()
+        self.state.withLockedValue { $0.admission = PreAuthAdmission(limits: self.limits, reserved: reserved) }
         // keepalived learns at once that this unit has not received the peer's snapshot yet.
-        self.writeTrackFile()
-        let listen: Endpoint
-        let server: NIOAsyncChannel<LinkChannel, Never>
-        do {
-            listen = try await self.listenEndpoint()
-            server = try await ServerBootstrap(group: self.group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: listen.host, port: listen.port) { channel in
-                    Self.wrap(channel)
-                }
-        } catch {
-            self.logger.critical(
-                "cannot listen for the HA link",
-                metadata: ["ha.listen": "\(self.configuration.listen.map { "\($0)" } ?? "(the peer-facing address)")", "error": "\(error)"])
-            throw error
-        }
-        self.listening.withLockedValue { $0 = server.channel.localAddress }
-        self.logger.notice(
-            "HA link listening",
-            metadata: [
-                "ha.listen": "\(server.channel.localAddress.map { "\($0)" } ?? "\(listen)")",
-                "ha.role": "\(self.configuration.role.rawValue)", "ha.peer": "\(self.configuration.peer)",
-            ])
+        self.publishElection()
+        let server = NIOLockedValueBox<NIOAsyncChannel<Accepted, Never>?>(nil)
         let loops = Task {
             await withDiscardingTaskGroup { group in
-                group.addTask { await self.acceptLoop(server) }
-                if self.configuration.role == .primary {
-                    group.addTask { await self.dialLoop() }
-                }
+                // The health file and keepalived's files from the start, whether or not the link can listen yet.
                 group.addTask { await self.tickLoop() }
                 group.addTask { await self.vrrpLoop() }
+                group.addTask {
+                    guard let listener = await self.listen() else { return }
+                    server.withLockedValue { $0 = listener }
+                    await withDiscardingTaskGroup { link in
+                        link.addTask { await self.acceptLoop(listener) }
+                        if self.configuration.role == .primary {
+                            link.addTask { await self.dialLoop() }
+                        }
+                    }
+                }
             }
         }
         await withTaskCancellationHandler {
@@ -69,8 +62,65 @@ extension PairController: Service {
         self.state.withLockedValue { $0.stopping = true }
         loops.cancel()
         await loops.value
-        try? await server.channel.close()
+        try? await server.withLockedValue({ $0 })?.channel.close()
         self.writeHealth("fail stopping")
+    }
+
+    /// Binds the link's listener, retrying with backoff while it cannot (at boot the network that leads to the peer
+    /// may not be up yet: no route to the peer, or `ha.listen`'s address not configured yet). Nil when cancelled.
+    private func listen() async -> NIOAsyncChannel<Accepted, Never>? {
+        var backoff = ReconnectBackoff(minimum: .milliseconds(500), maximum: .seconds(10))
+        var lastError: String?
+        while !Task.isCancelled {
+            do {
+                let listen = try await self.listenEndpoint()
+                let server = try await ServerBootstrap(group: self.group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .bind(host: listen.host, port: listen.port) { channel in
+                        self.accept(channel)
+                    }
+                self.listening.withLockedValue { $0 = server.channel.localAddress }
+                self.logger.notice(
+                    "HA link listening",
+                    metadata: [
+                        "ha.listen": "\(server.channel.localAddress.map { "\($0)" } ?? "\(listen)")",
+                        "ha.role": "\(self.configuration.role.rawValue)", "ha.peer": "\(self.configuration.peer)",
+                    ])
+                return server
+            } catch {
+                let delay = backoff.next(jitter: Double.random(in: 0...1))
+                // Logged once per kind of error, not at every attempt.
+                if "\(error)" != lastError {
+                    lastError = "\(error)"
+                    self.logger.error(
+                        "cannot listen for the HA link yet; retrying (is the network that leads to the peer up? see After=network-online.target in docs/operations.md)",
+                        metadata: [
+                            "ha.listen": "\(self.configuration.listen.map { "\($0)" } ?? "(the peer-facing address)")", "error": "\(error)",
+                            "retry_in": "\(delay.formatted(.units(allowed: [.seconds, .milliseconds])))",
+                        ])
+                }
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    return nil
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The peer's addresses as connections from it show them (from `ha.peer`, resolved once at start): they have
+    /// slots of their own among the unauthenticated connections.
+    private func peerAddresses() -> Set<String> {
+        let peer = self.configuration.peer
+        if let address = try? SocketAddress(ipAddress: peer.host, port: peer.port), let ip = address.ipAddress { return [ip] }
+        guard let resolved = try? SocketAddress.makeAddressResolvingHost(peer.host, port: peer.port), let ip = resolved.ipAddress else {
+            self.logger.warning(
+                "HA cannot resolve the peer's address; its connections get no reserved place among unauthenticated ones",
+                metadata: ["ha.peer": "\(peer)"])
+            return []
+        }
+        return [ip]
     }
 
     /// Where the link listens: `ha.listen`, or the address this unit reaches the peer from on the peer's port (never
@@ -94,35 +144,68 @@ extension PairController: Service {
     /// The address the link listens on (its port when `ha.listen` names port 0).
     public var listeningAddress: SocketAddress? { self.listening.withLockedValue { $0 } }
 
-    static func wrap(_ channel: any Channel) -> EventLoopFuture<LinkChannel> {
-        channel.eventLoop.makeCompletedFuture {
+    /// The pipeline of a link connection: frames in and out, the handshake on the event loop (it switches the
+    /// decoder's limit), the async side.
+    func wrap(_ channel: any Channel, side: HandshakeStateMachine.Side) -> EventLoopFuture<LinkChannel> {
+        let machine = HandshakeStateMachine(
+            side: side, secret: self.secret, role: self.configuration.role, node: self.configuration.node, software: self.software)
+        let timeout = TimeAmount(self.limits.handshakeTimeout)
+        return channel.eventLoop.makeCompletedFuture {
             let limit = HAFrameLimit()
-            try channel.pipeline.syncOperations.addHandler(
+            let handlers = channel.pipeline.syncOperations
+            try handlers.addHandler(
                 ByteToMessageHandler(HAFrameDecoder(limit: limit), maximumBufferSize: HAFrame.headerSize + HAFrame.sessionBodyLimit + 4096))
-            try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(HAFrameEncoder()))
-            return LinkChannel(channel: try NIOAsyncChannel<HAFrame, HAFrame>(wrappingChannelSynchronously: channel), limit: limit)
+            try handlers.addHandler(MessageToByteHandler(HAFrameEncoder()))
+            try handlers.addHandler(HandshakeHandler(machine: machine, limit: limit, timeout: timeout))
+            return try LinkChannel(wrappingChannelSynchronously: channel)
         }
     }
 
     // MARK: accepting and dialling
 
-    private func acceptLoop(_ server: NIOAsyncChannel<LinkChannel, Never>) async {
+    /// Admits or refuses a new connection by the pre-authentication limits, on its event loop before its pipeline
+    /// exists: a refused connection gets no handler, so nothing it sends is decoded, and no key agreement is made for it.
+    func accept(_ channel: any Channel) -> EventLoopFuture<Accepted> {
+        let source = channel.remoteAddress?.ipAddress ?? "?"
+        let (decision, victim) = self.state.withLockedValue { state -> (PreAuthAdmission.Decision, (any Channel)?) in
+            let decision = state.admission.admit(source, now: .now)
+            guard case .admit(let ticket, let evicting) = decision else { return (decision, nil) }
+            state.pendingChannels[ticket] = channel
+            return (decision, evicting.flatMap { state.pendingChannels.removeValue(forKey: $0.ticket) })
+        }
+        switch decision {
+        case .refuse(let reason):
+            self.rejected(source: source, peer: nil, reason: "connection refused: \(reason)")
+            return channel.eventLoop.makeSucceededFuture(.refused(channel))
+        case .admit(let ticket, let eviction):
+            if let eviction {
+                victim?.close(promise: nil)
+                self.rejected(
+                    source: eviction.source, peer: nil,
+                    reason: "closed before authenticating, to make room for a newer connection (pre-authentication limits)")
+            }
+            return self.wrap(channel, side: .responder)
+                .map { Accepted.admitted($0, ticket: ticket) }
+                .flatMapErrorThrowing { error in
+                    self.state.withLockedValue { $0.releaseAdmission(ticket) }
+                    throw error
+                }
+        }
+    }
+
+    private func acceptLoop(_ server: NIOAsyncChannel<Accepted, Never>) async {
         await withDiscardingTaskGroup { group in
             do {
                 try await server.executeThenClose { inbound in
-                    for try await child in inbound {
-                        let source = child.channel.channel.remoteAddress?.ipAddress ?? "?"
-                        let decision = self.state.withLockedValue { $0.admission.admit(source, now: .now) }
-                        guard decision == .admit else {
-                            // Closed at once, before anything it sent is looked at: a flood costs an accept and a close.
-                            group.addTask { try? await child.channel.executeThenClose { _, _ in } }
-                            if case .refuse(let reason) = decision {
-                                self.rejected(source: source, peer: nil, reason: "connection refused: \(reason)")
+                    for try await accepted in inbound {
+                        switch accepted {
+                        case .refused(let channel):
+                            // Closed at once: a flood costs an accept and a close.
+                            channel.close(promise: nil)
+                        case .admitted(let child, let ticket):
+                            group.addTask {
+                                _ = await self.runConnection(child, side: .responder, ticket: ticket)
                             }
-                            continue
-                        }
-                        group.addTask {
-                            _ = await self.runConnection(child, side: .responder, admittedFrom: source)
                         }
                     }
                 }
@@ -143,9 +226,9 @@ extension PairController: Service {
                 let channel = try await ClientBootstrap(group: self.group)
                     .connectTimeout(.seconds(5))
                     .connect(host: self.configuration.peer.host, port: self.configuration.peer.port) { channel in
-                        Self.wrap(channel)
+                        self.wrap(channel, side: .initiator)
                     }
-                let hadSession = await self.runConnection(channel, side: .initiator, admittedFrom: nil)
+                let hadSession = await self.runConnection(channel, side: .initiator, ticket: nil)
                 if hadSession {
                     uptime = ContinuousClock.now - started
                     lastFailure = nil
@@ -161,7 +244,11 @@ extension PairController: Service {
             }
             if Task.isCancelled { break }
             let delay = backoff.next(after: uptime, jitter: Double.random(in: 0...1))
-            try? await Task.sleep(for: delay)
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                return
+            }
         }
     }
 
@@ -205,7 +292,11 @@ extension PairController: Service {
             } else {
                 knownSession = nil
             }
-            try? await Task.sleep(for: .milliseconds(250))
+            do {
+                try await Task.sleep(for: .milliseconds(250))
+            } catch {
+                return
+            }
         }
     }
 
@@ -232,87 +323,61 @@ extension PairController: Service {
     /// A link failure, with what the log and the audit say about it.
     struct LinkEnd: Error, CustomStringConvertible {
         var description: String
-        /// Bytes that did not authenticate or parse (counted as rejected, audited).
+        /// Bytes that did not authenticate or parse, or an unproven dialler refused (counted as rejected, audited).
         var rejected: Bool
         /// The peer said goodbye or announced a handover first: the end was planned.
         var planned = false
+        /// An authenticated refusal: the pair is misconfigured (logged at `error`).
+        var refused = false
     }
 
     /// Runs one connection, from handshake to close. Returns whether it carried an authenticated session.
-    /// `admittedFrom`: the address an accepted connection counts against in the pre-authentication limits.
-    func runConnection(_ link: LinkChannel, side: HandshakeStateMachine.Side, admittedFrom: String?) async -> Bool {
-        let channel = link.channel
+    /// `ticket`: an accepted connection's place in the pre-authentication limits, given back once it authenticates.
+    func runConnection(_ channel: LinkChannel, side: HandshakeStateMachine.Side, ticket: Int?) async -> Bool {
         let remote = channel.channel.remoteAddress.map { "\($0)" } ?? "?"
         let source = channel.channel.remoteAddress?.ipAddress ?? remote
         let id = self.state.withLockedValue { $0.makeSessionID() }
         var established = false
         var peerNode: String?
-        var admitted = admittedFrom
-        // The handshake must finish within the peer timeout.
-        let handshakeTimer = channel.channel.eventLoop.scheduleTask(in: TimeAmount(self.configuration.peerTimeout)) {
-            channel.channel.close(promise: nil)
-        }
+        var pending = ticket
         do {
             try await channel.executeThenClose { inbound, outbound in
-                var frames = inbound.makeAsyncIterator()
-                var handshake = HandshakeStateMachine(
-                    side: side, secret: self.secret, role: self.configuration.role, node: self.configuration.node,
-                    software: self.software)
-                if let hello = handshake.start() { try await outbound.write(hello) }
-                var result: (PeerIdentity, FrameSealer, FrameOpener)?
-                while result == nil {
-                    let frame: HAFrame?
-                    do {
-                        frame = try await frames.next()
-                    } catch let error as HAWireError {
-                        throw LinkEnd(description: "\(error)", rejected: true)
-                    } catch {
-                        throw LinkEnd(description: Self.describe(error), rejected: Self.isWireError(error))
-                    }
-                    guard let frame else {
-                        // A dialler that closes after our welcome could not open it: it does not hold this secret.
-                        if handshake.awaitsConfirmation {
-                            throw LinkEnd(description: "the dialler closed after the welcome without proving the secret (another secret?)", rejected: true)
-                        }
-                        throw LinkEnd(description: "closed during the handshake", rejected: false)
-                    }
-                    switch handshake.received(frame) {
-                    case .send(let answer):
-                        try await outbound.write(answer)
-                    case .established(let peer, let sealer, let opener, let confirm):
-                        if let confirm { try await outbound.write(confirm) }
-                        result = (peer, sealer, opener)
-                    case .close(let answer, let reason):
-                        if let answer { try? await outbound.write(answer) }
-                        if case .rejected = reason {
-                            throw LinkEnd(description: "\(reason)", rejected: true)
-                        }
-                        throw LinkEnd(description: "\(reason)", rejected: false)
-                    }
+                var events = inbound.makeAsyncIterator()
+                // The handshake runs in the pipeline (HandshakeHandler); its end comes as the stream's error.
+                let first: LinkInbound?
+                do {
+                    first = try await events.next()
+                } catch {
+                    throw Self.linkEnd(error)
                 }
-                handshakeTimer.cancel()
-                guard let (peer, sealer, opener) = result else { return }
-                link.limit.sessionEstablished()
-                if let source = admitted {
-                    self.state.withLockedValue { $0.admission.release(source) }
-                    admitted = nil
+                guard case .established(let peer, let sealer, let opener)? = first else {
+                    throw LinkEnd(description: "closed during the handshake", rejected: false)
+                }
+                if let ticket = pending {
+                    self.state.withLockedValue { $0.releaseAdmission(ticket) }
+                    pending = nil
                 }
                 established = true
                 peerNode = peer.node
                 try await self.runSession(
-                    id: id, peer: peer, remote: remote, channel: channel.channel, frames: &frames, outbound: outbound,
+                    id: id, peer: peer, remote: remote, channel: channel.channel, events: &events, outbound: outbound,
                     sealer: sealer, opener: opener)
             }
-        } catch let end as LinkEnd {
-            self.linkEnded(id: id, established: established, peer: peerNode, remote: remote, source: source, end: end)
         } catch {
             self.linkEnded(
-                id: id, established: established, peer: peerNode, remote: remote, source: source,
-                end: LinkEnd(description: Self.describe(error), rejected: Self.isWireError(error)))
+                id: id, side: side, established: established, peer: peerNode, remote: remote, source: source,
+                end: error as? LinkEnd ?? Self.linkEnd(error))
         }
-        handshakeTimer.cancel()
-        if let source = admitted { self.state.withLockedValue { $0.admission.release(source) } }
+        if let ticket = pending { self.state.withLockedValue { $0.releaseAdmission(ticket) } }
         return established
+    }
+
+    /// What the log and the audit say about an error that ended a connection.
+    private static func linkEnd(_ error: any Error) -> LinkEnd {
+        if let ended = error as? HandshakeEnded {
+            return LinkEnd(description: ended.description, rejected: ended.kind == .rejected, refused: ended.kind == .refused)
+        }
+        return LinkEnd(description: Self.describe(error), rejected: Self.isWireError(error))
     }
 
     private static func isWireError(_ error: any Error) -> Bool {
@@ -329,7 +394,9 @@ extension PairController: Service {
         return "\(error)"
     }
 
-    private func linkEnded(id: Int, established: Bool, peer: String?, remote: String, source: String, end: LinkEnd) {
+    private func linkEnded(
+        id: Int, side: HandshakeStateMachine.Side, established: Bool, peer: String?, remote: String, source: String, end: LinkEnd
+    ) {
         let stopping = Task.isCancelled || self.state.withLockedValue { $0.stopping }
         if end.rejected {
             self.rejected(source: source, peer: peer, reason: end.description)
@@ -341,9 +408,21 @@ extension PairController: Service {
                 metadata: ["ha.peer_node": "\(peer ?? "-")", "reason": "\(end.description)"])
             self.auditLink("ha.link.down", peer: peer, remote: remote, reason: end.description)
             if !end.planned, !stopping { self.probePeer(after: end.description) }
-        } else if !established, !end.rejected {
-            self.state.withLockedValue { $0.attemptFailed(end.description) }
-            self.logger.info("HA link attempt ended", metadata: ["ha.remote": "\(remote)", "reason": "\(end.description)"])
+        } else if !established, side == .initiator {
+            // This unit's own attempt to reach the configured peer: its outcome is the link's state on the overview.
+            // (What happens on accepted connections, before they prove anything, never is: anyone can cause it.)
+            let repeated = self.state.withLockedValue { state -> Bool in
+                state.attemptFailed(end.description)
+                defer { state.lastAttemptFailure = end.description }
+                return state.lastAttemptFailure == end.description
+            }
+            if end.refused, !repeated {
+                self.logger.error(
+                    "HA link refused: the peer holds the secret but the pair is misconfigured",
+                    metadata: ["ha.remote": "\(remote)", "reason": "\(end.description)"])
+            } else if !end.rejected {
+                self.logger.info("HA link attempt ended", metadata: ["ha.remote": "\(remote)", "reason": "\(end.description)"])
+            }
         }
     }
 
@@ -357,11 +436,11 @@ extension PairController: Service {
         if let report { self.writeRejection(report) }
     }
 
-    /// Writes the summaries of intervals that ended.
-    func flushRejections() {
+    /// Writes the summaries of intervals that ended by `now` (the tick loop's clock; tests move it).
+    func flushRejections(now: ContinuousClock.Instant = .now) {
         let reports = self.state.withLockedValue { state -> [RejectionAggregator.Report] in
-            state.admission.prune(now: .now)
-            return state.rejections.due(now: .now)
+            state.admission.prune(now: now)
+            return state.rejections.due(now: now)
         }
         for report in reports { self.writeRejection(report) }
     }
@@ -395,7 +474,7 @@ extension PairController: Service {
 
     private func runSession(
         id: Int, peer: PeerIdentity, remote: String, channel: any Channel,
-        frames: inout NIOAsyncChannelInboundStream<HAFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<HAFrame>,
+        events: inout NIOAsyncChannelInboundStream<LinkInbound>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<HAFrame>,
         sealer: FrameSealer, opener: FrameOpener
     ) async throws {
         let (wakeStream, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -405,7 +484,7 @@ extension PairController: Service {
             $0.established(session, now: WallClock.now(), deadline: .now())
         }
         previous?.close()
-        self.writeTrackFile()
+        self.publishElection()
         self.logger.notice(
             "HA link up",
             metadata: [
@@ -433,13 +512,14 @@ extension PairController: Service {
             }
             var announcedHandover = false
             while true {
-                let frame: HAFrame?
+                let event: LinkInbound?
                 do {
-                    frame = try await frames.next()
+                    event = try await events.next()
                 } catch {
                     throw LinkEnd(description: Self.describe(error), rejected: Self.isWireError(error), planned: announcedHandover)
                 }
-                guard let frame else { throw LinkEnd(description: "the peer closed the link", rejected: false, planned: announcedHandover) }
+                guard let event else { throw LinkEnd(description: "the peer closed the link", rejected: false, planned: announcedHandover) }
+                guard case .frame(let frame) = event else { continue }
                 let message: HAMessage
                 do {
                     message = try opener.open(frame)
@@ -452,10 +532,9 @@ extension PairController: Service {
                     throw LinkEnd(description: "the peer said goodbye: \(reason)", rejected: false, planned: true)
                 case .handover(let notice):
                     announcedHandover = true
-                    self.state.withLockedValue { $0.election.peerHandingOver(notice) }
-                    self.logger.notice(
-                        "HA peer hands the virtual IPs over to this unit",
-                        metadata: ["ha.peer_node": "\(peer.node)", "kind": "\(notice.kind)", "reason": "\(notice.reason)"])
+                    self.peerHandingOver(notice, from: peer)
+                case .handoverAck(let number):
+                    self.state.withLockedValue { $0.acknowledgedNotice = max($0.acknowledgedNotice, number) }
                 default:
                     try await self.handle(message, from: peer, session: id)
                 }
@@ -596,7 +675,7 @@ extension PairController: Service {
                         metadata: ["service": "\(server.service)", "server": "\(server.server)", "error": "\(error)"])
                 }
             }
-        case .goodbye, .handover, .unknown:
+        case .goodbye, .handover, .handoverAck, .unknown:
             break
         }
     }

@@ -2,27 +2,41 @@ import Crypto
 import Foundation
 import NIOCore
 
-/// The pair's shared secret: at least 32 random bytes, the same on both units.
+/// The pair's shared secret: 32 random bytes, the same on both units.
 ///
-/// The file holds them as base64 (`openssl rand -base64 32`) or hex (`openssl rand -hex 32`). From the bytes, the
-/// Noise handshake's pre-shared key is derived with HKDF-SHA256 (``NoiseHandshake``); each session's keys come from
-/// that handshake, which mixes in both units' ephemeral X25519 keys. Session frames are sealed with ChaCha20-Poly1305
-/// under the key of their direction, the frame sequence number as nonce and the frame header as associated data, so a
-/// frame from another session, an old one replayed, one reordered or one with a single bit changed does not open.
+/// The file holds them in a checksummed form that `pacsgate ha-secret FILE` writes:
+/// `pgha1_` ‖ the 32 bytes in base64url (43 characters, no padding) ‖ `_` ‖ the first 4 bytes of
+/// SHA-256(`pgha1_` ‖ those 43 characters) in hex. The checksum tells a secret the tool made from a phrase someone
+/// typed or a copy that lost characters; nothing else can, and the secret's strength is all its randomness (a dialler
+/// that completes one handshake can test guesses offline: docs/ha-protocol.md). Base64 or hex without the checksum
+/// (the form of earlier versions) is accepted only with `ha.allow_legacy_secret: true`.
+///
+/// From the bytes, the Noise handshake's pre-shared key is derived with HKDF-SHA256 (``NoiseHandshake``); each
+/// session's keys come from that handshake, which mixes in both units' ephemeral X25519 keys. Session frames are
+/// sealed with ChaCha20-Poly1305 under the key of their direction, the frame sequence number as nonce and the frame
+/// header as associated data, so a frame from another session, an old one replayed, one reordered or one with a
+/// single bit changed does not open.
 public struct HASecret: Sendable {
     /// The Noise pre-shared key.
     let psk: SymmetricKey
 
-    /// Bytes a secret must have at least.
+    /// Bytes a secret has (at least, in the legacy form).
     public static let minimumLength = 32
+    /// The start of the checksummed form.
+    public static let prefix = "pgha1_"
     /// The command the error messages suggest.
-    public static let makeCommand = "openssl rand -base64 32"
+    public static let makeCommand = "pacsgate ha-secret FILE"
 
     /// Why a secret is refused.
     public enum Problem: Error, Sendable, Equatable, CustomStringConvertible {
-        /// Not base64 or hex text.
+        /// Neither the checksummed form nor base64 or hex.
         case notEncoded
-        /// Fewer than ``HASecret/minimumLength`` bytes once decoded.
+        /// `pgha1_` text that is not 58 characters of the form, or whose checksum does not match (a typo, a copy that
+        /// lost or gained characters).
+        case badChecksummed(String)
+        /// Base64 or hex without the checksum, and `ha.allow_legacy_secret` is not set.
+        case legacy
+        /// Fewer than ``HASecret/minimumLength`` bytes once decoded (legacy form).
         case tooShort(bytes: Int)
         /// Too few different byte values for random bytes (a pattern, a repeated character).
         case notRandom(distinct: Int)
@@ -31,7 +45,11 @@ public struct HASecret: Sendable {
             let make = "make one with `\(HASecret.makeCommand)` on one unit and copy the file to the other"
             switch self {
             case .notEncoded:
-                return "must hold at least \(HASecret.minimumLength) random bytes written as base64 or hex, not a password; \(make)"
+                return "is not a secret made by `\(HASecret.makeCommand)` (it starts with \(HASecret.prefix)); a password is never accepted; \(make)"
+            case .badChecksummed(let why):
+                return "is damaged: \(why); copy the file again from the other unit, or \(make)"
+            case .legacy:
+                return "holds base64 or hex without a checksum (the form of earlier versions), which cannot be told from a typed phrase; \(make), or set ha.allow_legacy_secret: true to keep this one"
             case .tooShort(let bytes):
                 return "holds \(bytes) bytes; at least \(HASecret.minimumLength) random bytes are needed; \(make)"
             case .notRandom(let distinct):
@@ -52,14 +70,58 @@ public struct HASecret: Sendable {
             outputByteCount: 32)
     }
 
-    /// The secret in a file's text: base64 or hex, white space (line breaks, a trailing newline) ignored.
-    public init(fileText: String) throws(Problem) {
-        try self.init(bytes: try Self.decode(fileText))
+    /// The secret in a file's text (white space, such as the trailing newline, ignored): the checksummed form, or with
+    /// `allowLegacy` also base64 or hex of at least 32 bytes.
+    public init(fileText: String, allowLegacy: Bool = false) throws(Problem) {
+        let compact = String(fileText.unicodeScalars.filter { !$0.properties.isWhitespace })
+        if compact.hasPrefix(Self.prefix) {
+            try self.init(bytes: try Self.decodeChecksummed(compact))
+            return
+        }
+        let bytes = try Self.decodeLegacy(compact)
+        guard allowLegacy else { throw bytes.count >= Self.minimumLength ? .legacy : .tooShort(bytes: bytes.count) }
+        try self.init(bytes: bytes)
     }
 
-    /// The bytes `text` encodes as hex or base64.
-    static func decode(_ text: String) throws(Problem) -> [UInt8] {
-        let compact = String(text.unicodeScalars.filter { !$0.properties.isWhitespace })
+    /// Whether `fileText` is in the checksummed form (whether or not it is valid).
+    public static func isChecksummed(_ fileText: String) -> Bool {
+        fileText.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix(Self.prefix)
+    }
+
+    /// A new secret of 32 random bytes from the system's generator, in the checksummed form.
+    public static func generate() -> String {
+        let key = SymmetricKey(size: .bits256)
+        let payload = key.withUnsafeBytes { Data($0) }.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return Self.prefix + payload + "_" + Self.checksum(payload)
+    }
+
+    private static let payloadLength = 43
+    private static let checksumLength = 8
+
+    /// The first 4 bytes of SHA-256(`pgha1_` ‖ payload), in hex.
+    private static func checksum(_ payload: String) -> String {
+        SHA256.hash(data: Array((Self.prefix + payload).utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func decodeChecksummed(_ text: String) throws(Problem) -> [UInt8] {
+        let rest = Array(text.dropFirst(Self.prefix.count))
+        let expected = Self.payloadLength + 1 + Self.checksumLength
+        guard rest.count == expected, rest[Self.payloadLength] == "_" else {
+            throw .badChecksummed("\(text.count) characters where \(Self.prefix.count + expected) are expected")
+        }
+        let payload = String(rest[..<Self.payloadLength])
+        let check = String(rest[(Self.payloadLength + 1)...]).lowercased()
+        guard check == Self.checksum(payload) else { throw .badChecksummed("its checksum does not match") }
+        let standard = payload.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + "="
+        guard let data = Data(base64Encoded: standard), data.count == Self.minimumLength else {
+            throw .badChecksummed("not 32 bytes of base64url")
+        }
+        return Array(data)
+    }
+
+    /// The bytes `text` encodes as hex or base64 (the legacy form).
+    private static func decodeLegacy(_ compact: String) throws(Problem) -> [UInt8] {
         let hexDigits = compact.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit }
         if hexDigits, compact.count % 2 == 0, !compact.isEmpty {
             var bytes: [UInt8] = []

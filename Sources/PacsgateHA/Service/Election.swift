@@ -32,14 +32,20 @@ public struct Election: Sendable {
     public private(set) var peerGone: String?
     public private(set) var lastTakeover: Takeover?
     public private(set) var takeovers = 0
+    /// This unit is stopping: it stays out of the election until it exits (nothing makes it ready or standing by).
+    public private(set) var stopping = false
 
+    /// This unit's configured role: the primary has the higher configured priority (the samples: 100 and 90).
+    public let role: HARole
     private var peer: String?
     private var linkUp = false
     private var linkDownReason: String?
     private var peerHandover: HandoverNotice?
     private var peerReadiness: UnitReadiness?
 
-    public init() {}
+    public init(role: HARole) {
+        self.role = role
+    }
 
     /// The value for keepalived's track file (added to the configured priority with `weight 1`): -254 puts the
     /// instance in FAULT (it releases the VIP at once, with a priority-0 advertisement the peer acts on immediately).
@@ -56,7 +62,7 @@ public struct Election: Sendable {
         let previous = self.vrrp
         self.vrrp = state
         guard state == .master, previous != .master else { return nil }
-        // Holding the VIP, this unit serves: its table is the one clients use.
+        // Holding the VIP, this unit serves: its table is the one clients use. (A unit that is leaving stays leaving.)
         if self.readiness == .starting || self.readiness == .standby { self.readiness = .ready }
         let takeover: Takeover
         if let notice = self.peerHandover {
@@ -125,14 +131,44 @@ public struct Election: Sendable {
         return true
     }
 
-    /// This unit is stopping, or starts a switchover: it gives the VIP up at once.
+    /// This unit starts a switchover: it gives the VIP up at once.
     public mutating func leave() {
         self.readiness = .leaving
     }
 
-    /// A switchover is over (the VIP has gone): stay below the peer until this unit next holds the VIP.
+    /// This unit is stopping (SIGTERM): from now on nothing brings it back into the election — a switchover that was
+    /// under way ends in ``standBy()``, which then leaves it as it is.
+    public mutating func stopRequested() {
+        self.stopping = true
+    }
+
+    /// This unit is stopping and gives the VIP up at once (`releasing`), or keeps it through the drain because the peer
+    /// cannot take over (keepalived releases it when the process exits).
+    public mutating func stop(releasing: Bool) {
+        self.stopping = true
+        if releasing { self.readiness = .leaving }
+    }
+
+    /// A switchover is over (the VIP has gone): stay below the peer until this unit next holds the VIP. A stopping unit
+    /// stays leaving.
     public mutating func standBy() {
-        if self.readiness == .leaving { self.readiness = .standby }
+        if self.readiness == .leaving, !self.stopping { self.readiness = .standby }
+    }
+
+    /// Whether, should this unit become MASTER now, packets of connections it does not know are the peer's and must be
+    /// passed to it (keepalived's notify script reads this at the takeover and turns the handover rule on or off).
+    ///
+    /// Only when the peer is known to be alive, with open connections that keep working there:
+    /// - it announced a planned handover (stopping, switchover), which this unit acknowledged;
+    /// - or the link to it is up: this unit takes the VIP from a live peer (the primary preempting the secondary once
+    ///   its snapshot is in). Whether the peer's STATUS has arrived yet does not matter: its connections are alive.
+    ///
+    /// Not after a takeover from a peer that stopped answering: its host may be dead, and packets passed to a dead host
+    /// leave the client waiting for a timeout where this unit's own reset (no such connection here) ends the
+    /// connection at once and the client retries.
+    public var passesPeerConnections: Bool {
+        guard self.peerGone == nil, self.readiness != .leaving, !self.stopping else { return false }
+        return self.peerHandover != nil || self.linkUp
     }
 
     /// Whether the peer could take the VIP now (for a switchover): linked, and in sync or standing by.

@@ -22,11 +22,14 @@ public final class PairController: Sendable {
     let policy: ConfigSyncPolicy
     let group: any EventLoopGroup
     let software: String
+    /// What unauthenticated connections to the HA port may do.
+    let limits: PreAuthLimits
     let state: NIOLockedValueBox<PairState>
     /// Where the link listens, once bound.
     let listening = NIOLockedValueBox<SocketAddress?>(nil)
-    /// The value last written to keepalived's track file.
-    let trackWritten = NIOLockedValueBox<Int?>(nil)
+    /// keepalived's track file (``VRRPTrackFile``) and the notify script's handover file, as last written.
+    let trackFile = KeepalivedFile("the VRRP track file")
+    let handoverFile = KeepalivedFile("the VRRP handover file")
 
     /// Entries per ENTRIES frame.
     static let batchSize = 1000
@@ -48,10 +51,11 @@ public final class PairController: Sendable {
         self.host = host
         self.group = group
         self.software = software
+        self.limits = limits
         self.policy = ConfigSyncPolicy(
             role: configuration.role, enabled: configuration.configSync, localKeys: configuration.localKeys,
             parse: { [host] in host.parse($0) })
-        self.state = NIOLockedValueBox(PairState(queueLimit: configuration.queueLimit, limits: limits))
+        self.state = NIOLockedValueBox(PairState(role: configuration.role, queueLimit: configuration.queueLimit, limits: limits))
     }
 
     // MARK: coordination with the admin

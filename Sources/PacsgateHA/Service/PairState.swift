@@ -5,6 +5,7 @@ import PacsgateCore
 /// configuration and the latest setting of each server are sent.
 struct Outbox: Sendable {
     var handover: HandoverNotice?
+    var handoverAck: UInt32?
     var config: ConfigPush?
     var configResult: ConfigResult?
     var runtime: [ServerRuntime] = []
@@ -21,6 +22,7 @@ struct Outbox: Sendable {
     /// The messages to send, in order (the configuration before runtime settings that may refer to it).
     mutating func take() -> [HAMessage] {
         var messages: [HAMessage] = []
+        if let number = self.handoverAck { messages.append(.handoverAck(number: number)) }
         if let notice = self.handover { messages.append(.handover(notice)) }
         if let config = self.config { messages.append(.config(config)) }
         if let result = self.configResult { messages.append(.configResult(result)) }
@@ -31,7 +33,7 @@ struct Outbox: Sendable {
     }
 
     var isEmpty: Bool {
-        self.handover == nil && self.config == nil && self.configResult == nil && self.runtime.isEmpty && self.goodbye == nil
+        self.handover == nil && self.handoverAck == nil && self.config == nil && self.configResult == nil && self.runtime.isEmpty && self.goodbye == nil
     }
 }
 
@@ -69,15 +71,26 @@ struct PairState: Sendable {
     /// The writer should send a status report at its next wake-up.
     var statusDue = false
     /// This unit's part in the VRRP election.
-    var election = Election()
-    /// Messages of these types have been written to the current session (the handover notice, the goodbye).
+    var election: Election
+    /// Messages of these types have been written to the current session (the goodbye).
     var written: Set<UInt8> = []
+    /// The planned handover under way: one at a time (a stop stays under way until the unit exits).
+    var handoverUnderWay: HandoverNotice.Kind?
+    /// The number of the last handover notice posted, and of the last one the peer acknowledged (numbers count from
+    /// 1 for the life of the process, so an acknowledgement of an earlier notice never passes for the current one).
+    var lastNotice: UInt32 = 0
+    var acknowledgedNotice: UInt32 = 0
     /// Unauthenticated connections to the HA port.
     var admission: PreAuthAdmission
+    /// The channels of admitted connections that have not authenticated yet (closed when they must make room).
+    var pendingChannels: [Int: any Channel] = [:]
+    /// The last reason this unit's own dialling failed (logged once per reason).
+    var lastAttemptFailure: String?
     /// Failed attempts per address, summed for the audit.
     var rejections: RejectionAggregator
 
-    init(queueLimit: Int, limits: PreAuthLimits = PreAuthLimits()) {
+    init(role: HARole, queueLimit: Int, limits: PreAuthLimits = PreAuthLimits()) {
+        self.election = Election(role: role)
         self.queue = ReplicationQueue(limit: queueLimit)
         self.admission = PreAuthAdmission(limits: limits)
         self.rejections = RejectionAggregator(interval: limits.auditInterval)
@@ -92,6 +105,12 @@ struct PairState: Sendable {
     /// Dialling or handshaking (shown only while no session is up).
     mutating func connecting() {
         if self.session == nil { self.link = .connecting }
+    }
+
+    /// An accepted connection authenticated or closed: it no longer counts against the pre-authentication limits.
+    mutating func releaseAdmission(_ ticket: Int) {
+        self.admission.release(ticket)
+        self.pendingChannels[ticket] = nil
     }
 
     /// A connection attempt failed before a session was up.
@@ -110,6 +129,7 @@ struct PairState: Sendable {
         self.lastReceivedDeadline = deadline
         self.outbox = Outbox()
         self.written = []
+        self.lastAttemptFailure = nil
         self.queue.linkUp()
         self.election.linkUp(peer: session.peer.node)
         return previous
@@ -130,6 +150,16 @@ struct PairState: Sendable {
 
     /// Whether session `id` is the current one.
     func isCurrent(_ id: Int) -> Bool { self.session?.id == id }
+
+    /// Queues a handover notice for the current session; returns its number and the writer's wake-up (nil when no
+    /// session is up).
+    mutating func postNotice(kind: HandoverNotice.Kind, reason: String) -> (UInt32, AsyncStream<Void>.Continuation)? {
+        guard self.session != nil else { return nil }
+        self.lastNotice += 1
+        let number = self.lastNotice
+        guard let wake = self.post({ $0.handover = HandoverNotice(kind: kind, reason: reason, number: number) }) else { return nil }
+        return (number, wake)
+    }
 
     /// Queues a control message for the current session; returns its wake-up (nil when no session is up).
     mutating func post(_ change: (inout Outbox) -> Void) -> AsyncStream<Void>.Continuation? {

@@ -17,6 +17,7 @@ public enum HAFrameType: UInt8, Sendable, CaseIterable {
     case runtime = 0x16
     case goodbye = 0x17
     case handover = 0x18
+    case handoverAck = 0x19
 
     /// Whether frames of raw type `raw` belong to the handshake rather than the session.
     public static func isHandshake(_ raw: UInt8) -> Bool { raw < 0x10 }

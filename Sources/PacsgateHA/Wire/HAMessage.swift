@@ -94,10 +94,13 @@ public struct HandoverNotice: Sendable, Equatable {
 
     public var kind: Kind
     public var reason: String
+    /// This unit's number for the notice (counting from 1 since it started); the peer's HANDOVER_ACK repeats it.
+    public var number: UInt32
 
-    public init(kind: Kind, reason: String) {
+    public init(kind: Kind, reason: String, number: UInt32 = 0) {
         self.kind = kind
         self.reason = reason
+        self.number = number
     }
 }
 
@@ -152,8 +155,13 @@ public struct HAHello: Sendable, Equatable {
         var reader = PayloadReader(ByteBuffer(bytes: payload))
         let minVersion = try reader.u8("min_version")
         let maxVersion = try reader.u8("max_version")
-        var hello = HAHello(
-            role: try HARole(wire: try reader.u8("role")), node: try reader.string8("node"), software: try reader.string8("software"))
+        let role = try HARole(wire: try reader.u8("role"))
+        let node = try reader.string8("node")
+        // The name is logged and audited before the dialler has proven anything: only what a configuration may hold.
+        guard HAConfiguration.isValidNodeName(node) else {
+            throw .badField(field: "node", reason: "not 1-64 letters, digits, '.', '-' or '_'")
+        }
+        var hello = HAHello(role: role, node: node, software: try reader.string8("software"))
         hello.minVersion = minVersion
         hello.maxVersion = maxVersion
         try reader.finish()
@@ -345,6 +353,8 @@ public enum HAMessage: Sendable, Equatable {
     case runtime(RuntimeUpdate)
     case goodbye(reason: String)
     case handover(HandoverNotice)
+    /// The peer recorded handover notice `number` (and set up to pass on packets of this unit's open connections).
+    case handoverAck(number: UInt32)
     /// An authenticated message of a type this version does not know (a newer peer); ignored.
     case unknown(type: UInt8)
 
@@ -360,6 +370,7 @@ public enum HAMessage: Sendable, Equatable {
         case .runtime: return HAFrameType.runtime.rawValue
         case .goodbye: return HAFrameType.goodbye.rawValue
         case .handover: return HAFrameType.handover.rawValue
+        case .handoverAck: return HAFrameType.handoverAck.rawValue
         case .unknown(let type): return type
         }
     }
@@ -432,9 +443,13 @@ public enum HAMessage: Sendable, Equatable {
             writer = PayloadWriter(capacity: 2 + reason.utf8.count)
             writer.string16(reason)
         case .handover(let notice):
-            writer = PayloadWriter(capacity: 3 + notice.reason.utf8.count)
+            writer = PayloadWriter(capacity: 7 + notice.reason.utf8.count)
             writer.u8(notice.kind.rawValue)
+            writer.u32(notice.number)
             writer.string16(notice.reason)
+        case .handoverAck(let number):
+            writer = PayloadWriter(capacity: 4)
+            writer.u32(number)
         case .unknown:
             writer = PayloadWriter(capacity: 0)
         }
@@ -521,7 +536,10 @@ public enum HAMessage: Sendable, Equatable {
             guard let kind = HandoverNotice.Kind(rawValue: raw) else {
                 throw .badField(field: "kind", reason: "\(raw) is neither 1 (stopping) nor 2 (switchover)")
             }
-            message = .handover(HandoverNotice(kind: kind, reason: try reader.string16("reason")))
+            let number = try reader.u32("number")
+            message = .handover(HandoverNotice(kind: kind, reason: try reader.string16("reason"), number: number))
+        case .handoverAck:
+            message = .handoverAck(number: try reader.u32("number"))
         case .hello, .welcome, .confirm:
             throw .unexpectedFrame(type: type, state: "inside a session")
         }

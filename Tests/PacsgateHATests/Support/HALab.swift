@@ -164,6 +164,9 @@ final class HALab: @unchecked Sendable {
 
     func unit(_ node: String) -> URL { self.directory.appendingPathComponent(node) }
 
+    /// Removes `namespace` with the lab's own at clean-up (for tests that build a network of their own).
+    func adopt(_ namespace: String) { self.namespaces.append(namespace) }
+
     func run(_ executable: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

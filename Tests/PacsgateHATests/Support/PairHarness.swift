@@ -71,8 +71,9 @@ struct TestUnit {
     /// Starts a unit; `peer` is where it dials (primary) or who it expects.
     /// - Parameters:
     ///   - listen: where the link listens (`nil`: the peer-facing address, as without `ha.listen`).
-    ///   - statusInterval: also sets the handshake timeout (three intervals).
-    ///   - vrrpFiles: give the unit keepalived's state and track files in its directory (the test writes the state).
+    ///   - limits: what unauthenticated connections may do (the handshake timeout among them).
+    ///   - vrrpFiles: give the unit keepalived's state, track and handover files in its directory (the test writes the
+    ///     state).
     static func start(
         role: HARole, node: String, listen: Endpoint? = Endpoint(host: "127.0.0.1", port: 0), peerHost: String = "127.0.0.1",
         peerPort: Int, secret: String = TestSecrets.pair, queueLimit: Int = 100_000, statusInterval: Duration = .seconds(1),
@@ -93,13 +94,14 @@ struct TestUnit {
         try await gateway.start()
         let host = MemoryHost(text: text)
         host.gateway.withLockedValue { $0 = gateway }
-        let ha = HAConfiguration(
+        var ha = HAConfiguration(
             node: node, role: role, listen: listen, peer: Endpoint(host: peerHost, port: peerPort),
             secretFile: "-", queueLimit: queueLimit, reconnectMinimum: .milliseconds(100), reconnectMaximum: .milliseconds(500),
             statusInterval: statusInterval, healthFile: directory.appendingPathComponent("ha-health").path,
             vrrpStateFile: vrrpFiles ? directory.appendingPathComponent("vrrp-state").path : nil,
             vrrpTrackFile: vrrpFiles ? directory.appendingPathComponent("vrrp-track").path : nil,
             handoverTimeout: .seconds(5))
+        ha.vrrpHandoverFile = vrrpFiles ? directory.appendingPathComponent("vrrp-handover").path : nil
         let controller = PairController(
             configuration: ha, secret: TestSecrets.secret(secret), gateway: gateway, audit: audit, host: host,
             group: MultiThreadedEventLoopGroup.singleton, logger: logger, software: "pacsgate test", limits: limits)
@@ -124,6 +126,12 @@ struct TestUnit {
     var trackValue: Int? {
         (try? String(contentsOf: self.directory.appendingPathComponent("vrrp-track"), encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// What the unit last wrote for keepalived's notify script (`copy SECONDS` or `none`).
+    var handoverText: String? {
+        (try? String(contentsOf: self.directory.appendingPathComponent("vrrp-handover"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func table() async throws -> StickTable {
