@@ -8,8 +8,10 @@ import PackageDescription
 //   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
 //   PacsgateApp → PacsgateAdmin, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
 //               → PacsgateCore
-//   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam.
+//   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam, the NIO engine.
 //                 Knows nothing of DICOM, HL7 or TLS.
+//   PacsgateDataPlane → PacsgateCore: the native engine (epoll reactors, Linux). The only module that handles raw
+//                 descriptors and unsafe memory; CPacsgateDataPlane exposes the Linux headers it calls.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -24,6 +26,7 @@ let package = Package(
         .library(name: "PacsgateDICOM", targets: ["PacsgateDICOM"]),
         .library(name: "PacsgateHL7", targets: ["PacsgateHL7"]),
         .library(name: "PacsgateTLS", targets: ["PacsgateTLS"]),
+        .library(name: "PacsgateDataPlane", targets: ["PacsgateDataPlane"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -51,6 +54,22 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "CPacsgateDataPlane"
+        ),
+        .target(
+            name: "PacsgateDataPlane",
+            dependencies: [
+                "PacsgateCore",
+                "CPacsgateDataPlane",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -153,6 +172,7 @@ let package = Package(
             name: "PacsgateApp",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateDataPlane",
                 "PacsgateAdmin",
                 "PacsgateHA",
                 "PacsgateATNA",
@@ -180,6 +200,7 @@ let package = Package(
             name: "PacsgateTestSupport",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateDataPlane",
                 "PacsgateConfig",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -195,6 +216,17 @@ let package = Package(
                 "PacsgateCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PacsgateDataPlaneTests",
+            dependencies: [
+                "PacsgateDataPlane",
+                "PacsgateCore",
+                "PacsgateTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

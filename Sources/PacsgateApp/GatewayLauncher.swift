@@ -5,6 +5,7 @@ import PacsgateATNA
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
+import PacsgateDataPlane
 import PacsgateHA
 import ServiceLifecycle
 import UnixSignals
@@ -82,11 +83,20 @@ enum GatewayLauncher {
             logger.critical("cannot open the audit log", metadata: ["audit.path": "\(configuration.audit.path ?? "-")", "error": "\(error)"])
             throw error
         }
-        let gateway = Gateway(configuration: configuration, group: group, audit: audit, logger: logger)
+        #if os(Linux)
+        let nativeEngine = Self.startNativeEngine(logger: logger)
+        #else
+        let nativeEngine: (any ForwardingEngine)? = nil
+        #endif
+        let gateway = Gateway(
+            configuration: configuration, group: group, audit: audit, logger: logger, nativeEngine: nativeEngine)
         do {
             try await gateway.start()
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
+            #if os(Linux)
+            nativeEngine?.shutdown()
+            #endif
             await audit.shutdown()
             throw error
         }
@@ -147,9 +157,26 @@ enum GatewayLauncher {
         } catch {
             logger.error("stopped with an error", metadata: ["error": "\(error)"])
         }
+        #if os(Linux)
+        // The gateway has drained (GatewayService): the reactors hold no connection the grace period allowed to go on.
+        nativeEngine?.shutdown()
+        #endif
         await audit.shutdown()
         logger.notice("stopped")
     }
+
+    #if os(Linux)
+    /// The native data plane's reactors, or `nil` when they cannot start: services then use NIO (`engine: auto`) or
+    /// fail to start (`engine: native`).
+    private static func startNativeEngine(logger: Logger) -> NativeEngine? {
+        do {
+            return try NativeEngine(logger: logger)
+        } catch {
+            logger.error("cannot start the native engine; services run on NIO", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+    #endif
 
     /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``); call
     /// once per process.

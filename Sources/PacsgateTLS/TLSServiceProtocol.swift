@@ -53,4 +53,8 @@ public struct TLSServiceProtocol: ServiceProtocol {
     public func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector {
         TLSConnectionInspector(service: self, context: context)
     }
+
+    /// Termination puts NIOSSL on both legs, so a terminating service runs on the NIO engine; passthrough reads the
+    /// ClientHello from the raw bytes and runs on either.
+    public var addsChannelHandlers: Bool { self.mode == .terminate }
 }

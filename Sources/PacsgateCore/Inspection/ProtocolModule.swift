@@ -56,6 +56,16 @@ public protocol SimulatedNode: Sendable {
 public protocol ServiceProtocol: Sendable {
     /// A fresh inspector for a newly accepted connection.
     func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector
+
+    /// Whether this service's inspectors add NIO channel handlers to the connection's channels
+    /// (``ConnectionInspector/configureClientPipeline(_:position:)``,
+    /// ``ConnectionInspector/prepareServerChannel(_:server:position:)``), as TLS termination does. Such a service runs
+    /// on the NIO engine: `engine: auto` picks NIO for it and `engine: native` is refused.
+    var addsChannelHandlers: Bool { get }
+}
+
+extension ServiceProtocol {
+    public var addsChannelHandlers: Bool { false }
 }
 
 /// What an inspector knows about its connection when it is made.
@@ -64,7 +74,8 @@ public struct ConnectionContext: Sendable {
     public var service: String
     /// The client's address.
     public var client: SocketAddress
-    /// The event loop the connection lives on; the inspector is only ever called here.
+    /// The event loop the connection lives on; the inspector is only ever called here. On the native engine this is
+    /// the connection's reactor, which is an `EventLoop` too: futures and scheduled tasks complete on its thread.
     public var eventLoop: any EventLoop
     /// The audit log records are written to.
     public var audit: AuditLog
