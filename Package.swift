@@ -96,6 +96,7 @@ let package = Package(
             name: "PacsgateHL7",
             dependencies: [
                 "PacsgateCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

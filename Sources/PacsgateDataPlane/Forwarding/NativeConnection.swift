@@ -20,7 +20,11 @@ import PacsgateCore
 final class NativeConnection {
     let index: UInt32
     private(set) var generation: UInt32 = 0
-    unowned let reactor: Reactor
+    // Unowned and unchecked: the reactor owns its slots (through its state) and outlives them, and a slot is only
+    // touched on the reactor's thread. Plain unowned references would add an atomic check to every access on the hot
+    // path.
+    unowned(unsafe) let reactor: Reactor
+    private unowned(unsafe) let state: ReactorState
     /// In the reactor's ready list.
     var queued = false
     private(set) var inUse = false
@@ -67,10 +71,10 @@ final class NativeConnection {
     init(index: UInt32, reactor: Reactor) {
         self.index = index
         self.reactor = reactor
+        self.state = reactor.state
     }
 
-    private var state: ReactorState { self.reactor.state }
-    private var now: UInt64 { self.reactor.state.now }
+    private var now: UInt64 { self.state.now }
 
     // MARK: start
 
@@ -906,21 +910,14 @@ final class NativeConnection {
                     refused: self.refused))
         }
         self.inspector = nil
-        let release: @Sendable () -> Void = {
-            [
-                limitKey = self.limitKey, peer = self.peer, server = self.serverIdentity,
-                bytes = (self.bytesUp, self.bytesDown), endReason = self.endReason
-            ] in
-            if let limitKey { service.connections.removeClient(limitKey) }
-            registry.closed()
-            service.connectionReleased(
-                server: server, client: peer?.logDescription ?? "?", bytesUp: bytes.0, bytesDown: bytes.1,
-                duration: duration, endReason: endReason)
-        }
+        let ended = EndedConnection(
+            service: service, registry: registry, limitKey: self.limitKey, peer: self.peer, server: self.serverIdentity,
+            bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: self.endReason)
         if let finished {
-            finished.whenComplete { _ in release() }
+            // The inspector's audit record must be durable first; its future completes on this reactor.
+            finished.whenComplete { _ in ended.release() }
         } else {
-            release()
+            ended.release()
         }
         self.free()
     }
@@ -984,6 +981,28 @@ final class NativeConnection {
 
     private func withLeg<T>(_ side: ConnectionSide, _ body: (inout Leg) -> T) -> T {
         side == .client ? body(&self.client) : body(&self.server)
+    }
+}
+
+/// What is left of a connection once its sockets are closed and its slot is free: the bookkeeping done when its
+/// audit records are written (``ConnectionBookkeeping``).
+private struct EndedConnection: Sendable {
+    let service: ServiceRuntime
+    let registry: NativeServiceConnections
+    let limitKey: StickKey?
+    let peer: PeerAddress?
+    let server: ServerIdentity?
+    let bytesUp: Int
+    let bytesDown: Int
+    let duration: Duration
+    let endReason: String
+
+    func release() {
+        if let limitKey { self.service.connections.removeClient(limitKey) }
+        self.registry.closed()
+        self.service.connectionReleased(
+            server: self.server, client: self.peer?.logDescription ?? "?", bytesUp: self.bytesUp,
+            bytesDown: self.bytesDown, duration: self.duration, endReason: self.endReason)
     }
 }
 

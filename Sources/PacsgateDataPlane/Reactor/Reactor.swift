@@ -53,7 +53,11 @@ final class Reactor: EventLoop, @unchecked Sendable {
             throw error
         }
         self.state = ReactorState(logger: logger)
-        if let error = SystemCall.epollAdd(self.epoll, self.wakeCounter, events: EPOLLIN.rawValue, data: EventTag.wake.raw) {
+        // Edge-triggered: every write to the counter wakes epoll_wait once, so the counter need not be read back (one
+        // system call fewer per wake-up; a 64-bit counter does not overflow in practice).
+        if let error = SystemCall.epollAdd(
+            self.epoll, self.wakeCounter, events: EPOLLIN.rawValue | EPOLLET.rawValue, data: EventTag.wake.raw)
+        {
             SystemCall.close(self.wakeCounter)
             SystemCall.close(self.epoll)
             throw error
@@ -110,7 +114,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
                 let tag = EventTag(raw: event.data.u64)
                 switch tag.kind {
                 case .wake:
-                    SystemCall.drain(self.wakeCounter)
+                    break  // the tasks run below
                 case .listener:
                     state.listenerReady(tag.index)
                 case .client, .server:

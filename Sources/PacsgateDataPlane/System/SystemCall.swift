@@ -228,13 +228,6 @@ enum SystemCall {
         _ = Glibc.write(counter, &one, MemoryLayout<UInt64>.size)
     }
 
-    /// Resets an eventfd counter to zero.
-    static func drain(_ counter: Int32) {
-        var value: UInt64 = 0
-        // SAFETY: eventfd reads write exactly one UInt64 into this stack variable.
-        _ = Glibc.read(counter, &value, MemoryLayout<UInt64>.size)
-    }
-
     /// A non-blocking, close-on-exec pipe: (read end, write end).
     static func pipe() -> Result<(Int32, Int32), Errno> {
         var descriptors: (Int32, Int32) = (-1, -1)

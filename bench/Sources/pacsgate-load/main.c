@@ -10,6 +10,9 @@
 //       and latency quantiles (ms) of the operations in the window.
 //   pacsgate-load serve --port P [--request 200] [--response 100] [--threads 1]
 //       For every `request` bytes a connection sends, answers `response` bytes; closes when the client does.
+//   pacsgate-load exec PROGRAM [ARGUMENTS...]
+//       Runs PROGRAM with every signal unblocked and at its default action (a program started from a thread of the
+//       Swift bench tool inherits that thread's blocked signals; strace must be stoppable with SIGINT).
 //
 // Script file: one exchange per line, `FRAMING HEX`, where FRAMING is `pdu:T` (one DICOM PDU of type T: 6-byte
 // header, big-endian length at offset 2), `mllp` (ends with FS CR) or `bytes:N`.
@@ -466,9 +469,18 @@ static int run_server(void) {
 // --- main -----------------------------------------------------------------------------------------------------
 
 int main(int argc, char **argv) {
+    if (argc >= 3 && strcmp(argv[1], "exec") == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execvp(argv[2], argv + 2);
+        die(argv[2]);
+    }
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || (strcmp(argv[1], "client") != 0 && strcmp(argv[1], "serve") != 0)) {
-        fprintf(stderr, "usage: pacsgate-load client|serve [options] (see the comment at the top of main.c)\n");
+        fprintf(stderr, "usage: pacsgate-load client|serve|exec [options] (see the comment at the top of main.c)\n");
         return 2;
     }
     const char *script_path = NULL;
