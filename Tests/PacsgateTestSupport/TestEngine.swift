@@ -26,6 +26,12 @@ package enum TestEngine {
         #endif
     }
 
+    /// A top-level `engine:` line for configurations a test gives the `pacsgate` executable: `engine: nio` when NIO
+    /// is requested (the executable has the native engine), nothing otherwise.
+    package static var configurationLine: String {
+        Self.requested == .nio ? "engine: nio\n" : ""
+    }
+
     /// The engine a service that can run on either runs on in this test run.
     package static var effective: Engine { Self.native == nil ? .nio : .native }
 
