@@ -8,6 +8,7 @@ import PackageDescription
 //   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
 //   PacsgateApp → PacsgateAdmin, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
 //               → PacsgateCore
+//   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig
 //   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam, the NIO engine.
 //                 Knows nothing of DICOM, HL7 or TLS.
 //   PacsgateDataPlane → PacsgateCore: the native engine (epoll reactors, Linux). The only module that handles raw
@@ -122,6 +123,8 @@ let package = Package(
             dependencies: [
                 "PacsgateCore",
                 "PacsgateConfig",
+                "PacsgateTLS",
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -215,6 +218,8 @@ let package = Package(
             name: "PacsgateCoreTests",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -234,7 +239,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PacsgateConfigTests",
-            dependencies: ["PacsgateConfig", "PacsgateCore", "PacsgateApp"]
+            dependencies: ["PacsgateConfig", "PacsgateCore", "PacsgateApp", "PacsgateTestSupport"]
         ),
         .testTarget(
             name: "PacsgateDICOMTests",

@@ -3,8 +3,8 @@
 # Safe to run repeatedly. Needs root (or sudo) for apt on a fresh machine.
 set -euo pipefail
 
-APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2 rsyslog rsyslog-gnutls libxml2-utils)
-PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7 prometheus_client selenium)
+APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2 nftables rsyslog rsyslog-gnutls libxml2-utils time strace util-linux)
+PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7 prometheus_client selenium noiseprotocol)
 
 need_apt=()
 command -v /usr/bin/echoscu >/dev/null 2>&1 || need_apt+=(dcmtk)
@@ -18,9 +18,16 @@ ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || need_apt+=(rsyslog-gnutls
 # The admin page's browser test: Debian's Chromium and its WebDriver.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
-# The HA failover test: keepalived in network namespaces the test creates.
+# The HA failover tests: keepalived in network namespaces the test creates, and nft for the handover rules
+# (Samples/keepalived/pacsgate-handover.nft).
 [ -x /usr/sbin/keepalived ] || need_apt+=(keepalived)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+[ -x /usr/sbin/nft ] || need_apt+=(nftables)
+# The hardening tests: a child's peak RSS (/usr/bin/time), how secret files are created (strace), a gateway with a
+# lowered descriptor limit (prlimit) and a just-booted clock (unshare --time).
+[ -x /usr/bin/time ] || need_apt+=(time)
+[ -x /usr/bin/strace ] || need_apt+=(strace)
+command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
 if ((${#need_apt[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -36,6 +43,8 @@ missing_pip=()
 "$PYTHON" -c "import hl7" 2>/dev/null || missing_pip+=(hl7)
 "$PYTHON" -c "import prometheus_client" 2>/dev/null || missing_pip+=(prometheus_client)
 "$PYTHON" -c "import selenium" 2>/dev/null || missing_pip+=(selenium)
+# The HA handshake's interoperability test: an independent Noise implementation.
+"$PYTHON" -c "import noise.connection" 2>/dev/null || missing_pip+=(noiseprotocol)
 if ((${#missing_pip[@]})); then
     echo "install-test-deps: pip install ${missing_pip[*]}"
     "$PYTHON" -m pip install -q "${missing_pip[@]}"

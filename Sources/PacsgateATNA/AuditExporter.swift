@@ -325,7 +325,11 @@ public final class AuditExporter: Service, Sendable {
 
     private func clearSpoolFile() {
         guard let spool = self.spool, FileManager.default.fileExists(atPath: spool.path) else { return }
-        try? spool.rewrite([])
+        do {
+            try spool.rewrite([])
+        } catch {
+            self.logger.error("audit export: cannot empty the spool file", metadata: ["audit.spool": "\(spool.path)", "error": "\(error)"])
+        }
     }
 
     /// On shutdown: what is still queued goes to the spool file.

@@ -1,4 +1,5 @@
 import Foundation
+import PacsgateCore
 
 /// The on-disk spool: the audit messages waiting for the repository, so a gateway restart does not lose them.
 ///
@@ -7,28 +8,16 @@ import Foundation
 /// queued, emptied once everything has been sent. A record torn by a crash ends the file when it is read back. A
 /// crash after part of the spool was sent sends that part again on the next start (at least once).
 struct SpoolFile {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
     let path: String
 
     init(path: String) {
         self.path = path
     }
 
-    /// Appends `entries`.
+    /// Appends `entries` (the file is created owner-only: audit messages name patients' studies and users).
     func append(_ entries: [ExportQueue.Entry]) throws {
         guard !entries.isEmpty else { return }
-        if !FileManager.default.fileExists(atPath: self.path) {
-            guard FileManager.default.createFile(atPath: self.path, contents: nil, attributes: [.posixPermissions: 0o600])
-            else { throw Failure(description: "cannot create \(self.path)") }
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: self.path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Self.encode(entries))
-        try handle.synchronize()
+        try PrivateFile.append(Self.encode(entries), to: self.path)
     }
 
     /// Replaces the file with `entries` (empty: removes it).
@@ -37,10 +26,7 @@ struct SpoolFile {
             if FileManager.default.fileExists(atPath: self.path) { try FileManager.default.removeItem(atPath: self.path) }
             return
         }
-        let temporary = self.path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(Self.encode(entries)), attributes: [.posixPermissions: 0o600])
-        else { throw Failure(description: "cannot write \(temporary)") }
-        if rename(temporary, self.path) != 0 { throw Failure(description: "cannot rename \(temporary) to \(self.path)") }
+        try PrivateFile.write(Self.encode(entries), to: self.path)
     }
 
     /// The records in the file, oldest first (none when there is no file); a torn last record is left out.

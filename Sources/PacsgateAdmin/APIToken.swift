@@ -5,6 +5,22 @@ import Crypto
 /// Tokens are long random strings, so a fast hash is enough to keep them out of the configuration file: the file holds
 /// `sha256:` and the hex digest; the token itself is shown once by `pacsgate hash-password --token`.
 public struct APIToken: Sendable, Equatable {
+    /// What a token may do; each scope includes the ones before it.
+    public enum Scope: String, Sendable, CaseIterable, Comparable, Codable {
+        /// `GET /metrics` only (Prometheus).
+        case metrics
+        /// The overview, the recent audit records and the configuration with its hashes and secrets redacted.
+        case read
+        /// Also drain, halt, online, weights and reload.
+        case operate
+        /// Also upload a configuration (users, tokens, everything) and read it unredacted.
+        case admin
+
+        public static func < (lhs: Scope, rhs: Scope) -> Bool {
+            Self.allCases.firstIndex(of: lhs)! < Self.allCases.firstIndex(of: rhs)!
+        }
+    }
+
     /// The SHA-256 digest of a token.
     public struct Digest: Sendable, Equatable, CustomStringConvertible {
         public let bytes: [UInt8]
@@ -61,10 +77,13 @@ public struct APIToken: Sendable, Equatable {
     /// Shown in audit records as the acting principal (`token:NAME`).
     public var name: String
     public var digest: Digest
+    /// What it may do (`read` unless the configuration says otherwise).
+    public var scope: Scope
 
-    public init(name: String, digest: Digest) {
+    public init(name: String, digest: Digest, scope: Scope = .read) {
         self.name = name
         self.digest = digest
+        self.scope = scope
     }
 
     /// A new random token: 32 random bytes in URL-safe base 64 without padding (43 characters).

@@ -13,7 +13,8 @@ public struct AdminClient: Sendable {
     public enum Verification: Sendable, Equatable {
         /// The system's trust store.
         case system
-        /// Trust exactly the certificates in this PEM file (the admin's self-signed certificate).
+        /// Trust exactly the certificates in this PEM file (the admin's self-signed certificate); the host name is
+        /// checked.
         case certificateFile(String)
         /// Do not verify (prints a warning in `pacsgate ctl`).
         case none
@@ -146,9 +147,9 @@ public struct AdminClient: Sendable {
         switch self.verification {
         case .system: break
         case .certificateFile(let path):
+            // The file is the trust anchor; the URL's host must still be a name or address the certificate holds (the
+            // generated one names localhost, 127.0.0.1 and the listen address), as with any other certificate.
             configuration.trustRoots = .file(path)
-            // A self-signed admin certificate names 127.0.0.1 and localhost; the file itself is the trust anchor.
-            configuration.certificateVerification = .noHostnameVerification
         case .none: configuration.certificateVerification = .none
         }
         return try NIOSSLContext(configuration: configuration)

@@ -10,10 +10,14 @@ public import PacsgateCore
 ///   certificate: /etc/pacsgate/admin.crt
 ///   key: /etc/pacsgate/admin.key
 ///   session_timeout: 30m
+///   max_connections: 64                # connections at once; more wait in the listen backlog
+///   idle_timeout: 60s                  # a connection without a request for this long is closed
+///   handshake_timeout: 10s             # HTTPS: the TLS handshake must finish within this
 ///   users:
 ///     - { name: alice, password_hash: "$2b$12$…" }     # pacsgate hash-password
 ///   tokens:
-///     - { name: monitoring, token_hash: "sha256:…" }   # pacsgate hash-password --token
+///     - { name: prometheus, token_hash: "sha256:…", scope: metrics }   # pacsgate hash-password --token
+///     - { name: ops, token_hash: "sha256:…", scope: operate }          # metrics | read (default) | operate | admin
 /// ```
 public struct AdminConfiguration: Sendable, Equatable {
     /// How the admin server speaks HTTP.
@@ -44,6 +48,12 @@ public struct AdminConfiguration: Sendable, Equatable {
     /// Failed logins from one client address (or for one user name) within ``loginWindow`` before logins are refused.
     public var loginAttempts: Int
     public var loginWindow: Duration
+    /// Connections served at once; beyond, new ones wait in the listen backlog.
+    public var maxConnections: Int
+    /// A connection with no request in progress for this long is closed.
+    public var idleTimeout: Duration
+    /// HTTPS: a connection whose TLS handshake has not finished after this long is closed.
+    public var handshakeTimeout: Duration
     /// Line of the section in the file (for messages); 0 when built in code.
     public var line: Int
 
@@ -54,6 +64,7 @@ public struct AdminConfiguration: Sendable, Equatable {
         listen: Endpoint = AdminConfiguration.defaultListen, tls: TLSMode = .auto, certificatePath: String? = nil,
         keyPath: String? = nil, users: [AdminUser] = [], tokens: [APIToken] = [], sessionTimeout: Duration = .seconds(1800),
         sessionLifetime: Duration = .seconds(12 * 3600), loginAttempts: Int = 5, loginWindow: Duration = .seconds(900),
+        maxConnections: Int = 64, idleTimeout: Duration = .seconds(60), handshakeTimeout: Duration = .seconds(10),
         line: Int = 0
     ) {
         self.listen = listen
@@ -66,6 +77,9 @@ public struct AdminConfiguration: Sendable, Equatable {
         self.sessionLifetime = sessionLifetime
         self.loginAttempts = loginAttempts
         self.loginWindow = loginWindow
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+        self.handshakeTimeout = handshakeTimeout
         self.line = line
     }
 
@@ -132,11 +146,16 @@ public struct AdminConfiguration: Sendable, Equatable {
         if let lifetime = reader.duration("session_lifetime") { config.sessionLifetime = lifetime }
         if let attempts = reader.int("login_attempts", in: 1...1000) { config.loginAttempts = attempts }
         if let window = reader.duration("login_window") { config.loginWindow = window }
-        for key in ["session_timeout", "session_lifetime", "login_window"] {
+        if let connections = reader.int("max_connections", in: 1...100_000) { config.maxConnections = connections }
+        if let idle = reader.duration("idle_timeout") { config.idleTimeout = idle }
+        if let handshake = reader.duration("handshake_timeout") { config.handshakeTimeout = handshake }
+        for key in ["session_timeout", "session_lifetime", "login_window", "idle_timeout", "handshake_timeout"] {
             let value: Duration
             switch key {
             case "session_timeout": value = config.sessionTimeout
             case "session_lifetime": value = config.sessionLifetime
+            case "idle_timeout": value = config.idleTimeout
+            case "handshake_timeout": value = config.handshakeTimeout
             default: value = config.loginWindow
             }
             if value <= .zero { reader.problem(reader.entryLine(key) ?? node.line, "admin: '\(key)' must be longer than zero") }
@@ -206,6 +225,7 @@ public struct AdminConfiguration: Sendable, Equatable {
             let name = entry.string("name", required: true)
             let hashText = entry.string("token_hash")
             let plain = entry.string("token")
+            let scope = entry.choice("scope", APIToken.Scope.self) ?? .read
             let line = item.line
             entry.finish()
             reader.absorb(entry)
@@ -240,7 +260,7 @@ public struct AdminConfiguration: Sendable, Equatable {
                 continue
             }
             seen[name] = line
-            tokens.append(APIToken(name: name, digest: digest))
+            tokens.append(APIToken(name: name, digest: digest, scope: scope))
         }
         return tokens
     }

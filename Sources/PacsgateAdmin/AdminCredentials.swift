@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PacsgateCore
 import SwiftASN1
 public import Logging
 import X509
@@ -37,8 +38,7 @@ public enum AdminCredentials {
         let hash = try PasswordHasher.hash(password)
         if let file, let stateDirectory {
             try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-            guard FileManager.default.createFile(atPath: file, contents: Data("\(name):\(hash)\n".utf8), attributes: [.posixPermissions: 0o600])
-            else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file]) }
+            try PrivateFile.write(Array("\(name):\(hash)\n".utf8), to: file)
         }
         updated.users = [AdminUser(name: name, passwordHash: hash)]
         return (updated, GeneratedUser(name: name, newPassword: password, file: file))
@@ -50,6 +50,12 @@ public enum AdminCredentials {
         public var keyPEM: String
         /// Where they came from, for the log.
         public var origin: String
+
+        public init(certificatePEM: String, keyPEM: String, origin: String) {
+            self.certificatePEM = certificatePEM
+            self.keyPEM = keyPEM
+            self.origin = origin
+        }
     }
 
     /// The configured certificate and key, or a self-signed pair from `STATE_DIR/admin-cert.pem` and
@@ -72,9 +78,8 @@ public enum AdminCredentials {
         let generated = try Self.selfSigned(for: configuration.listen.host)
         if let certificateFile, let keyFile, let stateDirectory {
             try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-            guard FileManager.default.createFile(atPath: keyFile, contents: Data(generated.keyPEM.utf8), attributes: [.posixPermissions: 0o600]),
-                FileManager.default.createFile(atPath: certificateFile, contents: Data(generated.certificatePEM.utf8), attributes: [.posixPermissions: 0o644])
-            else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: certificateFile]) }
+            try PrivateFile.write(Array(generated.keyPEM.utf8), to: keyFile)
+            try PrivateFile.write(Array(generated.certificatePEM.utf8), to: certificateFile, mode: 0o644)
             logger.notice(
                 "admin: generated a self-signed certificate; configure admin.certificate and admin.key to use your own",
                 metadata: ["admin.certificate": "\(certificateFile)", "sha256": "\(generated.origin)"])

@@ -71,9 +71,27 @@ public final class AdminMetrics: Sendable {
     private static var auditBuffered: MetricNameDescriptor { descriptor(
         "audit_log_buffered_records", help: "Audit records held in memory because the file cannot be written.") }
 
-    /// Brings the registry up to date with `services` and `activity`, then renders it.
-    public func render(services: [ServiceRuntime], activity: ActivityState, audit: AuditLog.Status) -> String {
+    private static var haMaster: MetricNameDescriptor { descriptor("ha_vrrp_master", help: "1 while this unit holds the virtual IPs (keepalived MASTER).") }
+    private static var haLinkUp: MetricNameDescriptor { descriptor("ha_link_up", help: "1 while the HA link to the peer is up and the peer heard from.") }
+    private static var haReady: MetricNameDescriptor { descriptor(
+        "ha_ready", help: "1 while this unit may hold the virtual IPs (the peer's snapshot is in), 0 starting, standing by or leaving.") }
+    private static var haTakeovers: MetricNameDescriptor { descriptor("ha_takeovers", unit: "total", help: "Times this unit took the virtual IPs over.") }
+    private static var haRejected: MetricNameDescriptor { descriptor(
+        "ha_rejected", unit: "total", help: "Connections or frames refused on the HA port (failed authentication, malformed, over the limits).") }
+    private static var haQueued: MetricNameDescriptor { descriptor("ha_replication_queued", help: "Persistence changes waiting to be sent to the peer.") }
+
+    /// Brings the registry up to date with `services` and `activity` (and the HA `pair`, for a unit of one), then
+    /// renders it.
+    public func render(services: [ServiceRuntime], activity: ActivityState, audit: AuditLog.Status, pair: Overview.Pair? = nil) -> String {
         self.state.withLockedValue { state in
+            if let pair {
+                self.registry.makeGauge(descriptor: Self.haMaster).set(to: pair.vrrp == "MASTER" ? 1 : 0)
+                self.registry.makeGauge(descriptor: Self.haLinkUp).set(to: pair.link == "up" && pair.peerReachable ? 1 : 0)
+                self.registry.makeGauge(descriptor: Self.haReady).set(to: pair.readiness == "ready" ? 1 : 0)
+                self.registry.makeGauge(descriptor: Self.haQueued).set(to: Double(pair.queued))
+                Self.advance(self.registry.makeCounter(descriptor: Self.haTakeovers), to: pair.takeovers, key: "ha\u{0}takeovers", previous: &state.previous)
+                Self.advance(self.registry.makeCounter(descriptor: Self.haRejected), to: pair.rejected, key: "ha\u{0}rejected", previous: &state.previous)
+            }
             var seen: Set<String> = []
             for service in services {
                 let available = service.pool.hasAvailableServer
@@ -120,7 +138,7 @@ public final class AdminMetrics: Sendable {
             case .ok:
                 self.registry.makeGauge(descriptor: Self.auditOK).set(to: 1)
                 self.registry.makeGauge(descriptor: Self.auditBuffered).set(to: 0)
-            case .failing(_, let buffered, _):
+            case .failing(_, let buffered):
                 self.registry.makeGauge(descriptor: Self.auditOK).set(to: 0)
                 self.registry.makeGauge(descriptor: Self.auditBuffered).set(to: Double(buffered))
             }

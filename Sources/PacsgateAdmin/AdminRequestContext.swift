@@ -1,5 +1,6 @@
 public import Hummingbird
 import Logging
+import PacsgateConfig
 
 /// The request context of the admin server: who is asking, and from where.
 public struct AdminRequestContext: RequestContext {
@@ -14,8 +15,8 @@ public struct AdminRequestContext: RequestContext {
         self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "local"
     }
 
-    /// Config uploads are YAML files; 4 MiB is far beyond any real one.
-    public var maxUploadSize: Int { 4 << 20 }
+    /// Config uploads are YAML files, refused beyond ``YAMLGuard/maximumBytes`` (1 MiB) anyway.
+    public var maxUploadSize: Int { YAMLGuard.maximumBytes }
 }
 
 /// An error answered as JSON: `{"error": "…"}` with a status code.

@@ -57,7 +57,7 @@ public struct AdminRoutes: Sendable {
         router.post("/login") { request, context in try await self.login(request, context) }
 
         // The page (session cookie; a missing session goes to the login form).
-        let pages = router.group().add(middleware: AuthenticationMiddleware(routes: self, kind: .page))
+        let pages = router.group().add(middleware: AuthenticationMiddleware(routes: self, kind: .page, requires: .admin))
         pages.get("/") { request, context in try await self.page(request, context) }
         pages.get("/fragment/overview") { request, context in try await self.fragment(request, context) }
         pages.post("/logout") { request, context in try await self.logout(request, context) }
@@ -66,32 +66,32 @@ public struct AdminRoutes: Sendable {
         pages.post("/actions/reload") { request, context in try await self.formAction(request, context, .reload) }
 
         // Metrics: a bearer token (Prometheus' `authorization`) or a session.
-        router.group().add(middleware: AuthenticationMiddleware(routes: self, kind: .api))
+        router.group().add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .metrics))
             .get("/metrics") { _, _ in try await self.metricsText() }
 
-        // The JSON API.
-        let api = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api))
-        api.get("/overview") { _, context in JSONBody.response(await self.overview(user: context.principal?.auditName)) }
-        api.post("/services/:service/servers/:server/state") { request, context in
+        // The JSON API, grouped by the token scope each route needs (a session may do everything).
+        let read = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .read))
+        read.get("/overview") { _, context in JSONBody.response(await self.overview(user: context.principal?.auditName)) }
+        read.get("/audit") { request, _ in self.auditRecords(request) }
+        read.get("/config") { _, context in try await self.configurationText(context) }
+        let operate = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .operate))
+        operate.post("/services/:service/servers/:server/state") { request, context in
             try await self.apiSetState(request, context)
         }
-        api.put("/services/:service/servers/:server/weight") { request, context in
+        operate.put("/services/:service/servers/:server/weight") { request, context in
             try await self.apiSetWeight(request, context)
         }
-        api.get("/audit") { request, _ in self.auditRecords(request) }
-        api.post("/reload") { request, context in
+        operate.post("/reload") { request, context in
             Self.outcomeResponse(await self.manager.reload(by: context.principal?.auditName ?? "?", forced: Self.forced(request)))
         }
-        api.get("/config") { _, _ in
-            Response(
-                status: .ok,
-                headers: [
-                    .contentType: "application/yaml; charset=utf-8",
-                    .contentDisposition: "attachment; filename=\"pacsgate.yaml\"",
-                ],
-                body: .init(byteBuffer: ByteBuffer(string: await self.manager.currentText)))
+        operate.post("/ha/switchover") { _, context in
+            guard let outcome = await self.manager.switchover(by: context.principal?.auditName ?? "?") else {
+                throw AdminError(.notFound, "this unit is not part of an HA pair (no ha: section)")
+            }
+            return JSONBody.response(outcome, status: outcome.handedOver ? .ok : outcome.refused ? .conflict : .gatewayTimeout)
         }
-        api.post("/config") { request, context in
+        let admin = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .admin))
+        admin.post("/config") { request, context in
             var request = request
             let body = try await request.collectBody(upTo: context.maxUploadSize)
             let text = String(buffer: body)
@@ -99,6 +99,25 @@ public struct AdminRoutes: Sendable {
             return Self.outcomeResponse(
                 await self.manager.upload(text, by: context.principal?.auditName ?? "?", forced: Self.forced(request)))
         }
+    }
+
+    /// The running configuration: whole for `admin`, with every hash and secret replaced by `(redacted)` below it.
+    private func configurationText(_ context: AdminRequestContext) async throws -> Response {
+        var text = await self.manager.currentText
+        if (context.principal?.scope ?? .metrics) < .admin {
+            guard let redacted = ConfigurationRedaction.redact(text) else {
+                throw AdminError(
+                    .forbidden, "the configuration holds a secret that cannot be redacted in place; read it with an admin token")
+            }
+            text = redacted
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/yaml; charset=utf-8",
+                .contentDisposition: "attachment; filename=\"pacsgate.yaml\"",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     private static func asset(_ text: String, type: String) -> Response {
@@ -150,7 +169,8 @@ public struct AdminRoutes: Sendable {
 
     private func metricsText() async throws -> Response {
         let text = self.metrics.render(
-            services: await self.gateway.services, activity: self.activity.snapshot(), audit: self.audit.status)
+            services: await self.gateway.services, activity: self.activity.snapshot(), audit: self.audit.status,
+            pair: await self.manager.pairStatus())
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -237,6 +257,24 @@ public struct AdminRoutes: Sendable {
         response.setCookie(
             Cookie(name: self.sessionCookie, value: "", maxAge: 0, path: "/", secure: self.https, httpOnly: true, sameSite: .strict))
         return response
+    }
+
+    /// A request beyond its token's scope.
+    func recordDenied(_ request: Request, _ context: AdminRequestContext, scope: APIToken.Scope, requires: APIToken.Scope) async {
+        var line = AuditLog.record(event: "admin.denied")
+        line.field("user", context.principal?.auditName ?? "?")
+        line.field("client", context.clientAddress)
+        line.field("method", request.method.rawValue)
+        line.field("path", String(request.uri.path.prefix(256)))
+        line.field("scope", scope.rawValue)
+        line.field("requires", requires.rawValue)
+        try? await self.audit.writeAndWait(line)
+        self.logger.warning(
+            "admin API: request beyond the token's scope",
+            metadata: [
+                "admin.user": "\(context.principal?.auditName ?? "?")", "client": "\(context.clientAddress)",
+                "path": "\(request.uri.path.prefix(256))", "scope": "\(scope.rawValue)", "requires": "\(requires.rawValue)",
+            ])
     }
 
     private func record(event: String, user: String, client: String, result: String) async {
@@ -357,15 +395,10 @@ public struct AdminRoutes: Sendable {
         request.uri.queryParameters.get("force") == "true"
     }
 
-    /// Changes a server's administrative state and audits it; returns a sentence for people.
+    /// Changes a server's administrative state once its audit record is written; returns a sentence for people.
     func setState(service: String, server: String, to state: ServerAdminState, by user: String, forced: Bool = false) async throws -> String {
         if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
-        let previous: ServerAdminState
-        do {
-            previous = try await self.gateway.setServerState(service: service, server: server, to: state)
-        } catch {
-            throw Self.controlError(error)
-        }
+        let previous = try await self.server(service, server).adminState
         var line = AuditLog.record(event: "admin.change")
         line.field("user", user)
         line.field("what", "server.state")
@@ -373,19 +406,20 @@ public struct AdminRoutes: Sendable {
         line.field("server", server)
         line.field("before", previous.rawValue)
         line.field("after", state.rawValue)
-        try? await self.audit.writeAndWait(line)
-        return previous == state ? "\(service)/\(server) is already \(state.rawValue)" : "\(service)/\(server): \(previous.rawValue) → \(state.rawValue)"
-    }
-
-    /// Changes a server's weight and audits it.
-    func setWeight(service: String, server: String, to weight: Int, by user: String, forced: Bool = false) async throws -> String {
-        if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
-        let previous: Int
+        try await self.recordChange(line)
         do {
-            previous = try await self.gateway.setWeight(service: service, server: server, to: weight)
+            try await self.gateway.setServerState(service: service, server: server, to: state)
         } catch {
             throw Self.controlError(error)
         }
+        return previous == state ? "\(service)/\(server) is already \(state.rawValue)" : "\(service)/\(server): \(previous.rawValue) → \(state.rawValue)"
+    }
+
+    /// Changes a server's weight once its audit record is written.
+    func setWeight(service: String, server: String, to weight: Int, by user: String, forced: Bool = false) async throws -> String {
+        if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
+        guard (0...1_000_000).contains(weight) else { throw Self.controlError(.badWeight(weight)) }
+        let previous = try await self.server(service, server).weight
         var line = AuditLog.record(event: "admin.change")
         line.field("user", user)
         line.field("what", "server.weight")
@@ -393,8 +427,33 @@ public struct AdminRoutes: Sendable {
         line.field("server", server)
         line.field("before", previous)
         line.field("after", weight)
-        try? await self.audit.writeAndWait(line)
+        try await self.recordChange(line)
+        do {
+            try await self.gateway.setWeight(service: service, server: server, to: weight)
+        } catch {
+            throw Self.controlError(error)
+        }
         return "\(service)/\(server): weight \(previous) → \(weight)"
+    }
+
+    /// The current state of a server, or 404.
+    private func server(_ service: String, _ server: String) async throws -> ServerSnapshot {
+        guard let runtime = await self.gateway.service(service) else { throw Self.controlError(.unknownService(service)) }
+        guard let status = runtime.pool.snapshot().first(where: { $0.label == server }) else {
+            throw Self.controlError(.unknownServer(service: service, server: server))
+        }
+        return status
+    }
+
+    /// Writes an admin change's record before the change is made; when it cannot be written the change is not made
+    /// (503).
+    private func recordChange(_ line: JSONLine) async throws {
+        do {
+            try await self.audit.writeOrWithdraw(line)
+        } catch {
+            self.logger.error("admin change not applied: its audit record cannot be written", metadata: ["error": "\(error)"])
+            throw AdminError(.serviceUnavailable, "not applied: the audit log cannot be written (\(error))")
+        }
     }
 
     private static func controlError(_ error: Gateway.ControlError) -> AdminError {
@@ -406,7 +465,8 @@ public struct AdminRoutes: Sendable {
 }
 
 /// Authenticates admin requests: a bearer token, or a session cookie (whose state-changing API requests must also
-/// carry the session's CSRF token in `X-CSRF-Token`).
+/// carry the session's CSRF token in `X-CSRF-Token`), and checks that the principal's scope covers the route: a
+/// token below it gets 403 and an `admin.denied` audit record. A logged-in user has every scope.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AdminRequestContext
 
@@ -419,6 +479,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     let routes: AdminRoutes
     let kind: Kind
+    /// The scope the routes behind this middleware need.
+    let requires: APIToken.Scope
 
     func handle(
         _ request: Request, context: AdminRequestContext, next: (Request, AdminRequestContext) async throws -> Response
@@ -430,8 +492,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
             let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
             switch self.routes.authenticator.authenticate(token: token, client: context.clientAddress) {
-            case .valid(let name):
-                context.principal = .token(name: name)
+            case .valid(let name, let scope):
+                context.principal = .token(name: name, scope: scope)
+                guard scope >= self.requires else {
+                    await self.routes.recordDenied(request, context, scope: scope, requires: self.requires)
+                    throw AdminError(
+                        .forbidden, "token '\(name)' has scope '\(scope.rawValue)'; this needs '\(self.requires.rawValue)' or above")
+                }
             case .invalid:
                 self.routes.logger.warning("admin API: invalid bearer token", metadata: ["client": "\(context.clientAddress)"])
                 throw AdminError.unauthorized("invalid token")

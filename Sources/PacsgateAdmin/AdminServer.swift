@@ -1,10 +1,11 @@
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 public import Logging
 import NIOCore
 import NIOSSL
+import NIOTLS
 public import PacsgateCore
+import PacsgateTLS
 public import ServiceLifecycle
 
 /// The admin web server: System Overview page, JSON API and `/metrics`, as one ``Service`` of the gateway's service
@@ -12,6 +13,10 @@ public import ServiceLifecycle
 ///
 /// It samples the services' traffic for the graphs while it runs. If its port cannot be bound it says so and tries
 /// again every ten seconds: the gateway's own services keep running either way.
+///
+/// Limits: at most `max_connections` connections at once (more wait in the listen backlog), a connection without a
+/// request for `idle_timeout` is closed, and over HTTPS one whose TLS handshake has not finished within
+/// `handshake_timeout`. HTTPS uses the project's TLS settings (TLS 1.2 or later, ECDHE with AEAD ciphers only).
 public struct AdminServer: Service {
     public let configuration: AdminConfiguration
     /// The routes (exposed for tests that drive them without a socket).
@@ -19,7 +24,7 @@ public struct AdminServer: Service {
     private let gateway: Gateway
     private let manager: ConfigurationManager
     private let history: TrafficHistory
-    private let tlsConfiguration: TLSConfiguration?
+    private let sslContext: NIOSSLContext?
     private let logger: Logger
     private let onRunning: @Sendable (_ url: String) async -> Void
 
@@ -49,9 +54,10 @@ public struct AdminServer: Service {
             let key = try NIOSSLPrivateKey(bytes: Array(tls.keyPEM.utf8), format: .pem)
             var tlsConfiguration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
             tlsConfiguration.minimumTLSVersion = .tlsv12
-            self.tlsConfiguration = tlsConfiguration
+            tlsConfiguration.cipherSuites = TLSDefaults.cipherSuites
+            self.sslContext = try NIOSSLContext(configuration: tlsConfiguration)
         } else {
-            self.tlsConfiguration = nil
+            self.sslContext = nil
         }
         let activity = ActivityAggregator()
         activity.attach(to: gateway.audit)
@@ -64,7 +70,7 @@ public struct AdminServer: Service {
     /// The URL the server answers on once bound to `port`.
     public func url(port: Int) -> String {
         let host = self.configuration.listen.host.contains(":") ? "[\(self.configuration.listen.host)]" : self.configuration.listen.host
-        return "\(self.tlsConfiguration == nil ? "http" : "https")://\(host):\(port)"
+        return "\(self.sslContext == nil ? "http" : "https")://\(host):\(port)"
     }
 
     /// Serves until graceful shutdown.
@@ -106,8 +112,18 @@ public struct AdminServer: Service {
 
     private func serve() async throws {
         let router = self.routes.makeRouter()
-        let server: HTTPServerBuilder =
-            if let tlsConfiguration { try .tls(.http1(), tlsConfiguration: tlsConfiguration) } else { .http1() }
+        let http = HTTP1Channel.Configuration(idleTimeout: TimeAmount(self.configuration.idleTimeout))
+        let server: HTTPServerBuilder
+        if let sslContext {
+            let handshakeTimeout = TimeAmount(self.configuration.handshakeTimeout)
+            server = HTTPServerBuilder { responder in
+                AdminTLSChannel(
+                    base: HTTP1Channel(responder: responder, configuration: http), context: sslContext,
+                    handshakeTimeout: handshakeTimeout)
+            }
+        } else {
+            server = .http1(configuration: http)
+        }
         let onRunning = self.onRunning
         let logger = self.logger
         let url = { @Sendable (port: Int) in self.url(port: port) }
@@ -115,7 +131,8 @@ public struct AdminServer: Service {
             router: router, server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(self.configuration.listen.host, port: self.configuration.listen.port),
-                serverName: nil, backlog: 64),
+                serverName: nil, backlog: 64,
+                availableConnectionsDelegate: MaximumAvailableConnections(self.configuration.maxConnections, logger: logger)),
             onServerRunning: { channel in
                 let address = url(channel.localAddress?.port ?? 0)
                 logger.notice("admin server listening", metadata: ["admin.url": "\(address)"])
@@ -132,3 +149,71 @@ public struct AdminServer: Service {
         }
     }
 }
+
+/// The admin server's HTTPS child channel: NIOSSL in front of HTTP/1.1 (as HummingbirdTLS's `TLSChannel`), with a
+/// deadline for the handshake right behind it.
+struct AdminTLSChannel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let base: HTTP1Channel
+    let context: NIOSSLContext
+    let handshakeTimeout: TimeAmount
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandlers(
+                NIOSSLServerHandler(context: self.context), HandshakeDeadline(timeout: self.handshakeTimeout))
+        }.flatMap {
+            self.base.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await self.base.handle(value: value, logger: logger)
+    }
+}
+
+/// Closes a connection whose TLS handshake has not finished within `timeout` (a client that connects and sends
+/// nothing, or a handshake at one byte a second); removes itself once the handshake is done.
+final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.arm(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.arm(context)
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted? = event as? TLSUserEvent {
+            self.timer?.cancel()
+            self.timer = nil
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = nil
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        guard self.timer == nil else { return }
+        let channel = context.channel
+        self.timer = context.eventLoop.scheduleTask(in: self.timeout) { channel.close(promise: nil) }
+    }
+}
+
+@available(*, unavailable)
+extension HandshakeDeadline: Sendable {}

@@ -59,6 +59,7 @@ public actor ConfigurationManager {
     private var listeners: [Listener] = []
     private var gate: ChangeGate?
     private var pairStatusProvider: (@Sendable () async -> Overview.Pair?)?
+    private var switchoverAction: (@Sendable (String) async -> SwitchoverOutcome)?
 
     /// - Parameters:
     ///   - path: the configuration file, re-read by ``reload(by:)`` and replaced by ``upload(_:by:)``.
@@ -95,6 +96,32 @@ public actor ConfigurationManager {
     /// The HA pair as the overview shows it; `nil` for a single unit.
     public func pairStatus() async -> Overview.Pair? {
         await self.pairStatusProvider?()
+    }
+
+    /// What a planned switchover did (`POST /api/v1/ha/switchover`).
+    public struct SwitchoverOutcome: Sendable, Codable, Equatable {
+        /// Whether the virtual IPs left this unit.
+        public var handedOver: Bool
+        /// Refused because nothing could be done safely (not holding the VIP, the peer not ready).
+        public var refused: Bool
+        public var message: String
+
+        public init(handedOver: Bool, refused: Bool, message: String) {
+            self.handedOver = handedOver
+            self.refused = refused
+            self.message = message
+        }
+    }
+
+    /// Installs the HA pair's planned switchover (`nil`: a single unit).
+    public func setSwitchover(_ action: (@Sendable (String) async -> SwitchoverOutcome)?) {
+        self.switchoverAction = action
+    }
+
+    /// Hands the virtual IPs to the HA peer on behalf of `user`; `nil` for a single unit.
+    public func switchover(by user: String) async -> SwitchoverOutcome? {
+        guard let action = self.switchoverAction else { return nil }
+        return await action(user)
     }
 
     /// The gate's refusal of a server state or weight change, or `nil` when it may go ahead.
@@ -151,11 +178,13 @@ public actor ConfigurationManager {
             return self.refuse("reload", user: user, message: "the gateway runs without a configuration file (demo); nothing to reload", problems: [])
         }
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
+        switch ConfigurationLoader.read(path: path) {
+        case .success(let read):
+            text = read
+        case .failure(let errors):
             return await self.refuseAudited(
-                "reload", user: user, after: nil, message: "cannot read \(path): \(error.localizedDescription)", problems: [])
+                "reload", user: user, after: nil, message: "cannot read \(path)",
+                problems: errors.formatted(file: path).split(separator: "\n").map(String.init))
         }
         if let refusal = self.gate?.file(text, self.runningText, forced) {
             return await self.refuseAudited("reload", user: user, after: text, message: refusal, problems: [])
@@ -200,7 +229,7 @@ public actor ConfigurationManager {
         let admin: AdminConfiguration?
         switch self.validate(text) {
         case .failure(let errors):
-            if let restoreOnFailure, let path { try? Self.replaceFile(at: path, with: restoreOnFailure) }
+            if let restoreOnFailure { self.restore(restoreOnFailure) }
             let problems = errors.formatted(file: self.path ?? "configuration").split(separator: "\n").map(String.init)
             self.logger.error(
                 "reload refused: configuration has problems; keeping the running one",
@@ -214,28 +243,31 @@ public actor ConfigurationManager {
         }
         let report: Gateway.ReloadReport
         do {
-            report = try await self.gateway.apply(configuration)
+            // The record is written before anything changes; a change whose record cannot be written is not applied.
+            report = try await self.gateway.apply(configuration) { report in
+                var record = AuditLog.record(event: "admin.change")
+                record.field("user", user)
+                record.field("what", what)
+                record.field("before", Self.digest(before))
+                record.field("after", Self.digest(text))
+                record.field("result", "applied")
+                record.field("added", report.added)
+                record.field("removed", report.removed)
+                record.field("changed", report.changed)
+                record.field("backup", backup)
+                try await self.audit.writeOrWithdraw(record)
+            }
         } catch {
-            if let restoreOnFailure, let path { try? Self.replaceFile(at: path, with: restoreOnFailure) }
-            self.logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)", "by": "\(user)"])
+            if let restoreOnFailure { self.restore(restoreOnFailure) }
+            let why = error is AuditLog.NotWritten ? "its audit record cannot be written (\(error))" : "\(error)"
+            self.logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(why)", "by": "\(user)"])
             return await self.refuseAudited(
-                what, user: user, after: text, message: "cannot apply the configuration: \(error); the running configuration is unchanged",
+                what, user: user, after: text, message: "cannot apply the configuration: \(why); the running configuration is unchanged",
                 problems: [])
         }
         self.runningText = text
         for listener in self.listeners { await listener(configuration, admin) }
         self.logger.notice("configuration reloaded", metadata: ["changes": "\(report)", "by": "\(user)"])
-        var record = AuditLog.record(event: "admin.change")
-        record.field("user", user)
-        record.field("what", what)
-        record.field("before", Self.digest(before))
-        record.field("after", Self.digest(text))
-        record.field("result", "applied")
-        record.field("added", report.added)
-        record.field("removed", report.removed)
-        record.field("changed", report.changed)
-        record.field("backup", backup)
-        try? await self.audit.writeAndWait(record)
         return Outcome(
             applied: true, message: "configuration applied (\(report))", problems: [], added: report.added,
             removed: report.removed, changed: report.changed, backup: backup)
@@ -258,6 +290,18 @@ public actor ConfigurationManager {
         return self.refuse(what, user: user, message: message, problems: problems)
     }
 
+    /// Puts the previous file back after an upload that was not applied.
+    private func restore(_ previous: String) {
+        guard let path = self.path else { return }
+        do {
+            try Self.replaceFile(at: path, with: previous)
+        } catch {
+            self.logger.error(
+                "cannot put the previous configuration file back; the file holds the refused upload, the gateway runs the previous configuration",
+                metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
     /// `sha256:` and the hex digest of a file's text.
     static func digest(_ text: String) -> String {
         "sha256:" + SHA256.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
@@ -277,27 +321,18 @@ public actor ConfigurationManager {
             name = "\(file.deletingPathExtension().lastPathComponent)-\(stamp)-\(counter).\(file.pathExtension.isEmpty ? "yaml" : file.pathExtension)"
         }
         let target = directory.appendingPathComponent(name)
-        try Self.replaceFile(at: target.path, with: text)
+        // Backups hold password hashes: owner only, whatever the running file's mode.
+        try PrivateFile.write(Array(text.utf8), to: target.path)
         return target.path
     }
 
     /// Writes `text` to a temporary file beside `path`, syncs it, and renames it over `path` (readers never see half a
-    /// file). Keeps the mode of the file it replaces (0640 for a new one: it holds password hashes).
+    /// file). Keeps the mode of the file it replaces (0600 for a new one: it holds password hashes); the new file has
+    /// that mode from its creation.
     static func replaceFile(at path: String, with text: String) throws {
-        let mode = ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o640
-        let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
-        }
-        if let handle = FileHandle(forUpdatingAtPath: temporary) {
-            try? handle.synchronize()
-            try? handle.close()
-        }
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)])
-        }
+        var info = stat()
+        let mode = stat(path, &info) == 0 ? info.st_mode & 0o777 : PrivateFile.ownerOnly
+        try PrivateFile.write(Array(text.utf8), to: path, mode: mode)
     }
 }
 

@@ -11,6 +11,22 @@ struct LoginThrottle {
     enum Key: Hashable {
         case client(String)
         case user(String)
+
+        /// The longest key kept: a user name is whatever a request's body says, so the table would otherwise hold
+        /// as many bytes as an attacker sends (valid user names are at most 64 bytes).
+        static let maximumBytes = 64
+
+        /// The key cut to ``maximumBytes``.
+        var bounded: Key {
+            switch self {
+            case .client(let text): return .client(Self.cut(text))
+            case .user(let text): return .user(Self.cut(text))
+            }
+        }
+
+        private static func cut(_ text: String) -> String {
+            text.utf8.count <= Self.maximumBytes ? text : String(decoding: text.utf8.prefix(Self.maximumBytes), as: UTF8.self)
+        }
     }
 
     enum Decision: Equatable {
@@ -39,7 +55,7 @@ struct LoginThrottle {
     /// Whether a login for these keys may be tried now.
     mutating func check(_ keys: [Key], now: Instant) -> Decision {
         var wait: Duration = .zero
-        for key in keys {
+        for key in keys.map(\.bounded) {
             self.prune(key, now: now)
             guard let list = self.failures[key], list.count >= self.limit(of: key) else { continue }
             // The block lifts when enough failures have left the window to be under the limit again.
@@ -55,7 +71,7 @@ struct LoginThrottle {
         if self.failures.count >= self.capacity, let victim = self.failures.min(by: { ($0.value.last ?? now) < ($1.value.last ?? now) })?.key {
             self.failures[victim] = nil
         }
-        for key in keys {
+        for key in keys.map(\.bounded) {
             self.prune(key, now: now)
             var list = self.failures[key] ?? []
             list.append(now)
@@ -67,11 +83,20 @@ struct LoginThrottle {
 
     /// A successful login clears its keys.
     mutating func recordSuccess(_ keys: [Key]) {
-        for key in keys { self.failures[key] = nil }
+        for key in keys.map(\.bounded) { self.failures[key] = nil }
     }
 
     /// Number of failures currently counted for `key`.
-    func failureCount(_ key: Key) -> Int { self.failures[key]?.count ?? 0 }
+    func failureCount(_ key: Key) -> Int { self.failures[key.bounded]?.count ?? 0 }
+
+    /// The bytes of every key held (for tests of the bound).
+    var keyBytes: Int {
+        self.failures.keys.reduce(0) { total, key in
+            switch key {
+            case .client(let text), .user(let text): return total + text.utf8.count
+            }
+        }
+    }
 
     private mutating func prune(_ key: Key, now: Instant) {
         guard var list = self.failures[key] else { return }

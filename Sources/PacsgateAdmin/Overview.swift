@@ -105,8 +105,8 @@ public struct Overview: Sendable, Codable, Equatable {
     public struct AuditHealth: Sendable, Codable, Equatable {
         public var ok: Bool
         public var reason: String?
+        /// Records waiting in memory to be written (none is ever dropped).
         public var buffered: Int
-        public var dropped: Int
     }
 
     /// This unit's place in an HA pair (docs/operations.md), when the configuration has an `ha:` section.
@@ -145,14 +145,30 @@ public struct Overview: Sendable, Codable, Equatable {
         public var configInSync: Bool?
         /// The last configuration sync, in a sentence.
         public var lastConfigSync: String?
+        /// Whether this unit may hold the VIP: `starting` (the peer's snapshot is not in yet), `ready`, `standby`
+        /// (after a switchover), `leaving` (stopping); and the peer's, as it last reported.
+        public var readiness: String
+        public var peerReadiness: String?
+        /// The last time this unit took the VIP over, with its kind and reason, in a sentence.
+        public var lastTakeover: String?
+        /// Takeovers since this unit started.
+        public var takeovers: Int
+        /// Why this unit believes the peer's pacsgate is gone (it then asks keepalived to take over).
+        public var peerGone: String?
 
         public init(
             node: String, role: String, vrrp: String, link: String, linkReason: String?, peerAddress: String, peerNode: String?,
             peerReachable: Bool, peerVRRP: String?, queued: Int, peerQueued: Int?, lastSync: String?, lastSnapshotReceived: String?,
             entriesSent: Int, entriesReceived: Int, rejected: Int, entries: [String: Int], peerEntries: [String: Int],
-            configSync: Bool, configVersion: String,
+            readiness: String = "ready", peerReadiness: String? = nil, lastTakeover: String? = nil, takeovers: Int = 0,
+            peerGone: String? = nil, configSync: Bool, configVersion: String,
             peerConfigVersion: String?, configInSync: Bool?, lastConfigSync: String?
         ) {
+            self.readiness = readiness
+            self.peerReadiness = peerReadiness
+            self.lastTakeover = lastTakeover
+            self.takeovers = takeovers
+            self.peerGone = peerGone
             self.node = node
             self.role = role
             self.vrrp = vrrp
@@ -268,9 +284,8 @@ extension Overview {
         }
         let health: AuditHealth
         switch audit {
-        case .ok: health = AuditHealth(ok: true, reason: nil, buffered: 0, dropped: 0)
-        case .failing(let reason, let buffered, let dropped):
-            health = AuditHealth(ok: false, reason: reason, buffered: buffered, dropped: dropped)
+        case .ok: health = AuditHealth(ok: true, reason: nil, buffered: 0)
+        case .failing(let reason, let buffered): health = AuditHealth(ok: false, reason: reason, buffered: buffered)
         }
         return Overview(
             generatedAt: now.iso8601, user: user, audit: health, services: services, associations: associations, hl7: hl7,

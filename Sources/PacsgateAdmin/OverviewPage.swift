@@ -52,7 +52,7 @@ enum OverviewPage {
         if !overview.audit.ok {
             html += """
                 <div class="alarm">Audit log cannot be written: \(HTML.escape(overview.audit.reason ?? "unknown"))
-                 — \(overview.audit.buffered) records held in memory, \(overview.audit.dropped) lost.</div>
+                 — \(overview.audit.buffered) records held in memory until it can (none is dropped).</div>
                 """
         }
         for alarm in overview.alarms ?? [] {
@@ -217,9 +217,10 @@ enum OverviewPage {
         }
         return """
             <section class="card">
-            <h2>HA pair <span class="sub">\(HTML.escape(pair.node)) · \(HTML.escape(pair.role)) · VRRP \(HTML.escape(pair.vrrp))</span></h2>
+            <h2>HA pair <span class="sub">\(HTML.escape(pair.node)) · \(HTML.escape(pair.role)) · VRRP \(HTML.escape(pair.vrrp)) · \(HTML.escape(pair.readiness))</span></h2>
             <table class="compact"><tbody>
-            <tr><th>Peer</th><td>\(HTML.escape(pair.peerNode ?? "?")) <span class="dim mono">\(HTML.escape(pair.peerAddress))</span> · VRRP \(HTML.escape(pair.peerVRRP ?? "?"))</td></tr>
+            <tr><th>Peer</th><td>\(HTML.escape(pair.peerNode ?? "?")) <span class="dim mono">\(HTML.escape(pair.peerAddress))</span> · VRRP \(HTML.escape(pair.peerVRRP ?? "?")) · \(HTML.escape(pair.peerReadiness ?? "?"))\(pair.peerGone.map { " · <span class=\"bad-text\">\(HTML.escape($0))</span>" } ?? "")</td></tr>
+            <tr><th>Last takeover</th><td>\(HTML.escape(pair.lastTakeover ?? "none")) · \(HTML.count(pair.takeovers)) since start</td></tr>
             <tr><th>Link</th><td class="\(linkClass)">\(HTML.escape(link))\(pair.peerReachable ? "" : " · peer not reachable")</td></tr>
             <tr><th>Replication</th><td>\(HTML.count(pair.queued)) queued here, \(pair.peerQueued.map(HTML.count) ?? "?") on the peer · last sync \(time(pair.lastSync)) · \(HTML.count(pair.entriesSent)) sent, \(HTML.count(pair.entriesReceived)) received\(pair.rejected > 0 ? " · <span class=\"bad-text\">\(HTML.count(pair.rejected)) rejected</span>" : "")</td></tr>
             <tr><th>Persistence entries</th><td>\(HTML.count(pair.entries.values.reduce(0, +))) here, \(HTML.count(pair.peerEntries.values.reduce(0, +))) on the peer</td></tr>

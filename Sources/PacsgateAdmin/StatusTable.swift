@@ -41,7 +41,7 @@ public enum StatusTable {
         }
         if !overview.audit.ok {
             lines.append("")
-            lines.append("AUDIT LOG FAILING: \(overview.audit.reason ?? "?") (\(overview.audit.buffered) buffered, \(overview.audit.dropped) lost)")
+            lines.append("AUDIT LOG FAILING: \(overview.audit.reason ?? "?") (\(overview.audit.buffered) records buffered)")
         }
         return lines.joined(separator: "\n")
     }

@@ -24,6 +24,16 @@ struct CheckConfigCommand: ParsableCommand {
             throw ExitCode(1)
         case .success(let loaded):
             for warning in loaded.warnings { printError("\(self.file):\(warning.line): warning: \(warning.message)") }
+            if let ha = loaded.ha {
+                // The secret is checked as `run` will read it: a weak one is refused here, with the command that
+                // makes a good one.
+                do {
+                    _ = try HAWiring.readSecret(ha)
+                } catch {
+                    printError("\(self.file):\(ha.secretFileLine): ha: \(error)")
+                    throw ExitCode(1)
+                }
+            }
             print("\(self.file): OK — \(ConfigurationSummary(loaded.configuration))")
         }
     }

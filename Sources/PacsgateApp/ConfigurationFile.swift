@@ -25,10 +25,9 @@ enum ConfigurationFile {
     /// Reads and validates `path`.
     static func load(path: String) -> Result<LoadedConfiguration, ConfigErrors> {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            return .failure(ConfigErrors([ConfigProblem(line: 0, "cannot read file: \(error.localizedDescription)")]))
+        switch ConfigurationLoader.read(path: path) {
+        case .success(let read): text = read
+        case .failure(let errors): return .failure(errors)
         }
         return Self.load(yaml: text).map { loaded in
             var loaded = loaded
@@ -36,11 +35,6 @@ enum ConfigurationFile {
             return loaded
         }
     }
-
-    /// Keys whose values are secrets (or hashes of them, which allow offline guessing).
-    static let secretKeys = [
-        "password", "password_hash", "token", "token_hash", "secret", "shared_secret", "passphrase",
-    ]
 
     /// A warning when a file holding secrets can be read by every user of the machine (`chmod o-r` fixes it).
     static func secretsExposure(path: String, text: String) -> ConfigProblem? {
@@ -50,7 +44,7 @@ enum ConfigurationFile {
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let code = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = code.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") })
-            if code.contains(":"), words.contains(where: { Self.secretKeys.contains($0.lowercased()) }) {
+            if code.contains(":"), words.contains(where: { ConfigurationRedaction.secretKeys.contains($0.lowercased()) }) {
                 secretLine = index + 1
                 break
             }

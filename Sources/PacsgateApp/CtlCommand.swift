@@ -15,9 +15,11 @@ struct CtlCommand: AsyncParsableCommand {
               pacsgate ctl drain DICOM DICOM1
               pacsgate ctl weight DICOM DICOM2 50
               pacsgate ctl --admin https://10.0.0.5:9443 --cacert admin-cert.pem reload
+              pacsgate ctl switchover
             """,
         subcommands: [
             CtlStatus.self, CtlState.Drain.self, CtlState.Halt.self, CtlState.Online.self, CtlWeight.self, CtlReload.self,
+            CtlSwitchover.self,
         ]
     )
 
@@ -174,5 +176,22 @@ struct CtlReload: AsyncParsableCommand {
         let response = try await ctlSend(try self.connection.client(), .post, self.connection.forcing("/api/v1/reload"))
         let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
         print(object?["message"] as? String ?? "reloaded")
+    }
+}
+
+struct CtlSwitchover: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchover",
+        abstract: "HA: hand the virtual IPs to the peer; this unit keeps serving what is open and stands by.",
+        discussion: """
+            Run on the unit that holds the virtual IPs. Refused when the peer is not linked and in sync. This unit
+            stays below the peer in the VRRP election until it next holds the VIP or restarts.
+            """)
+    @OptionGroup var connection: CtlCommand.Connection
+
+    func run() async throws {
+        let response = try await ctlSend(try self.connection.client(), .post, "/api/v1/ha/switchover")
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+        print(object?["message"] as? String ?? "handed over")
     }
 }

@@ -11,6 +11,10 @@ import Glibc
 /// from the wire (an AE title, an HL7 field, an SNI name, a client's bytes quoted in an error) could forge or hide a
 /// log line. Here every C0 control, DEL, C1 control and U+2028/U+2029 in the message, the metadata keys and values and
 /// the source becomes a visible escape (`\n`, `\r`, `\t`, `\u{1B}`); each record is exactly one line.
+///
+/// Metadata is written as `key=value` pairs (logfmt). A value that contains a space, `=`, `"` or a control character
+/// is written in double quotes with `\\` and `\"` escaped, so a value taken from the wire (an HL7 field such as
+/// `ADT A01 conn.client=10.0.0.9`) stays one value and cannot fake further fields; a single word stays bare.
 struct EscapingLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -33,7 +37,7 @@ struct EscapingLogHandler: LogHandler {
         if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
         if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
         let pretty = merged.sorted { $0.key < $1.key }
-            .map { "\(Self.escape($0.key))=\(Self.escape("\($0.value)"))" }
+            .map { "\(Self.escape($0.key))=\(Self.value("\($0.value)"))" }
             .joined(separator: " ")
         let line =
             "\(Self.timestamp()) \(event.level) \(Self.escape(self.label)):\(pretty.isEmpty ? "" : " \(pretty)") "
@@ -46,17 +50,39 @@ struct EscapingLogHandler: LogHandler {
         guard text.unicodeScalars.contains(where: Self.needsEscape) else { return text }
         var escaped = ""
         escaped.unicodeScalars.reserveCapacity(text.unicodeScalars.count + 8)
+        for scalar in text.unicodeScalars { Self.append(scalar, to: &escaped) }
+        return escaped
+    }
+
+    /// Appends `scalar`, made visible when it is a control character.
+    private static func append(_ scalar: Unicode.Scalar, to text: inout String) {
+        switch scalar {
+        case "\n": text += "\\n"
+        case "\r": text += "\\r"
+        case "\t": text += "\\t"
+        case _ where Self.needsEscape(scalar): text += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+        default: text.unicodeScalars.append(scalar)
+        }
+    }
+
+    /// A metadata value as logfmt writes it: bare when it is one plain word, otherwise in double quotes with `\\`,
+    /// `\"` and every control character escaped.
+    static func value(_ text: String) -> String {
+        guard text.isEmpty || text.unicodeScalars.contains(where: Self.needsQuotes) else { return text }
+        var quoted = "\""
+        quoted.unicodeScalars.reserveCapacity(text.unicodeScalars.count + 8)
         for scalar in text.unicodeScalars {
             switch scalar {
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            case _ where Self.needsEscape(scalar):
-                escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-            default: escaped.unicodeScalars.append(scalar)
+            case "\\": quoted += "\\\\"
+            case "\"": quoted += "\\\""
+            default: Self.append(scalar, to: &quoted)
             }
         }
-        return escaped
+        return quoted + "\""
+    }
+
+    private static func needsQuotes(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == " " || scalar == "=" || scalar == "\"" || Self.needsEscape(scalar)
     }
 
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {

@@ -104,9 +104,13 @@ enum GatewayLauncher {
             gateway: gateway, loader: ConfigurationFile.loader, audit: audit, logger: logger, path: configPath,
             runningText: loaded.text, backupDirectory: stateDirectory.map { "\($0)/config-backups" })
         var startup = Startup(gateway: gateway)
+        let pair = await HAWiring.controller(
+            loaded: loaded, secret: haSecret, gateway: gateway, audit: audit, manager: manager, group: group, logger: logger)
+        let haOrder = HAWiring.shutdownOrder(pair)
         var services: [any Service] = []
         // First in the group, so it stops last: the records of the gateway's own shutdown are exported too.
         if let exporter { services.append(exporter) }
+        services.append(contentsOf: haOrder.beforeGateway)
         services.append(GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod))
         if configPath != nil {
             services.append(ReloadService(manager: manager))
@@ -128,26 +132,11 @@ enum GatewayLauncher {
                     """)
             }
         }
-        if let ha = loaded.ha, let haSecret {
-            let controller = PairController(
-                configuration: ha, secret: haSecret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
-                group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
-            await manager.setGate(
-                ConfigurationManager.ChangeGate(
-                    file: { proposed, running, forced in
-                        controller.permitFileChange(proposed: proposed, running: running, forced: forced)
-                    },
-                    runtime: { forced in controller.permitRuntimeChange(forced: forced) }))
-            await manager.setPairStatus { Overview.Pair(await controller.status()) }
-            await manager.onApplied { [manager] _, _ in
-                await controller.configurationApplied(text: await manager.currentText, origin: "reload")
-            }
-            services.append(controller)
-        }
         // Announced from inside the service group, once its signal handlers are in place.
         let announced = startup
         services.append(StartupNotice(notice: { await onStarted(announced) }))
         services.append(contentsOf: extraServices)
+        services.append(contentsOf: haOrder.last)
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,8 +1,11 @@
 import Foundation
+import Logging
+import NIOCore
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
 import PacsgateHA
+import ServiceLifecycle
 
 /// What the HA link needs from the application: the shared secret and the admin's configuration management.
 enum HAWiring {
@@ -10,7 +13,8 @@ enum HAWiring {
         var description: String
     }
 
-    /// Reads `ha.secret_file`; refuses a missing, short or world-readable file.
+    /// Reads `ha.secret_file`; refuses a missing or world-readable file, and a secret that is not at least 32 random
+    /// bytes written as base64 or hex.
     static func readSecret(_ configuration: HAConfiguration) throws -> HASecret {
         let path = configuration.secretFile
         let text: String
@@ -24,11 +28,68 @@ enum HAWiring {
         {
             throw SecretError(description: "ha.secret_file '\(path)' is readable by every user; chmod 600 it")
         }
-        guard let secret = HASecret(fileText: text) else {
-            throw SecretError(
-                description: "ha.secret_file '\(path)' holds fewer than \(HASecret.minimumLength) bytes; make one with `openssl rand -hex 32`")
+        do {
+            return try HASecret(fileText: text)
+        } catch {
+            throw SecretError(description: "ha.secret_file '\(path)' \(error)")
         }
-        return secret
+    }
+
+    /// The pair controller of an HA unit (`nil` for a single unit), wired to the admin: the secondary's gate on
+    /// changes, the overview's pair card, the switchover, and the primary's push after each reload.
+    static func controller(
+        loaded: LoadedConfiguration, secret: HASecret?, gateway: Gateway, audit: AuditLog, manager: ConfigurationManager,
+        group: any EventLoopGroup, logger: Logger
+    ) async -> PairController? {
+        guard let ha = loaded.ha, let secret else { return nil }
+        let controller = PairController(
+            configuration: ha, secret: secret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
+            group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
+        await manager.setGate(
+            ConfigurationManager.ChangeGate(
+                file: { proposed, running, forced in
+                    controller.permitFileChange(proposed: proposed, running: running, forced: forced)
+                },
+                runtime: { forced in controller.permitRuntimeChange(forced: forced) }))
+        await manager.setPairStatus { Overview.Pair(await controller.status()) }
+        await manager.setSwitchover { user in
+            let result = await controller.switchover(requestedBy: user)
+            switch result {
+            case .handedOver: return .init(handedOver: true, refused: false, message: "\(result)")
+            case .refused, .notHolding: return .init(handedOver: false, refused: true, message: "\(result)")
+            case .timedOut: return .init(handedOver: false, refused: false, message: "\(result)")
+            }
+        }
+        await manager.onApplied { [manager] _, _ in
+            await controller.configurationApplied(text: await manager.currentText, origin: "reload")
+        }
+        return controller
+    }
+
+    /// The services of an HA unit, in the order the service group needs. A service group stops its services from
+    /// the last to the first, one at a time, so on SIGTERM an HA unit:
+    /// 1. hands the virtual IPs to the peer and keeps serving new arrivals until they have gone (``PlannedStop``, last);
+    /// 2. stops the services listed between (the admin server, reloads);
+    /// 3. stops accepting and drains its open associations and HL7 connections within `shutdown_grace`
+    ///    (`gateway`, the gateway's own drain);
+    /// 4. says goodbye to the peer and closes the link (the ``PairController``, right before the gateway so it stops
+    ///    after it: replication goes on while connections drain).
+    /// Returns (the services to put before `gateway`, the services to put last).
+    static func shutdownOrder(_ controller: PairController?) -> (beforeGateway: [any Service], last: [any Service]) {
+        guard let controller else { return ([], []) }
+        return ([controller], [PlannedStop(controller: controller)])
+    }
+}
+
+/// On SIGTERM/SIGINT, hands the virtual IPs to the HA peer before anything else stops (see
+/// ``HAWiring/shutdownOrder(_:)``).
+struct PlannedStop: Service {
+    let controller: PairController
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        guard !Task.isCancelled else { return }
+        await self.controller.handOverForStop(reason: "pacsgate on \(self.controller.configuration.node) is stopping")
     }
 }
 
@@ -63,6 +124,9 @@ extension Overview.Pair {
             lastSync: status.lastSync?.iso8601, lastSnapshotReceived: status.lastSnapshotReceived?.iso8601,
             entriesSent: status.entriesSent, entriesReceived: status.entriesReceived, rejected: status.rejected,
             entries: status.entries, peerEntries: status.peerEntries,
+            readiness: status.readiness.rawValue, peerReadiness: status.peerReadiness?.rawValue,
+            lastTakeover: status.lastTakeover.map { "\($0.time.iso8601): \($0.kind) — \($0.reason)" }, takeovers: status.takeovers,
+            peerGone: status.peerGone,
             configSync: status.configSync, configVersion: status.configVersion.short,
             peerConfigVersion: status.peerConfigVersion?.short, configInSync: status.configInSync,
             lastConfigSync: status.lastConfigSync.map {

@@ -30,6 +30,13 @@ struct RunCommand: AsyncParsableCommand {
             loaded = result
         }
         let logger = GatewayLauncher.bootstrapLogging(level: loaded.configuration.logLevel)
+        DescriptorBudget.prepare(for: loaded.configuration, logger: logger)
+        if loaded.configuration.audit.path == nil {
+            // `audit.required: true` without a path is refused by validation; without `required` it only warns.
+            logger.warning(
+                "audit.path is not set: audit records are kept in memory only (the newest 1000, for the admin API) and are lost at exit",
+                metadata: ["hint": "set audit.path; audit.required: true refuses to start without it"])
+        }
         let metrics = AdminMetrics.bootstrap()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopSizing.threadCount)
         do {

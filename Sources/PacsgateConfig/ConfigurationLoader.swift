@@ -18,13 +18,27 @@ public struct ConfigurationLoader: Sendable {
 
     /// Loads and validates the file at `path`.
     public func load(path: String) -> Outcome {
-        let text: String
+        switch Self.read(path: path) {
+        case .success(let text): return self.load(yaml: text)
+        case .failure(let errors): return .failure(errors)
+        }
+    }
+
+    /// The text of a configuration file; a file larger than ``YAMLGuard/maximumBytes`` is refused before it is read.
+    public static func read(path: String) -> Result<String, ConfigErrors> {
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = (attributes[.size] as? NSNumber)?.intValue, size > YAMLGuard.maximumBytes
+        {
+            return .failure(
+                ConfigErrors([
+                    ConfigProblem(line: 1, "the file is \(size) bytes; at most \(YAMLGuard.maximumBytes) (1 MiB) are accepted")
+                ]))
+        }
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return .success(try String(contentsOfFile: path, encoding: .utf8))
         } catch {
             return .failure(ConfigErrors([ConfigProblem(line: 0, "cannot read file: \(error.localizedDescription)")]))
         }
-        return self.load(yaml: text)
     }
 
     /// Loads and validates YAML text.
@@ -37,14 +51,16 @@ public struct ConfigurationLoader: Sendable {
         return ConfigurationDecoder(registry: self.registry).decode(root)
     }
 
-    /// Parses YAML into a ``ConfigNode`` tree (no validation).
+    /// Parses YAML into a ``ConfigNode`` tree (no validation). Texts that could exhaust time or memory (see
+    /// ``YAMLGuard``) are refused before Yams reads them.
     public static func parse(yaml text: String) -> Result<ConfigNode, ConfigErrors> {
+        if let problem = YAMLGuard.check(text) { return .failure(ConfigErrors([problem])) }
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 return .failure(ConfigErrors([ConfigProblem(line: 1, "the file is empty")]))
             }
             var problems: [ConfigProblem] = []
-            let converted = Self.convert(node, problems: &problems)
+            let converted = Self.convert(node, depth: 1, problems: &problems)
             return problems.isEmpty ? .success(converted) : .failure(ConfigErrors(problems))
         } catch let error as YamlError {
             return .failure(ConfigErrors([Self.problem(from: error)]))
@@ -53,8 +69,12 @@ public struct ConfigurationLoader: Sendable {
         }
     }
 
-    private static func convert(_ node: Node, problems: inout [ConfigProblem]) -> ConfigNode {
+    private static func convert(_ node: Node, depth: Int, problems: inout [ConfigProblem]) -> ConfigNode {
         let line = node.mark?.line ?? 0
+        if depth > YAMLGuard.maximumDepth, node.scalar == nil {
+            problems.append(ConfigProblem(line: line, "nested deeper than \(YAMLGuard.maximumDepth) levels"))
+            return ConfigNode(.null, line: line)
+        }
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
@@ -70,12 +90,15 @@ public struct ConfigurationLoader: Sendable {
                 }
                 entries.append(
                     ConfigNode.Entry(
-                        key: keyScalar.string, line: key.mark?.line ?? line, value: convert(value, problems: &problems)))
+                        key: keyScalar.string, line: key.mark?.line ?? line,
+                        value: convert(value, depth: depth + 1, problems: &problems)))
             }
             return ConfigNode(.mapping(entries), line: line)
         case .sequence(let sequence):
-            return ConfigNode(.sequence(sequence.map { convert($0, problems: &problems) }), line: line)
+            return ConfigNode(.sequence(sequence.map { convert($0, depth: depth + 1, problems: &problems) }), line: line)
         case .alias:
+            // Yams resolves aliases while composing; YAMLGuard has refused them before. Kept for Yams versions that
+            // return alias nodes.
             problems.append(ConfigProblem(line: line, "YAML aliases (*name) are not supported; write the value out"))
             return ConfigNode(.null, line: line)
         }
@@ -85,6 +108,10 @@ public struct ConfigurationLoader: Sendable {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
+            // libyaml's own bound on nesting (1000 levels, before Yams' recursive composer sees the document).
+            if problem.hasPrefix("Maximum nesting level reached") {
+                return ConfigProblem(line: mark.line, "nested deeper than 1000 levels")
+            }
             return ConfigProblem(line: mark.line, "invalid YAML: \(problem)")
         default:
             return ConfigProblem(line: 0, "invalid YAML: \(error)")

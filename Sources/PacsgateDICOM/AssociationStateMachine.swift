@@ -194,7 +194,7 @@ struct AssociationStateMachine {
         let reject: AssociateReject
         switch reason {
         case .maxConnections, .perClientLimit: reject = .localLimitExceeded
-        case .noServer, .connectFailed: reject = .temporaryCongestion
+        case .noServer, .connectFailed, .auditLogFailing: reject = .temporaryCongestion
         }
         return self.answer(.rejectedByGateway, reject: reject, error: reason.description)
     }

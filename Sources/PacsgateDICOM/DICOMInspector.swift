@@ -30,6 +30,7 @@ public final class DICOMInspector: ConnectionInspector {
     private var upstreamObserver: PDUStreamObserver
     private var downstreamObserver: PDUStreamObserver
     private let audit: AuditLog
+    private let client: SocketAddress
     private let eventLoop: any EventLoop
     private let logger: Logger
 
@@ -49,6 +50,7 @@ public final class DICOMInspector: ConnectionInspector {
         self.upstreamObserver = PDUStreamObserver(maxBufferedLength: settings.maxPDUPeek)
         self.downstreamObserver = PDUStreamObserver(maxBufferedLength: max(settings.maxPDUPeek, 1 << 20))
         self.audit = context.audit
+        self.client = context.client
         self.eventLoop = context.eventLoop
         var logger = context.logger
         logger[metadataKey: "conn.client"] = "\(context.client.logDescription)"
@@ -131,6 +133,10 @@ public final class DICOMInspector: ConnectionInspector {
     public func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? {
         guard let record = self.machine.finished(summary) else { return nil }
         if self.logger.logLevel <= .info { self.logEnd(record) }
+        // A flood of refused associations is counted per client beyond `audit.refused_records` (AuditLog).
+        if summary.refused, !self.audit.admitRefusal(client: self.client, service: summary.service, event: "dicom.association") {
+            return nil
+        }
         return self.audit.write(record.jsonLine, on: self.eventLoop)
     }
 

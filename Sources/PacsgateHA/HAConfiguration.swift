@@ -11,12 +11,14 @@ import Glibc
 ///   node: gw-a                         # this unit's name (default: the host name)
 ///   role: primary                      # primary | secondary (required)
 ///   peer: "10.20.0.2:7778"             # the other unit's HA address (required; port 7778 if omitted)
-///   listen: "10.20.0.1:7778"           # where this unit accepts the link (default 0.0.0.0:7778)
+///   listen: "10.20.0.1:7778"           # where this unit accepts the link (default: the address it reaches the peer from)
 ///   secret_file: /etc/pacsgate/ha.secret   # shared secret, same file on both units (required)
 ///   config_sync: true                  # the primary's configuration is the pair's
 ///   local_keys: [audit.path]           # kept per unit, besides the built-in ones
 ///   health_file: /run/pacsgate/health  # for keepalived's track_script
 ///   vrrp_state_file: /run/pacsgate/vrrp-state   # written by keepalived's notify script
+///   vrrp_track_file: /run/pacsgate/vrrp-track   # read by keepalived's track_file: pacsgate's say in the election
+///   handover_timeout: 5s               # how long a stopping unit waits for keepalived to move the VIP
 /// ```
 public struct HAConfiguration: Sendable, Equatable {
     public static let defaultPort = 7778
@@ -24,11 +26,12 @@ public struct HAConfiguration: Sendable, Equatable {
     /// This unit's name, in the peer's logs and the overview.
     public var node: String
     public var role: HARole
-    /// Where the link is accepted.
-    public var listen: Endpoint
+    /// Where the link is accepted; `nil`: on the address this unit reaches the peer from (the peer-facing address, found
+    /// at start by asking the kernel for the route to the peer), on the peer's port.
+    public var listen: Endpoint?
     /// The other unit.
     public var peer: Endpoint
-    /// File holding the shared secret (at least 16 bytes; `openssl rand -hex 32`).
+    /// File holding the shared secret (at least 32 random bytes as base64 or hex; `openssl rand -base64 32`).
     public var secretFile: String
     /// Whether the primary's configuration and runtime server settings are pushed to the secondary.
     public var configSync: Bool
@@ -43,14 +46,21 @@ public struct HAConfiguration: Sendable, Equatable {
     public var healthFile: String?
     /// Read for the VRRP state keepalived's notify script writes (`MASTER`, `BACKUP`, `FAULT`, `STOP`).
     public var vrrpStateFile: String?
+    /// Written with this unit's adjustment of its VRRP priority, for keepalived's `track_file` (see
+    /// ``VRRPTrackFile``): how pacsgate tells keepalived it is not ready yet, is going, or must take over.
+    public var vrrpTrackFile: String?
+    /// How long a stopping unit (or a switchover) waits for keepalived to take the VIP away before going on.
+    public var handoverTimeout: Duration
     /// Line of the `ha:` section.
     public var line: Int
+    /// Line of `secret_file` (for a problem with the file itself).
+    public var secretFileLine: Int = 0
 
     public init(
-        node: String, role: HARole, listen: Endpoint = Endpoint(host: "0.0.0.0", port: HAConfiguration.defaultPort),
-        peer: Endpoint, secretFile: String, configSync: Bool = true, localKeys: LocalKeys = LocalKeys(),
-        queueLimit: Int = 100_000, reconnectMinimum: Duration = .milliseconds(500), reconnectMaximum: Duration = .seconds(10),
-        statusInterval: Duration = .seconds(2), healthFile: String? = nil, vrrpStateFile: String? = nil, line: Int = 0
+        node: String, role: HARole, listen: Endpoint? = nil, peer: Endpoint, secretFile: String, configSync: Bool = true,
+        localKeys: LocalKeys = LocalKeys(), queueLimit: Int = 100_000, reconnectMinimum: Duration = .milliseconds(500),
+        reconnectMaximum: Duration = .seconds(10), statusInterval: Duration = .seconds(2), healthFile: String? = nil,
+        vrrpStateFile: String? = nil, vrrpTrackFile: String? = nil, handoverTimeout: Duration = .seconds(5), line: Int = 0
     ) {
         self.node = node
         self.role = role
@@ -65,6 +75,8 @@ public struct HAConfiguration: Sendable, Equatable {
         self.statusInterval = statusInterval
         self.healthFile = healthFile
         self.vrrpStateFile = vrrpStateFile
+        self.vrrpTrackFile = vrrpTrackFile
+        self.handoverTimeout = handoverTimeout
         self.line = line
     }
 
@@ -90,7 +102,7 @@ public struct HAConfiguration: Sendable, Equatable {
         if role == nil, !reader.has("role") {
             reader.problem(node.line, "ha: missing required key 'role' (primary on one unit, secondary on the other)")
         }
-        var listen = Endpoint(host: "0.0.0.0", port: Self.defaultPort)
+        var listen: Endpoint?
         if let text = reader.string("listen") {
             switch Self.endpoint(text) {
             case .success(let endpoint): listen = endpoint
@@ -111,6 +123,7 @@ public struct HAConfiguration: Sendable, Equatable {
                 "ha: an inline 'secret' would be served with the configuration; put it in a file readable only by pacsgate and name it in 'secret_file'")
         }
         let secretFile = reader.string("secret_file", required: !reader.has("secret"))
+        let secretFileLine = reader.entryLine("secret_file") ?? node.line
         let configSync = reader.bool("config_sync") ?? true
         var extra: [String] = []
         if let keys = reader.stringList("local_keys") {
@@ -126,7 +139,11 @@ public struct HAConfiguration: Sendable, Equatable {
         let reconnectMinimum = reader.duration("reconnect_min") ?? .milliseconds(500)
         let reconnectMaximum = reader.duration("reconnect_max") ?? .seconds(10)
         let statusInterval = reader.duration("status_interval") ?? .seconds(2)
-        for (key, value) in [("reconnect_min", reconnectMinimum), ("reconnect_max", reconnectMaximum), ("status_interval", statusInterval)]
+        let handoverTimeout = reader.duration("handover_timeout") ?? .seconds(5)
+        for (key, value) in [
+            ("reconnect_min", reconnectMinimum), ("reconnect_max", reconnectMaximum), ("status_interval", statusInterval),
+            ("handover_timeout", handoverTimeout),
+        ]
         where value <= .zero {
             reader.problem(reader.entryLine(key) ?? node.line, "ha: '\(key)' must be longer than zero")
         }
@@ -136,16 +153,18 @@ public struct HAConfiguration: Sendable, Equatable {
         let defaultHealth = stateDirectory.map { "\($0)/ha-health" }
         let healthFile = reader.string("health_file") ?? defaultHealth
         let vrrpStateFile = reader.string("vrrp_state_file") ?? stateDirectory.map { "\($0)/vrrp-state" }
-        if let peer, peer == listen {
+        let vrrpTrackFile = reader.string("vrrp_track_file") ?? stateDirectory.map { "\($0)/vrrp-track" }
+        if let peer, let listen, peer == listen {
             reader.problem(reader.entryLine("peer") ?? node.line, "ha: 'peer' is this unit's own listen address \(listen)")
         }
         reader.finish()
         guard enabled, let role, let peer, let secretFile else { return (nil, reader.problems) }
-        let configuration = HAConfiguration(
+        var configuration = HAConfiguration(
             node: name, role: role, listen: listen, peer: peer, secretFile: secretFile, configSync: configSync,
             localKeys: LocalKeys(extra: extra), queueLimit: queueLimit, reconnectMinimum: reconnectMinimum,
             reconnectMaximum: reconnectMaximum, statusInterval: statusInterval, healthFile: healthFile,
-            vrrpStateFile: vrrpStateFile, line: node.line)
+            vrrpStateFile: vrrpStateFile, vrrpTrackFile: vrrpTrackFile, handoverTimeout: handoverTimeout, line: node.line)
+        configuration.secretFileLine = secretFileLine
         return (configuration, reader.problems)
     }
 

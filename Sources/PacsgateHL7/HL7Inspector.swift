@@ -59,7 +59,7 @@ final class HL7Inspector: ConnectionInspector {
     }
 
     func peekFailed(_ failure: PeekFailure) -> Rejection {
-        if let rejected = self.machine.peekFailed(failure, time: self.clock()) {
+        if let rejected = self.machine.peekFailed(failure, time: self.clock()), self.admitRefusal() {
             self.record(rejected)
         }
         let why: String
@@ -73,9 +73,17 @@ final class HL7Inspector: ConnectionInspector {
 
     func unavailable(_ reason: UnavailableReason) -> Rejection {
         let (answer, rejected) = self.machine.unavailable(reason, time: self.clock())
-        for input in rejected { self.record(input) }
+        if !rejected.isEmpty, self.admitRefusal() {
+            for input in rejected { self.record(input) }
+        }
         let how = answer == nil ? "closed" : "answered with AR"
         return Rejection(answer: answer, reason: "refused (\(how)): \(reason)")
+    }
+
+    /// Whether the records of this refused connection are written in full, or counted per client beyond
+    /// `audit.refused_records` (AuditLog).
+    private func admitRefusal() -> Bool {
+        self.context.audit.admitRefusal(client: self.context.client, service: self.context.service, event: "hl7.rejected")
     }
 
     // MARK: - Forwarding
@@ -96,7 +104,8 @@ final class HL7Inspector: ConnectionInspector {
         var chunk = data
         let now = NIODeadline.now()
         let time = self.clock()
-        while let action = self.machine.nextUpstreamAction(from: &chunk, now: now, time: time) {
+        let refuseForAudit = self.context.audit.refusing
+        while let action = self.machine.nextUpstreamAction(from: &chunk, now: now, time: time, refuseForAudit: refuseForAudit) {
             switch action {
             case .forward(let frame, let message):
                 sink.forward(frame)

@@ -20,6 +20,8 @@ public enum HL7RejectionReason: String, Sendable, Hashable, CaseIterable {
     case invalidMSH = "invalid_msh"
     /// No server could take the connection (none up, all connects failed, service at `maxconn`).
     case serverUnavailable = "server_unavailable"
+    /// The audit log cannot be written and `audit.on_failure` is `refuse`: the message is answered AE, not forwarded.
+    case auditUnavailable = "audit_unavailable"
 }
 
 /// What the gateway did about rejected input; the `action` (and `nak_code`) of an `hl7.rejected` record.

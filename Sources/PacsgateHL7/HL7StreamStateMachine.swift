@@ -257,10 +257,14 @@ struct HL7StreamStateMachine {
     // MARK: - Client to server
 
     /// The next thing to do about client bytes; `nil` once `chunk` is consumed.
+    ///
+    /// - Parameter refuseForAudit: the audit log cannot be written and `audit.on_failure` is `refuse`: every valid
+    ///   message is answered AE (application error, the sender retries) instead of forwarded; the connection stays.
     mutating func nextUpstreamAction(
         from chunk: inout ByteBuffer,
         now: NIODeadline,
-        time: WallClock.Instant
+        time: WallClock.Instant,
+        refuseForAudit: Bool = false
     ) -> UpstreamAction? {
         if case .peeking = self.state { self.state = .open }
         if let action = self.pendingAction {
@@ -269,10 +273,10 @@ struct HL7StreamStateMachine {
         }
         if let event = self.stashedEvent {
             self.stashedEvent = nil
-            if let action = self.handle(event, now: now, time: time) { return action }
+            if let action = self.handle(event, now: now, time: time, refuseForAudit: refuseForAudit) { return action }
         }
         while case .open = self.state, let event = self.upstream.next(from: &chunk) {
-            if let action = self.handle(event, now: now, time: time) { return action }
+            if let action = self.handle(event, now: now, time: time, refuseForAudit: refuseForAudit) { return action }
         }
         if case .closed = self.state {
             chunk.moveReaderIndex(to: chunk.writerIndex)
@@ -283,7 +287,8 @@ struct HL7StreamStateMachine {
     private mutating func handle(
         _ event: MLLPFrameScanner.Event,
         now: NIODeadline,
-        time: WallClock.Instant
+        time: WallClock.Instant,
+        refuseForAudit: Bool
     ) -> UpstreamAction? {
         guard case .open = self.state else { return nil }
         switch event {
@@ -312,13 +317,15 @@ struct HL7StreamStateMachine {
         }
         switch event {
         case .frame(let frame):
-            return self.received(frame, now: now, time: time)
+            return self.received(frame, now: now, time: time, refuseForAudit: refuseForAudit)
         case .defect(let defect):
             return self.framingDefect(defect, time: time)
         }
     }
 
-    private mutating func received(_ frame: MLLPFrame, now: NIODeadline, time: WallClock.Instant) -> UpstreamAction {
+    private mutating func received(
+        _ frame: MLLPFrame, now: NIODeadline, time: WallClock.Instant, refuseForAudit: Bool
+    ) -> UpstreamAction {
         let header: HL7MessageHeader
         do {
             header = try MSHParser.parse(frame.payload)
@@ -338,6 +345,9 @@ struct HL7StreamStateMachine {
         switch header.segmentTerminator {
         case .carriageReturnLineFeed, .lineFeed: self.statistics.nonStandardTerminators += 1
         case .carriageReturn, .endOfPayload: break
+        }
+        if refuseForAudit {
+            return self.refuseForAudit(header, frame: frame, time: time)
         }
         let message = HL7ForwardedMessage(
             summary: HL7MessageSummary(header),
@@ -361,6 +371,21 @@ struct HL7StreamStateMachine {
             )
         }
         return .forward(frame.bytes, message)
+    }
+
+    /// A valid message that cannot be audited: AE whatever `on_invalid` says (the message is fine; the sender
+    /// should retry), and the connection stays open.
+    private mutating func refuseForAudit(_ header: HL7MessageHeader, frame: MLLPFrame, time: WallClock.Instant) -> UpstreamAction {
+        let detail = UnavailableReason.auditLogFailing.description
+        let nak = self.acknowledger.make(
+            replyingTo: header, outcome: .error, error: .init(code: .applicationInternalError, diagnostic: detail), at: time)
+        self.statistics.rejected += 1
+        self.statistics.negativeAcknowledgments += 1
+        let rejected = HL7RejectedInput(
+            reason: .auditUnavailable, detail: detail, streamOffset: frame.streamOffset,
+            byteCount: frame.bytes.readableBytes, summary: HL7MessageSummary(header),
+            response: .negativeAcknowledgment(nak.code), time: time)
+        return .reject(rejected, negativeAcknowledgment: nak.bytes, close: false)
     }
 
     private mutating func framingDefect(_ defect: MLLPFramingDefect, time: WallClock.Instant) -> UpstreamAction? {

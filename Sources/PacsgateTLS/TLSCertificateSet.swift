@@ -162,9 +162,9 @@ public struct TLSCertificateError: Error, Sendable, CustomStringConvertible {
     public var description: String { "'\(self.file)' \(self.problem)" }
 }
 
-/// TLS settings shared by both legs.
-enum TLSDefaults {
+/// The project's TLS settings: both legs of the TLS services, and the admin server's HTTPS.
+public enum TLSDefaults {
     /// TLS 1.2 suites: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 only (Mozilla "intermediate" without
-    /// DHE). TLS 1.3 suites are all AEAD and fixed by BoringSSL.
-    static let cipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
+    /// DHE): no RSA key exchange, no CBC. TLS 1.3 suites are all AEAD and fixed by BoringSSL.
+    public static let cipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
 }

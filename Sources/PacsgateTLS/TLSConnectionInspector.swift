@@ -62,6 +62,11 @@ final class TLSConnectionInspector: ConnectionInspector {
     }
 
     private func forward(servers: Set<String>?, note: String) -> InspectionVerdict {
+        // `audit.on_failure: refuse`: nothing is forwarded while the audit log cannot be written; the client gets the
+        // same answer as when no server can take it, before any byte reaches a server.
+        if self.context.audit.refusing {
+            return .reject(self.rejection(self.machine.unavailable(.auditLogFailing)))
+        }
         self.context.logger.debug(
             "TLS connection routed",
             metadata: [
@@ -205,6 +210,12 @@ final class TLSConnectionInspector: ConnectionInspector {
         line.field("refusal", facts.refusal?.kind.rawValue)
         let reason = outcome == .handshakeFailed ? facts.clientHandshakeError ?? summary.endReason : summary.endReason
         line.field("reason", reason)
+        // A flood of refused connections is counted per client beyond `audit.refused_records` (AuditLog).
+        if summary.refused,
+            !self.context.audit.admitRefusal(client: self.context.client, service: summary.service, event: "tls.connection")
+        {
+            return nil
+        }
         return self.context.audit.write(line, on: self.context.eventLoop)
     }
 }

@@ -37,7 +37,7 @@ struct ExecutableTests {
               users:
                 - { name: alice, password_hash: "\(AdminHarness.passwordHash)" }
               tokens:
-                - { name: ci, token_hash: "\(APIToken.Digest(of: AdminHarness.token))" }
+                - { name: ci, token_hash: "\(APIToken.Digest(of: AdminHarness.token))", scope: operate }
 
             """
     }

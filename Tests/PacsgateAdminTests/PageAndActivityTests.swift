@@ -101,7 +101,7 @@ struct PageAndActivityTests {
     @Test("ctl's table lists every service and server with state, health and the last check")
     func statusTable() throws {
         let overview = Overview(
-            generatedAt: "2026-01-01T00:00:00.000Z", user: nil, audit: .init(ok: false, reason: "disk full", buffered: 3, dropped: 0),
+            generatedAt: "2026-01-01T00:00:00.000Z", user: nil, audit: .init(ok: false, reason: "disk full", buffered: 3),
             services: [
                 .init(
                     label: "DICOM", listen: "127.0.0.1:11112", port: 11112, protocol: "dicom", balance: "roundrobin", mode: "layer 7 · inspected", engine: "native",

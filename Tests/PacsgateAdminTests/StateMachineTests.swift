@@ -95,7 +95,7 @@ struct StateMachineTests {
         #expect(await authenticator.login(user: "alice", password: "nope", client: "c") == .failure)
         #expect(await authenticator.login(user: "nobody", password: AdminHarness.password, client: "c") == .failure)
         #expect(await authenticator.login(user: "alice", password: AdminHarness.password + "\u{0}x", client: "d") == .failure)
-        #expect(authenticator.authenticate(token: AdminHarness.token, client: "c") == .valid(name: "ci"))
+        #expect(authenticator.authenticate(token: AdminHarness.token, client: "c") == .valid(name: "ci", scope: .admin))
         #expect(authenticator.authenticate(token: AdminHarness.token + "x", client: "e") == .invalid)
         // A reload that removes alice ends her sessions.
         guard case .success(let second, _) = await authenticator.login(user: "alice", password: AdminHarness.password, client: "f") else {

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateCore
@@ -292,13 +294,12 @@ import Testing
         let error = await #expect(throws: AuditLog.NotWritten.self) {
             try await log.write(record("connect", 1), on: loop).get()
         }
-        guard case .failing(let reason, let buffered, let dropped) = log.status else {
+        guard case .failing(let reason, let buffered) = log.status else {
             Issue.record("status is \(log.status)")
             return
         }
         #expect(reason.hasPrefix("write \(self.path): No space left on device"), "\(reason)")
         #expect(buffered == 1)
-        #expect(dropped == 0)
         #expect(error?.reason == "buffered in memory: \(reason)")
         #expect(error?.description == "audit record not durably written: buffered in memory: \(reason)")
         #expect(log.writtenCount == 0)
@@ -308,7 +309,7 @@ import Testing
             try await log.write(record("connect", 2), on: loop).get()
         }
         #expect(second?.reason == "buffered in memory: \(reason)")
-        #expect(log.status == .failing(reason: reason, buffered: 2, dropped: 0))
+        #expect(log.status == .failing(reason: reason, buffered: 2))
 
         try FileManager.default.removeItem(atPath: self.path)
         try await log.write(record("connect", 3), on: loop).get()
@@ -318,46 +319,77 @@ import Testing
         try expectFile(self.path, lines([record("connect", 1), record("connect", 2), record("connect", 3)]))
     }
 
-    @Test func recordsOverBufferRecordsAreDroppedOldestFirst() async throws {
+    @Test func atBufferRecordsTheLogStopsAcceptingAndDropsNothing() async throws {
         try FileManager.default.createSymbolicLink(atPath: self.path, withDestinationPath: "/dev/full")
-        let log = makeLog(AuditConfiguration(path: self.path, bufferRecords: 1))
-        let loop = self.group.next()
-        // Queued before the writer runs, so its first attempt takes all three at once.
-        let futures = (1...3).map { log.write(record("connect", $0), on: loop) }
+        let log = makeLog(AuditConfiguration(path: self.path, bufferRecords: 4))
         try log.start()
-        var reasons: [String] = []
-        for future in futures {
-            let error = await #expect(throws: AuditLog.NotWritten.self) { try await future.get() }
-            reasons.append(error?.reason ?? "")
-        }
-        guard case .failing(let reason, let buffered, let dropped) = log.status else {
+        let loop = self.group.next()
+        let resumed = NIOLockedValueBox(0)
+        for index in 1...3 { _ = try? await log.write(record("connect", index), on: loop).get() }
+        #expect(log.isAccepting, "3 of 4 records waiting")
+        log.whenAccepting { resumed.withLockedValue { $0 += 1 } }
+        #expect(resumed.withLockedValue { $0 } == 1, "called at once while accepting")
+
+        // The fourth record reaches the bound: the engines stop reading clients and accepting connections.
+        _ = try? await log.write(record("connect", 4), on: loop).get()
+        #expect(!log.isAccepting)
+        #expect(log.waitingRecords == 4)
+        log.whenAccepting { resumed.withLockedValue { $0 += 1 } }
+        // Work already under way still ends and is recorded: those records are kept, never dropped.
+        for index in 5...8 { _ = try? await log.write(record("connect", index), on: loop).get() }
+        guard case .failing(let reason, let buffered) = log.status else {
             Issue.record("status is \(log.status)")
             return
         }
-        #expect(reason.hasPrefix("write \(self.path): No space left on device"), "\(reason)")
-        #expect(buffered == 1)
-        #expect(dropped == 2)
-        #expect(
-            reasons == [
-                "dropped: more than buffer_records waiting; \(reason)",
-                "dropped: more than buffer_records waiting; \(reason)",
-                "buffered in memory: \(reason)",
-            ]
-        )
-
-        // A fourth record pushes out the third; the drop count accumulates.
-        let fourth = await #expect(throws: AuditLog.NotWritten.self) {
-            try await log.write(record("connect", 4), on: loop).get()
-        }
-        #expect(fourth?.reason == "buffered in memory: \(reason)")
-        #expect(log.status == .failing(reason: reason, buffered: 1, dropped: 3))
+        #expect(buffered == 8)
+        #expect(!log.isAccepting)
+        #expect(resumed.withLockedValue { $0 } == 1)
 
         try FileManager.default.removeItem(atPath: self.path)
-        try await log.write(record("connect", 5), on: loop).get()
-        #expect(log.status == .ok)
-        #expect(log.writtenCount == 2)
+        try await log.write(record("connect", 9), on: loop).get()
+        #expect(log.status == .ok, "\(reason)")
+        #expect(log.isAccepting)
+        #expect(log.waitingRecords == 0)
+        #expect(resumed.withLockedValue { $0 } == 2, "the waiting engine was called back")
         await log.shutdown()
-        try expectFile(self.path, lines([record("connect", 4), record("connect", 5)]))
+        try expectFile(self.path, lines((1...9).map { record("connect", $0) }))
+    }
+
+    /// The path is a FIFO nobody reads: once its 64 KiB are full, `write` blocks — a disk that hangs rather than
+    /// fails. The log stops accepting at `buffer_records`, reports the stall, and loses nothing once it moves.
+    @Test(.timeLimit(.minutes(1)))
+    func aStalledDiskStopsAcceptingReportsTheStallAndLosesNothing() async throws {
+        #expect(mkfifo(self.path, 0o600) == 0)
+        let log = AuditLog(
+            configuration: AuditConfiguration(path: self.path, bufferRecords: 100), logger: Logger(label: "test"),
+            stallThreshold: .milliseconds(500))
+        try log.start()
+        let records = (1...300).map { record("connect", $0, padding: 1000) }
+        for line in records { log.write(line) }
+        #expect(await eventually(timeout: .seconds(10)) { !log.isAccepting })
+        #expect(await eventually(timeout: .seconds(10)) { log.status != .ok })
+        if case .failing(let reason, _) = log.status {
+            #expect(reason.contains("has not finished for"), "\(reason)")
+        }
+        // Everything that arrived is still held: nothing was dropped.
+        #expect(log.waitingRecords > 100)
+
+        // The disk moves again: read the FIFO until every record has come through.
+        let reader = open(self.path, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let expected = records.reduce(0) { $0 + $1.line.count }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while received.count < expected, clock.now < deadline {
+            let count = chunk.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
+            if count > 0 { received += chunk[0..<count] } else { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(String(decoding: received, as: UTF8.self) == lines(records))
+        #expect(await eventually(timeout: .seconds(10)) { log.isAccepting && log.status == .ok })
+        await log.shutdown()
     }
 
     /// A write cut short by the file-size limit (RLIMIT_FSIZE, lowered for the test's process) leaves whole
@@ -391,14 +423,13 @@ import Testing
                 let error = await #expect(throws: AuditLog.NotWritten.self) { try await future.get() }
                 reasons.append(error?.reason ?? "")
             }
-            guard case .failing(let reason, let buffered, let dropped) = log.status else {
+            guard case .failing(let reason, let buffered) = log.status else {
                 Issue.record("status is \(log.status)")
                 await log.shutdown()
                 return
             }
             #expect(reason.hasPrefix("write \(self.path): File too large"), "\(reason)")
             #expect(buffered == 2)
-            #expect(dropped == 0)
             #expect(
                 reasons == [
                     "written but not synced: \(reason)",
@@ -412,7 +443,7 @@ import Testing
                 try await log.write(records[3], on: loop).get()
             }
             #expect(fourth?.reason == "buffered in memory: \(reason)")
-            #expect(log.status == .failing(reason: reason, buffered: 3, dropped: 0))
+            #expect(log.status == .failing(reason: reason, buffered: 3))
         }
 
         try await log.write(records[4], on: loop).get()

@@ -35,12 +35,14 @@ struct ConfigurationTests {
         }
         #expect(ha.role == .secondary)
         #expect(ha.peer == Endpoint(host: "10.20.0.1", port: 7778))
-        #expect(ha.listen == Endpoint(host: "0.0.0.0", port: 7778))
+        #expect(ha.listen == nil, "without ha.listen the link listens on the peer-facing address, not on every address")
         #expect(ha.configSync)
         #expect(ha.queueLimit == 100_000)
         #expect(ha.statusInterval == .seconds(2))
         #expect(ha.healthFile == "/var/lib/pacsgate/ha-health")
         #expect(ha.vrrpStateFile == "/var/lib/pacsgate/vrrp-state")
+        #expect(ha.vrrpTrackFile == "/var/lib/pacsgate/vrrp-track")
+        #expect(ha.handoverTimeout == .seconds(5))
     }
 
     @Test("problems of the section are reported with their lines, with the rest of the file's")
@@ -139,6 +141,41 @@ struct ConfigurationTests {
         #expect(primary.decide(same, running: Self.primaryText, primary: "gw-b") != .inSync, "a primary must not take a push")
     }
 
+    @Test("admin users and tokens are each unit's own: a push cannot add an administrator to the secondary")
+    func adminIdentitiesAreLocal() throws {
+        let primary = Self.policy(.primary)
+        let secondary = Self.policy(.secondary)
+        let secondaryText = Self.secondaryText.replacingOccurrences(
+            of: "  listen: \"10.20.0.2:9443\"",
+            with: """
+                  listen: "10.20.0.2:9443"
+                  users:
+                    - { name: bob, password_hash: "$2b$12$bobbobbobbobbobbobbobuB0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b" }
+                """)
+        // The primary adds an administrator and a token: the shared settings are unchanged, so nothing is pushed.
+        let primaryText = Self.primaryText.replacingOccurrences(
+            of: "  listen: \"10.20.0.1:9443\"",
+            with: """
+                  listen: "10.20.0.1:9443"
+                  users:
+                    - { name: mallory, password_hash: "$2b$12$mallorymallorymallorymOm0m0m0m0m0m0m0m0m0m0m0m0m0m0m" }
+                  tokens:
+                    - { name: backdoor, token_hash: "sha256:0000000000000000000000000000000000000000000000000000000000000000" }
+                """)
+        #expect(primary.version(of: primaryText) == secondary.version(of: secondaryText))
+        // With a shared change too, the merged file keeps the secondary's users and none of the primary's.
+        let changed = primaryText.replacingOccurrences(of: "weight: 100", with: "weight: 40")
+        let push = ConfigPush(version: try #require(primary.version(of: changed)), origin: "reload", text: changed)
+        guard case .apply(let merged) = secondary.decide(push, running: secondaryText, primary: "gw-a") else {
+            Issue.record("not applied")
+            return
+        }
+        #expect(merged.contains("\"bob\"") && !merged.contains("mallory") && !merged.contains("backdoor"), "\(merged)")
+        // Editing the secondary's own users is a local change: allowed there without force.
+        let newUser = secondaryText.replacingOccurrences(of: "name: bob", with: "name: carol")
+        #expect(secondary.permitFileChange(proposed: newUser, running: secondaryText, forced: false, primary: "gw-a") == nil)
+    }
+
     @Test("the secondary refuses direct changes of shared settings unless forced; local-only changes pass")
     func refusals() {
         let secondary = Self.policy(.secondary)
@@ -175,22 +212,50 @@ struct SecretFileTests {
         HAConfiguration(node: "gw-a", role: .primary, peer: Endpoint(host: "127.0.0.1", port: 7778), secretFile: path)
     }
 
-    @Test("the secret file must exist, hold 16 bytes or more and not be readable by every user")
+    @Test("the secret file must exist, hold 32 random bytes as base64 or hex and not be readable by every user")
     func rules() throws {
         let directory = try makeTemporaryDirectory("pacsgate-ha-secret")
         defer { try? FileManager.default.removeItem(at: directory) }
         let good = directory.appendingPathComponent("good").path
         let open = directory.appendingPathComponent("open").path
-        let short = directory.appendingPathComponent("short").path
-        _ = FileManager.default.createFile(atPath: good, contents: Data("0123456789abcdef0123\n".utf8), attributes: [.posixPermissions: 0o600])
-        _ = FileManager.default.createFile(atPath: open, contents: Data("0123456789abcdef0123\n".utf8), attributes: [.posixPermissions: 0o644])
-        _ = FileManager.default.createFile(atPath: short, contents: Data("short\n".utf8), attributes: [.posixPermissions: 0o600])
+        let password = directory.appendingPathComponent("password").path
+        _ = FileManager.default.createFile(atPath: good, contents: Data((TestSecrets.pair + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: open, contents: Data((TestSecrets.pair + "\n").utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(
+            atPath: password, contents: Data("failover-test-secret-0123456789ab\n".utf8), attributes: [.posixPermissions: 0o600])
         #expect(throws: Never.self) { try HAWiring.readSecret(Self.configuration(good)) }
         #expect { try HAWiring.readSecret(Self.configuration(open)) } throws: { "\($0)".contains("readable by every user") }
-        #expect { try HAWiring.readSecret(Self.configuration(short)) } throws: { "\($0)".contains("fewer than 16 bytes") }
+        #expect { try HAWiring.readSecret(Self.configuration(password)) } throws: {
+            "\($0)".contains("at least 32 random bytes") && "\($0)".contains("openssl rand -base64 32")
+        }
         #expect { try HAWiring.readSecret(Self.configuration(directory.appendingPathComponent("none").path)) } throws: {
             "\($0)".contains("cannot be read")
         }
+    }
+
+    @Test("check-config refuses a weak secret at the line of secret_file, naming the command that makes a good one")
+    func checkConfigRefusesWeakSecret() async throws {
+        let directory = try makeTemporaryDirectory("pacsgate-ha-check")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secret = directory.appendingPathComponent("ha.secret").path
+        let config = directory.appendingPathComponent("p.yaml").path
+        let yaml = ConfigurationTests.services + """
+
+            ha:
+              role: primary
+              peer: 10.20.0.2
+              secret_file: "\(secret)"
+
+            """
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: secret, contents: Data("correct horse battery staple\n".utf8), attributes: [.posixPermissions: 0o600])
+        let weak = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", config])
+        #expect(weak.status == 1)
+        #expect(weak.standardError.contains("p.yaml:10: ha: ha.secret_file"), "\(weak.standardError)")
+        #expect(weak.standardError.contains("openssl rand -base64 32"), "\(weak.standardError)")
+        _ = FileManager.default.createFile(atPath: secret, contents: Data((TestSecrets.pair + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let strong = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", config])
+        #expect(strong.status == 0, "\(strong.standardError)")
     }
 }
 

@@ -1,321 +1,302 @@
 import Foundation
+import PacsgateTestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
-import PacsgateTestSupport
 #endif
 
-/// Must show 1: a pair of real `pacsgate` processes with real keepalived in network namespaces made by the test.
+/// Issue 18's must-show items with real `pacsgate` processes and real keepalived running the samples, in network
+/// namespaces (``HALab``). A modality makes one DICOM association (associate, C-ECHO, release) every 0.2 s through the
+/// VIP, with calling-AE persistence.
 ///
-/// ```
-///   client ns (10.77.0.10, .20) ─┐
-///   gateway A ns (10.77.0.2) ────┤  bridge in a "switch" ns; VIP 10.77.0.100 held by keepalived
-///   gateway B ns (10.77.0.3) ────┤
-///   backend X ns (10.77.0.11) ───┤
-///   backend Y ns (10.77.0.12) ───┘
-/// ```
-/// A client sticks to backend Y through the primary; the primary's pacsgate is killed (SIGKILL); keepalived's
-/// track_script fails, the VIP moves to the secondary, whose pacsgate (already bound to the VIP with IP_FREEBIND)
-/// sends the client to Y again from the replicated entry. The time from the kill to the first successful connection
-/// is printed.
-@Suite("HA failover with keepalived in network namespaces", .serialized)
+/// Speed is not asserted (the machine is shared): the tests assert what is deterministic — which unit serves, that no
+/// association fails on a planned move, that the failed tries after a crash stay within what the sample's detection
+/// parameters allow — and print the measured outage of each run (docs/operations.md has the figures).
+@Suite("HA failover and switchover with keepalived in network namespaces", .serialized)
 struct FailoverNamespaceTests {
-    /// Whether this machine lets the test create network namespaces (root and iproute2). The only reason to skip.
-    static let namespacesAvailable: Bool = {
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip")
-        else { return false }
-        let probe = "pgprobe\(getpid())"
-        guard Self.runSync(Self.ip, ["netns", "add", probe]) == 0 else { return false }
-        _ = Self.runSync(Self.ip, ["netns", "del", probe])
-        return true
-    }()
+    static let disabled = "network namespaces cannot be created here (needs root, iproute2's `ip netns add` and nft)"
 
-    static var ip: String { FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip" }
+    /// The sample's detection parameters, read from Samples/keepalived/pacsgate-vrrp.conf.
+    struct Detection {
+        var advertInterval: Double
+        var scriptInterval: Double
+        var fall: Double
+        var healthMaxAge: Double
 
-    @discardableResult
-    static func runSync(_ executable: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    static let backendProgram = """
-        import socket, sys
-        name, port = sys.argv[1], int(sys.argv[2])
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", port)); s.listen(64)
-        while True:
-            c, _ = s.accept()
-            try: c.sendall(name.encode())
-            finally: c.close()
-        """
-
-    static let clientProgram = """
-        import socket, sys
-        source, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-        s = socket.socket(); s.settimeout(1.0); s.bind((source, 0)); s.connect((host, port))
-        data = b""
-        while True:
-            chunk = s.recv(64)
-            if not chunk: break
-            data += chunk
-        print(data.decode())
-        """
-
-    /// Everything the test made, removed by `cleanUp()` whatever happened.
-    final class Lab: @unchecked Sendable {
-        let id: String
-        let directory: URL
-        var namespaces: [String] = []
-        var processes: [Process] = []
-
-        init() throws {
-            self.id = String(getpid() % 100_000)
-            self.directory = try makeTemporaryDirectory("pacsgate-failover")
-        }
-
-        func ns(_ role: String) -> String { "pg\(role)\(self.id)" }
-
-        func ip(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: FailoverNamespaceTests.ip)
-            process.arguments = arguments
-            let error = Pipe()
-            process.standardError = error
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                let message = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                throw HATestFailure("ip \(arguments.joined(separator: " ")): \(message)")
-            }
-        }
-
-        /// Starts `arguments` inside namespace `namespace` in the background, output to `log`.
-        @discardableResult
-        func spawn(in namespace: String, _ arguments: [String], log: String) throws -> Process {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: FailoverNamespaceTests.ip)
-            process.arguments = ["netns", "exec", namespace] + arguments
-            let path = self.directory.appendingPathComponent(log).path
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-            self.processes.append(process)
-            return process
-        }
-
-        func log(_ name: String) -> String {
-            (try? String(contentsOf: self.directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
-        }
-
-        func cleanUp() {
-            for process in self.processes where process.isRunning {
-                kill(process.processIdentifier, SIGTERM)
-            }
-            for process in self.processes where process.isRunning {
-                let deadline = Date().addingTimeInterval(5)
-                while process.isRunning, Date() < deadline { usleep(50_000) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            }
-            for namespace in self.namespaces.reversed() {
-                _ = FailoverNamespaceTests.runSync(FailoverNamespaceTests.ip, ["netns", "del", namespace])
-            }
-            try? FileManager.default.removeItem(at: self.directory)
-        }
-    }
-
-    static func pacsgateYAML(lab: Lab, node: String, role: String, address: String, peer: String) -> String {
-        let unit = lab.directory.appendingPathComponent(node).path
-        return """
-            services:
-              - label: WEB
-                listen: "10.77.0.100:11000"
-                protocol: tcp
-                balance: roundrobin
-                persistence: { type: source-ip, timeout: 30m }
-                health_check: { interval: 1s }
-                servers:
-                  - { label: X, address: "10.77.0.11:9000" }
-                  - { label: Y, address: "10.77.0.12:9000" }
-            audit: { path: "\(unit)/audit.jsonl" }
-            state_dir: "\(unit)"
-            ha:
-              node: \(node)
-              role: \(role)
-              listen: "\(address):7778"
-              peer: "\(peer):7778"
-              secret_file: "\(lab.directory.appendingPathComponent("ha.secret").path)"
-              status_interval: 1s
-              reconnect_min: 200ms
-              reconnect_max: 1s
-              health_file: "\(unit)/ha-health"
-              vrrp_state_file: "\(unit)/vrrp-state"
-
-            """
-    }
-
-    /// The keepalived configuration of one unit, in the shape of Samples/keepalived.
-    static func keepalivedConf(lab: Lab, node: String, state: String, priority: Int) -> String {
-        let unit = lab.directory.appendingPathComponent(node).path
-        return """
-            global_defs {
-                router_id \(node)
-                script_user root
-            }
-            vrrp_script chk_pacsgate {
-                script "\(Self.samples)/check-pacsgate.sh \(unit)/ha-health 2"
-                interval 1
-                timeout 1
-                fall 1
-                rise 2
-            }
-            vrrp_instance PACS {
-                state \(state)
-                interface eth0
-                virtual_router_id 77
-                priority \(priority)
-                advert_int 1
-                authentication {
-                    auth_type PASS
-                    auth_pass pgtest
+        static func fromSample() throws -> Detection {
+            let text = try String(contentsOfFile: "\(HALab.samples)/pacsgate-vrrp.conf", encoding: .utf8)
+            let lines = text.split(separator: "\n").map { $0.split(whereSeparator: { $0 == " " || $0 == "\"" }).map(String.init) }
+            /// The value of the first line whose first word is `key`.
+            func number(_ key: String) throws -> Double {
+                guard let line = lines.first(where: { $0.first == key }), line.count > 1, let value = Double(line[1]) else {
+                    throw HATestFailure("no '\(key)' in pacsgate-vrrp.conf")
                 }
-                virtual_ipaddress {
-                    10.77.0.100/24 dev eth0
-                }
-                track_script {
-                    chk_pacsgate
-                }
-                notify "\(Self.samples)/notify-pacsgate.sh \(unit)/vrrp-state"
+                return value
             }
+            // The check script's last argument is the health file's largest age in milliseconds.
+            guard let check = lines.first(where: { $0.first == "script" && $0.contains { $0.hasSuffix("check-pacsgate.sh") } }), let age = check.last.flatMap(Double.init)
+            else { throw HATestFailure("no check-pacsgate.sh line in pacsgate-vrrp.conf") }
+            return Detection(
+                advertInterval: try number("advert_int"), scriptInterval: try number("interval"), fall: try number("fall"),
+                healthMaxAge: age / 1000)
+        }
 
-            """
+        /// The longest a crashed pacsgate can go unnoticed by the slowest detector (its health file's age, the check's
+        /// interval and fall), plus keepalived's advertisement timeout (3 × advert_int + skew ≤ advert_int).
+        var worstCase: Double { self.healthMaxAge + self.scriptInterval * self.fall + 4 * self.advertInterval }
+
+        /// Failed tries of a modality trying every `period` seconds can be at most this many.
+        func maximumFailures(period: Double) -> Int { Int((self.worstCase / period).rounded(.up)) + 1 }
     }
 
-    static var samples: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Samples/keepalived").path
+    // MARK: must show 4
+
+    @Test("the keepalived samples validate with keepalived -t; the lab runs the same shared file with the same parameters")
+    func samplesValidate() async throws {
+        let keepalived = try ExternalTools.tool("keepalived", ["/usr/sbin/keepalived", "/sbin/keepalived"])
+        for sample in ["keepalived-primary.conf", "keepalived-secondary.conf"] {
+            let path = "\(HALab.samples)/\(sample)"
+            let output = try await ExternalTools.run(keepalived, ["-t", "-l", "-f", path])
+            // The only finding allowed: the scripts are not installed in /usr/local/lib/pacsgate on this machine.
+            let findings = (output.standardOutput + output.standardError).split(separator: "\n")
+                .filter { !$0.contains("Disabling track script chk_pacsgate_health since not found/accessible") }
+            #expect(findings.isEmpty, "\(sample): \(findings)")
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.contains("include pacsgate-vrrp.conf"))
+            // The lab's site file sets exactly the parameters the samples set.
+            let lab = try HALab()
+            defer { lab.cleanUp() }
+            #expect(HALab.parameterNames(lab.keepalivedSite(node: "gw-a")) == HALab.parameterNames(text))
+        }
+        // What the lab runs validates with no finding at all (its scripts exist), with and without its config id.
+        let lab = try HALab()
+        defer { lab.cleanUp() }
+        for node in ["gw-a", "gw-b"] {
+            try FileManager.default.createDirectory(at: lab.unit(node), withIntermediateDirectories: true)
+            let site = lab.unit(node).appendingPathComponent("keepalived.conf").path
+            try lab.keepalivedSite(node: node).write(toFile: site, atomically: true, encoding: .utf8)
+            for extra in [[], ["--config-id", HALab.configID]] {
+                let output = try await ExternalTools.run(keepalived, ["-t", "-l", "-f", site] + extra)
+                #expect(output.status == 0, "\(node) \(extra): \(output.standardOutput) \(output.standardError)")
+            }
+        }
+        // keepalived -t does find mistakes (so the checks above can fail).
+        let broken = lab.directory.appendingPathComponent("broken.conf").path
+        try lab.keepalivedSite(node: "gw-a").replacingOccurrences(of: "$VIP=", with: "$VIPS=").write(toFile: broken, atomically: true, encoding: .utf8)
+        #expect(try await ExternalTools.run(keepalived, ["-t", "-l", "-f", broken]).status != 0)
     }
 
-    /// What the backend said to a client at `source` in the client namespace connecting to the VIP; nil on failure.
-    static func connect(_ lab: Lab, from source: String) async -> String? {
-        guard let output = try? await ExternalTools.run(
-            Self.ip, ["netns", "exec", lab.ns("c"), "/usr/bin/python3", "-c", Self.clientProgram, source, "10.77.0.100", "11000"])
-        else { return nil }
-        let text = output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        return output.status == 0 && !text.isEmpty ? text : nil
+    /// Builds the lab, waits for the pair (the primary holding the VIP) and for the modality's first associations;
+    /// returns the node the modality is stuck to, or nil (the issue recorded).
+    static func start(_ lab: HALab) async throws -> String? {
+        try await lab.build(secret: TestSecrets.pair)
+        guard await lab.waitForPair(holder: "gw-a") else {
+            Issue.record("pair not ready\n\(lab.diagnostics())")
+            return nil
+        }
+        try lab.startModality()
+        guard await eventually(timeout: .seconds(30), { lab.tries().filter(\.ok).count >= 3 }), let node = lab.tries().last(where: \.ok)?.node else {
+            Issue.record("the modality never got through: \(lab.tries().suffix(5).map(\.error))\n\(lab.diagnostics())")
+            return nil
+        }
+        return node
     }
 
-    static func holdsVIP(_ lab: Lab, _ role: String) async -> Bool {
-        let output = try? await ExternalTools.run(Self.ip, ["-n", lab.ns(role), "-4", "addr", "show", "dev", "eth0"])
-        return output?.standardOutput.contains("10.77.0.100/") == true
-    }
+    // MARK: must show 1 (and 3 after each run)
 
     @Test(
-        "the primary is killed, the VIP moves, and the client's next connection reaches the same backend",
-        .enabled(if: FailoverNamespaceTests.namespacesAvailable, "network namespaces cannot be created here (needs root and iproute2's `ip netns add`)"),
-        .timeLimit(.minutes(3)))
-    func failover() async throws {
-        let keepalived = try ExternalTools.tool("keepalived", ["/usr/sbin/keepalived", "/sbin/keepalived"])
-        _ = try ExternalTools.tool("python3", ["/usr/bin/python3"])
-        let pacsgate = try ExternalTools.pacsgate
-        let lab = try Lab()
+        "kill -9 of the active unit's pacsgate, five runs: the client's next association reaches the same node, failed tries stay within the detection parameters; the returning unit takes the VIP back only after its snapshot, with no failure",
+        .enabled(if: HALab.available, Comment(rawValue: FailoverNamespaceTests.disabled)), .timeLimit(.minutes(10)))
+    func killNine() async throws {
+        let detection = try Detection.fromSample()
+        let bound = detection.maximumFailures(period: 0.2)
+        let lab = try HALab()
         defer { lab.cleanUp() }
+        guard let node = try await Self.start(lab) else { return }
+        var outages: [Double] = []
+        for run in 1...5 {
+            guard let primary = lab.process("gw-a") else { return }
+            let takeoversBefore = lab.audit("gw-b", "ha.takeover").count
+            let killed = HALab.monotonic()
+            kill(primary.processIdentifier, SIGKILL)
+            guard await eventually(timeout: .seconds(60), { lab.tries().contains { $0.ok && $0.start > killed } }),
+                let first = lab.tries().first(where: { $0.ok && $0.start > killed })
+            else {
+                Issue.record("run \(run): no association after the kill\n\(lab.diagnostics())")
+                return
+            }
+            let failed = lab.tries().filter { $0.start > killed && $0.start < first.start && !$0.ok }
+            let outage = first.end - killed
+            outages.append(outage)
+            print(
+                "HA failover run \(run): kill -9 → first successful association after \(Int((outage * 1000).rounded())) ms, "
+                    + "\(failed.count) failed tries (bound \(bound)), node \(first.node ?? "?")")
+            #expect(first.node == node, "run \(run): before the kill \(node), after it \(first.node ?? "-")")
+            #expect(failed.count <= bound, "run \(run): \(failed.count) failed tries: \(failed.map(\.error))")
+            #expect(await lab.holdsVIP("b"), "run \(run): the VIP is not on the secondary")
+            // The peer's view: the takeover, with why.
+            #expect(await eventually(timeout: .seconds(10)) { lab.audit("gw-b", "ha.takeover").count > takeoversBefore })
+            let takeover = lab.audit("gw-b", "ha.takeover").last
+            #expect(takeover?["kind"] as? String == "peer-stopped", "run \(run): \(String(describing: takeover))")
 
-        // The network: a bridge in a switch namespace, one veth per namespace.
-        let hosts: [(role: String, addresses: [String])] = [
-            ("c", ["10.77.0.10", "10.77.0.20"]), ("a", ["10.77.0.2"]), ("b", ["10.77.0.3"]), ("x", ["10.77.0.11"]), ("y", ["10.77.0.12"]),
-        ]
-        let switchNS = lab.ns("s")
-        try lab.ip(["netns", "add", switchNS])
-        lab.namespaces.append(switchNS)
-        try lab.ip(["-n", switchNS, "link", "add", "br0", "type", "bridge"])
-        try lab.ip(["-n", switchNS, "link", "set", "br0", "up"])
-        for host in hosts {
-            let namespace = lab.ns(host.role)
-            try lab.ip(["netns", "add", namespace])
-            lab.namespaces.append(namespace)
-            let port = "p\(host.role)"
-            try lab.ip(["-n", switchNS, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace])
-            try lab.ip(["-n", switchNS, "link", "set", port, "master", "br0", "up"])
-            try lab.ip(["-n", namespace, "link", "set", "lo", "up"])
-            for address in host.addresses { try lab.ip(["-n", namespace, "addr", "add", "\(address)/24", "dev", "eth0"]) }
-            try lab.ip(["-n", namespace, "link", "set", "eth0", "up"])
+            // Must show 3: the unit comes back and takes the VIP back only once the secondary's snapshot is in.
+            let recordsBefore = lab.audit("gw-a", "ha.ready").count + lab.audit("gw-a", "ha.takeover").count
+            let restarted = HALab.monotonic()
+            try lab.startPacsgate("gw-a")
+            let returned = await eventually(timeout: .seconds(60)) {
+                lab.vrrp("gw-a") == "MASTER" && lab.audit("gw-a", "ha.ready").count + lab.audit("gw-a", "ha.takeover").count >= recordsBefore + 2
+            }
+            #expect(returned, "run \(run): the primary did not take the VIP back\n\(lab.diagnostics())")
+            guard returned else { return }
+            try Self.expectReadyBeforeTakeover(lab, node: "gw-a", run: run)
+            // Tries that began after the restart and have finished: none failed.
+            _ = await eventually(timeout: .seconds(5)) { lab.tries().contains { $0.start > HALab.monotonic() - 0.5 } }
+            let duringReturn = lab.tries().filter { $0.start > restarted }
+            #expect(!duringReturn.isEmpty && duringReturn.allSatisfy(\.ok), "run \(run): failed during the return: \(duringReturn.filter { !$0.ok }.map(\.error))")
+            #expect(duringReturn.allSatisfy { $0.node == node }, "run \(run): a try during the return reached another node")
+            guard await lab.waitForPair(holder: "gw-a") else {
+                Issue.record("run \(run): pair not ready again\n\(lab.diagnostics())")
+                return
+            }
         }
+        await lab.stopModality()
+        let sorted = outages.sorted()
+        print("HA failover: median of \(outages.count) runs \(Int((sorted[sorted.count / 2] * 1000).rounded())) ms; runs \(outages.map { Int(($0 * 1000).rounded()) }) ms")
+    }
 
-        // Backends X and Y answer with their name.
-        try lab.spawn(in: lab.ns("x"), ["/usr/bin/python3", "-u", "-c", Self.backendProgram, "X", "9000"], log: "x.log")
-        try lab.spawn(in: lab.ns("y"), ["/usr/bin/python3", "-u", "-c", Self.backendProgram, "Y", "9000"], log: "y.log")
+    /// The unit's last `ha.ready` precedes its last `ha.takeover`, which is a preemption.
+    static func expectReadyBeforeTakeover(_ lab: HALab, node: String, run: Int) throws {
+        let text = try String(contentsOf: lab.unit(node).appendingPathComponent("audit.jsonl"), encoding: .utf8)
+        let events = text.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        let ready = events.lastIndex { $0["event"] as? String == "ha.ready" }
+        let takeover = events.lastIndex { $0["event"] as? String == "ha.takeover" }
+        #expect(ready != nil && takeover != nil && ready! < takeover!, "run \(run): ha.ready \(String(describing: ready)), ha.takeover \(String(describing: takeover))")
+        if let takeover { #expect(events[takeover]["kind"] as? String == "preempt", "run \(run): \(events[takeover])") }
+    }
 
-        // The pair: pacsgate and keepalived in each gateway namespace.
-        guard FileManager.default.createFile(
-            atPath: lab.directory.appendingPathComponent("ha.secret").path, contents: Data("failover-test-secret-0123456789ab\n".utf8),
-            attributes: [.posixPermissions: 0o600])
-        else { throw HATestFailure("cannot write the secret") }
-        var gateways: [String: Process] = [:]
-        for (node, role, ns, address, peer, state, priority) in [
-            ("gw-a", "primary", "a", "10.77.0.2", "10.77.0.3", "MASTER", 150), ("gw-b", "secondary", "b", "10.77.0.3", "10.77.0.2", "BACKUP", 100),
-        ] {
-            let unit = lab.directory.appendingPathComponent(node)
-            try FileManager.default.createDirectory(at: unit, withIntermediateDirectories: true)
-            let config = unit.appendingPathComponent("pacsgate.yaml").path
-            try Self.pacsgateYAML(lab: lab, node: node, role: role, address: address, peer: peer).write(toFile: config, atomically: true, encoding: .utf8)
-            gateways[node] = try lab.spawn(in: lab.ns(ns), [pacsgate, "run", "--config", config], log: "\(node).log")
-            let keepalivedConf = unit.appendingPathComponent("keepalived.conf").path
-            try Self.keepalivedConf(lab: lab, node: node, state: state, priority: priority)
-                .write(toFile: keepalivedConf, atomically: true, encoding: .utf8)
-            try lab.spawn(
-                in: lab.ns(ns),
-                [
-                    keepalived, "--dont-fork", "--log-console", "--vrrp", "-f", keepalivedConf, "-p", unit.appendingPathComponent("k.pid").path,
-                    "-r", unit.appendingPathComponent("v.pid").path, "-c", unit.appendingPathComponent("c.pid").path,
-                ], log: "keepalived-\(node).log")
+    /// A long association's result: established, every echo answered, released normally.
+    static func expectCompleted(_ result: HALab.LongAssociation, _ what: String) {
+        #expect(result.established && result.failed == 0 && result.echoes >= 20, "\(what): \(result)")
+        #expect(result.released && !result.aborted, "\(what): \(result)")
+    }
+
+    /// Whether `node` audited an association whose P-DATA count shows it carried the long association (the record is
+    /// written when the connection has closed, a moment after the client saw the release).
+    static func served(_ lab: HALab, _ node: String, echoes: Int) async -> Bool {
+        let found = await eventually(timeout: .seconds(10)) {
+            lab.audit(node, "dicom.association").contains {
+                $0["outcome"] as? String == "released" && ($0["pdata_pdus"] as? Int ?? 0) >= 2 * echoes
+            }
         }
-
-        let ready = await eventually(timeout: .seconds(60)) {
-            let vip = await Self.holdsVIP(lab, "a")
-            return vip && lab.log("gw-b.log").contains("HA link up") && lab.log("gw-a.log").contains("HA snapshot received")
+        if !found {
+            print("\(node) dicom.association records: \(lab.audit(node, "dicom.association").filter { ($0["duration_ms"] as? Int ?? 0) > 1000 })")
+            let other = node == "gw-a" ? "gw-b" : "gw-a"
+            print("\(other) long records: \(lab.audit(other, "dicom.association").filter { ($0["duration_ms"] as? Int ?? 0) > 1000 })")
+            for role in ["a", "b"] {
+                let ss = try? await ExternalTools.run(HALab.ip, ["netns", "exec", lab.ns(role), "ss", "-tnoi"])
+                print("ss \(role): \(ss?.standardOutput ?? "")")
+                let ct = try? await ExternalTools.run(HALab.ip, ["netns", "exec", lab.ns(role), "nft", "list", "ruleset"])
+                print("nft \(role): \(ct?.standardOutput ?? "")")
+            }
+            print(lab.diagnostics())
         }
-        #expect(ready, "pair not ready. gw-a: \(lab.log("gw-a.log").suffix(1500))\nkeepalived-a: \(lab.log("keepalived-gw-a.log").suffix(1500))")
-        guard ready else { return }
+        return found
+    }
 
-        // Two clients through the primary: round robin sends the first to one backend, the second to the other.
-        var first: String?
-        _ = await eventually(timeout: .seconds(20)) {
-            first = await Self.connect(lab, from: "10.77.0.10")
-            return first != nil
-        }
-        let stuck = await Self.connect(lab, from: "10.77.0.20")
-        #expect(first != nil && stuck != nil && first != stuck, "first \(first ?? "-"), second \(stuck ?? "-")")
-        guard let stuck else { return }
-        #expect(await Self.connect(lab, from: "10.77.0.20") == stuck, "not sticky on the primary")
-        // Replication takes milliseconds; give it a moment (no assertion on time).
+    // MARK: must show 2 (SIGTERM) and 3
+
+    @Test(
+        "SIGTERM on the active unit: no association fails and an open one completes; the unit returns and takes the VIP back after its snapshot, again with no failure",
+        .enabled(if: HALab.available, Comment(rawValue: FailoverNamespaceTests.disabled)), .timeLimit(.minutes(6)))
+    func sigtermAndReturn() async throws {
+        let lab = try HALab()
+        defer { lab.cleanUp() }
+        guard try await Self.start(lab) != nil else { return }
+        let started = HALab.monotonic()
+        let long = lab.longAssociation(seconds: 6)
+        try await Task.sleep(for: .seconds(1.5))
+        guard let primary = lab.process("gw-a") else { return }
+        kill(primary.processIdentifier, SIGTERM)
+        #expect(await eventually(timeout: .seconds(60)) { !primary.isRunning }, "the primary did not stop")
+        Self.expectCompleted(try await long.value, "the association open during the SIGTERM")
+        let echoes = try await long.value.echoes
+        #expect(await Self.served(lab, "gw-a", echoes: echoes), "the long association was not served (and drained) by the stopping unit")
+        try await Task.sleep(for: .seconds(1))
+        let during = lab.tries().filter { $0.start > started }
+        #expect(!during.isEmpty && during.allSatisfy(\.ok), "failed: \(during.filter { !$0.ok }.map(\.error))\n\(lab.diagnostics())")
+        #expect(await lab.holdsVIP("b"))
+        let takeover = lab.audit("gw-b", "ha.takeover").last
+        #expect(takeover?["kind"] as? String == "planned", "\(String(describing: takeover))")
+        #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (stopping: pacsgate on gw-a is stopping)") == true)
+        #expect(lab.log("gw-b").contains("the peer said goodbye"), "no goodbye seen by the secondary")
+        let handedOver = lab.log("gw-a").split(separator: "\n").last { $0.contains("HA virtual IPs handed over") }
+        #expect(handedOver != nil)
+        print("HA SIGTERM: \(handedOver.map(String.init) ?? "-"); \(during.count) associations during the stop, all released")
+
+        // Must show 3: back, with an association open on the secondary while the VIP returns.
+        let restarted = HALab.monotonic()
+        let takeoversBefore = lab.audit("gw-a", "ha.takeover").count
+        let longOnB = lab.longAssociation(seconds: 8)
+        try await Task.sleep(for: .seconds(1))
+        try lab.startPacsgate("gw-a")
+        #expect(
+            await eventually(timeout: .seconds(60)) {
+                lab.vrrp("gw-a") == "MASTER" && lab.vrrp("gw-b") == "BACKUP" && lab.audit("gw-a", "ha.takeover").count > takeoversBefore
+            }, "\(lab.diagnostics())")
+        try Self.expectReadyBeforeTakeover(lab, node: "gw-a", run: 1)
+        Self.expectCompleted(try await longOnB.value, "the association open on the secondary while the VIP returned")
+        let echoesOnB = try await longOnB.value.echoes
+        #expect(await Self.served(lab, "gw-b", echoes: echoesOnB), "the association open during the return was not served by the secondary")
+        try await Task.sleep(for: .seconds(1))
+        await lab.stopModality()
+        let returning = lab.tries().filter { $0.start > restarted }
+        #expect(!returning.isEmpty && returning.allSatisfy(\.ok), "failed during the return: \(returning.filter { !$0.ok }.map(\.error))")
+    }
+
+    // MARK: must show 2 (switchover)
+
+    @Test(
+        "pacsgate ctl switchover: no association fails and an open one completes; the peer's overview, metrics and audit say it was planned; the unit stands by",
+        .enabled(if: HALab.available, Comment(rawValue: FailoverNamespaceTests.disabled)), .timeLimit(.minutes(6)))
+    func switchover() async throws {
+        let lab = try HALab()
+        defer { lab.cleanUp() }
+        guard try await Self.start(lab) != nil else { return }
+        // On the unit without the VIP there is nothing to hand over.
+        let refused = try await lab.ctl("b", ["switchover"])
+        #expect(refused.status == 1 && refused.standardError.contains("does not hold the virtual IPs"), "\(refused.standardError)")
+        let started = HALab.monotonic()
+        let long = lab.longAssociation(seconds: 6)
+        try await Task.sleep(for: .seconds(1.5))
+        let output = try await lab.ctl("a", ["switchover"])
+        #expect(output.status == 0, "\(output.standardOutput) \(output.standardError)")
+        #expect(output.standardOutput.contains("the virtual IPs left this unit after"), "\(output.standardOutput)")
+        print("HA switchover: pacsgate ctl switchover said: \(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))")
+        Self.expectCompleted(try await long.value, "the association open during the switchover")
+        let echoes = try await long.value.echoes
+        #expect(await Self.served(lab, "gw-a", echoes: echoes), "the long association was not served by the unit that handed over")
+        let (onB, onA) = (await lab.holdsVIP("b"), await lab.holdsVIP("a"))
+        #expect(onB && !onA)
+        // The unit that handed over stands by: it does not take the VIP back although it has the higher priority.
         try await Task.sleep(for: .seconds(2))
-        #expect(await Self.holdsVIP(lab, "b") == false)
+        #expect(lab.vrrp("gw-a") == "BACKUP" && lab.vrrp("gw-b") == "MASTER")
+        await lab.stopModality()
+        let during = lab.tries().filter { $0.start > started }
+        #expect(!during.isEmpty && during.allSatisfy(\.ok), "failed: \(during.filter { !$0.ok }.map(\.error))\n\(lab.diagnostics())")
 
-        // Kill the primary's pacsgate.
-        guard let primary = gateways["gw-a"] else { return }
-        let killed = ContinuousClock.now
-        kill(primary.processIdentifier, SIGKILL)
-        var after: String?
-        let recovered = await eventually(timeout: .seconds(60)) {
-            after = await Self.connect(lab, from: "10.77.0.20")
-            return after != nil
-        }
-        let elapsed = ContinuousClock.now - killed
-        print("HA failover: kill of the primary's pacsgate → first successful client connection through the VIP: \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds])))")
-        #expect(recovered, "no connection after failover. keepalived-b: \(lab.log("keepalived-gw-b.log").suffix(1500))")
-        #expect(after == stuck, "after failover the client reached \(after ?? "-"), before \(stuck)")
-        #expect(await Self.holdsVIP(lab, "b"), "the VIP did not move to the secondary")
-        let state = (try? String(contentsOf: lab.directory.appendingPathComponent("gw-b/vrrp-state"), encoding: .utf8)) ?? ""
-        #expect(state.hasPrefix("MASTER"), "notify script wrote '\(state)'")
+        // The peer's view.
+        let takeover = lab.audit("gw-b", "ha.takeover").last
+        #expect(takeover?["kind"] as? String == "planned")
+        #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (switchover: requested by token:lab)") == true, "\(String(describing: takeover))")
+        #expect(lab.audit("gw-a", "ha.switchover").first?["user"] as? String == "token:lab")
+        let curl = try ExternalTools.tool("curl", ["/usr/bin/curl"])
+        let pair = await lab.pair("b")
+        #expect((pair?["last_takeover"] as? String)?.contains("planned") == true, "\(String(describing: pair))")
+        #expect(pair?["peer_readiness"] as? String == "standby", "\(String(describing: pair))")
+        let metrics = try await ExternalTools.run(
+            HALab.ip, ["netns", "exec", lab.ns("b"), curl, "-sf", "-H", "Authorization: Bearer \(HALab.token)", "http://127.0.0.1:9443/metrics"])
+        #expect(metrics.standardOutput.contains("pacsgate_ha_vrrp_master 1"), "\(metrics.standardOutput.suffix(2000))")
+        #expect(metrics.standardOutput.contains("pacsgate_ha_takeovers_total \(lab.audit("gw-b", "ha.takeover").count)"))
     }
 }

@@ -1,76 +1,116 @@
+import Foundation
 import NIOCore
 import PacsgateCore
-import PacsgateHA
 import Testing
+
+@testable import PacsgateHA
+
+/// Secrets as the tests write them: 32 random bytes in base64, as `openssl rand -base64 32` makes them.
+enum TestSecrets {
+    static let pair = "m3Jq2H5vXc0bW9yKpT7sLr4aNfE1uZ6dQhG8oVjYtC4="
+    static let other = "Xk9pR2wL7cQ4vN1bT8yH3mF6sJ0aZ5dG2eU9oK7iWqM="
+
+    static func secret(_ text: String) -> HASecret {
+        // The constants above are valid; a failure here is a broken test.
+        (try? HASecret(fileText: text)) ?? { fatalError("test secret '\(text)' refused") }()
+    }
+}
 
 /// The handshake and session sealing as pure state machines, both ends driven by the test.
 @Suite("HA handshake and session crypto")
 struct HandshakeTests {
-    static let secret = HASecret(bytes: Array("0123456789abcdef0123456789abcdef".utf8))!
-    static let other = HASecret(bytes: Array("fedcba9876543210fedcba9876543210".utf8))!
-
-    static func nonces(_ seed: UInt8) -> () -> [UInt8] {
-        { Array(repeating: seed, count: 32) }
-    }
+    static let secret = TestSecrets.secret(TestSecrets.pair)
+    static let other = TestSecrets.secret(TestSecrets.other)
 
     struct Established {
         var initiatorSealer: FrameSealer
         var initiatorOpener: FrameOpener
         var responderSealer: FrameSealer
         var responderOpener: FrameOpener
-        var responderFirst: HAMessage?
     }
 
-    /// Runs a full handshake; the initiator's first sealed message is `first`.
-    static func establish(first: HAMessage = .snapshotBegin(entries: 0)) throws -> Established {
-        var initiator = HandshakeStateMachine(side: .initiator, secret: secret, role: .primary, node: "gw-a", software: "t", makeNonce: nonces(1))
-        var responder = HandshakeStateMachine(side: .responder, secret: secret, role: .secondary, node: "gw-b", software: "t", makeNonce: nonces(2))
-        let started = initiator.start()
-        let hello = try #require(started)
+    static func machines(
+        initiatorSecret: HASecret = secret, responderRole: HARole = .secondary
+    ) -> (HandshakeStateMachine, HandshakeStateMachine) {
+        (
+            HandshakeStateMachine(side: .initiator, secret: initiatorSecret, role: .primary, node: "gw-a", software: "t"),
+            HandshakeStateMachine(side: .responder, secret: Self.secret, role: responderRole, node: "gw-b", software: "t")
+        )
+    }
+
+    /// Runs a full handshake: hello, welcome, confirm.
+    static func establish() throws -> Established {
+        var (initiator, responder) = Self.machines()
+        let startedHello = initiator.start()
+        let hello = try #require(startedHello)
         guard case .send(let welcome) = responder.received(hello) else { throw HATestFailure("no welcome") }
-        guard case .established(let peerB, var sealerA, let openerA, nil) = initiator.received(welcome) else { throw HATestFailure("initiator not established") }
+        guard case .established(let peerB, let sealerA, let openerA, let confirm?) = initiator.received(welcome) else {
+            throw HATestFailure("initiator not established")
+        }
         #expect(peerB == PeerIdentity(node: "gw-b", role: .secondary, software: "t"))
-        let proof = sealerA.seal(first)
-        guard case .established(let peerA, let sealerB, let openerB, let firstMessage) = responder.received(proof) else {
+        #expect(confirm.type == HAFrameType.confirm.rawValue && confirm.sequence == 0)
+        guard case .established(let peerA, let sealerB, let openerB, nil) = responder.received(confirm) else {
             throw HATestFailure("responder not established")
         }
-        #expect(peerA.node == "gw-a" && peerA.role == .primary)
-        return Established(
-            initiatorSealer: sealerA, initiatorOpener: openerA, responderSealer: sealerB, responderOpener: openerB,
-            responderFirst: firstMessage)
+        #expect(peerA == PeerIdentity(node: "gw-a", role: .primary, software: "t"))
+        return Established(initiatorSealer: sealerA, initiatorOpener: openerA, responderSealer: sealerB, responderOpener: openerB)
     }
 
     @Test("a handshake with the shared secret establishes a session carrying messages both ways")
     func establishes() throws {
-        var session = try Self.establish(first: .snapshotBegin(entries: 5))
-        #expect(session.responderFirst == .snapshotBegin(entries: 5))
+        var session = try Self.establish()
         let message = HAMessage.goodbye(reason: "bye")
-        let opened = try session.initiatorOpener.open(session.responderSealer.seal(message))
-        #expect(opened == message)
-        let openedBack = try session.responderOpener.open(session.initiatorSealer.seal(.snapshotEnd(entries: 5)))
-        #expect(openedBack == .snapshotEnd(entries: 5))
+        #expect(try session.initiatorOpener.open(session.responderSealer.seal(message)) == message)
+        #expect(try session.responderOpener.open(session.initiatorSealer.seal(.snapshotEnd(entries: 5))) == .snapshotEnd(entries: 5))
     }
 
-    @Test("a hello under another secret is rejected without an answer")
+    @Test("a dialler with another secret cannot open the welcome; the responder never sees a confirmation")
     func wrongSecret() throws {
-        var initiator = HandshakeStateMachine(side: .initiator, secret: Self.other, role: .primary, node: "gw-a", software: "t")
-        var responder = HandshakeStateMachine(side: .responder, secret: Self.secret, role: .secondary, node: "gw-b", software: "t")
-        let started = initiator.start()
-        let hello = try #require(started)
-        guard case .close(nil, .rejected(.authenticationFailed)) = responder.received(hello) else {
-            Issue.record("forged hello not rejected")
+        var (initiator, responder) = Self.machines(initiatorSecret: Self.other)
+        let startedHello = initiator.start()
+        let hello = try #require(startedHello)
+        guard case .send(let welcome) = responder.received(hello) else {
+            Issue.record("the responder cannot tell the secret from a hello (it carries nothing keyed by it) and answers")
             return
+        }
+        guard case .close(nil, .rejected(.authenticationFailed(type: 0x02, sequence: 0))) = initiator.received(welcome) else {
+            Issue.record("a welcome under another secret was accepted")
+            return
+        }
+        #expect(responder.awaitsConfirmation)
+    }
+
+    @Test("a recorded handshake gives an eavesdropper nothing to check a guess of the secret against")
+    func noOfflineGuessing() throws {
+        // The eavesdropper records the hello and the welcome of a real session ...
+        var (initiator, responder) = Self.machines()
+        let startedHello = initiator.start()
+        let hello = try #require(startedHello)
+        guard case .send(let welcome) = responder.received(hello) else { throw HATestFailure("no welcome") }
+        // ... and even with the right secret as the guess, without one of the two ephemeral private keys the welcome
+        // does not open: the key needs their agreement. (Version 1 tagged the hello with HMAC under a key derived from
+        // the secret alone: recomputing that tag tested each guess offline.)
+        var guesser = NoiseHandshake(role: .initiator, psk: Self.secret.psk, prologue: Array("pacsgate-ha/\(HAFrame.version)".utf8))
+        _ = try guesser.writeMessage1(payload: [])
+        #expect(throws: NoiseHandshake.Failure.decryptionFailed) {
+            try guesser.readMessage2(Array(welcome.body.readableBytesView))
+        }
+        // The session keys themselves never travel: two sessions with the same secret have different keys.
+        var first = try Self.establish()
+        let second = try Self.establish()
+        var opener = second.responderOpener
+        #expect(throws: HAWireError.authenticationFailed(type: 0x13, sequence: 1)) {
+            try opener.open(first.initiatorSealer.seal(.snapshotEnd(entries: 1)))
         }
     }
 
     @Test("a hello with one bit changed is rejected")
     func tamperedHello() throws {
-        var initiator = HandshakeStateMachine(side: .initiator, secret: Self.secret, role: .primary, node: "gw-a", software: "t")
-        var responder = HandshakeStateMachine(side: .responder, secret: Self.secret, role: .secondary, node: "gw-b", software: "t")
-        let started = initiator.start()
-        var hello = try #require(started)
+        var (initiator, responder) = Self.machines()
+        let startedHello = initiator.start()
+        var hello = try #require(startedHello)
         var body = Array(hello.body.readableBytesView)
-        body[3] ^= 0x80
+        body[40] ^= 0x80  // in the payload, after the 32-byte ephemeral key
         hello.body = ByteBuffer(bytes: body)
         guard case .close(nil, .rejected) = responder.received(hello) else {
             Issue.record("tampered hello not rejected")
@@ -78,13 +118,25 @@ struct HandshakeTests {
         }
     }
 
+    @Test("a welcome with one bit changed is rejected by the dialler")
+    func tamperedWelcome() throws {
+        var (initiator, responder) = Self.machines()
+        let opening = initiator.start()
+        guard case .send(var welcome) = responder.received(try #require(opening)) else { throw HATestFailure("no welcome") }
+        var body = Array(welcome.body.readableBytesView)
+        body[body.count - 1] ^= 0x01
+        welcome.body = ByteBuffer(bytes: body)
+        guard case .close(nil, .rejected(.authenticationFailed)) = initiator.received(welcome) else {
+            Issue.record("tampered welcome accepted")
+            return
+        }
+    }
+
     @Test("two units with the same role get an authenticated refusal the dialler can log")
     func sameRole() throws {
-        var initiator = HandshakeStateMachine(side: .initiator, secret: Self.secret, role: .primary, node: "gw-a", software: "t")
-        var responder = HandshakeStateMachine(side: .responder, secret: Self.secret, role: .primary, node: "gw-b", software: "t")
-        let started = initiator.start()
-        let hello = try #require(started)
-        guard case .close(let answer?, .refusedPeer) = responder.received(hello) else {
+        var (initiator, responder) = Self.machines(responderRole: .primary)
+        let opening = initiator.start()
+        guard case .close(let answer?, .refusedPeer) = responder.received(try #require(opening)) else {
             Issue.record("same role not refused")
             return
         }
@@ -97,28 +149,37 @@ struct HandshakeTests {
 
     @Test("a welcome recorded from another session is not accepted")
     func replayedWelcome() throws {
-        var first = HandshakeStateMachine(side: .initiator, secret: Self.secret, role: .primary, node: "gw-a", software: "t", makeNonce: Self.nonces(1))
-        var responder = HandshakeStateMachine(side: .responder, secret: Self.secret, role: .secondary, node: "gw-b", software: "t", makeNonce: Self.nonces(2))
-        let firstHello = first.start()
-        guard case .send(let welcome) = responder.received(try #require(firstHello)) else { throw HATestFailure("no welcome") }
-        var second = HandshakeStateMachine(side: .initiator, secret: Self.secret, role: .primary, node: "gw-a", software: "t", makeNonce: Self.nonces(3))
+        var (first, responder) = Self.machines()
+        let opening = first.start()
+        guard case .send(let welcome) = responder.received(try #require(opening)) else { throw HATestFailure("no welcome") }
+        var (second, _) = Self.machines()
         _ = second.start()
-        guard case .close(nil, .rejected(.badField(field: "initiator_nonce", _))) = second.received(welcome) else {
+        guard case .close(nil, .rejected(.authenticationFailed)) = second.received(welcome) else {
             Issue.record("replayed welcome accepted")
             return
         }
     }
 
-    @Test("a responder does not trust a replayed hello: the first sealed frame must open")
+    @Test("a responder does not trust a replayed hello: the dialler's confirmation must open")
     func replayedHello() throws {
-        var initiator = HandshakeStateMachine(side: .initiator, secret: Self.secret, role: .primary, node: "gw-a", software: "t")
-        var responder = HandshakeStateMachine(side: .responder, secret: Self.secret, role: .secondary, node: "gw-b", software: "t")
-        let started = initiator.start()
-        guard case .send = responder.received(try #require(started)) else { throw HATestFailure("no welcome") }
-        // An attacker without the keys sends anything sealed-looking.
-        let fake = HAFrame(type: HAFrameType.status.rawValue, sequence: 0, body: ByteBuffer(bytes: Array(repeating: 0, count: 40)))
-        guard case .close(nil, .rejected(.authenticationFailed)) = responder.received(fake) else {
-            Issue.record("unauthenticated frame accepted")
+        // A recorded hello and confirmation, replayed to a responder: its fresh ephemeral key makes new session keys.
+        var (initiator, responder) = Self.machines()
+        let startedHello = initiator.start()
+        let hello = try #require(startedHello)
+        guard case .send(let welcome) = responder.received(hello) else { throw HATestFailure("no welcome") }
+        guard case .established(_, _, _, let confirm?) = initiator.received(welcome) else { throw HATestFailure("not established") }
+        var (_, replayTarget) = Self.machines()
+        guard case .send = replayTarget.received(hello) else { throw HATestFailure("no welcome to the replay") }
+        guard case .close(nil, .rejected(.authenticationFailed)) = replayTarget.received(confirm) else {
+            Issue.record("replayed confirmation accepted")
+            return
+        }
+        // Anything else in place of the confirmation is refused too.
+        var (_, other) = Self.machines()
+        _ = other.received(hello)
+        let status = HAFrame(type: HAFrameType.status.rawValue, sequence: 0, body: ByteBuffer(bytes: Array(repeating: 0, count: 40)))
+        guard case .close(nil, .rejected(.unexpectedFrame)) = other.received(status) else {
+            Issue.record("a session frame in place of the confirmation accepted")
             return
         }
     }
@@ -144,10 +205,19 @@ struct HandshakeTests {
         #expect(throws: HAWireError.unexpectedSequence(expected: 2, found: 3)) { try session.responderOpener.open(frame) }
     }
 
-    @Test("a secret shorter than 16 bytes is refused; surrounding white space in the file is not part of it")
-    func secrets() {
-        #expect(HASecret(bytes: Array("short".utf8)) == nil)
-        #expect(HASecret(fileText: "  0123456789abcdef\n") != nil)
-        #expect(HASecret(fileText: "0123456789abcde\n") == nil)
+    @Test("the secret must be at least 32 random bytes written as base64 or hex; the refusal names the command that makes one")
+    func secrets() throws {
+        // What `openssl rand -base64 32` and `openssl rand -hex 32` make, with the file's newline.
+        #expect(throws: Never.self) { try HASecret(fileText: TestSecrets.pair + "\n") }
+        #expect(throws: Never.self) { try HASecret(fileText: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n") }
+        // A password, a short secret, a pattern.
+        #expect(throws: HASecret.Problem.notEncoded) { try HASecret(fileText: "failover-test-secret-0123456789ab\n") }
+        #expect(throws: HASecret.Problem.tooShort(bytes: 16)) { try HASecret(fileText: "0123456789abcdef0123456789abcdef") }
+        #expect(throws: HASecret.Problem.tooShort(bytes: 26)) { try HASecret(fileText: "c2hvcnQtYnV0LWJhc2U2NC1lbmNvZGVkLXg=") }
+        #expect(throws: HASecret.Problem.notRandom(distinct: 1)) { try HASecret(fileText: String(repeating: "00", count: 32)) }
+        #expect(throws: HASecret.Problem.notRandom(distinct: 2)) { try HASecret(fileText: String(repeating: "ab01", count: 16)) }
+        #expect(throws: HASecret.Problem.tooShort(bytes: 5)) { try HASecret(bytes: Array("short".utf8)) }
+        let problem = HASecret.Problem.notEncoded.description
+        #expect(problem.contains("openssl rand -base64 32"), "\(problem)")
     }
 }

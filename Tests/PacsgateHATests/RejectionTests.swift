@@ -10,12 +10,13 @@ import PacsgateTestSupport
 /// counted, logged and audited, and changes nothing.
 @Suite("HA link rejects forged and corrupted messages", .serialized)
 struct RejectionTests {
-    /// A raw client speaking frames to `port`.
-    static func connect(_ port: Int) async throws -> NIOAsyncChannel<HAFrame, HAFrame> {
+    /// A raw client speaking frames to `port` from `source`.
+    static func connect(_ port: Int, from source: String = "127.0.0.1") async throws -> NIOAsyncChannel<HAFrame, HAFrame> {
         try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(to: try SocketAddress(ipAddress: source, port: 0))
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HAFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HAFrameDecoder(limit: HAFrameLimit(authenticated: true))))
                     try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(HAFrameEncoder()))
                     return try NIOAsyncChannel<HAFrame, HAFrame>(wrappingChannelSynchronously: channel)
                 }
@@ -26,15 +27,16 @@ struct RejectionTests {
     static func handshake(
         _ inbound: NIOAsyncChannelInboundStream<HAFrame>, _ outbound: NIOAsyncChannelOutboundWriter<HAFrame>, secret: String
     ) async throws -> FrameSealer {
-        guard let key = HASecret(bytes: Array(secret.utf8)) else { throw HATestFailure("short secret") }
-        var machine = HandshakeStateMachine(side: .initiator, secret: key, role: .primary, node: "gw-test", software: "test")
+        var machine = HandshakeStateMachine(
+            side: .initiator, secret: TestSecrets.secret(secret), role: .primary, node: "gw-test", software: "test")
         var frames = inbound.makeAsyncIterator()
         guard let hello = machine.start() else { throw HATestFailure("no hello") }
         try await outbound.write(hello)
         guard let welcome = try await frames.next() else { throw HATestFailure("no welcome") }
-        guard case .established(_, let sealer, _, _) = machine.received(welcome) else {
+        guard case .established(_, let sealer, _, let confirm?) = machine.received(welcome) else {
             throw HATestFailure("handshake did not complete")
         }
+        try await outbound.write(confirm)
         return sealer
     }
 
@@ -42,18 +44,18 @@ struct RejectionTests {
         .entries([ReplicatedEntry(service: "WEB", key: StickKey(text: key)!, server: server, ttlMilliseconds: 600_000)])
     }
 
-    @Test("a hello keyed with another secret is rejected, logged and audited")
+    @Test("a dialler with another secret gets no session; the refusal is logged and audited")
     func forgedHello() async throws {
         let unit = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1)
         let channel = try await Self.connect(unit.haPort)
         let attempt = try? await channel.executeThenClose { inbound, outbound in
-            try await Self.handshake(inbound, outbound, secret: "not-the-pair-secret-at-all-00000")
+            try await Self.handshake(inbound, outbound, secret: TestSecrets.other)
         }
-        #expect(attempt == nil, "a forged hello was answered with a welcome")
+        #expect(attempt == nil, "a dialler with another secret completed the handshake")
         #expect(await eventually(timeout: .seconds(10)) { await unit.controller.status().rejected == 1 })
         let audited = await unit.awaitAudit("ha.link.rejected")
         #expect(audited.count == 1)
-        #expect((audited.first?["reason"] as? String)?.contains("authentication failed") == true, "\(audited)")
+        #expect((audited.first?["reason"] as? String)?.contains("without proving the secret") == true, "\(audited)")
         #expect(!unit.logs(containing: "HA link rejected").isEmpty)
         #expect(await unit.controller.status().link != .up)
         await unit.stop()
@@ -67,7 +69,7 @@ struct RejectionTests {
         // Control: an intact frame from a peer with the secret is taken (so the test below can fail).
         let good = try await Self.connect(unit.haPort)
         try await good.executeThenClose { inbound, outbound in
-            var sealer = try await Self.handshake(inbound, outbound, secret: TestUnit.secret)
+            var sealer = try await Self.handshake(inbound, outbound, secret: TestSecrets.pair)
             try await outbound.write(sealer.seal(Self.entries("intact", server: "s2")))
             #expect(await eventually(timeout: .seconds(10)) { table.lookup(StickKey(text: "intact")!) == "s2" })
         }
@@ -75,7 +77,7 @@ struct RejectionTests {
 
         let bad = try await Self.connect(unit.haPort)
         try await bad.executeThenClose { inbound, badOutbound in
-        var badSealer = try await Self.handshake(inbound, badOutbound, secret: TestUnit.secret)
+        var badSealer = try await Self.handshake(inbound, badOutbound, secret: TestSecrets.pair)
         try await badOutbound.write(badSealer.seal(.status(PeerStatusReport(role: .primary, vrrp: .master, configVersion: .unknown, queued: 0, entries: []))))
         var frame = badSealer.seal(Self.entries("tampered", server: "s1"))
         // Flip one bit of the ciphertext.
@@ -88,7 +90,7 @@ struct RejectionTests {
         #expect(table.lookup(StickKey(text: "tampered")!) == nil)
         let audited = await unit.awaitAudit("ha.link.rejected")
         #expect(audited.count == 1)
-        #expect((audited.first?["reason"] as? String)?.contains("authentication failed for frame type 0x11 sequence 1") == true, "\(audited)")
+        #expect((audited.first?["reason"] as? String)?.contains("authentication failed for frame type 0x11 sequence 2") == true, "\(audited)")
         #expect(audited.first?["peer"] as? String == "gw-test")
         #expect(!unit.logs(containing: "HA link rejected").isEmpty)
         await unit.stop()
@@ -99,7 +101,7 @@ struct RejectionTests {
         let unit = try await TestUnit.start(role: .secondary, node: "gw-b", peerPort: 1)
         let channel = try await Self.connect(unit.haPort)
         try await channel.executeThenClose { inbound, outbound in
-            var sealer = try await Self.handshake(inbound, outbound, secret: TestUnit.secret)
+            var sealer = try await Self.handshake(inbound, outbound, secret: TestSecrets.pair)
             let frame = sealer.seal(Self.entries("once", server: "s1"))
             try await outbound.write(frame)
             try await outbound.write(frame)

@@ -50,10 +50,12 @@ struct ReplicationTests {
         #expect(up, "link did not come up: \(primary.logLines.withLockedValue { $0 })")
         let source = try await primary.table()
         let target = try await secondary.table()
-        let now = NIODeadline.now()
+        // Different ages, so expiries differ: entry i was last used i/10 seconds before entry 0. The table's clock is
+        // the uptime (NIODeadline), which a machine booted minutes ago cannot go back 1,000 s on (it stops at zero):
+        // entry 0 is stamped 1,000 s ahead instead, so entry i is used at now + 1000 - i/10 s.
+        let latest = NIODeadline.now() + .seconds(1_000)
         for index in 0..<10_000 {
-            // Different ages, so expiries differ: entry i was last used i/10 seconds ago.
-            source.stick(Self.key(index), to: index % 3 == 0 ? "s2" : "s1", now: now - .milliseconds(Int64(index * 100)))
+            source.stick(Self.key(index), to: index % 3 == 0 ? "s2" : "s1", now: latest - .milliseconds(Int64(index * 100)))
         }
         let arrived = await eventually(timeout: .seconds(60)) { target.snapshot().count == 10_000 }
         #expect(arrived, "secondary has \(target.snapshot().count) of 10000 entries")
@@ -65,9 +67,13 @@ struct ReplicationTests {
         #expect(sourceEntry?.server == "s1" && targetEntry?.server == "s1")
         if let sourceEntry, let targetEntry {
             #expect(abs((sourceEntry.expires - targetEntry.expires).nanoseconds) < TimeAmount.seconds(2).nanoseconds)
-            // 30 min timeout, last used ~1000 s ago: about 800 s left on both.
+            // 30 min timeout, used 999.8 s before entry 0 (0.2 s from when the entries were made): about 1,800 s
+            // left on both, less the time replication took.
             let left = (targetEntry.expires - NIODeadline.now()).nanoseconds / 1_000_000_000
-            #expect((780...810).contains(left), "entry has \(left) s left")
+            #expect((1_740...1_801).contains(left), "entry has \(left) s left")
+            let first = target.snapshot().first { $0.key == Self.key(0) }
+            let apart = first.map { ($0.expires - targetEntry.expires).nanoseconds / 1_000_000 } ?? 0
+            #expect(abs(apart - 999_800) <= 2_000, "entry 0 expires \(apart) ms after entry 9,998, not 999,800")
         }
         let status = await primary.controller.status()
         #expect(status.entriesSent >= 10_000)

@@ -4,11 +4,11 @@ import PacsgateCore
 import PacsgateHA
 import Testing
 
-/// The frame format and every message of wire format version 1 (docs/ha-protocol.md).
+/// The frame format and every message of wire format version 2 (docs/ha-protocol.md).
 @Suite("HA wire format")
 struct WireFormatTests {
     static let report = PeerStatusReport(
-        role: .primary, vrrp: .master, configVersion: ConfigVersion(bytes: Array(0..<32)), queued: 7,
+        role: .primary, vrrp: .master, readiness: .standby, configVersion: ConfigVersion(bytes: Array(0..<32)), queued: 7,
         entries: [.init(service: "DICOM", entries: 12), .init(service: "HL7", entries: 0)])
 
     static let messages: [HAMessage] = [
@@ -25,6 +25,8 @@ struct WireFormatTests {
         .configResult(ConfigResult(version: .unknown, applied: false, message: "refused: line 3")),
         .runtime(RuntimeUpdate(full: true, servers: [ServerRuntime(service: "DICOM", server: "pacs-1", weight: 50, state: .drain)])),
         .goodbye(reason: "shutting down"),
+        .handover(HandoverNotice(kind: .stopping, reason: "pacsgate on gw-a is stopping")),
+        .handover(HandoverNotice(kind: .switchover, reason: "requested by alice")),
     ]
 
     @Test("every message survives encode and decode")
@@ -79,7 +81,7 @@ struct WireFormatTests {
         var buffer = ByteBuffer()
         frame.write(to: &buffer)
         #expect(Array(buffer.readableBytesView) == [
-            0x50, 0x47, 0x48, 0x41, 0x01, 0x11, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+            0x50, 0x47, 0x48, 0x41, 0x02, 0x11, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
             0x00, 0x00, 0x00, 0x02, 0xAA, 0xBB,
         ])
     }
@@ -111,8 +113,14 @@ struct WireFormatTests {
     func badHeaders() {
         var http = ByteBuffer(string: "GET")
         #expect(throws: HAWireError.notHALink(firstBytes: Array("GET".utf8))) { try HAFrame.parse(&http) }
-        var version2 = ByteBuffer(bytes: [0x50, 0x47, 0x48, 0x41, 0x02])
-        #expect(throws: HAWireError.unsupportedVersion(2)) { try HAFrame.parse(&version2) }
+        var version1 = ByteBuffer(bytes: [0x50, 0x47, 0x48, 0x41, 0x01])
+        #expect(throws: HAWireError.unsupportedVersion(1)) { try HAFrame.parse(&version1) }
+        // Until the session is up, a session frame is held to the handshake's limit too.
+        var early = ByteBuffer(bytes: HAFrame.header(type: 0x11, sequence: 0, bodyLength: 5000))
+        #expect(throws: HAWireError.frameTooLarge(type: 0x11, length: 5000, limit: HAFrame.handshakeBodyLimit)) {
+            try HAFrame.parse(&early, authenticated: false)
+        }
+        #expect((try? HAFrame.parse(&early, authenticated: true)) == .some(nil), "after it, the session limit applies")
         var huge = ByteBuffer(bytes: HAFrame.header(type: 0x01, sequence: 0, bodyLength: 5000))
         #expect(throws: HAWireError.frameTooLarge(type: 1, length: 5000, limit: HAFrame.handshakeBodyLimit)) {
             try HAFrame.parse(&huge)

@@ -39,10 +39,67 @@ struct SecurityTests {
         let line = written.first ?? ""
         #expect(line.hasSuffix("\n"))
         #expect(line.dropLast().allSatisfy { !$0.isNewline }, "one record is one line: \(line)")
-        #expect(line.contains("dicom.calling_ae=EVIL\\r\\n2026-01-01 critical forged"), "\(line)")
+        #expect(line.contains("dicom.calling_ae=\"EVIL\\r\\n2026-01-01 critical forged\""), "\(line)")
         #expect(line.contains("association refused\\nFAKE critical pacsgate: audit log deleted"), "\(line)")
         #expect(line.contains("conn.client=127.0.0.1:4242"))
         #expect(line.contains(" notice pacsgate: "), "StreamLogHandler's layout: \(line)")
+    }
+
+    @Test("metadata values with spaces, '=' or quotes are quoted: a wire value cannot fake extra key=value fields")
+    func valuesAreQuoted() {
+        #expect(EscapingLogHandler.value("MODALITY1") == "MODALITY1")
+        #expect(EscapingLogHandler.value("127.0.0.1:4242") == "127.0.0.1:4242")
+        #expect(EscapingLogHandler.value("") == "\"\"")
+        #expect(EscapingLogHandler.value("ADT A01") == "\"ADT A01\"")
+        #expect(EscapingLogHandler.value("a=b") == "\"a=b\"")
+        #expect(EscapingLogHandler.value(#"say "hi" \ bye"#) == #""say \"hi\" \\ bye""#)
+        #expect(EscapingLogHandler.value("x\ny") == #""x\ny""#)
+        #expect(EscapingLogHandler.value(#"EV\x0DIL"#) == #"EV\x0DIL"#, "one word stays bare, backslashes too")
+
+        let lines = NIOLockedValueBox<[String]>([])
+        let handler = EscapingLogHandler(label: "pacsgate") { line in lines.withLockedValue { $0.append(line) } }
+        let logger = Logger(label: "pacsgate") { _ in handler }
+        // An HL7 sending application as a sender could type it: spaces and key=value pairs of its own.
+        let forged = #"LAB conn.client=10.6.6.6 hl7.reason="ok" x=\"#
+        logger.warning("hl7 input rejected", metadata: ["hl7.sending_app": "\(forged)", "conn.client": "127.0.0.1:4242"])
+        let line = lines.withLockedValue { $0.first } ?? ""
+        let fields = Self.logfmtFields(line)
+        #expect(fields.map(\.key) == ["conn.client", "hl7.sending_app"], "\(line)")
+        #expect(fields.first { $0.key == "hl7.sending_app" }?.value == forged, "\(line)")
+        #expect(fields.first { $0.key == "conn.client" }?.value == "127.0.0.1:4242")
+    }
+
+    /// The `key=value` fields of an `EscapingLogHandler` line (between the label and `[source]`), read as logfmt:
+    /// a value is a bare word or a double-quoted string with `\\` and `\"` escapes.
+    static func logfmtFields(_ line: String) -> [(key: String, value: String)] {
+        guard let colon = line.range(of: "pacsgate: ") else { return [] }
+        var rest = Substring(line[colon.upperBound...])
+        var fields: [(key: String, value: String)] = []
+        while let equals = rest.firstIndex(of: "="), !rest.hasPrefix("[") {
+            let key = String(rest[..<equals])
+            rest = rest[rest.index(after: equals)...]
+            var value = ""
+            if rest.first == "\"" {
+                rest = rest.dropFirst()
+                while let character = rest.first, character != "\"" {
+                    rest = rest.dropFirst()
+                    if character == "\\", let escaped = rest.first {
+                        value.append(escaped)
+                        rest = rest.dropFirst()
+                    } else {
+                        value.append(character)
+                    }
+                }
+                rest = rest.dropFirst()
+            } else {
+                let end = rest.firstIndex(of: " ") ?? rest.endIndex
+                value = String(rest[..<end])
+                rest = rest[end...]
+            }
+            fields.append((key, value))
+            rest = rest.drop { $0 == " " }
+        }
+        return fields
     }
 
     @Test("control characters from the wire (AE titles, HL7 fields) reach the log escaped, one line per record")
@@ -105,7 +162,7 @@ struct SecurityTests {
             // The DICOM module itself writes AE titles as printable ASCII with \xHH escapes.
             #expect(text.contains("dicom.calling_ae=EV\\x0D\\x0AIL\\x1B[2J"), "\(text)")
             // The HL7 module refuses an MSH with control characters, and says where, without echoing them.
-            #expect(text.contains("hl7.detail=control character 0x1B in MSH at payload offset 12"), "\(text)")
+            #expect(text.contains(#"hl7.detail="control character 0x1B in MSH at payload offset 12 "#), "\(text)")
             #expect(text.contains("hl7.reason=invalid_msh"), "\(text)")
         }
     }

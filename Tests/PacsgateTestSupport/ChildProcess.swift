@@ -20,12 +20,14 @@ package final class ChildProcess: Sendable {
         self.process = process
     }
 
-    /// Starts `executable` with `arguments`; output goes to `<directory>/<name>.log`.
+    /// Starts `executable` with `arguments` (and `environment`, or the test's own); output goes to
+    /// `<directory>/<name>.log`.
     package static func start(
         _ executable: String,
         _ arguments: [String],
         name: String,
         directory: String,
+        environment: [String: String]? = nil,
         scope: TestScope
     ) async throws -> ChildProcess {
         try Peers.require(executable, scope.missingPeerAdvice)
@@ -35,6 +37,7 @@ package final class ChildProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = log
         process.standardError = log

@@ -1,3 +1,4 @@
+import Atomics
 public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
@@ -10,15 +11,29 @@ import Glibc
 /// Records are acknowledged (the returned future succeeds) only once they are in the file — and, with
 /// `fsync: every`, on disk — so a connection is released only after its record is durable. Writes are whole lines;
 /// a line torn by a crash or a full disk is cut off when the log is opened again. When the file cannot be written
-/// the log raises an alarm, keeps up to `buffer_records` records in memory and writes them, in order, once it can.
-/// The most recent records are also kept in memory for the admin API.
+/// the log raises an alarm, keeps the records in memory and writes them, in order, once it can. The most recent
+/// records are also kept in memory for the admin API.
+///
+/// **Nothing is dropped; memory is bounded by backpressure.** While `buffer_records` records wait to be written (a
+/// full, failing, slow or stalled disk) the log stops *accepting*: ``isAccepting`` turns false and the forwarding
+/// engines stop reading their clients and accepting connections until it turns true again (at three quarters of
+/// the bound). Records still arrive from work already under way (a connection that ends, a timeout) and are kept —
+/// that inflow is bounded by the open connections. The contract for an engine is two calls: consult
+/// ``isAccepting`` before reading a client or accepting a connection, and when it is false, register with
+/// ``whenAccepting(_:)`` and wait to be called.
+///
+/// Refused connections are recorded in full up to `refused_records` per client address and `refused_interval`;
+/// beyond, one `connection.refused.aggregate` record per client and interval counts them (``admitRefusal(client:service:event:)``).
 public final class AuditLog: Sendable {
     /// Health of the log, for the overview banner and metrics.
     public enum Status: Sendable, Equatable {
         case ok
-        /// The file cannot be written; `buffered` records wait in memory, `dropped` were lost to the bound.
-        case failing(reason: String, buffered: Int, dropped: Int)
+        /// The file cannot be written, or a write has not finished for 10 s; `buffered` records wait in memory.
+        case failing(reason: String, buffered: Int)
     }
+
+    /// A write (with its sync) that has not returned for this long makes ``status`` report the log as failing.
+    let stallThreshold: TimeAmount
 
     /// Failure delivered to writers whose record could not be written yet (it stays buffered).
     public struct NotWritten: Error, CustomStringConvertible {
@@ -37,6 +52,9 @@ public final class AuditLog: Sendable {
         /// before it.
         var bytes: [UInt8]
         var completion: Completion?
+        /// Set for ``writeOrWithdraw(_:)``: the record's `event`, published (recent records, observers) only once it
+        /// is written; if the write fails it is withdrawn instead of buffered.
+        var withdrawable: String?
 
         var isRecord: Bool { !self.bytes.isEmpty }
     }
@@ -56,11 +74,20 @@ public final class AuditLog: Sendable {
         var recentStart = 0
         var written = 0
         var observers: [Observer] = []
+        /// Records accepted and not yet written (barriers not counted).
+        var pendingRecords = 0
+        var accepting = true
+        var resumeWaiters: [@Sendable () -> Void] = []
+        /// When the writer entered the write (and sync) under way, if one is.
+        var writeStartedAt: NIODeadline?
+        var refusals: RefusalAggregator
     }
 
     public let configuration: AuditConfiguration
     private let logger: Logger
-    private let shared = NIOLockedValueBox(Shared())
+    private let shared: NIOLockedValueBox<Shared>
+    /// ``Shared/accepting``, readable without the lock (engines read it before every client read).
+    private let acceptingFlag = ManagedAtomic(true)
     private let wakeUp = ConditionLock(value: false)
     private let recentCapacity = 1000
     private let thread = NIOThreadPool(numberOfThreads: 1)
@@ -71,9 +98,19 @@ public final class AuditLog: Sendable {
     /// A queue this long is written at once, without gathering.
     static let gatherLimit = 256
 
-    public init(configuration: AuditConfiguration, logger: Logger) {
+    public convenience init(configuration: AuditConfiguration, logger: Logger) {
+        self.init(configuration: configuration, logger: logger, stallThreshold: .seconds(10))
+    }
+
+    init(configuration: AuditConfiguration, logger: Logger, stallThreshold: TimeAmount) {
         self.configuration = configuration
         self.logger = logger
+        self.stallThreshold = stallThreshold
+        self.shared = NIOLockedValueBox(
+            Shared(
+                refusals: RefusalAggregator(
+                    limit: configuration.refusedRecords,
+                    interval: TimeAmount(configuration.refusedInterval))))
     }
 
     /// Opens the file and starts the writer. Throws when the file cannot be opened at all at start, so a
@@ -131,31 +168,73 @@ public final class AuditLog: Sendable {
         }
     }
 
-    private func enqueue(_ record: consuming JSONLine, completion: Completion?) {
+    /// Appends the record of something that must not happen unless it is recorded (an admin change): returns once
+    /// it is written (and synced per policy); if the file cannot be written the record is withdrawn — never written
+    /// later, never shown or exported — and ``NotWritten`` is thrown, so the caller does not go ahead. (Should the
+    /// write succeed and only the sync fail, the record is in the file but not known to be on disk: that too throws.)
+    public func writeOrWithdraw(_ record: JSONLine) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            self.enqueue(record, withdrawable: true) { continuation.resume(with: $0) }
+        }
+    }
+
+    private func enqueue(_ record: consuming JSONLine, withdrawable: Bool = false, completion: Completion?) {
         let event = Self.eventName(of: record)
         let line = record.finishedLine()
-        let (accepted, wake, observers) = self.shared.withLockedValue { shared -> (Bool, Bool, [Observer]) in
-            guard !shared.stopping else { return (false, false, []) }
-            shared.queue.append(Pending(bytes: line, completion: completion))
-            let entry = (event: event, line: line)
-            if shared.recent.count < self.recentCapacity {
-                shared.recent.append(entry)
-            } else {
-                shared.recent[shared.recentStart] = entry
-                shared.recentStart = (shared.recentStart + 1) % self.recentCapacity
+        let (accepted, wake, observers, stopped) = self.shared.withLockedValue { shared -> (Bool, Bool, [Observer], Int?) in
+            guard !shared.stopping else { return (false, false, [], nil) }
+            shared.queue.append(Pending(bytes: line, completion: completion, withdrawable: withdrawable ? event : nil))
+            shared.pendingRecords += 1
+            var stopped: Int?
+            if shared.accepting, shared.pendingRecords >= self.configuration.bufferRecords {
+                shared.accepting = false
+                self.acceptingFlag.store(false, ordering: .relaxed)
+                stopped = shared.pendingRecords
             }
             defer { shared.writerIdle = false }
-            return (true, shared.writerIdle, shared.observers)
+            guard !withdrawable else { return (true, shared.writerIdle, [], stopped) }
+            self.remember(event: event, line: line, in: &shared)
+            return (true, shared.writerIdle, shared.observers, stopped)
         }
         guard accepted else {
             completion?(.failure(NotWritten(reason: "the audit log is stopped")))
             return
+        }
+        if let stopped {
+            self.logger.warning(
+                "audit log: records are waiting to be written; not reading clients or accepting connections until the writer catches up",
+                metadata: ["audit.waiting": "\(stopped)", "audit.buffer_records": "\(self.configuration.bufferRecords)"])
         }
         if !observers.isEmpty {
             let text = String(decoding: line.dropLast(), as: UTF8.self)
             for observer in observers { observer(event, text) }
         }
         if wake { self.wakeWriter() }
+    }
+
+    /// Adds a record to the recent-records ring of the admin API.
+    private func remember(event: String, line: [UInt8], in shared: inout Shared) {
+        let entry = (event: event, line: line)
+        if shared.recent.count < self.recentCapacity {
+            shared.recent.append(entry)
+        } else {
+            shared.recent[shared.recentStart] = entry
+            shared.recentStart = (shared.recentStart + 1) % self.recentCapacity
+        }
+    }
+
+    /// Shows and exports withdrawable records once they are in the file.
+    private func publishWithdrawable(_ items: some Sequence<Pending>) {
+        let published = items.filter { $0.withdrawable != nil }
+        guard !published.isEmpty else { return }
+        let observers = self.shared.withLockedValue { shared -> [Observer] in
+            for item in published { self.remember(event: item.withdrawable ?? "", line: item.bytes, in: &shared) }
+            return shared.observers
+        }
+        for item in published {
+            let text = String(decoding: item.bytes.dropLast(), as: UTF8.self)
+            for observer in observers { observer(item.withdrawable ?? "", text) }
+        }
     }
 
     private func wakeWriter() {
@@ -168,6 +247,74 @@ public final class AuditLog: Sendable {
         self.shared.withLockedValue { $0.observers.append(observer) }
     }
 
+    // MARK: backpressure
+
+    /// Whether the engines may read their clients and accept connections: `false` while `buffer_records` records
+    /// wait to be written. Cheap (one relaxed atomic load): consult it before every client read.
+    public var isAccepting: Bool { self.acceptingFlag.load(ordering: .relaxed) }
+
+    /// Calls `resume` once the log accepts again — at once, on this thread, if it does now; otherwise on the
+    /// writer's thread (hop to your event loop). Each registration is called once.
+    public func whenAccepting(_ resume: @escaping @Sendable () -> Void) {
+        let now = self.shared.withLockedValue { shared -> Bool in
+            if shared.accepting { return true }
+            shared.resumeWaiters.append(resume)
+            return false
+        }
+        if now { resume() }
+    }
+
+    /// `count` records left the queue for the file: resume the engines once three quarters of the bound are free.
+    private func recordsWritten(_ count: Int) {
+        guard count > 0 else { return }
+        let (waiters, resumed) = self.shared.withLockedValue { shared -> ([@Sendable () -> Void], Bool) in
+            shared.pendingRecords = max(0, shared.pendingRecords - count)
+            guard !shared.accepting, shared.pendingRecords <= self.configuration.bufferRecords * 3 / 4 else { return ([], false) }
+            shared.accepting = true
+            self.acceptingFlag.store(true, ordering: .relaxed)
+            defer { shared.resumeWaiters.removeAll() }
+            return (shared.resumeWaiters, true)
+        }
+        if resumed {
+            self.logger.notice("audit log caught up; reading clients and accepting connections again")
+        }
+        for resume in waiters { resume() }
+    }
+
+    /// Whether new connections (and HL7 messages) must be refused now: `audit.on_failure: refuse` and the log is
+    /// failing or stalled.
+    public var refusing: Bool {
+        self.configuration.onFailure == .refuse && self.status != .ok
+    }
+
+    // MARK: refused connections
+
+    /// Whether the record of a refused connection from `client` is written in full (`true`), or only counted into
+    /// that client's `connection.refused.aggregate` record for the current `refused_interval` (`false`: write
+    /// nothing). Protocol modules ask before writing the record of a connection they refused.
+    public func admitRefusal(client: SocketAddress, service: String, event: String) -> Bool {
+        let key = client.ipAddress ?? client.description
+        let (admitted, due, earlier) = self.shared.withLockedValue { shared in
+            let now = NIODeadline.now()
+            let due = shared.refusals.takeDue(now: now)
+            let before = shared.refusals.nextDeadline
+            let admitted = shared.refusals.admit(client: key, service: service, event: event, now: now, time: WallClock.now())
+            let earlier = shared.refusals.nextDeadline.map { next in before.map { next < $0 } ?? true } ?? false
+            return (admitted, due, earlier && shared.writerIdle)
+        }
+        self.writeAggregates(due)
+        // The idle writer may sleep for an hour: wake it to wait for the first aggregate due instead.
+        if earlier { self.wakeWriter() }
+        return admitted
+    }
+
+    private func writeAggregates(_ aggregates: [(RefusalAggregator.Aggregate, writtenInFull: Int)]) {
+        let interval = TimeAmount(self.configuration.refusedInterval)
+        for (aggregate, written) in aggregates {
+            self.write(aggregate.record(interval: interval, writtenInFull: written))
+        }
+    }
+
     /// The most recent records (newest last), optionally only those of one `event`.
     public func recent(limit: Int, event: String? = nil) -> [String] {
         self.shared.withLockedValue { shared in
@@ -177,14 +324,27 @@ public final class AuditLog: Sendable {
         }
     }
 
-    /// The log's health.
-    public var status: Status { self.shared.withLockedValue { $0.status } }
+    /// The log's health; a write that has not returned for 10 s (a stalled disk) counts as failing.
+    public var status: Status {
+        self.shared.withLockedValue { shared in
+            guard shared.status == .ok, let started = shared.writeStartedAt else { return shared.status }
+            let stalled = NIODeadline.now() - started
+            guard stalled >= self.stallThreshold else { return .ok }
+            return .failing(
+                reason: "a write to \(self.configuration.path ?? "-") has not finished for \(stalled.nanoseconds / 1_000_000_000) s",
+                buffered: shared.pendingRecords)
+        }
+    }
+
+    /// Records accepted and not yet written (at `buffer_records` the log stops accepting).
+    public var waitingRecords: Int { self.shared.withLockedValue { $0.pendingRecords } }
 
     /// Records written to the file since start.
     public var writtenCount: Int { self.shared.withLockedValue { $0.written } }
 
     /// Writes everything queued, syncs, and stops the writer.
     public func shutdown() async {
+        self.writeAggregates(self.shared.withLockedValue { $0.refusals.takeAll() })
         let (started, unstartedQueue) = self.shared.withLockedValue { shared -> (Bool, [Pending]) in
             shared.stopping = true
             guard !shared.started else { return (true, []) }
@@ -220,13 +380,17 @@ public final class AuditLog: Sendable {
                 return true
             }
             if idle {
-                let waitSeconds: Double =
+                var waitSeconds: Double =
                     backlog.isEmpty ? (unsynced ? self.configuration.fsyncInterval.seconds : 3600) : 1
+                if let due = self.shared.withLockedValue({ $0.refusals.nextDeadline }) {
+                    waitSeconds = min(waitSeconds, Double((due - NIODeadline.now()).nanoseconds) / 1e9)
+                }
                 if self.wakeUp.lock(whenValue: true, timeoutSeconds: max(0.01, waitSeconds)) {
                     self.wakeUp.unlock(withValue: false)
                     self.gatherBurst()
                 }
             }
+            self.writeAggregates(self.shared.withLockedValue { $0.refusals.takeDue(now: NIODeadline.now()) })
             let (batch, stopping) = self.shared.withLockedValue { shared -> ([Pending], Bool) in
                 shared.writerIdle = false
                 let batch = shared.queue
@@ -274,12 +438,16 @@ public final class AuditLog: Sendable {
     private func flush(_ backlog: inout [Pending], writer: inout FileWriter, unsynced: inout Bool, lastSync: inout NIODeadline) {
         let count = backlog.lazy.filter(\.isRecord).count
         if self.configuration.path == nil {
+            self.publishWithdrawable(backlog)
+            self.recordsWritten(count)
             for item in backlog { item.completion?(.success(())) }
             backlog.removeAll()
             return
         }
         var bytes: [UInt8] = []
         for item in backlog { bytes.append(contentsOf: item.bytes) }
+        self.shared.withLockedValue { $0.writeStartedAt = .now() }
+        defer { self.shared.withLockedValue { $0.writeStartedAt = nil } }
         let (written, writeError) = writer.append(bytes)
         var failure = writeError
         if failure == nil {
@@ -308,6 +476,8 @@ public final class AuditLog: Sendable {
             if wasFailing {
                 self.logger.notice("audit log writable again; buffered records written", metadata: ["audit.records": "\(count)"])
             }
+            self.publishWithdrawable(backlog)
+            self.recordsWritten(count)
             for item in backlog { item.completion?(.success(())) }
             backlog.removeAll(keepingCapacity: true)
             writer.rotateIfNeeded(logger: self.logger)
@@ -330,22 +500,20 @@ public final class AuditLog: Sendable {
             item.completion?(.failure(NotWritten(reason: "written but not synced: \(failure)")))
         }
         let wholeRecords = backlog.prefix(whole).lazy.filter(\.isRecord).count
+        self.publishWithdrawable(backlog.prefix(whole))
         backlog.removeFirst(whole)
         self.shared.withLockedValue { $0.written += wholeRecords }
+        // Withdrawable records not in the file are given up, not buffered: their callers did not go ahead.
+        let withdrawn = backlog.filter { $0.withdrawable != nil }
+        backlog.removeAll { $0.withdrawable != nil }
+        for item in withdrawn { item.completion?(.failure(NotWritten(reason: "withdrawn: \(failure)"))) }
+        self.recordsWritten(wholeRecords + withdrawn.count)
         let reason = "\(failure)"
-        var dropped = 0
-        if backlog.count > self.configuration.bufferRecords {
-            dropped = backlog.count - self.configuration.bufferRecords
-            for item in backlog.prefix(dropped) {
-                item.completion?(.failure(NotWritten(reason: "dropped: more than buffer_records waiting; \(reason)")))
-            }
-            backlog.removeFirst(dropped)
-        }
+        // Nothing is dropped: the backlog is bounded by the backpressure of `buffer_records` (see `isAccepting`).
+        let buffered = backlog.lazy.filter(\.isRecord).count
         let firstFailure = self.shared.withLockedValue { shared -> Bool in
-            let previousDropped: Int
-            if case .failing(_, _, let earlier) = shared.status { previousDropped = earlier } else { previousDropped = 0 }
             let first = shared.status == .ok
-            shared.status = .failing(reason: reason, buffered: backlog.count, dropped: previousDropped + dropped)
+            shared.status = .failing(reason: reason, buffered: buffered)
             return first
         }
         if firstFailure {
@@ -464,7 +632,8 @@ private struct FileWriter {
 
     mutating func syncOrThrow() throws {
         guard self.descriptor >= 0 else { return }
-        if fsync(self.descriptor) != 0 {
+        // EINVAL: the path is a pipe or a character device (a log collector, /dev/stdout), which has nothing to sync.
+        if fsync(self.descriptor) != 0, errno != EINVAL {
             throw IOError(errnoCode: errno, reason: "fsync \(self.configuration.path ?? "")")
         }
     }

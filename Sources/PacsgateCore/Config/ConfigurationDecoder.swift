@@ -272,8 +272,22 @@ public struct ConfigurationDecoder: Sendable {
         if let interval = nested.duration("fsync_interval") { audit.fsyncInterval = interval }
         if let maxBytes = nested.byteSize("max_bytes", in: 4096...(1 << 40)) { audit.maxBytes = maxBytes }
         if let keep = nested.int("keep", in: 0...1000) { audit.keep = keep }
-        if let buffer = nested.int("buffer_records", in: 0...10_000_000) { audit.bufferRecords = buffer }
+        if let buffer = nested.int("buffer_records", in: 1...10_000_000) { audit.bufferRecords = buffer }
         if let policy = nested.choice("on_failure", AuditConfiguration.AuditFailurePolicy.self) { audit.onFailure = policy }
+        if let required = nested.bool("required") { audit.required = required }
+        if audit.required, audit.path == nil {
+            nested.problem(
+                nested.entryLine("required") ?? node.line,
+                "audit: 'required: true' but no 'path': records would be kept in memory only; set audit.path")
+        }
+        if let count = nested.int("refused_records", in: 1...1_000_000) { audit.refusedRecords = count }
+        if let interval = nested.duration("refused_interval") {
+            if interval < .seconds(1) {
+                nested.problem(nested.entryLine("refused_interval") ?? node.line, "audit: 'refused_interval' must be at least 1s")
+            } else {
+                audit.refusedInterval = interval
+            }
+        }
         let syslog = nested.node("syslog")
         nested.finish()
         reader.absorb(nested)

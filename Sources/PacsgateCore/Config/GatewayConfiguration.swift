@@ -185,11 +185,18 @@ public struct AuditConfiguration: Sendable, Equatable {
     public var maxBytes: Int
     /// Rotated files kept (`audit.jsonl.1` … `.N`).
     public var keep: Int
-    /// Records held in memory while the file cannot be written.
+    /// Records waiting to be written, at most. At this many the gateway stops reading its clients and accepting new
+    /// ones until the writer catches up (a slow, stalled or full disk); records are never dropped.
     public var bufferRecords: Int
+    /// Records of refused connections written in full per client address and ``refusedInterval``; beyond it one
+    /// aggregate record per client and interval counts the rest.
+    public var refusedRecords: Int
+    public var refusedInterval: Duration
     /// What to do while the log cannot be written: keep forwarding (`continue`) or refuse new audited
     /// connections (`refuse`).
     public var onFailure: AuditFailurePolicy
+    /// Refuse a configuration without ``path`` (records would live in memory only).
+    public var required: Bool
 
     public enum FsyncPolicy: String, Sendable, CaseIterable {
         case every
@@ -203,7 +210,8 @@ public struct AuditConfiguration: Sendable, Equatable {
 
     public init(
         path: String? = nil, fsync: FsyncPolicy = .every, fsyncInterval: Duration = .seconds(1),
-        maxBytes: Int = 100 << 20, keep: Int = 10, bufferRecords: Int = 10_000, onFailure: AuditFailurePolicy = .continue
+        maxBytes: Int = 100 << 20, keep: Int = 10, bufferRecords: Int = 10_000, onFailure: AuditFailurePolicy = .continue,
+        required: Bool = false, refusedRecords: Int = 10, refusedInterval: Duration = .seconds(60)
     ) {
         self.path = path
         self.fsync = fsync
@@ -212,5 +220,8 @@ public struct AuditConfiguration: Sendable, Equatable {
         self.keep = keep
         self.bufferRecords = bufferRecords
         self.onFailure = onFailure
+        self.required = required
+        self.refusedRecords = refusedRecords
+        self.refusedInterval = refusedInterval
     }
 }

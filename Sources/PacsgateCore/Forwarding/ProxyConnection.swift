@@ -38,6 +38,8 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private var tried: [String] = []
 
     private var pendingClientRead = false
+    /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``; the client is not read until it calls back.
+    private var waitingForAudit = false
     private var pendingServerRead = false
     private var serverFlushPending = false
     private var peekTimer: Scheduled<Void>?
@@ -206,7 +208,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
     }
 
     public func read(context: ChannelHandlerContext) {
-        if self.machine.isConnecting {
+        if !self.service.audit.isAccepting {
+            self.waitForAudit(context: context)
+        } else if self.machine.isConnecting {
             if self.machine.heldBytes < Self.connectHoldLimit {
                 context.read()
             } else {
@@ -216,6 +220,23 @@ public final class ProxyConnection: ChannelDuplexHandler {
             self.pendingClientRead = true
         } else {
             context.read()
+        }
+    }
+
+    /// The audit log has `buffer_records` records waiting to be written: read nothing more from this client (its
+    /// data would make more records) until the log catches up. Server legs keep being read, so work under way ends.
+    private func waitForAudit(context: ChannelHandlerContext) {
+        guard !self.waitingForAudit else { return }
+        self.waitingForAudit = true
+        let connection = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        self.service.audit.whenAccepting {
+            eventLoop.execute {
+                let connection = connection.value
+                connection.waitingForAudit = false
+                guard connection.clientOpen, let context = connection.clientContext else { return }
+                connection.read(context: context)
+            }
         }
     }
 
@@ -314,9 +335,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
                 OutputCloser.finish(channel, then: .halfClose, direct: self.closesDirectly)
             }
             self.armIdleTimer()
-            if self.pendingClientRead {
+            if self.pendingClientRead, let context = self.clientContext {
                 self.pendingClientRead = false
-                self.clientContext?.read()
+                self.read(context: context)
             }
         }
     }
@@ -372,9 +393,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
     }
 
     func serverWritabilityChanged(_ writable: Bool) {
-        if writable, self.pendingClientRead, self.machine.isForwarding {
+        if writable, self.pendingClientRead, self.machine.isForwarding, let context = self.clientContext {
             self.pendingClientRead = false
-            self.clientContext?.read()
+            self.read(context: context)
         }
     }
 

@@ -164,6 +164,8 @@ public enum UnavailableReason: Sendable, Equatable, CustomStringConvertible {
     case connectFailed(String)
     /// The client IP is over its concurrent-connection limit.
     case perClientLimit
+    /// The audit log cannot be written and `audit.on_failure` is `refuse`.
+    case auditLogFailing
 
     public var description: String {
         switch self {
@@ -171,6 +173,7 @@ public enum UnavailableReason: Sendable, Equatable, CustomStringConvertible {
         case .noServer: return "no server available"
         case .connectFailed(let why): return "connect failed: \(why)"
         case .perClientLimit: return "client over its connection limit"
+        case .auditLogFailing: return "the audit log cannot be written (audit.on_failure: refuse)"
         }
     }
 }

@@ -133,8 +133,14 @@ public actor Gateway {
     /// share the address (the native engine's listeners use SO_REUSEPORT, NIO's does not), so its old listener
     /// closes before the new one binds, and a client connecting in that instant may be refused. Should the new
     /// engine fail to bind, the old one is bound again and the failure logged.
+    ///
+    /// - Parameter beforeCommit: called with what the reload will change once the new listeners are bound and before
+    ///   anything changes (the admin writes its audit record here); if it throws, nothing changes and its error is
+    ///   thrown.
     @discardableResult
-    public func apply(_ new: GatewayConfiguration) async throws -> ReloadReport {
+    public func apply(
+        _ new: GatewayConfiguration, beforeCommit: @Sendable (ReloadReport) async throws -> Void = { _ in }
+    ) async throws -> ReloadReport {
         var report = ReloadReport()
         var newListeners: [String: (listener: any ServiceListener, engine: any ForwardingEngine, ServiceRuntime?)] = [:]
         var engineChanges: [String: any ForwardingEngine] = [:]
@@ -155,6 +161,12 @@ public actor Gateway {
                     newListeners[service.label] = (listener, engine, runtime)
                 }
             }
+            let newLabels = Set(new.services.map(\.label))
+            try await beforeCommit(
+                ReloadReport(
+                    added: new.services.map(\.label).filter { self.running[$0] == nil },
+                    removed: self.order.filter { !newLabels.contains($0) },
+                    changed: new.services.map(\.label).filter { self.running[$0] != nil }))
         } catch {
             for entry in newListeners.values { await entry.listener.close() }
             throw error

@@ -67,6 +67,8 @@ final class NativeConnection {
     private var unreported = (up: 0, down: 0)
     private var endReason = "closed"
     private var refused = false
+    /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``: the client is not read until it calls back.
+    private var waitingForAudit = false
 
     init(index: UInt32, reactor: Reactor) {
         self.index = index
@@ -221,9 +223,31 @@ final class NativeConnection {
         }
     }
 
+    /// Whether the client may be read now: not while the audit log is not accepting (``AuditLog/isAccepting``) —
+    /// its bytes would make records the log cannot take yet. The connection then waits for the log's call back; the
+    /// server leg keeps being read, so work under way ends. The NIO engine's `ProxyConnection` does the same.
+    private func clientMayRead() -> Bool {
+        guard !self.waitingForAudit else { return false }
+        guard let audit = self.service?.audit, !audit.isAccepting else { return true }
+        self.waitingForAudit = true
+        let reactor = self.reactor
+        let (index, generation) = (self.index, self.generation)
+        audit.whenAccepting {
+            reactor.execute { reactor.state.auditResumed(index: index, generation: generation) }
+        }
+        return false
+    }
+
+    /// The audit log accepts again (the reactor runs the connection next).
+    func auditResumed() {
+        self.waitingForAudit = false
+    }
+
     /// The peek phase: every read is added to what the inspector sees until it decides.
     private func readPeek() {
-        while self.client.readable, !self.client.inputDone, self.machine.isPeeking || self.machine.isConnecting {
+        while self.client.readable, !self.client.inputDone, self.machine.isPeeking || self.machine.isConnecting,
+            self.clientMayRead()
+        {
             switch self.read(.client, large: false) {
             case .data(let bytes, let endOfFile):
                 switch self.machine.clientRead(bytes) {
@@ -270,7 +294,7 @@ final class NativeConnection {
         var progress = true
         while progress, budget > 0, self.machine.isForwarding {
             progress = false
-            if self.canMove(from: .client) {
+            if self.canMove(from: .client), self.clientMayRead() {
                 progress = self.moveUp(&budget) || progress
             }
             if self.machine.isForwarding, self.canMove(from: .server) {
@@ -954,6 +978,7 @@ final class NativeConnection {
         self.unreported = (0, 0)
         self.endReason = "closed"
         self.refused = false
+        self.waitingForAudit = false
         self.state.free(self)
     }
 

@@ -40,6 +40,10 @@ final class ReactorState {
     private var lastExhaustionLog: UInt64 = 0
     private var stopping = false
     private var refusedSinceLog = 0
+    private var acceptFailuresSinceLog = 0
+    /// Audit logs this reactor waits on (``AuditLog/whenAccepting(_:)``) before accepting again: their listeners
+    /// stay readable and are tried once the log calls back.
+    private var auditWaits: Set<ObjectIdentifier> = []
 
     init(logger: Logger) {
         self.logger = logger
@@ -197,6 +201,11 @@ final class ReactorState {
     private static let acceptsPerIteration = 16
 
     private func acceptBatch(_ listener: ReactorListener) {
+        // The audit log's backpressure contract: no new connection (and so no new records) while it is not accepting.
+        guard listener.service.audit.isAccepting else {
+            self.waitForAudit(listener.service.audit)
+            return
+        }
         var accepted = 0
         while listener.readable, accepted < Self.acceptsPerIteration {
             switch SystemCall.accept(listener.descriptor) {
@@ -230,8 +239,37 @@ final class ReactorState {
         }
     }
 
+    /// Registers once per audit log with ``AuditLog/whenAccepting(_:)``; when it calls back (on its writer's
+    /// thread) the reactor tries its readable listeners again.
+    private func waitForAudit(_ audit: AuditLog) {
+        guard let reactor = self.reactor, self.auditWaits.insert(ObjectIdentifier(audit)).inserted else { return }
+        let key = ObjectIdentifier(audit)
+        audit.whenAccepting {
+            reactor.execute { reactor.state.auditAccepting(key) }
+        }
+    }
+
+    private func auditAccepting(_ key: ObjectIdentifier) {
+        self.auditWaits.remove(key)
+        for listener in self.listeners.compactMap({ $0 }) where listener.readable {
+            self.listenerReady(listener.index)
+        }
+    }
+
+    /// Clients waiting for the audit log to accept again: the connection in `index`, if it is still `generation`,
+    /// reads its client again.
+    func auditResumed(index: UInt32, generation: UInt32) {
+        guard Int(index) < self.slots.count else { return }
+        let connection = self.slots[Int(index)]
+        guard connection.inUse, connection.generation == generation else { return }
+        connection.auditResumed()
+        self.requeue(connection)
+    }
+
     /// How long accepting pauses after the process ran out of descriptors.
     static let acceptPause: UInt64 = 100_000_000
+    /// At most one warning this often while accepts keep failing (as the NIO engine's `ListenerGate`).
+    static let warningInterval: UInt64 = 60_000_000_000
 
     /// `accept` failed for lack of descriptors. The client at the head of the backlog would otherwise wake this
     /// reactor again and again: close the spare, accept that client and close it (it sees the connection end
@@ -250,17 +288,24 @@ final class ReactorState {
             self.spare = SystemCall.openSpare()
         }
         self.refusedSinceLog += refused
+        self.acceptFailuresSinceLog += 1
         self.acceptPausedUntil = self.now + Self.acceptPause
         self.timers.push(self.acceptPausedUntil, .resumeAccepting)
-        if self.lastExhaustionLog == 0 || self.now - self.lastExhaustionLog >= 10_000_000_000 {
+        if self.lastExhaustionLog == 0 || self.now - self.lastExhaustionLog >= Self.warningInterval {
             self.lastExhaustionLog = self.now
+            let hint =
+                error.code == EMFILE || error.code == ENFILE
+                ? "out of file descriptors: raise the limit (LimitNOFILE=, ulimit -n) or lower maxconn"
+                : "the kernel is short of memory"
             listener.service.logger.warning(
-                "out of file descriptors: accepting paused for 100 ms at a time, waiting clients closed",
+                "cannot accept connections; pausing accept for 100 ms at a time (the client at the head of the backlog is closed)",
                 metadata: [
-                    "error": "\(error)", "engine": "native", "conn.closed_unserved": "\(self.refusedSinceLog)",
+                    "error": "\(error)", "hint": "\(hint)", "engine": "native",
+                    "accept.failures": "\(self.acceptFailuresSinceLog)", "conn.closed_unserved": "\(self.refusedSinceLog)",
                     "conn.open": "\(self.openConnections)",
                 ])
             self.refusedSinceLog = 0
+            self.acceptFailuresSinceLog = 0
         }
     }
 

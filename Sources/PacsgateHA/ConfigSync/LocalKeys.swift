@@ -7,11 +7,15 @@ public import PacsgateCore
 /// service, `services.HTTPS.certificate` that of the service labelled `HTTPS` only.
 public struct LocalKeys: Sendable, Equatable {
     /// Kept per unit whatever the configuration says: the HA section itself, the state directory, where the admin
-    /// server listens and its certificate, and every certificate, key and CA file path (files are per machine).
+    /// server listens and its certificate, who may administer the unit (its users and API tokens: a peer that holds
+    /// the HA secret must not be able to add an administrator), and every certificate, key and CA file path (files
+    /// are per machine).
     public static let builtIn: [String] = [
         "ha",
         "state_dir",
         "admin.listen",
+        "admin.users",
+        "admin.tokens",
         "admin.tls",
         "admin.certificate",
         "admin.key",

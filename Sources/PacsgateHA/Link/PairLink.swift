@@ -11,67 +11,119 @@ public import ServiceLifecycle
 /// authenticated session then exchanges persistence entries (a full snapshot first), status reports, the primary's
 /// configuration and runtime server settings, each frame sealed (see docs/ha-protocol.md).
 extension PairController: Service {
-    /// Runs the link until graceful shutdown.
+    /// A connection of the link with the switch that lets it carry large frames once authenticated.
+    struct LinkChannel: Sendable {
+        var channel: NIOAsyncChannel<HAFrame, HAFrame>
+        var limit: HAFrameLimit
+    }
+
+    /// Runs the link until graceful shutdown, then says goodbye to the peer.
     public func run() async throws {
         await self.attachObservers()
         let running = await self.host.runningText()
         if let version = self.policy.version(of: running) {
             self.state.withLockedValue { $0.configVersion = version }
         }
-        let server: NIOAsyncChannel<NIOAsyncChannel<HAFrame, HAFrame>, Never>
+        // keepalived learns at once that this unit has not received the peer's snapshot yet.
+        self.writeTrackFile()
+        let listen: Endpoint
+        let server: NIOAsyncChannel<LinkChannel, Never>
         do {
+            listen = try await self.listenEndpoint()
             server = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: self.configuration.listen.host, port: self.configuration.listen.port) { channel in
+                .bind(host: listen.host, port: listen.port) { channel in
                     Self.wrap(channel)
                 }
         } catch {
             self.logger.critical(
-                "cannot listen for the HA link", metadata: ["ha.listen": "\(self.configuration.listen)", "error": "\(error)"])
+                "cannot listen for the HA link",
+                metadata: ["ha.listen": "\(self.configuration.listen.map { "\($0)" } ?? "(the peer-facing address)")", "error": "\(error)"])
             throw error
         }
         self.listening.withLockedValue { $0 = server.channel.localAddress }
         self.logger.notice(
             "HA link listening",
             metadata: [
-                "ha.listen": "\(server.channel.localAddress.map { "\($0)" } ?? "\(self.configuration.listen)")",
+                "ha.listen": "\(server.channel.localAddress.map { "\($0)" } ?? "\(listen)")",
                 "ha.role": "\(self.configuration.role.rawValue)", "ha.peer": "\(self.configuration.peer)",
             ])
-        await cancelWhenGracefulShutdown {
+        let loops = Task {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.acceptLoop(server) }
                 if self.configuration.role == .primary {
                     group.addTask { await self.dialLoop() }
                 }
                 group.addTask { await self.tickLoop() }
+                group.addTask { await self.vrrpLoop() }
             }
         }
-        // The session ended with the task group (the peer sees the connection close at once and logs it).
+        await withTaskCancellationHandler {
+            try? await gracefulShutdown()
+            // The gateway has drained by now (it stops before this service): the peer learns the stop was planned.
+            // (Cancelled instead, this unit ends like a crash: the peer checks whether its pacsgate is gone.)
+            if !Task.isCancelled { await self.sayGoodbye("\(self.configuration.node) is stopping") }
+        } onCancel: {
+            loops.cancel()
+        }
         self.state.withLockedValue { $0.stopping = true }
+        loops.cancel()
+        await loops.value
         try? await server.channel.close()
         self.writeHealth("fail stopping")
+    }
+
+    /// Where the link listens: `ha.listen`, or the address this unit reaches the peer from on the peer's port (never
+    /// every address: the HA port answers only on the network that leads to the peer).
+    func listenEndpoint() async throws -> Endpoint {
+        if let listen = self.configuration.listen { return listen }
+        let probe = try await DatagramBootstrap(group: self.group)
+            .connect(host: self.configuration.peer.host, port: self.configuration.peer.port).get()
+        defer { probe.close(promise: nil) }
+        guard let address = probe.localAddress?.ipAddress else {
+            throw PeerFacingAddressError(peer: self.configuration.peer)
+        }
+        return Endpoint(host: address, port: self.configuration.peer.port)
+    }
+
+    struct PeerFacingAddressError: Error, CustomStringConvertible {
+        var peer: Endpoint
+        var description: String { "no local address routes to the peer \(self.peer); set ha.listen" }
     }
 
     /// The address the link listens on (its port when `ha.listen` names port 0).
     public var listeningAddress: SocketAddress? { self.listening.withLockedValue { $0 } }
 
-    static func wrap(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<HAFrame, HAFrame>> {
+    static func wrap(_ channel: any Channel) -> EventLoopFuture<LinkChannel> {
         channel.eventLoop.makeCompletedFuture {
+            let limit = HAFrameLimit()
             try channel.pipeline.syncOperations.addHandler(
-                ByteToMessageHandler(HAFrameDecoder(), maximumBufferSize: HAFrame.headerSize + HAFrame.sessionBodyLimit + 4096))
+                ByteToMessageHandler(HAFrameDecoder(limit: limit), maximumBufferSize: HAFrame.headerSize + HAFrame.sessionBodyLimit + 4096))
             try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(HAFrameEncoder()))
-            return try NIOAsyncChannel<HAFrame, HAFrame>(wrappingChannelSynchronously: channel)
+            return LinkChannel(channel: try NIOAsyncChannel<HAFrame, HAFrame>(wrappingChannelSynchronously: channel), limit: limit)
         }
     }
 
     // MARK: accepting and dialling
 
-    private func acceptLoop(_ server: NIOAsyncChannel<NIOAsyncChannel<HAFrame, HAFrame>, Never>) async {
+    private func acceptLoop(_ server: NIOAsyncChannel<LinkChannel, Never>) async {
         await withDiscardingTaskGroup { group in
             do {
                 try await server.executeThenClose { inbound in
                     for try await child in inbound {
-                        group.addTask { _ = await self.runConnection(child, side: .responder) }
+                        let source = child.channel.channel.remoteAddress?.ipAddress ?? "?"
+                        let decision = self.state.withLockedValue { $0.admission.admit(source, now: .now) }
+                        guard decision == .admit else {
+                            // Closed at once, before anything it sent is looked at: a flood costs an accept and a close.
+                            group.addTask { try? await child.channel.executeThenClose { _, _ in } }
+                            if case .refuse(let reason) = decision {
+                                self.rejected(source: source, peer: nil, reason: "connection refused: \(reason)")
+                            }
+                            continue
+                        }
+                        group.addTask {
+                            _ = await self.runConnection(child, side: .responder, admittedFrom: source)
+                        }
                     }
                 }
             } catch {
@@ -93,7 +145,7 @@ extension PairController: Service {
                     .connect(host: self.configuration.peer.host, port: self.configuration.peer.port) { channel in
                         Self.wrap(channel)
                     }
-                let hadSession = await self.runConnection(channel, side: .initiator)
+                let hadSession = await self.runConnection(channel, side: .initiator, admittedFrom: nil)
                 if hadSession {
                     uptime = ContinuousClock.now - started
                     lastFailure = nil
@@ -113,14 +165,15 @@ extension PairController: Service {
         }
     }
 
-    /// Every second: the health file for keepalived, the peer's silence, the status report and (on the primary) the
-    /// runtime server settings that changed.
+    /// Every 250 ms: the health file for keepalived, the peer's silence, the status report, (on the primary) the
+    /// runtime server settings that changed, and the audit summaries of failed attempts whose interval ended.
     private func tickLoop() async {
         var lastStatus = ContinuousClock.now - self.configuration.statusInterval
         var knownRuntime: [String: ServerRuntime] = [:]
         var knownSession: Int?
         while !Task.isCancelled {
-            self.writeHealth("ok")
+            self.writeHealth(self.state.withLockedValue { $0.election.readiness == .leaving } ? "fail stopping" : "ok")
+            self.flushRejections()
             let now = NIODeadline.now()
             let timeout = TimeAmount(self.configuration.peerTimeout)
             let session = self.state.withLockedValue { $0.session }
@@ -181,14 +234,20 @@ extension PairController: Service {
         var description: String
         /// Bytes that did not authenticate or parse (counted as rejected, audited).
         var rejected: Bool
+        /// The peer said goodbye or announced a handover first: the end was planned.
+        var planned = false
     }
 
     /// Runs one connection, from handshake to close. Returns whether it carried an authenticated session.
-    func runConnection(_ channel: NIOAsyncChannel<HAFrame, HAFrame>, side: HandshakeStateMachine.Side) async -> Bool {
+    /// `admittedFrom`: the address an accepted connection counts against in the pre-authentication limits.
+    func runConnection(_ link: LinkChannel, side: HandshakeStateMachine.Side, admittedFrom: String?) async -> Bool {
+        let channel = link.channel
         let remote = channel.channel.remoteAddress.map { "\($0)" } ?? "?"
+        let source = channel.channel.remoteAddress?.ipAddress ?? remote
         let id = self.state.withLockedValue { $0.makeSessionID() }
         var established = false
         var peerNode: String?
+        var admitted = admittedFrom
         // The handshake must finish within the peer timeout.
         let handshakeTimer = channel.channel.eventLoop.scheduleTask(in: TimeAmount(self.configuration.peerTimeout)) {
             channel.channel.close(promise: nil)
@@ -200,7 +259,7 @@ extension PairController: Service {
                     side: side, secret: self.secret, role: self.configuration.role, node: self.configuration.node,
                     software: self.software)
                 if let hello = handshake.start() { try await outbound.write(hello) }
-                var result: (PeerIdentity, FrameSealer, FrameOpener, HAMessage?)?
+                var result: (PeerIdentity, FrameSealer, FrameOpener)?
                 while result == nil {
                     let frame: HAFrame?
                     do {
@@ -210,12 +269,19 @@ extension PairController: Service {
                     } catch {
                         throw LinkEnd(description: Self.describe(error), rejected: Self.isWireError(error))
                     }
-                    guard let frame else { throw LinkEnd(description: "closed during the handshake", rejected: false) }
+                    guard let frame else {
+                        // A dialler that closes after our welcome could not open it: it does not hold this secret.
+                        if handshake.awaitsConfirmation {
+                            throw LinkEnd(description: "the dialler closed after the welcome without proving the secret (another secret?)", rejected: true)
+                        }
+                        throw LinkEnd(description: "closed during the handshake", rejected: false)
+                    }
                     switch handshake.received(frame) {
                     case .send(let answer):
                         try await outbound.write(answer)
-                    case .established(let peer, let sealer, let opener, let first):
-                        result = (peer, sealer, opener, first)
+                    case .established(let peer, let sealer, let opener, let confirm):
+                        if let confirm { try await outbound.write(confirm) }
+                        result = (peer, sealer, opener)
                     case .close(let answer, let reason):
                         if let answer { try? await outbound.write(answer) }
                         if case .rejected = reason {
@@ -225,21 +291,27 @@ extension PairController: Service {
                     }
                 }
                 handshakeTimer.cancel()
-                guard let (peer, sealer, opener, first) = result else { return }
+                guard let (peer, sealer, opener) = result else { return }
+                link.limit.sessionEstablished()
+                if let source = admitted {
+                    self.state.withLockedValue { $0.admission.release(source) }
+                    admitted = nil
+                }
                 established = true
                 peerNode = peer.node
                 try await self.runSession(
                     id: id, peer: peer, remote: remote, channel: channel.channel, frames: &frames, outbound: outbound,
-                    sealer: sealer, opener: opener, first: first)
+                    sealer: sealer, opener: opener)
             }
         } catch let end as LinkEnd {
-            self.linkEnded(id: id, established: established, peer: peerNode, remote: remote, end: end)
+            self.linkEnded(id: id, established: established, peer: peerNode, remote: remote, source: source, end: end)
         } catch {
             self.linkEnded(
-                id: id, established: established, peer: peerNode, remote: remote,
+                id: id, established: established, peer: peerNode, remote: remote, source: source,
                 end: LinkEnd(description: Self.describe(error), rejected: Self.isWireError(error)))
         }
         handshakeTimer.cancel()
+        if let source = admitted { self.state.withLockedValue { $0.admission.release(source) } }
         return established
     }
 
@@ -257,25 +329,66 @@ extension PairController: Service {
         return "\(error)"
     }
 
-    private func linkEnded(id: Int, established: Bool, peer: String?, remote: String, end: LinkEnd) {
+    private func linkEnded(id: Int, established: Bool, peer: String?, remote: String, source: String, end: LinkEnd) {
         let stopping = Task.isCancelled || self.state.withLockedValue { $0.stopping }
         if end.rejected {
-            self.state.withLockedValue { $0.rejected += 1 }
-            self.logger.error(
-                "HA link rejected bytes from the peer; connection closed",
-                metadata: ["ha.remote": "\(remote)", "ha.peer_node": "\(peer ?? "-")", "reason": "\(end.description)"])
-            self.auditLink("ha.link.rejected", peer: peer, remote: remote, reason: end.description)
+            self.rejected(source: source, peer: peer, reason: end.description)
         }
-        let wasCurrent = self.state.withLockedValue { $0.ended(id, reason: end.description) }
+        let wasCurrent = self.state.withLockedValue { $0.ended(id, reason: end.description, planned: end.planned) }
         if wasCurrent {
             self.logger.log(
-                level: stopping ? .info : .warning, "HA link down",
+                level: stopping || end.planned ? .notice : .warning, "HA link down",
                 metadata: ["ha.peer_node": "\(peer ?? "-")", "reason": "\(end.description)"])
             self.auditLink("ha.link.down", peer: peer, remote: remote, reason: end.description)
+            if !end.planned, !stopping { self.probePeer(after: end.description) }
         } else if !established, !end.rejected {
             self.state.withLockedValue { $0.attemptFailed(end.description) }
             self.logger.info("HA link attempt ended", metadata: ["ha.remote": "\(remote)", "reason": "\(end.description)"])
         }
+    }
+
+    /// A connection or frame from `source` was refused. Counted always; logged and audited at the first of each
+    /// interval per address, the rest summed into one record when the interval ends (``RejectionAggregator``).
+    func rejected(source: String, peer: String?, reason: String) {
+        let report = self.state.withLockedValue { state -> RejectionAggregator.Report? in
+            state.rejected += 1
+            return state.rejections.failed(source, reason: reason, peer: peer, now: .now)
+        }
+        if let report { self.writeRejection(report) }
+    }
+
+    /// Writes the summaries of intervals that ended.
+    func flushRejections() {
+        let reports = self.state.withLockedValue { state -> [RejectionAggregator.Report] in
+            state.admission.prune(now: .now)
+            return state.rejections.due(now: .now)
+        }
+        for report in reports { self.writeRejection(report) }
+    }
+
+    private func writeRejection(_ report: RejectionAggregator.Report) {
+        let interval = self.state.withLockedValue { $0.rejections.interval }
+        if report.summary {
+            self.logger.error(
+                "HA link rejected more connections or bytes from the same address",
+                metadata: ["ha.remote": "\(report.source)", "count": "\(report.count)", "interval": "\(interval)", "reason": "\(report.reason)"])
+        } else {
+            self.logger.error(
+                "HA link rejected bytes from the peer; connection closed",
+                metadata: [
+                    "ha.remote": "\(report.source)", "ha.peer_node": "\(report.peer ?? "-")", "reason": "\(report.reason)",
+                    "note": "further failures from this address within \(interval) are summed into one record",
+                ])
+        }
+        var record = AuditLog.record(event: "ha.link.rejected")
+        record.field("node", self.configuration.node)
+        record.field("role", self.configuration.role.rawValue)
+        record.field("peer", report.peer)
+        record.field("remote", report.source)
+        record.field("reason", report.reason)
+        record.field("count", report.count)
+        if report.summary { record.field("interval_s", Int(interval.components.seconds)) }
+        self.audit.write(record)
     }
 
     // MARK: the session
@@ -283,7 +396,7 @@ extension PairController: Service {
     private func runSession(
         id: Int, peer: PeerIdentity, remote: String, channel: any Channel,
         frames: inout NIOAsyncChannelInboundStream<HAFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<HAFrame>,
-        sealer: FrameSealer, opener: FrameOpener, first: HAMessage?
+        sealer: FrameSealer, opener: FrameOpener
     ) async throws {
         let (wakeStream, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let session = PairState.Session(
@@ -292,6 +405,7 @@ extension PairController: Service {
             $0.established(session, now: WallClock.now(), deadline: .now())
         }
         previous?.close()
+        self.writeTrackFile()
         self.logger.notice(
             "HA link up",
             metadata: [
@@ -299,8 +413,8 @@ extension PairController: Service {
                 "ha.peer_software": "\(peer.software)",
             ])
         self.auditLink("ha.link.up", peer: peer.node, remote: remote, reason: nil)
-        // The first things sent: the status (which also proves the initiator), the configuration and every server's
-        // settings (primary), then the snapshot the queue asks for.
+        // The first things sent: the status, the configuration and every server's settings (primary), then the
+        // snapshot the queue asks for.
         self.state.withLockedValue { $0.statusDue = true }
         // (The tick loop sends every server's runtime settings right after.)
         if self.configuration.role == .primary, self.configuration.configSync {
@@ -317,15 +431,15 @@ extension PairController: Service {
             group.addTask {
                 try await self.writeLoop(id: id, wakes: wakeStream, outbound: outbound, sealer: sealer)
             }
-            if let first { try await self.handle(first, from: peer, session: id) }
+            var announcedHandover = false
             while true {
                 let frame: HAFrame?
                 do {
                     frame = try await frames.next()
                 } catch {
-                    throw LinkEnd(description: Self.describe(error), rejected: Self.isWireError(error))
+                    throw LinkEnd(description: Self.describe(error), rejected: Self.isWireError(error), planned: announcedHandover)
                 }
-                guard let frame else { throw LinkEnd(description: "the peer closed the link", rejected: false) }
+                guard let frame else { throw LinkEnd(description: "the peer closed the link", rejected: false, planned: announcedHandover) }
                 let message: HAMessage
                 do {
                     message = try opener.open(frame)
@@ -333,10 +447,18 @@ extension PairController: Service {
                     throw LinkEnd(description: "\(error)", rejected: true)
                 }
                 self.state.withLockedValue { $0.heard(now: WallClock.now(), deadline: .now()) }
-                if case .goodbye(let reason) = message {
-                    throw LinkEnd(description: "the peer said goodbye: \(reason)", rejected: false)
+                switch message {
+                case .goodbye(let reason):
+                    throw LinkEnd(description: "the peer said goodbye: \(reason)", rejected: false, planned: true)
+                case .handover(let notice):
+                    announcedHandover = true
+                    self.state.withLockedValue { $0.election.peerHandingOver(notice) }
+                    self.logger.notice(
+                        "HA peer hands the virtual IPs over to this unit",
+                        metadata: ["ha.peer_node": "\(peer.node)", "kind": "\(notice.kind)", "reason": "\(notice.reason)"])
+                default:
+                    try await self.handle(message, from: peer, session: id)
                 }
-                try await self.handle(message, from: peer, session: id)
             }
         }
     }
@@ -358,6 +480,9 @@ extension PairController: Service {
                 }
                 for message in messages {
                     try await outbound.write(sealer.seal(message))
+                    self.state.withLockedValue { state in
+                        if state.isCurrent(id) { state.written.insert(message.type) }
+                    }
                     if case .goodbye = message { return }
                 }
                 let sent: Int
@@ -417,7 +542,10 @@ extension PairController: Service {
     private func handle(_ message: HAMessage, from peer: PeerIdentity, session id: Int) async throws {
         switch message {
         case .status(let report):
-            self.state.withLockedValue { $0.peerReport = report }
+            self.state.withLockedValue { state in
+                state.peerReport = report
+                state.election.peerReported(report.readiness)
+            }
         case .entries(let entries):
             var tables: [String: StickTable] = [:]
             for runtime in await self.gateway.services { tables[runtime.label] = runtime.stickTable }
@@ -431,8 +559,12 @@ extension PairController: Service {
         case .snapshotBegin(let count):
             self.logger.info("HA snapshot arriving", metadata: ["ha.peer_node": "\(peer.node)", "entries": "\(count)"])
         case .snapshotEnd(let count):
-            self.state.withLockedValue { $0.lastSnapshotReceived = WallClock.now() }
+            let ready = self.state.withLockedValue { state in
+                state.lastSnapshotReceived = WallClock.now()
+                return state.election.snapshotReceived()
+            }
             self.logger.info("HA snapshot received", metadata: ["ha.peer_node": "\(peer.node)", "entries": "\(count)"])
+            if ready { self.becameReady("the snapshot of \(peer.node) is in (\(count) entries)") }
         case .config(let push):
             await self.receivedConfig(push, from: peer)
         case .configResult(let result):
@@ -464,7 +596,7 @@ extension PairController: Service {
                         metadata: ["service": "\(server.service)", "server": "\(server.server)", "error": "\(error)"])
                 }
             }
-        case .goodbye, .unknown:
+        case .goodbye, .handover, .unknown:
             break
         }
     }

@@ -25,15 +25,18 @@ public final class PairController: Sendable {
     let state: NIOLockedValueBox<PairState>
     /// Where the link listens, once bound.
     let listening = NIOLockedValueBox<SocketAddress?>(nil)
+    /// The value last written to keepalived's track file.
+    let trackWritten = NIOLockedValueBox<Int?>(nil)
 
     /// Entries per ENTRIES frame.
     static let batchSize = 1000
 
     /// - Parameters:
     ///   - software: this build's version, shown to the peer.
+    ///   - limits: what unauthenticated connections to the HA port may do.
     public init(
         configuration: HAConfiguration, secret: HASecret, gateway: Gateway, audit: AuditLog, host: any HAConfigurationHost,
-        group: any EventLoopGroup, logger: Logger, software: String
+        group: any EventLoopGroup, logger: Logger, software: String, limits: PreAuthLimits = PreAuthLimits()
     ) {
         self.configuration = configuration
         self.secret = secret
@@ -48,7 +51,7 @@ public final class PairController: Sendable {
         self.policy = ConfigSyncPolicy(
             role: configuration.role, enabled: configuration.configSync, localKeys: configuration.localKeys,
             parse: { [host] in host.parse($0) })
-        self.state = NIOLockedValueBox(PairState(queueLimit: configuration.queueLimit))
+        self.state = NIOLockedValueBox(PairState(queueLimit: configuration.queueLimit, limits: limits))
     }
 
     // MARK: coordination with the admin
@@ -107,7 +110,10 @@ public final class PairController: Sendable {
             for count in report?.entries ?? [] { peerEntries[count.service] = Int(count.entries) }
             return PairStatus(
                 node: self.configuration.node, role: self.configuration.role, vrrp: vrrp,
-                listen: self.configuration.listen.description, peerAddress: self.configuration.peer.description,
+                readiness: state.election.readiness, peerReadiness: report?.readiness, lastTakeover: state.election.lastTakeover,
+                takeovers: state.election.takeovers, peerGone: state.election.peerGone,
+                listen: self.listening.withLockedValue { $0.map { "\($0)" } } ?? self.configuration.listen?.description ?? "-",
+                peerAddress: self.configuration.peer.description,
                 link: state.link, peerReachable: reachable, peerNode: peer?.node ?? state.lastPeer?.node,
                 peerRole: peer?.role ?? state.lastPeer?.role, peerVRRP: report?.vrrp, peerSoftware: peer?.software,
                 linkSince: state.session == nil ? nil : state.linkSince, lastReceived: state.lastReceived,
@@ -139,7 +145,7 @@ public final class PairController: Sendable {
         let vrrp = self.readVRRPState()
         return self.state.withLockedValue { state in
             PeerStatusReport(
-                role: self.configuration.role, vrrp: vrrp, configVersion: state.configVersion,
+                role: self.configuration.role, vrrp: vrrp, readiness: state.election.readiness, configVersion: state.configVersion,
                 queued: UInt32(clamping: state.queue.count), entries: counts)
         }
     }

@@ -4,6 +4,7 @@ import PacsgateCore
 /// Control messages waiting for the link's writer. Config pushes and runtime changes coalesce: only the latest
 /// configuration and the latest setting of each server are sent.
 struct Outbox: Sendable {
+    var handover: HandoverNotice?
     var config: ConfigPush?
     var configResult: ConfigResult?
     var runtime: [ServerRuntime] = []
@@ -20,6 +21,7 @@ struct Outbox: Sendable {
     /// The messages to send, in order (the configuration before runtime settings that may refer to it).
     mutating func take() -> [HAMessage] {
         var messages: [HAMessage] = []
+        if let notice = self.handover { messages.append(.handover(notice)) }
         if let config = self.config { messages.append(.config(config)) }
         if let result = self.configResult { messages.append(.configResult(result)) }
         if !self.runtime.isEmpty { messages.append(.runtime(RuntimeUpdate(full: false, servers: self.runtime))) }
@@ -28,7 +30,9 @@ struct Outbox: Sendable {
         return messages
     }
 
-    var isEmpty: Bool { self.config == nil && self.configResult == nil && self.runtime.isEmpty && self.goodbye == nil }
+    var isEmpty: Bool {
+        self.handover == nil && self.config == nil && self.configResult == nil && self.runtime.isEmpty && self.goodbye == nil
+    }
 }
 
 /// The state of this unit's side of the pair, shared by the link's tasks, the stick-table observers and the
@@ -64,9 +68,19 @@ struct PairState: Sendable {
     var stopping = false
     /// The writer should send a status report at its next wake-up.
     var statusDue = false
+    /// This unit's part in the VRRP election.
+    var election = Election()
+    /// Messages of these types have been written to the current session (the handover notice, the goodbye).
+    var written: Set<UInt8> = []
+    /// Unauthenticated connections to the HA port.
+    var admission: PreAuthAdmission
+    /// Failed attempts per address, summed for the audit.
+    var rejections: RejectionAggregator
 
-    init(queueLimit: Int) {
+    init(queueLimit: Int, limits: PreAuthLimits = PreAuthLimits()) {
         self.queue = ReplicationQueue(limit: queueLimit)
+        self.admission = PreAuthAdmission(limits: limits)
+        self.rejections = RejectionAggregator(interval: limits.auditInterval)
     }
 
     /// A new session id (before the handshake).
@@ -95,14 +109,18 @@ struct PairState: Sendable {
         self.lastReceived = now
         self.lastReceivedDeadline = deadline
         self.outbox = Outbox()
+        self.written = []
         self.queue.linkUp()
+        self.election.linkUp(peer: session.peer.node)
         return previous
     }
 
-    /// Session `id` ended. Returns whether it was the current one (then the link is down).
-    mutating func ended(_ id: Int, reason: String) -> Bool {
+    /// Session `id` ended (`planned`: after the peer's goodbye or handover notice). Returns whether it was the current
+    /// one (then the link is down).
+    mutating func ended(_ id: Int, reason: String, planned: Bool) -> Bool {
         guard self.session?.id == id else { return false }
         self.session = nil
+        self.election.linkDown(reason: reason, planned: planned)
         self.link = .down(reason: reason)
         self.queue.linkDown()
         self.outbox = Outbox()

@@ -23,6 +23,15 @@ public struct PairStatus: Sendable, Equatable {
     public var node: String
     public var role: HARole
     public var vrrp: VRRPState
+    /// Whether this unit may hold the VIP (see ``UnitReadiness``), and the peer's as it last reported.
+    public var readiness: UnitReadiness
+    public var peerReadiness: UnitReadiness?
+    /// The last time this unit took the VIP over, and why.
+    public var lastTakeover: Election.Takeover?
+    /// Takeovers since this unit started.
+    public var takeovers: Int
+    /// Why this unit believes the peer's pacsgate is gone (it then asks keepalived to take over), or nil.
+    public var peerGone: String?
     public var listen: String
     public var peerAddress: String
     public var link: Link

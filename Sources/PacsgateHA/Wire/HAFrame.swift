@@ -1,11 +1,12 @@
 public import NIOCore
 
-/// The frame types of wire format version 1 (see docs/ha-protocol.md).
+/// The frame types of wire format version 2 (see docs/ha-protocol.md).
 public enum HAFrameType: UInt8, Sendable, CaseIterable {
-    // Handshake frames: plaintext payload, HMAC-SHA256 tag keyed from the shared secret.
+    // Handshake frames: the two messages of the Noise NNpsk2 handshake, then the dialler's proof.
     case hello = 0x01
     case welcome = 0x02
-    case refuse = 0x03
+    // 0x03 was version 1's refusal; a refusal is now a welcome frame's authenticated verdict.
+    case confirm = 0x04
     // Session frames: ChaCha20-Poly1305 sealed with the session key of the sending direction.
     case status = 0x10
     case entries = 0x11
@@ -15,8 +16,9 @@ public enum HAFrameType: UInt8, Sendable, CaseIterable {
     case configResult = 0x15
     case runtime = 0x16
     case goodbye = 0x17
+    case handover = 0x18
 
-    /// Whether frames of raw type `raw` belong to the handshake (HMAC-tagged) rather than the session (sealed).
+    /// Whether frames of raw type `raw` belong to the handshake rather than the session.
     public static func isHandshake(_ raw: UInt8) -> Bool { raw < 0x10 }
 }
 
@@ -25,7 +27,7 @@ public enum HAFrameType: UInt8, Sendable, CaseIterable {
 /// ```
 /// offset size
 ///  0     4    magic "PGHA"
-///  4     1    wire format version (1)
+///  4     1    wire format version (2)
 ///  5     1    type
 ///  6     2    flags (0; receivers ignore them)
 ///  8     8    sequence number, big endian (0 for handshake frames)
@@ -38,11 +40,12 @@ public struct HAFrame: Sendable, Equatable {
     /// `PGHA`.
     public static let magic: [UInt8] = [0x50, 0x47, 0x48, 0x41]
     /// The wire format version this code speaks.
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     /// Bytes of the header.
     public static let headerSize = 20
-    /// Largest body of a handshake frame.
-    public static let handshakeBodyLimit = 4096
+    /// Largest body of any frame until the session is authenticated (the handshake's frames are a few hundred
+    /// bytes): an unauthenticated peer cannot make this unit buffer more.
+    public static let handshakeBodyLimit = 1024
     /// Largest body of a session frame (a configuration file travels in one frame).
     public static let sessionBodyLimit = 4 << 20
 
@@ -88,8 +91,9 @@ public struct HAFrame: Sendable, Equatable {
     /// Reads one frame from `buffer`; `nil` (with nothing consumed) when more bytes are needed.
     ///
     /// Checks the magic and the version as soon as they are there, and the announced length before waiting for the
-    /// body, so a stranger or a lying length is refused after at most 20 bytes.
-    public static func parse(_ buffer: inout ByteBuffer) throws(HAWireError) -> HAFrame? {
+    /// body, so a stranger or a lying length is refused after at most 20 bytes. Until the session is `authenticated`
+    /// every frame is held to ``handshakeBodyLimit``; after it, session frames may be up to ``sessionBodyLimit``.
+    public static func parse(_ buffer: inout ByteBuffer, authenticated: Bool = true) throws(HAWireError) -> HAFrame? {
         let available = buffer.readableBytes
         let start = buffer.readerIndex
         let magicBytes = min(4, available)
@@ -105,7 +109,7 @@ public struct HAFrame: Sendable, Equatable {
             let sequence = buffer.getInteger(at: start + 8, as: UInt64.self),
             let length = buffer.getInteger(at: start + 16, as: UInt32.self)
         else { return nil }
-        let limit = HAFrameType.isHandshake(type) ? Self.handshakeBodyLimit : Self.sessionBodyLimit
+        let limit = !authenticated || HAFrameType.isHandshake(type) ? Self.handshakeBodyLimit : Self.sessionBodyLimit
         guard Int(length) <= limit else { throw .frameTooLarge(type: type, length: Int(length), limit: limit) }
         guard available >= Self.headerSize + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: Self.headerSize)

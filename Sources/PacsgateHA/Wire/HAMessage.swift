@@ -49,6 +49,58 @@ public enum VRRPState: String, Sendable, CaseIterable {
     }
 }
 
+/// Whether a unit could take the virtual IPs without losing anything, as it tells the peer in its status and keepalived
+/// through its track file (see ``VRRPTrackFile``).
+public enum UnitReadiness: String, Sendable, CaseIterable {
+    /// Started, but has not yet received the peer's snapshot: taking the VIP now would forget clients' servers.
+    case starting
+    /// In sync with the peer (or the only unit serving): may hold the VIP.
+    case ready
+    /// Handed the VIP over on request (`ctl switchover`) and keeps its priority below the peer's until it next holds
+    /// the VIP or restarts.
+    case standby
+    /// Stopping: gives the VIP up at once.
+    case leaving
+
+    var wire: UInt8 {
+        switch self {
+        case .starting: return 0
+        case .ready: return 1
+        case .standby: return 2
+        case .leaving: return 3
+        }
+    }
+
+    init(wire: UInt8) throws(HAWireError) {
+        switch wire {
+        case 0: self = .starting
+        case 1: self = .ready
+        case 2: self = .standby
+        case 3: self = .leaving
+        default: throw .badField(field: "readiness", reason: "\(wire) is not 0-3")
+        }
+    }
+}
+
+/// A unit's notice that it is handing the virtual IPs to its peer (sent before it lets keepalived move them), so the
+/// peer's takeover is recorded as planned.
+public struct HandoverNotice: Sendable, Equatable {
+    public enum Kind: UInt8, Sendable {
+        /// The unit is stopping (SIGTERM).
+        case stopping = 1
+        /// A switchover asked for by an operator (`pacsgate ctl switchover`, the API).
+        case switchover = 2
+    }
+
+    public var kind: Kind
+    public var reason: String
+
+    public init(kind: Kind, reason: String) {
+        self.kind = kind
+        self.reason = reason
+    }
+}
+
 /// The version of a configuration as the pair compares it: SHA-256 of its shared part (everything but the local
 /// keys), so the two units agree exactly when the settings they must share are equal.
 public struct ConfigVersion: Sendable, Hashable, CustomStringConvertible {
@@ -72,41 +124,36 @@ public struct ConfigVersion: Sendable, Hashable, CustomStringConvertible {
     public var description: String { self.short }
 }
 
-/// The opening frame of the unit that dials.
+/// The payload of the dialling unit's opening frame (Noise message 1, after its ephemeral key).
 public struct HAHello: Sendable, Equatable {
     public var minVersion: UInt8 = HAFrame.version
     public var maxVersion: UInt8 = HAFrame.version
-    /// 32 random bytes; with the answer's nonce they make the session keys.
-    public var nonce: [UInt8]
     public var role: HARole
     public var node: String
     public var software: String
 
-    public init(nonce: [UInt8], role: HARole, node: String, software: String) {
-        self.nonce = nonce
+    public init(role: HARole, node: String, software: String) {
         self.role = role
         self.node = node
         self.software = software
     }
 
-    func encode() -> ByteBuffer {
+    func encode() -> [UInt8] {
         var writer = PayloadWriter(capacity: 96)
         writer.u8(self.minVersion)
         writer.u8(self.maxVersion)
-        writer.bytes(self.nonce)
         writer.u8(self.role.wire)
         writer.string8(self.node)
         writer.string8(self.software)
-        return writer.buffer
+        return Array(writer.buffer.readableBytesView)
     }
 
-    static func decode(_ payload: ByteBuffer) throws(HAWireError) -> HAHello {
-        var reader = PayloadReader(payload)
+    static func decode(_ payload: [UInt8]) throws(HAWireError) -> HAHello {
+        var reader = PayloadReader(ByteBuffer(bytes: payload))
         let minVersion = try reader.u8("min_version")
         let maxVersion = try reader.u8("max_version")
         var hello = HAHello(
-            nonce: try reader.bytes(32, "nonce"), role: try HARole(wire: try reader.u8("role")),
-            node: try reader.string8("node"), software: try reader.string8("software"))
+            role: try HARole(wire: try reader.u8("role")), node: try reader.string8("node"), software: try reader.string8("software"))
         hello.minVersion = minVersion
         hello.maxVersion = maxVersion
         try reader.finish()
@@ -114,70 +161,59 @@ public struct HAHello: Sendable, Equatable {
     }
 }
 
-/// The answer of the unit that was dialled.
+/// The dialled unit's identity, in its answer.
 public struct HAWelcome: Sendable, Equatable {
     public var version: UInt8 = HAFrame.version
-    public var nonce: [UInt8]
-    /// The hello's nonce, echoed: binds this answer to that hello (a recorded answer cannot be replayed).
-    public var initiatorNonce: [UInt8]
     public var role: HARole
     public var node: String
     public var software: String
 
-    public init(nonce: [UInt8], initiatorNonce: [UInt8], role: HARole, node: String, software: String) {
-        self.nonce = nonce
-        self.initiatorNonce = initiatorNonce
+    public init(role: HARole, node: String, software: String) {
         self.role = role
         self.node = node
         self.software = software
     }
-
-    func encode() -> ByteBuffer {
-        var writer = PayloadWriter(capacity: 128)
-        writer.u8(self.version)
-        writer.bytes(self.nonce)
-        writer.bytes(self.initiatorNonce)
-        writer.u8(self.role.wire)
-        writer.string8(self.node)
-        writer.string8(self.software)
-        return writer.buffer
-    }
-
-    static func decode(_ payload: ByteBuffer) throws(HAWireError) -> HAWelcome {
-        var reader = PayloadReader(payload)
-        let version = try reader.u8("version")
-        var welcome = HAWelcome(
-            nonce: try reader.bytes(32, "nonce"), initiatorNonce: try reader.bytes(32, "initiator_nonce"),
-            role: try HARole(wire: try reader.u8("role")), node: try reader.string8("node"),
-            software: try reader.string8("software"))
-        welcome.version = version
-        try reader.finish()
-        return welcome
-    }
 }
 
-/// An authenticated "no" to a hello (wrong role, unsupported version), so the dialling unit can log why.
-public struct HARefusal: Sendable, Equatable {
-    public var initiatorNonce: [UInt8]
-    public var reason: String
+/// The payload of the dialled unit's answer (Noise message 2, encrypted and authenticated with the secret): a welcome,
+/// or a refusal with its reason (wrong role, no common version) that the dialling unit can trust and log.
+public enum HAAnswer: Sendable, Equatable {
+    case welcome(HAWelcome)
+    case refuse(reason: String)
 
-    public init(initiatorNonce: [UInt8], reason: String) {
-        self.initiatorNonce = initiatorNonce
-        self.reason = reason
+    func encode() -> [UInt8] {
+        var writer = PayloadWriter(capacity: 128)
+        switch self {
+        case .welcome(let welcome):
+            writer.u8(1)
+            writer.u8(welcome.version)
+            writer.u8(welcome.role.wire)
+            writer.string8(welcome.node)
+            writer.string8(welcome.software)
+        case .refuse(let reason):
+            writer.u8(2)
+            writer.string16(reason)
+        }
+        return Array(writer.buffer.readableBytesView)
     }
 
-    func encode() -> ByteBuffer {
-        var writer = PayloadWriter(capacity: 64 + self.reason.utf8.count)
-        writer.bytes(self.initiatorNonce)
-        writer.string16(self.reason)
-        return writer.buffer
-    }
-
-    static func decode(_ payload: ByteBuffer) throws(HAWireError) -> HARefusal {
-        var reader = PayloadReader(payload)
-        let refusal = HARefusal(initiatorNonce: try reader.bytes(32, "initiator_nonce"), reason: try reader.string16("reason"))
+    static func decode(_ payload: [UInt8]) throws(HAWireError) -> HAAnswer {
+        var reader = PayloadReader(ByteBuffer(bytes: payload))
+        let answer: HAAnswer
+        switch try reader.u8("verdict") {
+        case 1:
+            let version = try reader.u8("version")
+            var welcome = HAWelcome(
+                role: try HARole(wire: try reader.u8("role")), node: try reader.string8("node"), software: try reader.string8("software"))
+            welcome.version = version
+            answer = .welcome(welcome)
+        case 2:
+            answer = .refuse(reason: try reader.string16("reason"))
+        case let other:
+            throw .badField(field: "verdict", reason: "\(other) is neither 1 (welcome) nor 2 (refuse)")
+        }
         try reader.finish()
-        return refusal
+        return answer
     }
 }
 
@@ -214,6 +250,7 @@ public struct ReplicatedEntry: Sendable, Equatable {
 public struct PeerStatusReport: Sendable, Equatable {
     public var role: HARole
     public var vrrp: VRRPState
+    public var readiness: UnitReadiness
     public var configVersion: ConfigVersion
     /// Entries waiting in the sender's replication queue.
     public var queued: UInt32
@@ -230,9 +267,13 @@ public struct PeerStatusReport: Sendable, Equatable {
         }
     }
 
-    public init(role: HARole, vrrp: VRRPState, configVersion: ConfigVersion, queued: UInt32, entries: [ServiceCount]) {
+    public init(
+        role: HARole, vrrp: VRRPState, readiness: UnitReadiness = .ready, configVersion: ConfigVersion, queued: UInt32,
+        entries: [ServiceCount]
+    ) {
         self.role = role
         self.vrrp = vrrp
+        self.readiness = readiness
         self.configVersion = configVersion
         self.queued = queued
         self.entries = entries
@@ -303,6 +344,7 @@ public enum HAMessage: Sendable, Equatable {
     case configResult(ConfigResult)
     case runtime(RuntimeUpdate)
     case goodbye(reason: String)
+    case handover(HandoverNotice)
     /// An authenticated message of a type this version does not know (a newer peer); ignored.
     case unknown(type: UInt8)
 
@@ -317,6 +359,7 @@ public enum HAMessage: Sendable, Equatable {
         case .configResult: return HAFrameType.configResult.rawValue
         case .runtime: return HAFrameType.runtime.rawValue
         case .goodbye: return HAFrameType.goodbye.rawValue
+        case .handover: return HAFrameType.handover.rawValue
         case .unknown(let type): return type
         }
     }
@@ -329,6 +372,7 @@ public enum HAMessage: Sendable, Equatable {
             writer = PayloadWriter(capacity: 64 + report.entries.count * 24)
             writer.u8(report.role.wire)
             writer.u8(report.vrrp.wire)
+            writer.u8(report.readiness.wire)
             writer.bytes(report.configVersion.bytes)
             writer.u32(report.queued)
             writer.u16(UInt16(clamping: report.entries.count))
@@ -387,6 +431,10 @@ public enum HAMessage: Sendable, Equatable {
         case .goodbye(let reason):
             writer = PayloadWriter(capacity: 2 + reason.utf8.count)
             writer.string16(reason)
+        case .handover(let notice):
+            writer = PayloadWriter(capacity: 3 + notice.reason.utf8.count)
+            writer.u8(notice.kind.rawValue)
+            writer.string16(notice.reason)
         case .unknown:
             writer = PayloadWriter(capacity: 0)
         }
@@ -405,6 +453,7 @@ public enum HAMessage: Sendable, Equatable {
         case .status:
             let role = try HARole(wire: try reader.u8("role"))
             let vrrp = VRRPState(wire: try reader.u8("vrrp"))
+            let readiness = try UnitReadiness(wire: try reader.u8("readiness"))
             let version = ConfigVersion(bytes: try reader.bytes(32, "config_version"))
             let queued = try reader.u32("queued")
             let count = try reader.u16("service_count")
@@ -412,7 +461,8 @@ public enum HAMessage: Sendable, Equatable {
             for _ in 0..<count {
                 entries.append(.init(service: try reader.string8("service"), entries: try reader.u32("entries")))
             }
-            message = .status(PeerStatusReport(role: role, vrrp: vrrp, configVersion: version, queued: queued, entries: entries))
+            message = .status(
+                PeerStatusReport(role: role, vrrp: vrrp, readiness: readiness, configVersion: version, queued: queued, entries: entries))
         case .entries:
             var entries: [ReplicatedEntry] = []
             let groups = try reader.u16("group_count")
@@ -466,7 +516,13 @@ public enum HAMessage: Sendable, Equatable {
             message = .runtime(RuntimeUpdate(full: full == 1, servers: servers))
         case .goodbye:
             message = .goodbye(reason: try reader.string16("reason"))
-        case .hello, .welcome, .refuse:
+        case .handover:
+            let raw = try reader.u8("kind")
+            guard let kind = HandoverNotice.Kind(rawValue: raw) else {
+                throw .badField(field: "kind", reason: "\(raw) is neither 1 (stopping) nor 2 (switchover)")
+            }
+            message = .handover(HandoverNotice(kind: kind, reason: try reader.string16("reason")))
+        case .hello, .welcome, .confirm:
             throw .unexpectedFrame(type: type, state: "inside a session")
         }
         try reader.finish()

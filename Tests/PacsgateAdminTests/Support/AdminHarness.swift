@@ -33,19 +33,29 @@ struct AdminHarness {
     /// A password for test users, hashed at bcrypt's lowest cost to keep tests fast.
     static let password = "correct horse battery staple"
     static let passwordHash: String = (try? PasswordHasher.hash(password, cost: 4)) ?? ""
-    /// A bearer token in `admin.tokens`.
+    /// A bearer token in `admin.tokens` with scope `admin`.
     static let token = "test-token-0123456789-abcdefghij"
+    /// One more token per lower scope: `metrics`, `read`, `operate`.
+    static let scopedTokens: [APIToken.Scope: String] = [
+        .metrics: "metrics-token-0123456789-abcdefgh", .read: "read-token-0123456789-abcdefghij",
+        .operate: "operate-token-0123456789-abcdefgh",
+    ]
 
     static var defaultAdmin: AdminConfiguration {
         AdminConfiguration(
             listen: Endpoint(host: "127.0.0.1", port: 0), users: [AdminUser(name: "alice", passwordHash: passwordHash)],
-            tokens: [APIToken(name: "ci", digest: APIToken.Digest(of: token))])
+            tokens: [APIToken(name: "ci", digest: APIToken.Digest(of: token), scope: .admin)]
+                + scopedTokens.map { APIToken(name: $0.key.rawValue, digest: APIToken.Digest(of: $0.value), scope: $0.key) })
     }
 
-    /// Writes `yaml` to a fresh directory, loads it and starts a gateway with the admin routes.
-    static func start(yaml: String, admin: AdminConfiguration = AdminHarness.defaultAdmin) async throws -> AdminHarness {
+    /// Writes `yaml` to a fresh directory, loads it and starts a gateway with the admin routes. `prepare` runs on
+    /// the directory before the audit log opens `audit.jsonl` in it (a test may make that path lead elsewhere).
+    static func start(
+        yaml: String, admin: AdminConfiguration = AdminHarness.defaultAdmin, prepare: (URL) throws -> Void = { _ in }
+    ) async throws -> AdminHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacsgate-admin-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try prepare(directory)
         let path = directory.appendingPathComponent("pacsgate.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         guard case .success(let (configuration, _)) = Self.loader.load(yaml: yaml) else {

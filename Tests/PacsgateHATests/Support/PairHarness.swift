@@ -52,8 +52,6 @@ struct TestUnit {
     let directory: URL
     let logLines: NIOLockedValueBox<[String]>
 
-    static let secret = "0123456789abcdef0123456789abcdef"
-
     static func yaml(directory: URL, servicePort: Int) -> String {
         """
         services:
@@ -71,8 +69,14 @@ struct TestUnit {
     }
 
     /// Starts a unit; `peer` is where it dials (primary) or who it expects.
+    /// - Parameters:
+    ///   - listen: where the link listens (`nil`: the peer-facing address, as without `ha.listen`).
+    ///   - statusInterval: also sets the handshake timeout (three intervals).
+    ///   - vrrpFiles: give the unit keepalived's state and track files in its directory (the test writes the state).
     static func start(
-        role: HARole, node: String, listenPort: Int = 0, peerPort: Int, secret: String = TestUnit.secret, queueLimit: Int = 100_000
+        role: HARole, node: String, listen: Endpoint? = Endpoint(host: "127.0.0.1", port: 0), peerHost: String = "127.0.0.1",
+        peerPort: Int, secret: String = TestSecrets.pair, queueLimit: Int = 100_000, statusInterval: Duration = .seconds(1),
+        limits: PreAuthLimits = PreAuthLimits(), vrrpFiles: Bool = false
     ) async throws -> TestUnit {
         let directory = try makeTemporaryDirectory("pacsgate-ha-\(node)")
         let text = Self.yaml(directory: directory, servicePort: try Ports.free())
@@ -90,13 +94,15 @@ struct TestUnit {
         let host = MemoryHost(text: text)
         host.gateway.withLockedValue { $0 = gateway }
         let ha = HAConfiguration(
-            node: node, role: role, listen: Endpoint(host: "127.0.0.1", port: listenPort), peer: Endpoint(host: "127.0.0.1", port: peerPort),
+            node: node, role: role, listen: listen, peer: Endpoint(host: peerHost, port: peerPort),
             secretFile: "-", queueLimit: queueLimit, reconnectMinimum: .milliseconds(100), reconnectMaximum: .milliseconds(500),
-            statusInterval: .seconds(1), healthFile: directory.appendingPathComponent("ha-health").path)
-        guard let haSecret = HASecret(bytes: Array(secret.utf8)) else { throw HATestFailure("secret too short") }
+            statusInterval: statusInterval, healthFile: directory.appendingPathComponent("ha-health").path,
+            vrrpStateFile: vrrpFiles ? directory.appendingPathComponent("vrrp-state").path : nil,
+            vrrpTrackFile: vrrpFiles ? directory.appendingPathComponent("vrrp-track").path : nil,
+            handoverTimeout: .seconds(5))
         let controller = PairController(
-            configuration: ha, secret: haSecret, gateway: gateway, audit: audit, host: host,
-            group: MultiThreadedEventLoopGroup.singleton, logger: logger, software: "pacsgate test")
+            configuration: ha, secret: TestSecrets.secret(secret), gateway: gateway, audit: audit, host: host,
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger, software: "pacsgate test", limits: limits)
         let task = Task { try await controller.run() }
         let unit = TestUnit(
             gateway: gateway, audit: audit, controller: controller, host: host, task: task, directory: directory, logLines: lines)
@@ -108,6 +114,17 @@ struct TestUnit {
     }
 
     var haPort: Int { self.controller.listeningAddress?.port ?? 0 }
+
+    /// Writes keepalived's state as its notify script does (`MASTER`, `BACKUP`, `FAULT`).
+    func setVRRP(_ state: String) throws {
+        try "\(state) 2026-01-01T00:00:00Z\n".write(to: self.directory.appendingPathComponent("vrrp-state"), atomically: true, encoding: .utf8)
+    }
+
+    /// What the unit last wrote for keepalived's track_file.
+    var trackValue: Int? {
+        (try? String(contentsOf: self.directory.appendingPathComponent("vrrp-track"), encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
 
     func table() async throws -> StickTable {
         guard let runtime = await self.gateway.service("WEB") else { throw HATestFailure("no WEB service") }

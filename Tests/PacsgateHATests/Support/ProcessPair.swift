@@ -50,7 +50,7 @@ struct ProcessPair {
         admin:
           listen: "127.0.0.1:\(adminPort)"
           tokens:
-            - { name: ci, token_hash: "\(APIToken.Digest(of: Self.token))" }
+            - { name: ci, token_hash: "\(APIToken.Digest(of: Self.token))", scope: admin }
         ha:
           node: \(node)
           role: \(role)
@@ -69,7 +69,7 @@ struct ProcessPair {
         let directory = try makeTemporaryDirectory("pacsgate-ha-pair")
         let secretFile = directory.appendingPathComponent("ha.secret").path
         guard FileManager.default.createFile(
-            atPath: secretFile, contents: Data("3f1c9a7e5b2d4f60a8e1c3b5d7f90246\n".utf8), attributes: [.posixPermissions: 0o600])
+            atPath: secretFile, contents: Data((TestSecrets.pair + "\n").utf8), attributes: [.posixPermissions: 0o600])
         else { throw HATestFailure("cannot write the secret file") }
         let haA = try Ports.free()
         let haB = try Ports.free()
