@@ -46,6 +46,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // This build's version and commit, the one place every command and page reads them from; the commit is
+        // recorded at build time by BuildCommitPlugin (git when present, `unknown` otherwise).
+        .target(
+            name: "PacsgateVersion",
+            swiftSettings: strictSettings,
+            plugins: ["BuildCommitPlugin"]
+        ),
+        .plugin(name: "BuildCommitPlugin", capability: .buildTool()),
         .target(
             name: "PacsgateCore",
             dependencies: [
@@ -113,6 +121,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -184,6 +193,7 @@ let package = Package(
                 "PacsgateDICOM",
                 "PacsgateHL7",
                 "PacsgateTLS",
+                "PacsgateVersion",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -281,6 +291,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             resources: [.copy("Fixtures")]
         ),
@@ -327,6 +339,29 @@ let package = Package(
             dependencies: [
                 "PacsgateTestSupport",
                 "PacsgateCore", "PacsgateConfig", "PacsgateApp", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // TLS on dicom and hl7 services with real peers (dcmtk +tls, Python's ssl with python-hl7), the gateway as the
+        // executable wires its modules.
+        .testTarget(
+            name: "PacsgateSecureTransportTests",
+            dependencies: [
+                "PacsgateTestSupport",
+                "PacsgateCore", "PacsgateConfig", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS", "PacsgateAdmin",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PacsgateServiceTests",
+            dependencies: [
+                "PacsgateTestSupport",
+                "PacsgateApp", "PacsgateCore", "PacsgateVersion",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

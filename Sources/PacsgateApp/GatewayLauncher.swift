@@ -7,6 +7,7 @@ import PacsgateConfig
 import PacsgateCore
 import PacsgateDataPlane
 import PacsgateHA
+import PacsgateVersion
 import ServiceLifecycle
 import UnixSignals
 
@@ -28,9 +29,11 @@ enum GatewayLauncher {
     ///   - metrics: the Prometheus metrics bootstrapped by the command (``AdminMetrics/bootstrap()``).
     ///   - keepGeneratedUser: keep a generated admin user in the state directory (`run`); the demo makes a new one
     ///     each start and prints it.
+    ///   - serviceManager: the service manager to tell about readiness, reloads, shutdown and liveness (`run` under
+    ///     systemd); `nil` tells nobody.
     static func run(
         loaded: LoadedConfiguration, configPath: String?, logger: Logger, group: any EventLoopGroup, metrics: AdminMetrics,
-        keepGeneratedUser: Bool = true, extraServices: [any Service] = [],
+        keepGeneratedUser: Bool = true, extraServices: [any Service] = [], serviceManager: ServiceManagerNotifier? = nil,
         onStarted: @escaping @Sendable (Startup) async -> Void = { _ in }
     ) async throws {
         let configuration = loaded.configuration
@@ -113,11 +116,23 @@ enum GatewayLauncher {
         services.append(contentsOf: haOrder.beforeGateway)
         services.append(GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod))
         if configPath != nil {
-            services.append(ReloadService(manager: manager))
+            services.append(ReloadService(manager: manager, gateway: gateway, serviceManager: serviceManager))
         }
+        // Listeners bound inside the service group, awaited before READY=1.
+        var listenersBound: [@Sendable () async -> Void] = []
         if let (adminConfiguration, tls, generated) = admin {
+            let adminAttempted = FirstReport()
+            listenersBound.append { await adminAttempted.wait() }
             let server = try AdminServer(
                 configuration: adminConfiguration, gateway: gateway, manager: manager, metrics: metrics, tls: tls, logger: logger,
+                onRunning: { _ in
+                    serviceManager?.setNote("admin", nil)
+                    adminAttempted.report()
+                },
+                onFailure: { error in
+                    serviceManager?.setNote("admin", "admin server not listening (\(error)); retrying")
+                    adminAttempted.report()
+                },
                 alarms: { [exporter] in exporter?.alarm.map { [$0] } ?? [] })
             services.append(server)
             startup.adminURL = server.url(port: adminConfiguration.listen.port)
@@ -132,19 +147,44 @@ enum GatewayLauncher {
                     """)
             }
         }
+        if let pair {
+            // The link binds as the group starts (a failure stops the gateway); PairController offers no callback,
+            // so readiness looks at its address.
+            listenersBound.append {
+                while pair.listeningAddress == nil, !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+            }
+        }
         // Announced from inside the service group, once its signal handlers are in place.
         let announced = startup
         services.append(StartupNotice(notice: { await onStarted(announced) }))
         services.append(contentsOf: extraServices)
         services.append(contentsOf: haOrder.last)
+        // The service manager's notices go last, after the HA unit's planned stop: READY=1 once everything before
+        // has bound, and STOPPING=1 first of all at SIGTERM, before the VIPs are handed over (the group stops its
+        // services in reverse order).
+        if let serviceManager {
+            let waits = listenersBound
+            services.append(
+                ServiceManagerNotices(notifier: serviceManager, gateway: gateway, listenersBound: { for wait in waits { await wait() } }))
+        }
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        do {
-            try await serviceGroup.run()
-        } catch {
-            logger.error("stopped with an error", metadata: ["error": "\(error)"])
+        await withDiscardingTaskGroup { tasks in
+            if let serviceManager {
+                let heartbeat = ServiceManagerHeartbeat(
+                    notifier: serviceManager, gateway: gateway, probe: LivenessProbe(group: group, audit: audit), logger: logger)
+                tasks.addTask { await heartbeat.run() }
+            }
+            do {
+                try await serviceGroup.run()
+            } catch {
+                logger.error("stopped with an error", metadata: ["error": "\(error)"])
+            }
+            tasks.cancelAll()
         }
         #if os(Linux)
         // The gateway has drained (GatewayService): the reactors hold no connection the grace period allowed to go on.
@@ -167,11 +207,11 @@ enum GatewayLauncher {
     }
     #endif
 
-    /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``); call
-    /// once per process.
-    static func bootstrapLogging(level: Logger.Level) -> Logger {
+    /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``), lines
+    /// starting with a timestamp or (for journald) with the syslog priority; call once per process.
+    static func bootstrapLogging(level: Logger.Level, lineStart: EscapingLogHandler.LineStart = .timestamp) -> Logger {
         LoggingSystem.bootstrap { label in
-            var handler = EscapingLogHandler(label: label)
+            var handler = EscapingLogHandler(label: label, lineStart: lineStart)
             handler.logLevel = level
             return handler
         }
@@ -200,15 +240,22 @@ struct GatewayService: Service {
     }
 }
 
-/// Reloads the configuration file on SIGHUP; a broken file is reported and the running configuration kept.
+/// Reloads the configuration file on SIGHUP (what `systemctl reload` sends); a broken file is reported and the
+/// running configuration kept. The service manager hears `RELOADING=1` before and `READY=1` after.
 struct ReloadService: Service {
     let manager: ConfigurationManager
+    let gateway: Gateway
+    let serviceManager: ServiceManagerNotifier?
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             for await _ in signals {
-                _ = await self.manager.reload(by: "SIGHUP")
+                self.serviceManager?.reloading()
+                let outcome = await self.manager.reload(by: "SIGHUP")
+                guard let serviceManager = self.serviceManager else { continue }
+                serviceManager.setNote("reload", outcome.applied ? nil : "last reload refused, running configuration kept: \(outcome.message)")
+                serviceManager.reloaded(status: await serviceManager.statusLine(self.gateway))
             }
         }
     }

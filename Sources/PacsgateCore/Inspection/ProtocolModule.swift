@@ -62,10 +62,20 @@ public protocol ServiceProtocol: Sendable {
     /// ``ConnectionInspector/prepareServerChannel(_:server:position:)``), as TLS termination does. Such a service runs
     /// on the NIO engine: `engine: auto` picks NIO for it and `engine: native` is refused.
     var addsChannelHandlers: Bool { get }
+
+    /// What health checks of the server labelled `server` run their probe over: TLS where the service re-encrypts to
+    /// it, `nil` (the default) for plain TCP.
+    func probeTransport(forServer server: String) -> (any ProbeTransport)?
+
+    /// The certificates the service presents to clients, for the overview and metrics; `nil` (the default) when it
+    /// terminates no TLS.
+    var transportSecurity: TransportSecurityStatus? { get }
 }
 
 extension ServiceProtocol {
     public var addsChannelHandlers: Bool { false }
+    public func probeTransport(forServer server: String) -> (any ProbeTransport)? { nil }
+    public var transportSecurity: TransportSecurityStatus? { nil }
 }
 
 /// What an inspector knows about its connection when it is made.

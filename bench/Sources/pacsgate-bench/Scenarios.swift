@@ -19,6 +19,9 @@ enum Catalogue {
         Variant(id: "mllp-connect", scenario: "mllp", title: "MLLP message → ACK, connect per message", unit: "msg/s"),
         Variant(id: "tls-hello", scenario: "tls-hello", title: "TLS handshakes with SNI (passthrough)", unit: "hs/s"),
         Variant(
+            id: "dicom-tls-assoc", scenario: "dicom-tls-assoc",
+            title: "DICOM over TLS, terminated: TLS 1.3 handshake → associate → C-ECHO → release", unit: "assoc/s"),
+        Variant(
             id: "idle-conns", scenario: "idle-conns", title: "Memory per idle connection", unit: "KiB/conn",
             higherIsBetter: false),
     ]
@@ -95,7 +98,12 @@ enum Catalogue {
             Route(name: "HL7", front: 24104, back: 24204, pacsgateProtocol: protocols["hl7"] ?? "tcp"),
             Route(name: "HTTPS", front: 24105, back: 24205, pacsgateProtocol: protocols["tls"] ?? "tcp"),
             Route(name: "IDLE", front: 24106, back: 24206),
-            Route(name: "TCPRR", front: 24107, back: 24207),
+            // Every target terminates TLS 1.3 (same certificate) and forwards the plaintext association to the SCP
+            // backend; direct connects to the same SCP behind its own TLS on 24207.
+            Route(
+                name: "DICOM-TLS", front: 24107, back: 24202, pacsgateProtocol: "dicom", terminatesTLS: true,
+                directPort: 24207),
+            Route(name: "TCPRR", front: 24108, back: 24208),
         ]
     }
 
@@ -109,6 +117,7 @@ enum Catalogue {
         case "dicom-store": name = "STORE"
         case "mllp-persistent", "mllp-connect": name = "HL7"
         case "tls-hello": name = "HTTPS"
+        case "dicom-tls-assoc": name = "DICOM-TLS"
         default: name = "IDLE"
         }
         return routes.first { $0.name == name } ?? routes[0]
@@ -140,6 +149,10 @@ struct ScenarioRunner {
     let targets: Targets
     let loadTool: LoadTool
     let tlsClient: NIOSSLContext
+    /// TLS 1.3 only, X25519 only: what every TLS-terminating target negotiates with the same suites.
+    let tls13Client: NIOSSLContext
+    /// TLS 1.3 only, X25519 only: what every TLS-terminating target negotiates with the same suites.
+    let tls13Client: NIOSSLContext
     let dicomFile: String
     let placement: Placement
 
@@ -182,10 +195,24 @@ struct ScenarioRunner {
             operations = Double(instances)
             extras[Extra.errors] = Double(failures)
             note = "CPU per op: per 20 MB instance"
-        case "tls-hello":
+        case "tls-hello", "dicom-tls-assoc":
+            // TLS clients stay on the Swift load client (pacsgate-load speaks no TLS).
+            let script: ClientScript
+            if variant.id == "tls-hello" {
+                script = .tlsHandshake(context: self.tlsClient, serverName: "pacs.mach7.test")
+            } else {
+                script = .tlsConnectPerOperation(
+                    context: self.tls13Client, serverName: "pacs.mach7.test",
+                    [
+                        Exchange(send: ByteBuffer(bytes: EchoSCUBytes.associateRequest), reply: .dicomPDU(type: 0x02)),
+                        Exchange(send: ByteBuffer(bytes: EchoSCUBytes.echoRequest), reply: .dicomPDU(type: 0x04)),
+                        Exchange(send: ByteBuffer(bytes: EchoSCUBytes.releaseRequest), reply: .dicomPDU(type: 0x06)),
+                    ])
+                note = "CPU per op: per association, its TLS 1.3 handshake included"
+            }
             let result = try await LoadClient.run(
-                .tlsHandshake(context: self.tlsClient, serverName: "pacs.mach7.test"), to: address,
-                concurrency: self.options.concurrency, warmup: self.warmup, duration: self.duration, group: self.group)
+                script, to: address, concurrency: self.options.concurrency, warmup: self.warmup,
+                duration: self.duration, group: self.group)
             value = result.window > 0 ? Double(result.operations) / result.window : 0
             operations = Double(result.allOperations)
             let sorted = result.latencies.sorted()

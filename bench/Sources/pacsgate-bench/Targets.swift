@@ -36,19 +36,22 @@ struct Targets {
     let workDirectory: String
     let pacsgateBinary: String
     let haproxySplice: Bool
+    /// What the targets present on routes that terminate TLS.
+    let certificate: TerminationCertificate
 
     /// The configuration files, written once (HAProxy's and nginx's per worker count).
     func writeConfigurations(workers: [Int]) throws -> [String: String] {
         var configurations = [
-            "pacsgate": TargetConfigurations.pacsgate(routes: self.routes, workDirectory: self.workDirectory),
+            "pacsgate": TargetConfigurations.pacsgate(
+                routes: self.routes, workDirectory: self.workDirectory, tls: self.certificate),
             "pacsgate-nio": TargetConfigurations.pacsgate(
-                routes: self.routes, workDirectory: self.workDirectory, engine: "nio"),
+                routes: self.routes, workDirectory: self.workDirectory, engine: "nio", tls: self.certificate),
         ]
         for count in Set(workers) {
             configurations["haproxy-\(count)"] = TargetConfigurations.haproxy(
-                routes: self.routes, threads: count, splice: self.haproxySplice)
+                routes: self.routes, threads: count, splice: self.haproxySplice, tls: self.certificate)
             configurations["nginx-\(count)"] = TargetConfigurations.nginx(
-                routes: self.routes, workers: count, workDirectory: self.workDirectory)
+                routes: self.routes, workers: count, workDirectory: self.workDirectory, tls: self.certificate)
         }
         for (name, text) in configurations {
             try text.write(toFile: self.path(name), atomically: true, encoding: .utf8)
@@ -64,7 +67,7 @@ struct Targets {
 
     /// The port a client connects to for `route` on `target`.
     func port(of route: Route, on target: TargetName) -> Int {
-        target == .direct ? route.back : route.front
+        target == .direct ? route.directPort ?? route.back : route.front
     }
 
     /// Starts `target` (nothing for direct) placed as `placement` says and waits until all its listeners accept.

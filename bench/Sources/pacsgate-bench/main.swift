@@ -63,10 +63,10 @@ enum BenchCommand {
         let tls = try NIOSSLContext(
             configuration: .makeServerConfiguration(certificateChain: certificate.map { .certificate($0) }, privateKey: .privateKey(key)))
         var channels: [any Channel] = []
-        for (kind, port) in [(Backends.Kind.echo, 24206), (.scp, 24202), (.mllp, 24204), (.tls, 24205)] {
+        for (kind, port) in [(Backends.Kind.echo, 24206), (.scp, 24202), (.mllp, 24204), (.tls, 24205), (.scpTLS, 24207)] {
             channels.append(try await Backends.bind(kind, port: port, group: group, tls: tls))
         }
-        progress("backends listening: echo 24206, scp 24202, mllp 24204, tls 24205")
+        progress("backends listening: echo 24206, scp 24202, mllp 24204, tls 24205, scp over tls 24207")
         for channel in channels { try await channel.closeFuture.get() }
     }
 
@@ -96,7 +96,8 @@ enum BenchCommand {
 
         let routes = Catalogue.routes(protocols: options.protocols)
         let targets = Targets(
-            routes: routes, workDirectory: work, pacsgateBinary: options.pacsgate, haproxySplice: options.haproxySplice)
+            routes: routes, workDirectory: work, pacsgateBinary: options.pacsgate, haproxySplice: options.haproxySplice,
+            certificate: try Self.terminationCertificate(in: work))
         let configurations = try targets.writeConfigurations(workers: placements.map(\.workers) + [1])
         let loadTool = LoadTool(executable: options.loadTool, workDirectory: work)
 
@@ -105,14 +106,14 @@ enum BenchCommand {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let backends = [
             try ChildProcess(name: "backends", executable: me, arguments: ["serve", "--work", work], log: "\(work)/backends.log"),
-            try loadTool.startBackend(port: 24207, threads: cores, request: 200, response: 100),
+            try loadTool.startBackend(port: 24208, threads: cores, request: 200, response: 100),
             try ChildProcess(name: "iperf3", executable: "/usr/bin/iperf3", arguments: ["-s", "-p", "24201"], log: "\(work)/iperf3.log"),
             try ChildProcess(
                 name: "storescp", executable: "/usr/bin/storescp", arguments: ["--ignore", "-aet", "MACH7", "24203"],
                 log: "\(work)/storescp.log"),
         ]
         defer { for backend in backends { backend.stop() } }
-        guard HostSystem.waitForPorts(routes.map(\.back), timeout: 20) else {
+        guard HostSystem.waitForPorts(routes.map(\.back) + routes.compactMap(\.directPort), timeout: 20) else {
             throw BenchError("backends did not start; see \(work)/backends.log, iperf3.log, storescp.log")
         }
 
@@ -120,6 +121,15 @@ enum BenchCommand {
         var clientTLS = TLSConfiguration.makeClientConfiguration()
         clientTLS.certificateVerification = .none
         let tlsClient = try NIOSSLContext(configuration: clientTLS)
+        // The TLS-terminating targets: TLS 1.3 and X25519 only, so BoringSSL (pacsgate, the client) and OpenSSL
+        // (HAProxy, nginx) agree on the key exchange; HAProxy and nginx are held to the suite BoringSSL picks
+        // (TargetConfigurations.tls13Suite).
+        var tls13 = clientTLS
+        tls13.minimumTLSVersion = .tlsv13
+        tls13.maximumTLSVersion = .tlsv13
+        tls13.curves = [.x25519]
+        tls13.shutdownTimeout = .seconds(1)
+        let tls13Client = try NIOSSLContext(configuration: tls13)
         let chosen = TargetName.allCases.filter { options.targets?.contains($0.rawValue) ?? true }
         var variants = Catalogue.variants.filter { options.variants?.contains($0.id) ?? true }
         var measurements: [MeasuredRun] = []
@@ -131,7 +141,7 @@ enum BenchCommand {
             for backend in backends { HostSystem.pin(backend.tree, to: placement.loadCPUs) }
             let runner = ScenarioRunner(
                 options: options, group: group, targets: targets, loadTool: loadTool, tlsClient: tlsClient,
-                dicomFile: dicomFile, placement: placement)
+                tls13Client: tls13Client, dicomFile: dicomFile, placement: placement)
             let layoutVariants = variants.filter {
                 placement.layout == .split || Catalogue.connectionPerOperation.contains($0.id)
             }
@@ -219,6 +229,7 @@ enum BenchCommand {
             concurrency: [
                 "tcp-connect": options.concurrency, "dicom-assoc": options.concurrency,
                 "mllp-connect": options.concurrency, "tls-hello": options.concurrency,
+                "dicom-tls-assoc": options.concurrency,
                 "mllp-persistent": options.persistentConnections,
             ],
             loadAverageAtEnd: HostSystem.read("/proc/loadavg")?.split(separator: " ").prefix(3).joined(separator: " "),
@@ -264,6 +275,16 @@ enum BenchCommand {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw BenchError("openssl could not make a certificate") }
+    }
+
+    /// The run's certificate as every TLS-terminating target takes it (HAProxy wants certificate and key in one file).
+    private static func terminationCertificate(in work: String) throws -> TerminationCertificate {
+        let certificate = TerminationCertificate(
+            certificate: "\(work)/cert.pem", key: "\(work)/key.pem", combined: "\(work)/cert-and-key.pem")
+        let combined = try String(contentsOfFile: certificate.certificate, encoding: .utf8)
+            + String(contentsOfFile: certificate.key, encoding: .utf8)
+        try combined.write(toFile: certificate.combined, atomically: true, encoding: .utf8)
+        return certificate
     }
 
     private static func cpuModel() -> String {
