@@ -151,8 +151,6 @@ struct ScenarioRunner {
     let tlsClient: NIOSSLContext
     /// TLS 1.3 only, X25519 only: what every TLS-terminating target negotiates with the same suites.
     let tls13Client: NIOSSLContext
-    /// TLS 1.3 only, X25519 only: what every TLS-terminating target negotiates with the same suites.
-    let tls13Client: NIOSSLContext
     let dicomFile: String
     let placement: Placement
 
