@@ -16,7 +16,14 @@ public final class NativeEngine: ForwardingEngine {
     public var kind: Engine { .native }
 
     let reactors: [Reactor]
-    private let registries = NIOLockedValueBox<[ObjectIdentifier: NativeServiceConnections]>([:])
+    private let registries = NIOLockedValueBox<[ObjectIdentifier: RegistryEntry]>([:])
+
+    /// A runtime's registry. The runtime is held weakly and compared on lookup: an identifier is only an address,
+    /// and a new runtime (a reload, another gateway of the same process) can get the address of one that is gone.
+    private struct RegistryEntry: Sendable {
+        weak var runtime: ServiceRuntime?
+        let registry: NativeServiceConnections
+    }
 
     /// Starts `reactors` reactor threads (default: one per CPU the process may use).
     public init(reactors count: Int = EventLoopSizing.threadCount, logger: Logger) throws {
@@ -97,9 +104,12 @@ public final class NativeEngine: ForwardingEngine {
     /// The registry of `runtime`'s native connections, created and attached on first use.
     private func registry(for runtime: ServiceRuntime) -> NativeServiceConnections {
         let (registry, created) = self.registries.withLockedValue { registries in
-            if let existing = registries[ObjectIdentifier(runtime)] { return (existing, false) }
+            if let existing = registries[ObjectIdentifier(runtime)], existing.runtime === runtime {
+                return (existing.registry, false)
+            }
+            registries = registries.filter { $0.value.runtime != nil }
             let registry = NativeServiceConnections(service: ObjectIdentifier(runtime), reactors: self.reactors)
-            registries[ObjectIdentifier(runtime)] = registry
+            registries[ObjectIdentifier(runtime)] = RegistryEntry(runtime: runtime, registry: registry)
             return (registry, true)
         }
         if created { runtime.connections.attach(registry) }
