@@ -9,8 +9,10 @@ import PackageDescription
 //   PacsgateApp → PacsgateAdmin, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
 //               → PacsgateCore
 //   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig
-//   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam.
+//   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam, the NIO engine.
 //                 Knows nothing of DICOM, HL7 or TLS.
+//   PacsgateDataPlane → PacsgateCore: the native engine (epoll reactors, Linux). The only module that handles raw
+//                 descriptors and unsafe memory; CPacsgateDataPlane exposes the Linux headers it calls.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -25,6 +27,7 @@ let package = Package(
         .library(name: "PacsgateDICOM", targets: ["PacsgateDICOM"]),
         .library(name: "PacsgateHL7", targets: ["PacsgateHL7"]),
         .library(name: "PacsgateTLS", targets: ["PacsgateTLS"]),
+        .library(name: "PacsgateDataPlane", targets: ["PacsgateDataPlane"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -64,6 +67,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "CPacsgateDataPlane"
+        ),
+        .target(
+            name: "PacsgateDataPlane",
+            dependencies: [
+                "PacsgateCore",
+                "CPacsgateDataPlane",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "PacsgateConfig",
             dependencies: [
                 "PacsgateCore",
@@ -86,6 +105,7 @@ let package = Package(
             name: "PacsgateHL7",
             dependencies: [
                 "PacsgateCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -165,6 +185,7 @@ let package = Package(
             name: "PacsgateApp",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateDataPlane",
                 "PacsgateAdmin",
                 "PacsgateHA",
                 "PacsgateATNA",
@@ -193,6 +214,7 @@ let package = Package(
             name: "PacsgateTestSupport",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateDataPlane",
                 "PacsgateConfig",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -210,6 +232,17 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PacsgateDataPlaneTests",
+            dependencies: [
+                "PacsgateDataPlane",
+                "PacsgateCore",
+                "PacsgateTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -14,6 +14,7 @@ let product = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deleti
 //                              (`swift package benchmark`): time and allocations per operation.
 //   pacsgate-bench             the load tool: starts direct / HAProxy / nginx / pacsgate targets on loopback and runs
 //                              the scenarios against each (`bench/run.sh`).
+//   pacsgate-load              its C epoll client and request/response backend.
 //   PacsgateBenchKit           the load tool's pure parts (statistics, target configurations, markdown report).
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -43,6 +44,13 @@ let package = Package(
             path: "Benchmarks/PacsgateMicro",
             swiftSettings: strictSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The load generator and request/response backend, in C on epoll: a client that can saturate HAProxy on two
+        // cores (the Swift client could not).
+        .executableTarget(
+            name: "pacsgate-load",
+            path: "Sources/pacsgate-load",
+            cSettings: [.unsafeFlags(["-O2"])]
         ),
         .target(
             name: "PacsgateBenchKit",

@@ -22,17 +22,34 @@ try:
 except ImportError:  # the plain fallback below
     plt = None
 
-TARGETS = ["direct", "haproxy", "nginx", "pacsgate"]
-TITLES = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "pacsgate": "pacsgate"}
-COLOURS = {"direct": "#9e9e9e", "haproxy": "#1f77b4", "nginx": "#2ca02c", "pacsgate": "#d62728"}
+TARGETS = ["direct", "haproxy", "nginx", "pacsgate", "pacsgate-nio"]
+TITLES = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "pacsgate": "pacsgate",
+          "pacsgate-nio": "pacsgate NIO"}
+COLOURS = {"direct": "#9e9e9e", "haproxy": "#1f77b4", "nginx": "#2ca02c", "pacsgate": "#d62728",
+           "pacsgate-nio": "#ff9896"}
 
 
-def bars(report, variant):
-    """(target, median, min, max) of every target measured in a variant."""
+def panels(report):
+    """(variant, layout) of every panel: each variant in the split layout, then those measured shared too."""
+    result = []
+    for layout in ("split", "shared"):
+        for variant in report["variants"]:
+            if any(m["variant"] == variant["id"] and m.get("layout", "split") == layout
+                   for m in report["measurements"]):
+                result.append((variant, layout))
+    return result
+
+
+def values_of(report, variant, layout, target):
+    return [m["value"] for m in report["measurements"]
+            if m["variant"] == variant["id"] and m["target"] == target and m.get("layout", "split") == layout]
+
+
+def bars(report, variant, layout):
+    """(target, median, min, max) of every target measured in a variant and layout."""
     result = []
     for target in TARGETS:
-        values = [m["value"] for m in report["measurements"]
-                  if m["variant"] == variant["id"] and m["target"] == target]
+        values = values_of(report, variant, layout, target)
         if not values or (variant["id"] == "idle-conns" and target == "direct"):
             continue
         result.append((target, statistics.median(values), min(values), max(values)))
@@ -45,23 +62,18 @@ def main(source, destination):
     if plt is None:
         plain_chart(report, destination)
         return
-    variants = report["variants"]
+    variants = panels(report)
     columns = 4
     rows = math.ceil(len(variants) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
-    for index, variant in enumerate(variants):
+    for index, (variant, layout) in enumerate(variants):
         axis = axes[index // columns][index % columns]
         names, medians, lows, highs = [], [], [], []
-        for target in TARGETS:
-            values = [m["value"] for m in report["measurements"]
-                      if m["variant"] == variant["id"] and m["target"] == target]
-            if not values or (variant["id"] == "idle-conns" and target == "direct"):
-                continue
-            median = statistics.median(values)
+        for target, median, low, high in bars(report, variant, layout):
             names.append(target)
             medians.append(median)
-            lows.append(median - min(values))
-            highs.append(max(values) - median)
+            lows.append(median - low)
+            highs.append(high - median)
         bars = axis.bar([TITLES[n] for n in names], medians, color=[COLOURS[n] for n in names],
                         yerr=[lows, highs], capsize=3)
         for bar, value in zip(bars, medians):
@@ -69,7 +81,8 @@ def main(source, destination):
             axis.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                           ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
         better = "higher is better" if variant.get("higherIsBetter", True) else "lower is better"
-        axis.set_title(f"{variant['title']}\n{variant['unit']} ({better})", fontsize=9)
+        where = ", shared layout" if layout == "shared" else ""
+        axis.set_title(f"{variant['title']}\n{variant['unit']}{where} ({better})", fontsize=9)
         axis.tick_params(axis="x", labelsize=8)
         axis.tick_params(axis="y", labelsize=7)
         axis.set_ylim(0, max(medians + [1]) * 1.25)
@@ -78,8 +91,7 @@ def main(source, destination):
         axes[index // columns][index % columns].axis("off")
     settings = report["settings"]
     mode = "quick run, indicative only" if settings["quick"] else f"{settings['rounds']} rounds, medians, min-max bars"
-    figure.suptitle(f"pacsgate vs HAProxy, nginx and direct — {settings['cores']} cores, {settings['layout']} ({mode})",
-                    fontsize=10)
+    figure.suptitle(f"pacsgate vs HAProxy, nginx and direct — {settings['cores']} cores ({mode})", fontsize=10)
     figure.tight_layout(rect=(0, 0, 1, 0.95))
     figure.savefig(destination, dpi=110)
 
@@ -139,7 +151,7 @@ def hex_colour(text):
 
 
 def plain_chart(report, destination):
-    variants = report["variants"]
+    variants = panels(report)
     columns, panel_w, panel_h, top = 4, 300, 240, 60
     rows = math.ceil(len(variants) / columns)
     canvas = Canvas(columns * panel_w, top + rows * panel_h)
@@ -151,13 +163,13 @@ def plain_chart(report, destination):
         canvas.rect(x, 34, x + 12, 46, hex_colour(COLOURS[target]))
         canvas.text(x + 16, 35, TITLES[target])
         x += 16 + 8 * (len(TITLES[target]) + 3)
-    for index, variant in enumerate(variants):
+    for index, (variant, layout) in enumerate(variants):
         ox, oy = (index % columns) * panel_w, top + (index // columns) * panel_h
-        title = variant["title"][:34]
+        title = (variant["title"][:26] + " SHARED") if layout == "shared" else variant["title"][:34]
         canvas.text(ox + 8, oy + 4, title)
         better = "HIGHER" if variant.get("higherIsBetter", True) else "LOWER"
         canvas.text(ox + 8, oy + 18, f"{variant['unit']} ({better} IS BETTER)")
-        data = bars(report, variant)
+        data = bars(report, variant, layout)
         if not data:
             continue
         peak = max(median for _, median, _, _ in data) * 1.2 or 1

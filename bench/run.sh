@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# pacsgate's benchmark suite: microbenchmarks, then the load scenarios against direct, HAProxy, nginx and pacsgate.
+# pacsgate's benchmark suite: microbenchmarks, then the load scenarios against direct, HAProxy, nginx and pacsgate
+# (its native engine, and its NIO engine for comparison), in the split and the shared layout, then the system calls
+# per connection counted with strace.
 #
-#   bench/run.sh            full run: 3 interleaved rounds, 5 s per measurement (about 10 minutes on 2 cores)
-#   bench/run.sh --quick    one round, 1 s per measurement, short microbenchmarks (under 2 minutes once built)
+#   bench/run.sh            full run: 3 interleaved rounds, 5 s per measurement (about 30 minutes on 2 cores)
+#   bench/run.sh --quick    one round, 1 s per measurement, short microbenchmarks (about 5 minutes once built)
 #   bench/run.sh [--quick] [pacsgate-bench options]   e.g. --protocol dicom=tcp --layout shared --rounds 5
 #   bench/run.sh --render-only   rebuild docs/benchmarks.md, docs/bench/results.md and the chart from the last run's
 #                                JSON after editing bench/benchmarks.md.in or the report code (no measurement)
@@ -37,6 +39,7 @@ MISSING=()
 [ -x /usr/bin/iperf3 ] || MISSING+=(iperf3)
 [ -x /usr/bin/openssl ] || MISSING+=(openssl)
 [ -x /usr/bin/taskset ] || MISSING+=(util-linux)
+[ -x /usr/bin/strace ] || MISSING+=(strace)
 if [ ${#MISSING[@]} -gt 0 ]; then
     say "installing ${MISSING[*]}"
     echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections 2>/dev/null || true
@@ -74,8 +77,10 @@ build() {
 }
 [ -n "$RENDER_ONLY" ] || build swift build -c release --scratch-path .build-bench-release --product pacsgate
 build swift build -c release --package-path bench --scratch-path bench/.build-bench --product pacsgate-bench
+[ -n "$RENDER_ONLY" ] || build swift build -c release --package-path bench --scratch-path bench/.build-bench --product pacsgate-load
 PACSGATE="$ROOT/.build-bench-release/release/pacsgate"
 BENCH="$ROOT/bench/.build-bench/release/pacsgate-bench"
+LOAD_TOOL="$ROOT/bench/.build-bench/release/pacsgate-load"
 
 if [ -n "$RENDER_ONLY" ]; then
     # --render-only: the template or the report's layout changed; re-render docs from the last run's JSON.
@@ -109,7 +114,7 @@ LIMIT=$(ulimit -n)
 if [ "$LIMIT" != unlimited ] && [ "$LIMIT" -lt 20000 ] && [ -z "$QUICK" ]; then
     ARGS=(--idle $(( (LIMIT - 200) / 2 )) ${ARGS[@]+"${ARGS[@]}"})
 fi
-"$BENCH" run $QUICK --pacsgate "$PACSGATE" --work "${TMPDIR:-/tmp}/pacsgate-bench" \
+"$BENCH" run $QUICK --pacsgate "$PACSGATE" --load-tool "$LOAD_TOOL" --work "${TMPDIR:-/tmp}/pacsgate-bench" \
     --json docs/bench/results.json --markdown docs/bench/results.md ${ARGS[@]+"${ARGS[@]}"}
 fi
 python3 bench/chart.py docs/bench/results.json docs/bench/results.png

@@ -62,6 +62,8 @@ public struct Overview: Sendable, Codable, Equatable {
         /// `layer 7 · inspected` when a protocol module reads the traffic, `layer 7 · TCP` for plain forwarding (the
         /// appliance's "layer 7, TCP mode": every connection is terminated and re-opened from the gateway — SNAT).
         public var mode: String
+        /// The data plane carrying the service's connections: `native` (pacsgate's reactors) or `nio`.
+        public var engine: String
         public var persistence: String
         /// The health check: `connect every 2s`, `dicom-echo every 5s`, or `none`.
         public var healthCheck: String
@@ -266,6 +268,7 @@ extension Overview {
                     port: listenPorts[runtime.label] ?? configuration.listen.port, protocol: configuration.protocolName,
                     balance: configuration.balance.rawValue,
                     mode: configuration.protocolHandler == nil ? "layer 7 · TCP" : "layer 7 · inspected",
+                    engine: runtime.engine.rawValue,
                     persistence: persistence,
                     healthCheck: configuration.healthCheck.type == "none"
                         ? "none" : "\(configuration.healthCheck.type) every \(ConfigValueParser.format(configuration.healthCheck.interval))",

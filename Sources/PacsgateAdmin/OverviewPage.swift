@@ -88,7 +88,7 @@ enum OverviewPage {
                   <td class="num mono">\(service.port)</td>
                   <td>\(HTML.escape(service.protocol))</td>
                   <td>\(HTML.escape(service.balance))</td>
-                  <td>\(HTML.escape(service.mode))</td>
+                  <td title="engine: \(HTML.escape(service.engine))">\(HTML.escape(service.mode)) · \(HTML.escape(service.engine))</td>
                   <td title="health check: \(HTML.escape(service.healthCheck))">\(HTML.escape(service.persistence))</td>
                   <td></td>
                   <td class="num strong" title="open now">\(HTML.count(service.activeConnections))</td>

@@ -5,6 +5,7 @@ import PacsgateATNA
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
+import PacsgateDataPlane
 import PacsgateHA
 import PacsgateVersion
 import ServiceLifecycle
@@ -86,11 +87,20 @@ enum GatewayLauncher {
             logger.critical("cannot open the audit log", metadata: ["audit.path": "\(configuration.audit.path ?? "-")", "error": "\(error)"])
             throw error
         }
-        let gateway = Gateway(configuration: configuration, group: group, audit: audit, logger: logger)
+        #if os(Linux)
+        let nativeEngine = Self.startNativeEngine(logger: logger)
+        #else
+        let nativeEngine: (any ForwardingEngine)? = nil
+        #endif
+        let gateway = Gateway(
+            configuration: configuration, group: group, audit: audit, logger: logger, nativeEngine: nativeEngine)
         do {
             try await gateway.start()
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
+            #if os(Linux)
+            nativeEngine?.shutdown()
+            #endif
             await audit.shutdown()
             throw error
         }
@@ -177,9 +187,26 @@ enum GatewayLauncher {
             }
             tasks.cancelAll()
         }
+        #if os(Linux)
+        // The gateway has drained (GatewayService): the reactors hold no connection the grace period allowed to go on.
+        nativeEngine?.shutdown()
+        #endif
         await audit.shutdown()
         logger.notice("stopped")
     }
+
+    #if os(Linux)
+    /// The native data plane's reactors, or `nil` when they cannot start: services then use NIO (`engine: auto`) or
+    /// fail to start (`engine: native`).
+    private static func startNativeEngine(logger: Logger) -> NativeEngine? {
+        do {
+            return try NativeEngine(logger: logger)
+        } catch {
+            logger.error("cannot start the native engine; services run on NIO", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+    #endif
 
     /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``), lines
     /// starting with a timestamp or (for journald) with the syslog priority; call once per process.

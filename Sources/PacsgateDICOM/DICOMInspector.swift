@@ -26,6 +26,9 @@ public struct DICOMServiceProtocol: ServiceProtocol {
     }
 
     public var transportSecurity: TransportSecurityStatus? { self.termination?.status }
+
+    /// TLS termination (`tls:`) puts NIOSSL on the client's channel, so a terminating service runs on the NIO engine.
+    public var addsChannelHandlers: Bool { self.termination != nil }
 }
 
 /// The DICOM inspector of one connection, plugged into the forwarding core.

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import PacsgateCore
 
@@ -15,11 +16,20 @@ struct HL7NegativeAcknowledger {
         self.prefix = "PG" + connectionTag + "-"
     }
 
-    /// A random 8-hex-digit tag.
+    /// An 8-hex-digit tag unique to each connection of this process: a random starting point drawn once, stepped by
+    /// an odd constant (a permutation of the 32-bit values), so tags do not repeat within 2³² connections and differ
+    /// from one run to the next. Drawing a fresh random number per connection cost a `getrandom` system call each.
     static func randomTag() -> String {
-        let text = String(UInt32.random(in: .min ... .max), radix: 16, uppercase: true)
+        let step = Self.tagSequence.withLockedValue { sequence -> UInt32 in
+            defer { sequence &+= 1 }
+            return sequence
+        }
+        let text = String(Self.tagSeed &+ step &* 0x9E37_79B9, radix: 16, uppercase: true)
         return String(repeating: "0", count: 8 - text.count) + text
     }
+
+    private static let tagSeed = UInt32.random(in: .min ... .max)
+    private static let tagSequence = NIOLockedValueBox<UInt32>(0)
 
     /// MSH-7 of generated messages: UTC with an explicit `+0000`, so receivers do not assume their local zone.
     static func timestamp(_ time: WallClock.Instant) -> HL7Timestamp {

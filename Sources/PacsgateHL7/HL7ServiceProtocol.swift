@@ -23,4 +23,7 @@ struct HL7ServiceProtocol: ServiceProtocol {
     }
 
     var transportSecurity: TransportSecurityStatus? { self.termination?.status }
+
+    /// TLS termination (`tls:`) puts NIOSSL on the client's channel, so a terminating service runs on the NIO engine.
+    var addsChannelHandlers: Bool { self.termination != nil }
 }

@@ -54,6 +54,10 @@ public struct TLSServiceProtocol: ServiceProtocol {
         TLSConnectionInspector(service: self, context: context)
     }
 
+    /// Termination puts NIOSSL on both legs, so a terminating service runs on the NIO engine; passthrough reads the
+    /// ClientHello from the raw bytes and runs on either.
+    public var addsChannelHandlers: Bool { self.mode == .terminate }
+
     /// Terminating services: the certificates presented to clients (no client authentication).
     public var transportSecurity: TransportSecurityStatus? {
         self.termination.map { TransportSecurityStatus(certificates: $0.certificates.entries.map(\.status), clientAuthentication: .none) }

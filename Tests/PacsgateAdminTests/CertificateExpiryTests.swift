@@ -101,7 +101,7 @@ struct CertificateExpiryTests {
     func quiet() {
         let services = [
             Overview.Service(
-                label: "A", listen: "x", port: 1, protocol: "dicom", balance: "roundrobin", mode: "", persistence: "",
+                label: "A", listen: "x", port: 1, protocol: "dicom", balance: "roundrobin", mode: "", engine: "nio", persistence: "",
                 healthCheck: "", up: true, activeConnections: 0, totalConnections: 0, refusedConnections: 0, bytesUp: 0,
                 bytesDown: 0, servers: [],
                 tls: .init(

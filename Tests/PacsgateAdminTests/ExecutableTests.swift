@@ -28,7 +28,8 @@ struct ExecutableTests {
     }
 
     static func yaml(port: Int, adminPort: Int, backends: [TestBackend], weight: Int, directory: URL) -> String {
-        "services:\n" + serviceYAML("SVC", port: port, backends: backends, weight: weight) + """
+        TestEngine.configurationLine + "services:\n" + serviceYAML("SVC", port: port, backends: backends, weight: weight)
+            + """
             audit: { path: "\(directory.appendingPathComponent("audit.jsonl").path)" }
             state_dir: "\(directory.path)"
             admin:

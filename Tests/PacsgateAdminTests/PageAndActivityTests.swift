@@ -104,7 +104,7 @@ struct PageAndActivityTests {
             generatedAt: "2026-01-01T00:00:00.000Z", user: nil, audit: .init(ok: false, reason: "disk full", buffered: 3),
             services: [
                 .init(
-                    label: "DICOM", listen: "127.0.0.1:11112", port: 11112, protocol: "dicom", balance: "roundrobin", mode: "layer 7 · inspected",
+                    label: "DICOM", listen: "127.0.0.1:11112", port: 11112, protocol: "dicom", balance: "roundrobin", mode: "layer 7 · inspected", engine: "native",
                     persistence: "none", healthCheck: "dicom-echo every 5s", up: true, activeConnections: 2, totalConnections: 10, refusedConnections: 0, bytesUp: 0,
                     bytesDown: 0,
                     servers: [

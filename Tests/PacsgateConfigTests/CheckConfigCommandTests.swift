@@ -38,7 +38,7 @@ struct CheckConfigCommandTests {
         arguments: [
             (
                 "unknown-key.yaml",
-                "unknown-key.yaml:6: service 'DICOM': unknown key 'persistance' (known keys: balance, close_linger, connect_timeout, health_check, idle_timeout, label, listen, maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers)"
+                "unknown-key.yaml:6: service 'DICOM': unknown key 'persistance' (known keys: balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers)"
             ),
             (
                 "bad-address.yaml",

@@ -8,11 +8,11 @@ import Testing
     private static let withDICOM = ConfigurationDecoder(registry: ProtocolRegistry([FakeProtocolModule()]))
 
     private static let serviceKeys =
-        "balance, close_linger, connect_timeout, health_check, idle_timeout, label, listen, maxconn, "
+        "balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, "
         + "maxconn_per_client, peek_timeout, persistence, protocol, servers"
     private static let dicomServiceKeys =
-        "balance, calling_ae_allow, close_linger, connect_timeout, health_check, idle_timeout, label, listen, maxconn, "
-        + "maxconn_per_client, peek_timeout, persistence, protocol, servers"
+        "balance, calling_ae_allow, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, "
+        + "maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers"
 
     private func decoded(
         _ root: ConfigNode,
@@ -420,10 +420,35 @@ import Testing
             problems(root) == [
                 ConfigProblem(
                     line: 7,
-                    "configuration: unknown key 'frontend' (known keys: admin, audit, ha, logging, services, shutdown_grace, state_dir)"
+                    "configuration: unknown key 'frontend' (known keys: admin, audit, engine, ha, logging, services, shutdown_grace, state_dir)"
                 )
             ]
         )
+    }
+
+    @Test("engine: the top-level choice is every service's default, a service's own overrides it, auto by default")
+    func engineChoice() throws {
+        let plain = try decoded(document(service(2, "A")))
+        #expect(plain.0.services[0].engine == .auto)
+        let root = document(
+            service(2, "A"), service(7, "B", listen: "0.0.0.0:104", entry("engine", 9, "native")),
+            extra: [entry("engine", 14, "nio")])
+        let (configuration, _) = try decoded(root)
+        #expect(configuration.services.map(\.engine) == [.nio, .native])
+        #expect(
+            problems(document(service(2, "A", entry("engine", 4, "epoll")))) == [
+                ConfigProblem(line: 4, "service 'A': 'engine' must be one of auto | native | nio, found 'epoll'")
+            ])
+    }
+
+    @Test("auto resolves to native where the native engine exists and the service adds no channel handlers")
+    func engineResolution() {
+        #expect(EngineChoice.auto.resolve(nativeAvailable: true, addsChannelHandlers: false) == .native)
+        #expect(EngineChoice.auto.resolve(nativeAvailable: true, addsChannelHandlers: true) == .nio)
+        #expect(EngineChoice.auto.resolve(nativeAvailable: false, addsChannelHandlers: false) == .nio)
+        #expect(EngineChoice.native.resolve(nativeAvailable: true, addsChannelHandlers: true) == nil)
+        #expect(EngineChoice.native.resolve(nativeAvailable: false, addsChannelHandlers: false) == nil)
+        #expect(EngineChoice.nio.resolve(nativeAvailable: true, addsChannelHandlers: false) == .nio)
     }
 
     @Test func missingServices() {
@@ -762,7 +787,7 @@ import Testing
             errors.problems == [
                 ConfigProblem(
                     line: 1,
-                    "configuration: unknown key 'frontend' (known keys: admin, audit, ha, logging, services, shutdown_grace, state_dir)"
+                    "configuration: unknown key 'frontend' (known keys: admin, audit, engine, ha, logging, services, shutdown_grace, state_dir)"
                 ),
                 ConfigProblem(
                     line: 7,
@@ -778,7 +803,7 @@ import Testing
         #expect(
             errors.formatted(file: "/etc/pacsgate/pacsgate.yaml")
                 == """
-                /etc/pacsgate/pacsgate.yaml:1: configuration: unknown key 'frontend' (known keys: admin, audit, ha, logging, services, shutdown_grace, state_dir)
+                /etc/pacsgate/pacsgate.yaml:1: configuration: unknown key 'frontend' (known keys: admin, audit, engine, ha, logging, services, shutdown_grace, state_dir)
                 /etc/pacsgate/pacsgate.yaml:7: service 'PACS' server 'A': bad address '10.0.0.1:0': port 0 out of range (1-65535)
                 /etc/pacsgate/pacsgate.yaml:8: duplicate service label 'PACS' (first at line 3)
                 /etc/pacsgate/pacsgate.yaml:10: service 'PACS': 'balance' must be one of roundrobin | leastconn | source, found 'random'

@@ -65,7 +65,7 @@ struct CrashRecoveryTests {
             let port = try Ports.free()
             let audit = "\(scope.directory)/audit.jsonl"
             let config = "\(scope.directory)/pacsgate.yaml"
-            try """
+            try (TestEngine.configurationLine + """
             services:
               - label: DICOM
                 listen: "127.0.0.1:\(port)"
@@ -73,7 +73,7 @@ struct CrashRecoveryTests {
                 servers:
                   - \(scp.server("DICOM1"))
             audit: { path: "\(audit)", fsync: every }
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """).write(toFile: config, atomically: true, encoding: .utf8)
             chmod(config, 0o600)
 
             let first = try await ChildProcess.start(

@@ -10,18 +10,24 @@ import Glibc
 /// can hold, and a real association once they leave.
 @Suite("Faults: out of file descriptors", .serialized, .timeLimit(.minutes(5)))
 struct DescriptorLimitTests {
-    /// How the gateway's data plane is chosen. Only the NIO engine exists today; another engine is one more case
-    /// whose `configuration` (a YAML key) and `environment` say how `pacsgate run` selects it — nothing else in these
-    /// tests changes.
+    /// The gateway's data plane, chosen by the configuration's top-level `engine:` key: the test runs on each.
     enum Engine: String, CaseIterable, CustomTestStringConvertible, Sendable {
+        case native
         case nio
 
-        /// Top-level YAML lines that select the engine (none: NIO is the default).
-        var configuration: String { "" }
-        /// Environment variables that select the engine.
-        var environment: [String: String] { [:] }
+        /// Top-level YAML lines that select the engine.
+        var configuration: String { "engine: \(self.rawValue)" }
 
         var testDescription: String { self.rawValue }
+
+        /// The engines this machine has: the native one is Linux only.
+        static var available: [Engine] {
+            #if os(Linux)
+            return Self.allCases
+            #else
+            return [.nio]
+            #endif
+        }
     }
 
     /// A running `pacsgate run` child under `prlimit --nofile=SOFT:HARD`.
@@ -53,11 +59,9 @@ struct DescriptorLimitTests {
         """.write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
         try Peers.require("/usr/bin/prlimit", scope.missingPeerAdvice)
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(engine.environment) { _, new in new }
         let process = try await ChildProcess.start(
             "/usr/bin/prlimit", ["--nofile=\(soft):\(hard)", binary, "run", "--config", config], name: name,
-            directory: directory, environment: environment, scope: scope)
+            directory: directory, scope: scope)
         #expect(await Ports.waitListening(port, while: { process.isRunning }), "pacsgate did not start: \(process.output)")
         return Gateway(process: process, port: port, directory: directory)
     }
@@ -80,7 +84,7 @@ struct DescriptorLimitTests {
         return line?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.flatMap { Int($0) }
     }
 
-    @Test("600 clients against a limit of 256: CPU stays low while out of descriptors, then a real association works", arguments: Engine.allCases)
+    @Test("600 clients against a limit of 256: CPU stays low while out of descriptors, then a real association works", arguments: Engine.available)
     func outOfDescriptors(engine: Engine) async throws {
         try await withTestScope { scope in
             let scp = try await RealSCP.storescp("storescp", scope: scope)

@@ -58,7 +58,7 @@ struct JournalLogTests {
         try await withTestScope { scope in
             let output = try await self.runThroughShell(scope, journalStream: "$(stat -L -c %d:%i /proc/self/fd/2)")
             let lines = output.split(separator: "\n")
-            #expect(lines.contains { $0.hasPrefix("<5>notice pacsgate: listen=127.0.0.1:") && $0.hasSuffix("service listening") }, "\(output)")
+            #expect(lines.contains { $0.hasPrefix("<5>notice pacsgate: ") && $0.contains(" listen=127.0.0.1:") && $0.hasSuffix("service listening") }, "\(output)")
             #expect(lines.allSatisfy { $0.first == "<" }, "\(output)")
             #expect(!lines.contains { $0.contains(try! Regex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:")) }, "\(output)")
         }

@@ -50,6 +50,22 @@ struct TerminationTests {
         }
     }
 
+    @Test("termination runs on NIO: engine auto picks it, engine native is refused with its line")
+    func terminationEngine() async throws {
+        try await TestEnvironment.with { environment in
+            let site = try await Site.start(in: environment)
+            let yaml = site.yaml(caFile: site.backendCA.certificate)
+            let engine = try await withGateway(yaml: yaml) { gateway in try await gateway.runtime().engine }
+            #expect(engine == .nio)
+            let native = yaml.replacingOccurrences(of: "    protocol: tls\n", with: "    protocol: tls\n    engine: native\n")
+            let refused = ConfigurationLoaderHelper.load(native)
+            #expect(
+                refused.contains(
+                    "5: service 'HTTPS': 'engine: native' cannot terminate TLS (NIOSSL runs on the NIO engine); use 'auto' or 'nio'"),
+                "\(refused)")
+        }
+    }
+
     @Test("curl → gateway (its certificate) → server (its own certificate, verified against the test CA)")
     func reencrypt() async throws {
         try await TestEnvironment.with { environment in

@@ -24,12 +24,9 @@ package func startInProcessGateway(
     for index in services.indices { services[index].listen = Endpoint(host: "127.0.0.1", port: 0) }
     let audit = AuditLog(configuration: configuration.audit, logger: logger)
     try audit.start()
-    let gateway = Gateway(
-        configuration: GatewayConfiguration(services: services, audit: configuration.audit),
-        group: MultiThreadedEventLoopGroup.singleton,
-        audit: audit,
-        logger: logger
-    )
+    let gateway = TestEngine.gateway(
+        configuration: GatewayConfiguration(services: services, audit: configuration.audit), audit: audit,
+        logger: logger)
     do {
         try await gateway.start()
     } catch {

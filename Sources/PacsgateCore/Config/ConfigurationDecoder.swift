@@ -23,10 +23,15 @@ public struct ConfigurationDecoder: Sendable {
         var reader = MappingReader(root, context: "configuration")
         var warnings: [ConfigProblem] = []
         var decoded: [DecodedService] = []
+        let engine = reader.choice("engine", EngineChoice.self) ?? .auto
+        if engine == .native, !Self.nativeEngineBuilt {
+            reader.problem(reader.entryLine("engine") ?? root.line, Self.nativeUnavailable("configuration"))
+        }
         if let servicesNode = reader.node("services") {
             if case .sequence(let items) = servicesNode.kind {
                 for item in items {
-                    decoded.append(self.decodeService(item, problems: &reader, warnings: &warnings))
+                    decoded.append(
+                        self.decodeService(item, engine: engine, problems: &reader, warnings: &warnings))
                 }
                 if items.isEmpty { reader.problem(servicesNode.line, "configuration: 'services' is empty") }
             } else {
@@ -76,8 +81,22 @@ public struct ConfigurationDecoder: Sendable {
         var listenLine: Int?
     }
 
+    /// Whether this build has the native engine (pacsgate's own epoll reactors): Linux only.
+    public static var nativeEngineBuilt: Bool {
+        #if os(Linux)
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    private static func nativeUnavailable(_ context: String) -> String {
+        "\(context): 'engine: native' needs Linux (epoll); use 'auto' or 'nio' on this system"
+    }
+
     private func decodeService(
-        _ node: ConfigNode, problems parent: inout MappingReader, warnings: inout [ConfigProblem]
+        _ node: ConfigNode, engine defaultEngine: EngineChoice, problems parent: inout MappingReader,
+        warnings: inout [ConfigProblem]
     ) -> DecodedService {
         let givenLabel = MappingReader(node, context: "service").peekString("label")
         let label = givenLabel ?? "?"
@@ -128,6 +147,18 @@ public struct ConfigurationDecoder: Sendable {
             maxConnectionsPerClient: perClient, timeouts: timeouts, line: node.line)
         if let module {
             service.protocolHandler = module.makeServiceProtocol(&reader, service: service)
+        }
+        service.engine = reader.choice("engine", EngineChoice.self) ?? defaultEngine
+        if service.engine == .native {
+            let line = reader.entryLine("engine") ?? node.line
+            if !Self.nativeEngineBuilt {
+                reader.problem(line, Self.nativeUnavailable("service '\(label)'"))
+            } else if service.addsChannelHandlers {
+                reader.problem(
+                    line,
+                    "service '\(label)': 'engine: native' cannot terminate TLS (NIOSSL runs on the NIO engine); "
+                        + "use 'auto' or 'nio'")
+            }
         }
         // After the protocol: a check may run over the transport the protocol uses to a server (TLS to a node that
         // only speaks TLS, ``ProbeTransports``).

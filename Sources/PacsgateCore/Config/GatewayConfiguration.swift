@@ -43,15 +43,20 @@ public struct ServiceConfiguration: Sendable {
     public var timeouts: ServiceTimeouts
     /// The protocol logic; `nil` forwards plain TCP.
     public var protocolHandler: (any ServiceProtocol)?
+    /// The data plane: the service's `engine:`, else the top-level `engine:`, else `auto`.
+    public var engine: EngineChoice
     /// Line of the service in the configuration file (0 when built in code).
     public var line: Int
+
+    /// Whether the service's inspectors add NIO channel handlers (TLS termination): only the NIO engine runs those.
+    public var addsChannelHandlers: Bool { self.protocolHandler?.addsChannelHandlers ?? false }
 
     public init(
         label: String, listen: Endpoint, protocolName: String = "tcp", balance: BalanceMethod = .roundrobin,
         persistence: PersistenceConfiguration = PersistenceConfiguration(),
         healthCheck: HealthCheckConfiguration = HealthCheckConfiguration(), servers: [ServerConfiguration],
         maxConnections: Int = 10_000, maxConnectionsPerClient: Int = 0, timeouts: ServiceTimeouts = ServiceTimeouts(),
-        protocolHandler: (any ServiceProtocol)? = nil, line: Int = 0
+        protocolHandler: (any ServiceProtocol)? = nil, engine: EngineChoice = .auto, line: Int = 0
     ) {
         self.label = label
         self.listen = listen
@@ -64,6 +69,7 @@ public struct ServiceConfiguration: Sendable {
         self.maxConnectionsPerClient = maxConnectionsPerClient
         self.timeouts = timeouts
         self.protocolHandler = protocolHandler
+        self.engine = engine
         self.line = line
     }
 }

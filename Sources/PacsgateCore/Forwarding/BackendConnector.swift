@@ -74,11 +74,11 @@ enum ForwardingDefaults {
 /// TCP keepalive so a vanished peer (a powered-off modality) is noticed within about two minutes instead of two
 /// hours, and no association slot is pinned on the PACS by a dead client. Set on the listener (accepted sockets
 /// inherit it) and on every server leg.
-enum KeepaliveTuning {
+package enum KeepaliveTuning {
     static let idle = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_KEEPIDLE))
     static let interval = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_KEEPINTVL))
     static let count = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_KEEPCNT))
-    static let idleSeconds: SocketOptionValue = 60
-    static let intervalSeconds: SocketOptionValue = 10
-    static let probes: SocketOptionValue = 6
+    package static let idleSeconds: SocketOptionValue = 60
+    package static let intervalSeconds: SocketOptionValue = 10
+    package static let probes: SocketOptionValue = 6
 }

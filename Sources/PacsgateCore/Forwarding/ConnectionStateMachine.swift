@@ -1,4 +1,4 @@
-import NIOCore
+package import NIOCore
 
 /// The life of one proxied connection, without I/O: each event returns the action the handler must perform.
 ///
@@ -8,8 +8,8 @@ import NIOCore
 ///   │         ▼                                            ▼
 ///   └──────▶ answering (answer written, output half-closed, waiting for the client to close) ──▶ ending
 /// ```
-struct ConnectionStateMachine {
-    enum State {
+package struct ConnectionStateMachine {
+    package enum State {
         case idle
         case peeking(buffered: ByteBuffer?)
         case connecting(pending: ByteBuffer?, clientInputClosed: Bool)
@@ -19,15 +19,17 @@ struct ConnectionStateMachine {
         case ended
     }
 
-    private(set) var state: State = .idle
+    package private(set) var state: State = .idle
+
+    package init() {}
 
     /// What to do when the client connection becomes active.
-    enum ActiveAction: Equatable {
+    package enum ActiveAction: Equatable {
         case startPeek
         case connect
     }
 
-    mutating func clientActive(peek: Bool) -> ActiveAction {
+    package mutating func clientActive(peek: Bool) -> ActiveAction {
         guard case .idle = self.state else { preconditionFailure("clientActive twice") }
         if peek {
             self.state = .peeking(buffered: nil)
@@ -38,7 +40,7 @@ struct ConnectionStateMachine {
     }
 
     /// What to do with bytes the client sent.
-    enum ClientReadAction {
+    package enum ClientReadAction {
         /// Offer everything received so far to the inspector.
         case inspect(ByteBuffer)
         /// Forward to the server.
@@ -49,7 +51,7 @@ struct ConnectionStateMachine {
         case discard
     }
 
-    mutating func clientRead(_ data: ByteBuffer) -> ClientReadAction {
+    package mutating func clientRead(_ data: ByteBuffer) -> ClientReadAction {
         switch self.state {
         case .peeking(let buffered):
             self.state = .idle  // drop the enum's reference so appending does not copy the buffer
@@ -74,13 +76,13 @@ struct ConnectionStateMachine {
     }
 
     /// The inspector chose to forward: the peeked bytes become the pending bytes of the connect.
-    mutating func forwardDecided() {
+    package mutating func forwardDecided() {
         guard case .peeking(let buffered) = self.state else { return }
         self.state = .connecting(pending: buffered, clientInputClosed: false)
     }
 
     /// The gateway answers the client itself (rejection, refusal, peek failure).
-    mutating func answering() {
+    package mutating func answering() {
         switch self.state {
         case .ending, .ended: return
         default: self.state = .answering
@@ -88,50 +90,50 @@ struct ConnectionStateMachine {
     }
 
     /// What to do once the server leg is connected.
-    enum ConnectedAction {
+    package enum ConnectedAction {
         /// Write the pending bytes, start forwarding; shut the server's input side if the client already did.
         case startForwarding(pending: ByteBuffer?, clientInputClosed: Bool)
         /// The connection went away meanwhile: close the new server leg.
         case closeServer
     }
 
-    mutating func connected() -> ConnectedAction {
+    package mutating func connected() -> ConnectedAction {
         guard case .connecting(let pending, let clientInputClosed) = self.state else { return .closeServer }
         self.state = .forwarding(clientInputClosed: clientInputClosed, serverInputClosed: false)
         return .startForwarding(pending: pending, clientInputClosed: clientInputClosed)
     }
 
     /// Bytes of the client's held until the server leg is up (0 outside `connecting`).
-    var heldBytes: Int {
+    package var heldBytes: Int {
         if case .connecting(let pending, _) = self.state { return pending?.readableBytes ?? 0 }
         return 0
     }
 
     /// Whether a connect failure should be retried on another server.
-    var isConnecting: Bool {
+    package var isConnecting: Bool {
         if case .connecting = self.state { return true }
         return false
     }
 
-    var isForwarding: Bool {
+    package var isForwarding: Bool {
         if case .forwarding = self.state { return true }
         return false
     }
 
-    var isForwardingOrEnding: Bool {
+    package var isForwardingOrEnding: Bool {
         switch self.state {
         case .forwarding, .ending: return true
         default: return false
         }
     }
 
-    var isPeeking: Bool {
+    package var isPeeking: Bool {
         if case .peeking = self.state { return true }
         return false
     }
 
     /// What to do when a side sent FIN.
-    enum InputClosedAction: Equatable {
+    package enum InputClosedAction: Equatable {
         case none
         /// The client ended during the peek.
         case peekFailed
@@ -143,7 +145,7 @@ struct ConnectionStateMachine {
         case closeClient
     }
 
-    mutating func clientInputClosed() -> InputClosedAction {
+    package mutating func clientInputClosed() -> InputClosedAction {
         switch self.state {
         case .peeking:
             return .peekFailed
@@ -165,7 +167,7 @@ struct ConnectionStateMachine {
         }
     }
 
-    mutating func serverInputClosed() -> InputClosedAction {
+    package mutating func serverInputClosed() -> InputClosedAction {
         switch self.state {
         case .forwarding(let clientInputClosed, _):
             if clientInputClosed {
@@ -180,7 +182,7 @@ struct ConnectionStateMachine {
     }
 
     /// What to do when a leg went away without a FIN (reset, error) or the gateway must end the connection.
-    enum AbortAction: Equatable {
+    package enum AbortAction: Equatable {
         case none
         /// Say last words to the surviving side(s) and close.
         case terminate
@@ -188,7 +190,7 @@ struct ConnectionStateMachine {
         case closeClient
     }
 
-    mutating func legFailed() -> AbortAction {
+    package mutating func legFailed() -> AbortAction {
         switch self.state {
         case .forwarding, .connecting:
             self.state = .ending
@@ -202,7 +204,7 @@ struct ConnectionStateMachine {
     }
 
     /// Both legs are closed.
-    mutating func ended() -> Bool {
+    package mutating func ended() -> Bool {
         if case .ended = self.state { return false }
         self.state = .ended
         return true

@@ -13,7 +13,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
     public typealias OutboundOut = ByteBuffer
 
     /// Upper bound of the peek buffer whatever the inspector says; inspectors set their own, smaller caps.
-    static let peekHardCap = 1 << 20
+    package static let peekHardCap = 1 << 20
     /// While the server leg connects the client is read on until this much is held (then reading waits for the
     /// connect). Reading on rather than pausing at once saves withdrawing and restoring the client socket's read
     /// interest — two `epoll_ctl` calls per connection — and the protocols here send a request and wait anyway.
@@ -271,22 +271,11 @@ public final class ProxyConnection: ChannelDuplexHandler {
     // MARK: server selection and connect
 
     private func connectToServer(context: ChannelHandlerContext) {
-        let configuration = self.snapshot.configuration
-        let stickKey: StickKey?
-        if let key = self.routing.stickKey {
-            stickKey = key
-        } else {
-            stickKey = self.snapshot.usesSourceIP ? self.clientKey : nil
-        }
         guard
-            let selection = self.service.pool.select(
-                method: configuration.balance, clientKey: self.clientKey, stickKey: stickKey,
-                stickTable: stickKey == nil ? nil : self.service.stickTable, allowed: self.routing.servers,
-                excluding: self.tried)
+            let selection = self.service.selectServer(
+                snapshot: self.snapshot, routing: self.routing, clientKey: self.clientKey, tried: self.tried)
         else {
-            let reason: UnavailableReason =
-                self.tried.isEmpty ? .noServer : .connectFailed("all \(self.tried.count) tried servers failed")
-            self.refuse(reason, context: context)
+            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count), context: context)
             return
         }
         let identity = ServerIdentity(label: selection.label, endpoint: selection.endpoint)
@@ -355,13 +344,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
 
     private func connectFailed(_ identity: ServerIdentity, error: any Error) {
         self.tried.append(identity.label)
-        self.service.pool.release(identity.label)
-        self.service.pool.recordConnectFailure(identity.label)
         self.server = nil
-        let why = ProbeConnection.describe(error)
-        self.service.logger.warning(
-            "connect to server failed; trying the next one",
-            metadata: ["conn.client": "\(self.clientDescription)", "conn.server": "\(identity)", "error": "\(why)"])
+        self.service.connectFailed(
+            to: identity, why: ProbeConnection.describe(error), client: self.clientDescription)
         guard self.machine.isConnecting, let context = self.clientContext else { return }
         self.connectToServer(context: context)
     }
@@ -599,16 +584,10 @@ public final class ProxyConnection: ChannelDuplexHandler {
                 client = self.clientAddress, server = self.server, bytes = (self.bytesUp, self.bytesDown),
                 endReason = self.endReason
             ] in
-            if let server { service.pool.release(server.label) }
             if let channel { service.connections.remove(channel, client: key) }
-            service.stats.closed()
-            service.logger.info(
-                "connection closed",
-                metadata: [
-                    "conn.client": "\(client?.logDescription ?? "?")", "conn.server": "\(server?.description ?? "-")",
-                    "conn.bytes_up": "\(bytes.0)", "conn.bytes_down": "\(bytes.1)",
-                    "conn.duration_ms": "\(duration.milliseconds)", "conn.end": "\(endReason)",
-                ])
+            service.connectionReleased(
+                server: server, client: client?.logDescription ?? "?", bytesUp: bytes.0, bytesDown: bytes.1,
+                duration: duration, endReason: endReason)
         }
         if let finished {
             finished.whenComplete { _ in release() }
@@ -632,16 +611,16 @@ public final class ProxyConnection: ChannelDuplexHandler {
 }
 
 extension ProxyConnection: UpstreamSinkTarget {
-    func sinkForward(_ data: ByteBuffer) {
+    package func sinkForward(_ data: ByteBuffer) {
         self.serverChannel?.write(data, promise: nil)
         self.serverFlushPending = true
     }
 
-    func sinkReply(_ data: ByteBuffer) {
+    package func sinkReply(_ data: ByteBuffer) {
         self.clientContext?.writeAndFlush(self.wrapOutboundOut(data), promise: nil)
     }
 
-    func sinkClose(reason: String) {
+    package func sinkClose(reason: String) {
         self.endReason = reason
         self.terminate(.inspectorRequested(reason))
     }

@@ -291,7 +291,7 @@ public struct ConnectionSummary: Sendable {
 public struct UpstreamSink {
     let connection: any UpstreamSinkTarget
 
-    init(_ connection: any UpstreamSinkTarget) {
+    package init(_ connection: any UpstreamSinkTarget) {
         self.connection = connection
     }
 
@@ -305,7 +305,8 @@ public struct UpstreamSink {
     public func close(reason: String) { self.connection.sinkClose(reason: reason) }
 }
 
-protocol UpstreamSinkTarget: AnyObject {
+/// What an ``UpstreamSink`` writes to: the connection of either engine.
+package protocol UpstreamSinkTarget: AnyObject {
     func sinkForward(_ data: ByteBuffer)
     func sinkReply(_ data: ByteBuffer)
     func sinkClose(reason: String)

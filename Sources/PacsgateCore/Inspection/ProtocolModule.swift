@@ -57,6 +57,12 @@ public protocol ServiceProtocol: Sendable {
     /// A fresh inspector for a newly accepted connection.
     func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector
 
+    /// Whether this service's inspectors add NIO channel handlers to the connection's channels
+    /// (``ConnectionInspector/configureClientPipeline(_:position:)``,
+    /// ``ConnectionInspector/prepareServerChannel(_:server:position:)``), as TLS termination does. Such a service runs
+    /// on the NIO engine: `engine: auto` picks NIO for it and `engine: native` is refused.
+    var addsChannelHandlers: Bool { get }
+
     /// What health checks of the server labelled `server` run their probe over: TLS where the service re-encrypts to
     /// it, `nil` (the default) for plain TCP.
     func probeTransport(forServer server: String) -> (any ProbeTransport)?
@@ -67,6 +73,7 @@ public protocol ServiceProtocol: Sendable {
 }
 
 extension ServiceProtocol {
+    public var addsChannelHandlers: Bool { false }
     public func probeTransport(forServer server: String) -> (any ProbeTransport)? { nil }
     public var transportSecurity: TransportSecurityStatus? { nil }
 }
@@ -77,7 +84,8 @@ public struct ConnectionContext: Sendable {
     public var service: String
     /// The client's address.
     public var client: SocketAddress
-    /// The event loop the connection lives on; the inspector is only ever called here.
+    /// The event loop the connection lives on; the inspector is only ever called here. On the native engine this is
+    /// the connection's reactor, which is an `EventLoop` too: futures and scheduled tasks complete on its thread.
     public var eventLoop: any EventLoop
     /// The audit log records are written to.
     public var audit: AuditLog

@@ -1,6 +1,6 @@
-import Logging
+package import Logging
 import NIOConcurrencyHelpers
-import NIOCore
+package import NIOCore
 
 /// The running state of one virtual service, shared by its listener, its connections and its health checks.
 public final class ServiceRuntime: Sendable {
@@ -14,10 +14,11 @@ public final class ServiceRuntime: Sendable {
     public let stats: ServiceStats
     /// Open client connections.
     public let connections: ConnectionRegistry
-    let audit: AuditLog
-    let logger: Logger
+    package let audit: AuditLog
+    package let logger: Logger
     let connector: any BackendConnector
     private let current: NIOLockedValueBox<ServiceSnapshot>
+    private let engineBox = NIOLockedValueBox(Engine.nio)
 
     init(configuration: ServiceConfiguration, audit: AuditLog, logger: Logger, connector: any BackendConnector) {
         self.label = configuration.label
@@ -40,7 +41,14 @@ public final class ServiceRuntime: Sendable {
     public var configuration: ServiceConfiguration { self.current.withLockedValue { $0.configuration } }
 
     /// The snapshot a new connection keeps for its whole life.
-    var snapshot: ServiceSnapshot { self.current.withLockedValue { $0 } }
+    package var snapshot: ServiceSnapshot { self.current.withLockedValue { $0 } }
+
+    /// The engine the service's listener runs on (connections accepted before a reload that moved the service keep
+    /// theirs).
+    public internal(set) var engine: Engine {
+        get { self.engineBox.withLockedValue { $0 } }
+        set { self.engineBox.withLockedValue { $0 = newValue } }
+    }
 
     /// Applies a reloaded configuration of this service to new connections; open connections keep theirs.
     func update(_ configuration: ServiceConfiguration) {
@@ -56,13 +64,13 @@ public final class ServiceRuntime: Sendable {
 }
 
 /// One service configuration as seen by the connections accepted while it was current.
-final class ServiceSnapshot: Sendable {
-    let configuration: ServiceConfiguration
-    let usesSourceIP: Bool
-    let idleTimeout: TimeAmount
-    let peekTimeout: TimeAmount
-    let connectTimeout: TimeAmount
-    let closeLinger: TimeAmount
+package final class ServiceSnapshot: Sendable {
+    package let configuration: ServiceConfiguration
+    package let usesSourceIP: Bool
+    package let idleTimeout: TimeAmount
+    package let peekTimeout: TimeAmount
+    package let connectTimeout: TimeAmount
+    package let closeLinger: TimeAmount
 
     init(_ configuration: ServiceConfiguration) {
         self.configuration = configuration

@@ -28,7 +28,7 @@ public final class ServiceStats: Sendable {
     }
 
     /// A client connection was accepted; returns the number now active.
-    func opened() -> Int {
+    package func opened() -> Int {
         self.total.wrappingIncrement(ordering: .relaxed)
         self.connectionsCounter.increment()
         let now = self.active.wrappingIncrementThenLoad(ordering: .relaxed)
@@ -37,19 +37,19 @@ public final class ServiceStats: Sendable {
     }
 
     /// A client connection ended.
-    func closed() {
+    package func closed() {
         let now = self.active.wrappingDecrementThenLoad(ordering: .relaxed)
         self.activeGauge.record(now)
     }
 
     /// The gateway refused a connection (maxconn, no server, policy).
-    func refusedOne() {
+    package func refusedOne() {
         self.refused.wrappingIncrement(ordering: .relaxed)
         self.refusedCounter.increment()
     }
 
     /// Adds forwarded bytes.
-    func add(up: Int, down: Int) {
+    package func add(up: Int, down: Int) {
         if up > 0 {
             self.bytesUp.wrappingIncrement(by: up, ordering: .relaxed)
             self.bytesUpCounter.increment(by: up)

@@ -63,7 +63,7 @@ struct AdminHarness {
         }
         let audit = AuditLog(configuration: AuditConfiguration(path: directory.appendingPathComponent("audit.jsonl").path), logger: logger)
         try audit.start()
-        let gateway = Gateway(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, audit: audit, logger: logger)
+        let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
         try await gateway.start()
         let manager = ConfigurationManager(
             gateway: gateway, loader: loader, audit: audit, logger: logger, path: path, runningText: yaml,

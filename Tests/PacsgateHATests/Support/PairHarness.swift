@@ -90,7 +90,7 @@ struct TestUnit {
         let logger = capturingLogger(lines)
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
         try audit.start()
-        let gateway = Gateway(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, audit: audit, logger: logger)
+        let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
         try await gateway.start()
         let host = MemoryHost(text: text)
         host.gateway.withLockedValue { $0 = gateway }

@@ -62,12 +62,7 @@ struct HL7TestGateway {
         let logger = logs.logger
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
         try audit.start()
-        let gateway = Gateway(
-            configuration: configuration,
-            group: MultiThreadedEventLoopGroup.singleton,
-            audit: audit,
-            logger: logger
-        )
+        let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
         try await gateway.start()
         return HL7TestGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
     }

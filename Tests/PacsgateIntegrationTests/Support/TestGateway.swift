@@ -19,9 +19,8 @@ struct TestGateway {
     static func start(_ services: [ServiceConfiguration], audit: AuditConfiguration = AuditConfiguration()) async throws -> TestGateway {
         let auditLog = AuditLog(configuration: audit, logger: logger)
         try auditLog.start()
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(services: services, audit: audit), group: MultiThreadedEventLoopGroup.singleton,
-            audit: auditLog, logger: logger)
+        let gateway = TestEngine.gateway(
+            configuration: GatewayConfiguration(services: services, audit: audit), audit: auditLog, logger: logger)
         try await gateway.start()
         return TestGateway(gateway: gateway, audit: auditLog)
     }

@@ -28,12 +28,7 @@ struct TLSTestGateway {
         logger.logLevel = .debug
         let auditLog = AuditLog(configuration: audit, logger: logger)
         try auditLog.start()
-        let gateway = Gateway(
-            configuration: configuration,
-            group: MultiThreadedEventLoopGroup.singleton,
-            audit: auditLog,
-            logger: logger
-        )
+        let gateway = TestEngine.gateway(configuration: configuration, audit: auditLog, logger: logger)
         try await gateway.start()
         return TLSTestGateway(gateway: gateway, audit: auditLog, logs: logs, configuration: configuration)
     }

@@ -12,6 +12,14 @@ enum HostSystem {
         _ = capture("/usr/bin/taskset", ["-a", "-p", "-c", cpus.map(String.init).joined(separator: ","), String(getpid())])
     }
 
+    /// Pins every thread of the processes `pids` to `cpus`.
+    static func pin(_ pids: [pid_t], to cpus: [Int]) {
+        guard !cpus.isEmpty else { return }
+        for pid in pids {
+            _ = capture("/usr/bin/taskset", ["-a", "-p", "-c", cpus.map(String.init).joined(separator: ","), String(pid)])
+        }
+    }
+
     /// First line of a file, or `nil`.
     static func read(_ path: String) -> String? {
         try? String(contentsOfFile: path, encoding: .utf8)

@@ -1,4 +1,5 @@
 import Foundation
+import PacsgateBenchKit
 
 /// Command-line settings of `pacsgate-bench run`.
 struct Options {
@@ -18,9 +19,14 @@ struct Options {
     /// The protocol each pacsgate service runs: the protocol modules by default (they parse, route and audit what
     /// HAProxy and nginx only forward); `--protocol dicom=tcp` measures the bare forwarding core instead.
     var protocols: [String: String] = ["dicom": "dicom", "hl7": "hl7", "tls": "tls"]
-    var layout = "split"
+    /// Layouts to measure, in order: `split` for every variant, `shared` for the connection-per-operation ones.
+    var layouts: [Layout] = [.split, .shared]
     var haproxySplice = false
     var pacsgateVersion: String? = nil
+    /// The C load generator and request/response backend (`pacsgate-load`, built with this tool).
+    var loadTool = ""
+    /// Count system calls per connection with `strace` after the load scenarios.
+    var systemCalls = true
 
     static let usage = """
         pacsgate-bench run --pacsgate PATH [options]      run the scenarios against direct, HAProxy, nginx, pacsgate
@@ -29,13 +35,16 @@ struct Options {
           --duration S --warmup S    seconds measured / discarded per measurement (default 5 / 1)
           --concurrency N            concurrent clients for connection-per-operation scenarios (default 50)
           --idle N                   idle connections (default 9,900: two descriptors each in the proxy, limit 20,000)
-          --variants a,b             subset: throughput-1 throughput-8 dicom-assoc dicom-store mllp-persistent
-                                     mllp-connect tls-hello dicom-tls-assoc idle-conns
-          --targets a,b              subset of direct,haproxy,nginx,pacsgate
+          --variants a,b             subset: tcp-connect throughput-1 throughput-8 dicom-assoc dicom-store
+                                     mllp-persistent mllp-connect tls-hello dicom-tls-assoc idle-conns
+          --targets a,b              subset of direct,haproxy,nginx,pacsgate,pacsgate-nio
           --protocol SVC=P           pacsgate protocol of a service (default dicom=dicom, hl7=hl7, tls=tls; tcp
                                      measures the bare forwarding core, e.g. --protocol dicom=tcp)
-          --layout split|shared      split: targets on the upper half of the CPUs, client and backends on the lower
-                                     half (default); shared: nothing pinned, targets get one worker per core
+          --layout split,shared      split: targets on the upper half of the CPUs, client and backends on the lower
+                                     half, every variant; shared: nothing pinned, targets get one worker per core,
+                                     the connection-per-operation variants (default: both, split first)
+          --load-tool PATH           pacsgate-load (default: next to this executable)
+          --no-syscalls              skip the strace count of system calls per connection
           --haproxy-splice           give HAProxy `option splice-auto`
           --pacsgate-version TEXT    how to name the pacsgate build in the report (default: git commit of the cwd)
           --work DIR                 scratch directory (configurations, logs, certificates)
@@ -74,7 +83,15 @@ struct Options {
             case "--work": options.workDirectory = try value(argument)
             case "--json": options.output = try value(argument)
             case "--markdown": options.markdown = try value(argument)
-            case "--layout": options.layout = try value(argument)
+            case "--layout":
+                options.layouts = try value(argument).split(separator: ",").map { name in
+                    guard let layout = Layout(rawValue: String(name)), layout != .strace else {
+                        throw BenchError("--layout takes split, shared or split,shared")
+                    }
+                    return layout
+                }
+            case "--load-tool": options.loadTool = try value(argument)
+            case "--no-syscalls": options.systemCalls = false
             case "--haproxy-splice": options.haproxySplice = true
             case "--pacsgate-version": options.pacsgateVersion = try value(argument)
             case "--protocol":
@@ -97,7 +114,10 @@ struct Options {
         options.duration = explicitDuration ?? options.duration
         options.warmup = explicitWarmup ?? options.warmup
         options.idleConnections = explicitIdle ?? options.idleConnections
-        guard ["split", "shared"].contains(options.layout) else { throw BenchError("--layout is split or shared") }
+        if options.loadTool.isEmpty {
+            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            options.loadTool = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("pacsgate-load").path
+        }
         return options
     }
 }

@@ -5,9 +5,12 @@ import NIOPosix
 import NIOSSL
 import PacsgateBenchKit
 
-/// The scenarios, their variants and the goals the issue sets.
+/// The scenarios, their variants and the goals the issues set.
 enum Catalogue {
     static let variants: [Variant] = [
+        Variant(
+            id: "tcp-connect", scenario: "tcp-connect", title: "TCP connect → 200 B request → 100 B response → close",
+            unit: "conn/s"),
         Variant(id: "throughput-1", scenario: "throughput", title: "Throughput, 1 stream", unit: "Gbit/s"),
         Variant(id: "throughput-8", scenario: "throughput", title: "Throughput, 8 streams", unit: "Gbit/s"),
         Variant(id: "dicom-assoc", scenario: "dicom-assoc", title: "DICOM associate → C-ECHO → release", unit: "assoc/s"),
@@ -23,31 +26,68 @@ enum Catalogue {
             higherIsBetter: false),
     ]
 
-    static let goals: [Goal] = [
-        Goal(variant: "throughput-1", figure: .value, reference: .haproxy, ratio: 1.3, text: "throughput, 1 stream ≥ 1.3 × HAProxy"),
-        Goal(variant: "throughput-8", figure: .value, reference: .haproxy, ratio: 1.3, text: "throughput, 8 streams ≥ 1.3 × HAProxy"),
-        Goal(variant: "throughput-1", figure: .value, reference: .direct, ratio: 0.7, text: "throughput, 1 stream ≥ 0.7 × direct"),
-        Goal(variant: "throughput-8", figure: .value, reference: .direct, ratio: 0.7, text: "throughput, 8 streams ≥ 0.7 × direct"),
-        Goal(variant: "dicom-assoc", figure: .value, reference: .haproxy, ratio: 1.0, text: "associations/s ≥ HAProxy"),
-        Goal(
-            variant: "dicom-assoc", figure: .extra(Extra.p99), reference: .haproxy, ratio: 1.0, atMost: true,
-            text: "association p99 latency ≤ HAProxy"),
-        Goal(variant: "mllp-persistent", figure: .value, reference: .haproxy, ratio: 1.0, text: "MLLP messages/s (persistent) ≥ HAProxy"),
-        Goal(
-            variant: "mllp-persistent", figure: .extra(Extra.p99), reference: .haproxy, ratio: 1.0, atMost: true,
-            text: "MLLP p99 latency (persistent) ≤ HAProxy"),
-        Goal(variant: "mllp-connect", figure: .value, reference: .haproxy, ratio: 1.0, text: "MLLP messages/s (connect per message) ≥ HAProxy"),
-        Goal(
-            variant: "mllp-connect", figure: .extra(Extra.p99), reference: .haproxy, ratio: 1.0, atMost: true,
-            text: "MLLP p99 latency (connect per message) ≤ HAProxy"),
-        Goal(variant: "tls-hello", figure: .value, reference: .haproxy, ratio: 1.0, text: "TLS handshakes/s ≥ HAProxy"),
-        Goal(
-            variant: "tls-hello", figure: .extra(Extra.p99), reference: .haproxy, ratio: 1.0, atMost: true,
-            text: "TLS handshake p99 latency ≤ HAProxy"),
-        Goal(
-            variant: "idle-conns", figure: .value, reference: .haproxy, ratio: 1.0, atMost: true,
-            text: "memory per idle connection ≤ HAProxy"),
-    ]
+    /// Every connection is a new one: what the native engine is for. Measured in the shared layout too, and counted
+    /// with strace.
+    static let connectionPerOperation = ["tcp-connect", "dicom-assoc", "mllp-connect"]
+
+    static let goals: [Goal] = {
+        var goals: [Goal] = []
+        // Issue 17: the data plane.
+        for (variant, name) in [
+            ("tcp-connect", "tcp connect-per-request"), ("dicom-assoc", "DICOM associate → C-ECHO → release"),
+            ("mllp-connect", "MLLP connect-per-message"),
+        ] {
+            goals.append(
+                Goal(
+                    variant: variant, figure: .extra(Extra.targetCPUPerOp), reference: .haproxy, ratio: 1.0,
+                    atMost: true, text: "CPU per operation ≤ HAProxy: \(name)"))
+        }
+        for (variant, name) in [("tcp-connect", "tcp"), ("dicom-assoc", "DICOM"), ("mllp-connect", "MLLP")] {
+            goals.append(
+                Goal(
+                    variant: variant, figure: .value, reference: .haproxy, ratio: 1.0,
+                    text: "connections/s ≥ HAProxy, shared layout: \(name)", layout: .shared))
+            goals.append(
+                Goal(
+                    variant: variant, figure: .extra(Extra.p99), reference: .haproxy, ratio: 1.0, atMost: true,
+                    text: "p99 latency ≤ HAProxy, shared layout: \(name)", layout: .shared))
+        }
+        goals.append(
+            Goal(
+                variant: "idle-conns", figure: .value, reference: .haproxy, ratio: 1.0, atMost: true,
+                text: "memory per idle connection ≤ HAProxy"))
+        goals.append(
+            Goal(variant: "throughput-1", figure: .value, reference: .direct, ratio: 0.8, text: "throughput, 1 stream ≥ 0.8 × direct"))
+        goals.append(
+            Goal(variant: "throughput-8", figure: .value, reference: .direct, ratio: 0.8, text: "throughput, 8 streams ≥ 0.8 × direct"))
+        for (variant, name) in [("tcp-connect", "tcp"), ("dicom-assoc", "DICOM"), ("mllp-connect", "MLLP")] {
+            goals.append(
+                Goal(
+                    variant: variant, figure: .value, reference: .haproxy, ratio: 1.0, atMost: true,
+                    text: "system calls per connection ≤ HAProxy's + 4: \(name)", layout: .strace, offset: 4))
+            goals.append(
+                Goal(
+                    variant: variant, figure: .extra(Extra.epollCtlPerConnection), reference: .bound, ratio: 4,
+                    atMost: true, text: "epoll_ctl per connection ≤ 4: \(name)", layout: .strace))
+        }
+        // Issue 9: forwarding against the appliance.
+        goals.append(
+            Goal(variant: "throughput-1", figure: .value, reference: .haproxy, ratio: 1.3, text: "throughput, 1 stream ≥ 1.3 × HAProxy"))
+        goals.append(
+            Goal(variant: "throughput-8", figure: .value, reference: .haproxy, ratio: 1.3, text: "throughput, 8 streams ≥ 1.3 × HAProxy"))
+        goals.append(
+            Goal(variant: "mllp-persistent", figure: .value, reference: .haproxy, ratio: 1.0, text: "MLLP messages/s (persistent) ≥ HAProxy"))
+        goals.append(
+            Goal(
+                variant: "mllp-persistent", figure: .extra(Extra.p99), reference: .haproxy, ratio: 1.0, atMost: true,
+                text: "MLLP p99 latency (persistent) ≤ HAProxy"))
+        goals.append(Goal(variant: "tls-hello", figure: .value, reference: .haproxy, ratio: 1.0, text: "TLS handshakes/s ≥ HAProxy"))
+        goals.append(
+            Goal(
+                variant: "tls-hello", figure: .extra(Extra.p99), reference: .haproxy, ratio: 1.0, atMost: true,
+                text: "TLS handshake p99 latency ≤ HAProxy"))
+        return goals
+    }()
 
     /// The forwarded ports (front = what the proxies listen on, back = the backend).
     static func routes(protocols: [String: String]) -> [Route] {
@@ -63,6 +103,7 @@ enum Catalogue {
             Route(
                 name: "DICOM-TLS", front: 24107, back: 24202, pacsgateProtocol: "dicom", terminatesTLS: true,
                 directPort: 24207),
+            Route(name: "TCPRR", front: 24108, back: 24208),
         ]
     }
 
@@ -70,6 +111,7 @@ enum Catalogue {
     static func route(for variant: String, in routes: [Route]) -> Route {
         let name: String
         switch variant {
+        case "tcp-connect": name = "TCPRR"
         case "throughput-1", "throughput-8": name = "THROUGHPUT"
         case "dicom-assoc": name = "DICOM"
         case "dicom-store": name = "STORE"
@@ -80,6 +122,24 @@ enum Catalogue {
         }
         return routes.first { $0.name == name } ?? routes[0]
     }
+
+    /// The load tool's script of a variant (`nil`: another client measures it).
+    static func steps(for variant: String) -> [LoadTool.Step]? {
+        switch variant {
+        case "tcp-connect":
+            return [LoadTool.Step(send: Array(repeating: 0x42, count: 200), reply: .bytes(100))]
+        case "dicom-assoc":
+            return [
+                LoadTool.Step(send: EchoSCUBytes.associateRequest, reply: .pdu(0x02)),
+                LoadTool.Step(send: EchoSCUBytes.echoRequest, reply: .pdu(0x04)),
+                LoadTool.Step(send: EchoSCUBytes.releaseRequest, reply: .pdu(0x06)),
+            ]
+        case "mllp-persistent", "mllp-connect":
+            return [LoadTool.Step(send: SyntheticData.hl7Message(controlID: "MSG00001"), reply: .mllp)]
+        default:
+            return nil
+        }
+    }
 }
 
 /// Runs one variant against one running target.
@@ -87,12 +147,12 @@ struct ScenarioRunner {
     let options: Options
     let group: any EventLoopGroup
     let targets: Targets
+    let loadTool: LoadTool
     let tlsClient: NIOSSLContext
     /// TLS 1.3 only, X25519 only: what every TLS-terminating target negotiates with the same suites.
     let tls13Client: NIOSSLContext
     let dicomFile: String
-    let proxyCPUs: [Int]
-    let loadCPUs: [Int]
+    let placement: Placement
 
     var warmup: TimeAmount { .milliseconds(Int64(self.options.warmup * 1000)) }
     var duration: TimeAmount { .milliseconds(Int64(self.options.duration * 1000)) }
@@ -102,10 +162,12 @@ struct ScenarioRunner {
         let port = self.targets.port(of: route, on: target)
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
         let pids = process?.tree ?? []
+        let layout = self.placement.layout
         if variant.id == "idle-conns" {
             guard target != .direct else {
                 return MeasuredRun(
-                    variant: variant.id, target: target, round: round, value: 0, note: "no proxy: nothing to measure")
+                    variant: variant.id, target: target, round: round, layout: layout, value: 0,
+                    note: "no proxy: nothing to measure")
             }
             return try await self.idle(variant, target: target, round: round, address: address, pids: pids)
         }
@@ -131,33 +193,24 @@ struct ScenarioRunner {
             operations = Double(instances)
             extras[Extra.errors] = Double(failures)
             note = "CPU per op: per 20 MB instance"
-        default:
+        case "tls-hello", "dicom-tls-assoc":
+            // TLS clients stay on the Swift load client (pacsgate-load speaks no TLS).
             let script: ClientScript
-            var concurrency = self.options.concurrency
-            let association = [
-                Exchange(send: ByteBuffer(bytes: EchoSCUBytes.associateRequest), reply: .dicomPDU(type: 0x02)),
-                Exchange(send: ByteBuffer(bytes: EchoSCUBytes.echoRequest), reply: .dicomPDU(type: 0x04)),
-                Exchange(send: ByteBuffer(bytes: EchoSCUBytes.releaseRequest), reply: .dicomPDU(type: 0x06)),
-            ]
-            switch variant.id {
-            case "dicom-assoc":
-                script = .connectPerOperation(association)
-            case "dicom-tls-assoc":
-                script = .tlsConnectPerOperation(context: self.tls13Client, serverName: "pacs.mach7.test", association)
-                note = "CPU per op: per association, its TLS 1.3 handshake included"
-            case "mllp-persistent":
-                script = .persistent(Exchange(send: ByteBuffer(bytes: SyntheticData.hl7Message(controlID: "MSG00001")), reply: .mllpFrame))
-                concurrency = self.options.persistentConnections
-            case "mllp-connect":
-                script = .connectPerOperation([
-                    Exchange(send: ByteBuffer(bytes: SyntheticData.hl7Message(controlID: "MSG00001")), reply: .mllpFrame)
-                ])
-            default:
+            if variant.id == "tls-hello" {
                 script = .tlsHandshake(context: self.tlsClient, serverName: "pacs.mach7.test")
+            } else {
+                script = .tlsConnectPerOperation(
+                    context: self.tls13Client, serverName: "pacs.mach7.test",
+                    [
+                        Exchange(send: ByteBuffer(bytes: EchoSCUBytes.associateRequest), reply: .dicomPDU(type: 0x02)),
+                        Exchange(send: ByteBuffer(bytes: EchoSCUBytes.echoRequest), reply: .dicomPDU(type: 0x04)),
+                        Exchange(send: ByteBuffer(bytes: EchoSCUBytes.releaseRequest), reply: .dicomPDU(type: 0x06)),
+                    ])
+                note = "CPU per op: per association, its TLS 1.3 handshake included"
             }
             let result = try await LoadClient.run(
-                script, to: address, concurrency: concurrency, warmup: self.warmup, duration: self.duration,
-                group: self.group)
+                script, to: address, concurrency: self.options.concurrency, warmup: self.warmup,
+                duration: self.duration, group: self.group)
             value = result.window > 0 ? Double(result.operations) / result.window : 0
             operations = Double(result.allOperations)
             let sorted = result.latencies.sorted()
@@ -165,14 +218,29 @@ struct ScenarioRunner {
             extras[Extra.p99] = (Statistics.quantile(sorted, 0.99) ?? 0) * 1000
             extras[Extra.p999] = (Statistics.quantile(sorted, 0.999) ?? 0) * 1000
             extras[Extra.errors] = Double(result.errors)
+        default:
+            guard let steps = Catalogue.steps(for: variant.id) else { throw BenchError("no script for \(variant.id)") }
+            let persistent = variant.id == "mllp-persistent"
+            let result = try self.loadTool.run(
+                variant.id, steps: steps, port: port,
+                concurrency: persistent ? self.options.persistentConnections : self.options.concurrency,
+                threads: max(1, self.placement.loadCPUs.count), warmup: self.options.warmup,
+                duration: self.options.duration, persistent: persistent)
+            value = result.window > 0 ? Double(result.operations) / result.window : 0
+            operations = Double(result.allOperations)
+            extras[Extra.p50] = result.p50
+            extras[Extra.p99] = result.p99
+            extras[Extra.p999] = result.p999
+            extras[Extra.errors] = Double(result.errors)
         }
 
         let cpuAfter = HostSystem.cpuTimes()
         let targetCPU = HostSystem.cpuSeconds(pids) - targetCPUBefore
-        let loadShare = HostSystem.busyShare(self.loadCPUs, from: cpuBefore, to: cpuAfter)
+        let loadShare = HostSystem.busyShare(self.placement.loadCPUs, from: cpuBefore, to: cpuAfter)
         // The target's own CPU time over the time its CPUs were available (other processes on them do not count).
         let elapsed = Date().timeIntervalSince(wallStart)
-        let targetShare = elapsed > 0 ? targetCPU / elapsed / Double(max(1, self.proxyCPUs.count)) : 0
+        let cpus = self.placement.proxyCPUs.isEmpty ? self.placement.loadCPUs.count : self.placement.proxyCPUs.count
+        let targetShare = elapsed > 0 ? targetCPU / elapsed / Double(max(1, cpus)) : 0
         extras[Extra.loadCPUShare] = loadShare
         extras[Extra.operations] = operations
         if target != .direct {
@@ -180,11 +248,11 @@ struct ScenarioRunner {
             extras[Extra.threads] = Double(HostSystem.threads(pids))
             if operations > 0 { extras[Extra.targetCPUPerOp] = targetCPU / operations * 1e6 }
         }
-        let split = !self.proxyCPUs.isEmpty && Set(self.proxyCPUs).isDisjoint(with: self.loadCPUs)
+        let split = !self.placement.proxyCPUs.isEmpty && Set(self.placement.proxyCPUs).isDisjoint(with: self.placement.loadCPUs)
         let clientBound = target != .direct && split && loadShare >= 0.95 && targetShare < 0.9
         return MeasuredRun(
-            variant: variant.id, target: target, round: round, value: value, extras: extras, clientBound: clientBound,
-            note: note)
+            variant: variant.id, target: target, round: round, layout: layout, value: value, extras: extras,
+            clientBound: clientBound, note: note)
     }
 
     // MARK: idle connections
@@ -210,7 +278,9 @@ struct ScenarioRunner {
         extras[Extra.rssMiB] = after
         extras[Extra.threads] = Double(threads)
         let value = (after - baseline) * 1024 / Double(max(1, count - failedConnects))
-        return MeasuredRun(variant: variant.id, target: target, round: round, value: value, extras: extras)
+        return MeasuredRun(
+            variant: variant.id, target: target, round: round, layout: self.placement.layout, value: value,
+            extras: extras)
     }
 
     // MARK: external clients

@@ -76,24 +76,15 @@ enum BenchCommand {
         guard !options.pacsgate.isEmpty, FileManager.default.isExecutableFile(atPath: options.pacsgate) else {
             throw BenchError("--pacsgate must name the release binary (got '\(options.pacsgate)')")
         }
-        let cores = HostSystem.cores
-        let proxyCPUs: [Int]
-        let loadCPUs: [Int]
-        let layout: String
-        if options.layout == "split", cores >= 2 {
-            loadCPUs = Array(0..<(cores / 2))
-            proxyCPUs = Array((cores / 2)..<cores)
-            layout = "split: targets pinned to CPU \(proxyCPUs.map(String.init).joined(separator: ",")), "
-                + "client and backends pinned to CPU \(loadCPUs.map(String.init).joined(separator: ","))"
-        } else {
-            loadCPUs = Array(0..<cores)
-            proxyCPUs = Array(0..<cores)
-            layout = "shared: nothing pinned, everything shares \(cores) cores"
+        guard FileManager.default.isExecutableFile(atPath: options.loadTool) else {
+            throw BenchError("the load tool is not at \(options.loadTool): build pacsgate-load or pass --load-tool")
         }
-        let workers = proxyCPUs.count
+        let cores = HostSystem.cores
+        let placements = options.layouts.map { Placement.of($0, cores: cores) }
+        guard let first = placements.first else { throw BenchError("no layout to measure") }
         let loadAverage = HostSystem.read("/proc/loadavg")?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
         let busy = Self.busyProcesses()
-        HostSystem.pinSelf(to: loadCPUs)
+        HostSystem.pinSelf(to: first.loadCPUs)
 
         let work = options.workDirectory
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -105,15 +96,17 @@ enum BenchCommand {
 
         let routes = Catalogue.routes(protocols: options.protocols)
         let targets = Targets(
-            routes: routes, workDirectory: work, proxyCPUs: options.layout == "split" ? proxyCPUs : [], workers: workers,
-            pacsgateBinary: options.pacsgate, haproxySplice: options.haproxySplice,
+            routes: routes, workDirectory: work, pacsgateBinary: options.pacsgate, haproxySplice: options.haproxySplice,
             certificate: try Self.terminationCertificate(in: work))
-        let configurations = try targets.writeConfigurations()
+        let configurations = try targets.writeConfigurations(workers: placements.map(\.workers) + [1])
+        let loadTool = LoadTool(executable: options.loadTool, workDirectory: work)
 
-        // Backends: the built-in ones in a process of their own, iperf3 and dcmtk's storescp as real peers.
+        // Backends: the built-in ones in a process of their own, the C request/response server, iperf3 and dcmtk's
+        // storescp as real peers.
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let backends = [
             try ChildProcess(name: "backends", executable: me, arguments: ["serve", "--work", work], log: "\(work)/backends.log"),
+            try loadTool.startBackend(port: 24208, threads: cores, request: 200, response: 100),
             try ChildProcess(name: "iperf3", executable: "/usr/bin/iperf3", arguments: ["-s", "-p", "24201"], log: "\(work)/iperf3.log"),
             try ChildProcess(
                 name: "storescp", executable: "/usr/bin/storescp", arguments: ["--ignore", "-aet", "MACH7", "24203"],
@@ -124,9 +117,10 @@ enum BenchCommand {
             throw BenchError("backends did not start; see \(work)/backends.log, iperf3.log, storescp.log")
         }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: loadCPUs.count)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: first.loadCPUs.count)
         var clientTLS = TLSConfiguration.makeClientConfiguration()
         clientTLS.certificateVerification = .none
+        let tlsClient = try NIOSSLContext(configuration: clientTLS)
         // The TLS-terminating targets: TLS 1.3 and X25519 only, so BoringSSL (pacsgate, the client) and OpenSSL
         // (HAProxy, nginx) agree on the key exchange; HAProxy and nginx are held to the suite BoringSSL picks
         // (TargetConfigurations.tls13Suite).
@@ -135,44 +129,81 @@ enum BenchCommand {
         tls13.maximumTLSVersion = .tlsv13
         tls13.curves = [.x25519]
         tls13.shutdownTimeout = .seconds(1)
-        let runner = ScenarioRunner(
-            options: options, group: group, targets: targets, tlsClient: try NIOSSLContext(configuration: clientTLS),
-            tls13Client: try NIOSSLContext(configuration: tls13), dicomFile: dicomFile, proxyCPUs: proxyCPUs,
-            loadCPUs: loadCPUs)
-
-        let variants = Catalogue.variants.filter { options.variants?.contains($0.id) ?? true }
+        let tls13Client = try NIOSSLContext(configuration: tls13)
         let chosen = TargetName.allCases.filter { options.targets?.contains($0.rawValue) ?? true }
+        var variants = Catalogue.variants.filter { options.variants?.contains($0.id) ?? true }
         var measurements: [MeasuredRun] = []
         var busyMeasurements = 0
         var busySeen = Set<String>()
-        progress("pacsgate-bench: \(variants.count) variants × \(chosen.count) targets × \(options.rounds) rounds; \(layout)")
-        for round in 1...options.rounds {
-            for variant in variants {
-                // Rotate the order every round so no target always runs first (or right after another).
-                let offset = (round - 1) % chosen.count
-                for target in Array(chosen[offset...] + chosen[..<offset]) {
-                    let process = try targets.start(target)
-                    let measurement: MeasuredRun
-                    do {
-                        measurement = try await runner.measure(variant, target: target, round: round, process: process)
-                    } catch {
-                        // One failed measurement is recorded as such; the run goes on.
-                        measurement = MeasuredRun(
-                            variant: variant.id, target: target, round: round, value: 0, extras: [Extra.errors: 1],
-                            note: "measurement failed: \(error)")
+        for placement in placements {
+            // Client, backends and their threads move to the layout's load CPUs (all of them when shared).
+            HostSystem.pinSelf(to: placement.loadCPUs)
+            for backend in backends { HostSystem.pin(backend.tree, to: placement.loadCPUs) }
+            let runner = ScenarioRunner(
+                options: options, group: group, targets: targets, loadTool: loadTool, tlsClient: tlsClient,
+                tls13Client: tls13Client, dicomFile: dicomFile, placement: placement)
+            let layoutVariants = variants.filter {
+                placement.layout == .split || Catalogue.connectionPerOperation.contains($0.id)
+            }
+            // nginx is the third opinion of the split layout; the shared layout compares pacsgate with HAProxy.
+            let layoutTargets = chosen.filter { placement.layout == .split || $0 != .nginx }
+            progress(
+                "pacsgate-bench: \(layoutVariants.count) variants × \(layoutTargets.count) targets × \(options.rounds) "
+                    + "rounds; \(placement.description)")
+            for round in 1...options.rounds {
+                for variant in layoutVariants {
+                    // Rotate the order every round so no target always runs first (or right after another).
+                    let offset = (round - 1) % layoutTargets.count
+                    for target in Array(layoutTargets[offset...] + layoutTargets[..<offset]) {
+                        let process = try targets.start(target, placement)
+                        let measurement: MeasuredRun
+                        do {
+                            measurement = try await runner.measure(variant, target: target, round: round, process: process)
+                        } catch {
+                            // One failed measurement is recorded as such; the run goes on.
+                            measurement = MeasuredRun(
+                                variant: variant.id, target: target, round: round, layout: placement.layout, value: 0,
+                                extras: [Extra.errors: 1], note: "measurement failed: \(error)")
+                        }
+                        targets.stop(process)
+                        let busyNow = Self.busyProcesses()
+                        if !busyNow.isEmpty {
+                            busyMeasurements += 1
+                            busySeen.formUnion(busyNow.map { $0.split(separator: " ").first.map(String.init) ?? $0 })
+                        }
+                        measurements.append(measurement)
+                        progress(Self.describe(measurement, variant))
                     }
-                    targets.stop(process)
-                    let busyNow = Self.busyProcesses()
-                    if !busyNow.isEmpty {
-                        busyMeasurements += 1
-                        busySeen.formUnion(busyNow.map { $0.split(separator: " ").first.map(String.init) ?? $0 })
-                    }
-                    measurements.append(measurement)
-                    progress(Self.describe(measurement, variant))
                 }
             }
         }
         try await group.shutdownGracefully()
+
+        if options.systemCalls {
+            // One worker on one CPU, connections one at a time: counts that do not depend on the machine's load.
+            let placement = Placement.of(.split, cores: cores)
+            let single = Placement(layout: .strace, proxyCPUs: placement.proxyCPUs, loadCPUs: placement.loadCPUs, workers: 1)
+            HostSystem.pinSelf(to: single.loadCPUs)
+            for backend in backends { HostSystem.pin(backend.tree, to: single.loadCPUs) }
+            let counter = SystemCallCounter(targets: targets, loadTool: loadTool, placement: single)
+            for variant in Catalogue.variants where Catalogue.connectionPerOperation.contains(variant.id) {
+                if !variants.contains(where: { $0.id == variant.id }) { variants.append(variant) }
+                guard let steps = Catalogue.steps(for: variant.id) else { continue }
+                for target in [TargetName.haproxy, .pacsgate, .pacsgateNIO] where chosen.contains(target) {
+                    do {
+                        let run = try counter.measure(
+                            variant, steps: steps, route: Catalogue.route(for: variant.id, in: routes), target: target)
+                        measurements.append(run)
+                        progress(
+                            "  strace \(variant.id) \(target.rawValue): \(MarkdownReport.format(run.value, digits: 1)) "
+                                + "system calls per connection, epoll_ctl "
+                                + "\(MarkdownReport.format(run.extras[Extra.epollCtlPerConnection] ?? 0, digits: 1))")
+                    } catch {
+                        progress("  strace \(variant.id) \(target.rawValue): \(error)")
+                    }
+                }
+            }
+        }
 
         // A protocol whose module is not built into the binary is forwarded as plain TCP (pacsgate warns at start):
         // say so rather than report the configured protocol.
@@ -183,17 +214,21 @@ enum BenchCommand {
                 protocols[name] = "\(configured), not built into this binary: forwarded as tcp"
             }
         }
+        let split = placements.first { $0.layout == .split } ?? first
         let settings = RunSettings(
             date: ISO8601DateFormatter().string(from: Date()), quick: options.quick, rounds: options.rounds,
             secondsPerMeasurement: options.duration, cores: cores, cpuModel: Self.cpuModel(),
             kernel: HostSystem.capture("/bin/uname", ["-r"])?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?",
-            loadAverageAtStart: loadAverage, busyProcessesAtStart: busy, layout: layout,
-            proxyCPUs: proxyCPUs.map(String.init).joined(separator: ","),
-            loadCPUs: loadCPUs.map(String.init).joined(separator: ","), workersPerTarget: workers,
+            loadAverageAtStart: loadAverage, busyProcessesAtStart: busy,
+            layout: placements.map(\.description).joined(separator: "; "),
+            proxyCPUs: split.proxyCPUs.map(String.init).joined(separator: ","),
+            loadCPUs: split.loadCPUs.map(String.init).joined(separator: ","), workersPerTarget: split.workers,
+            sharedWorkersPerTarget: placements.first { $0.layout == .shared }?.workers,
             protocols: protocols, versions: Self.versions(pacsgate: options.pacsgate, label: options.pacsgateVersion),
             idleConnections: options.idleConnections,
             concurrency: [
-                "dicom-assoc": options.concurrency, "mllp-connect": options.concurrency, "tls-hello": options.concurrency,
+                "tcp-connect": options.concurrency, "dicom-assoc": options.concurrency,
+                "mllp-connect": options.concurrency, "tls-hello": options.concurrency,
                 "dicom-tls-assoc": options.concurrency,
                 "mllp-persistent": options.persistentConnections,
             ],
@@ -201,7 +236,10 @@ enum BenchCommand {
             measurementsWithBusyMachine: busyMeasurements, busyProcessesDuringRun: busySeen.sorted(),
             command: (["pacsgate-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
         let report = RunReport(
-            settings: settings, variants: variants, goals: Catalogue.goals.filter { goal in variants.contains { $0.id == goal.variant } },
+            settings: settings, variants: variants,
+            goals: Catalogue.goals.filter { goal in
+                variants.contains { $0.id == goal.variant } && measurements.contains { $0.layout == goal.layout }
+            },
             measurements: measurements, configurations: configurations)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -212,7 +250,7 @@ enum BenchCommand {
     }
 
     private static func describe(_ measurement: MeasuredRun, _ variant: Variant) -> String {
-        var line = "  round \(measurement.round) \(variant.id) \(measurement.target.rawValue): "
+        var line = "  \(measurement.layout.rawValue) round \(measurement.round) \(variant.id) \(measurement.target.rawValue): "
             + "\(MarkdownReport.format(measurement.value)) \(variant.unit)"
         if let p99 = measurement.extras[Extra.p99] { line += ", p99 \(MarkdownReport.format(p99, digits: 2)) ms" }
         if let cpu = measurement.extras[Extra.targetCPUPerOp] { line += ", target CPU \(MarkdownReport.format(cpu, digits: 1)) µs/op" }

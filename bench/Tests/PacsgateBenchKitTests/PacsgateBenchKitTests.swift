@@ -1,3 +1,4 @@
+import Foundation
 import PacsgateBenchKit
 import Testing
 
@@ -111,10 +112,10 @@ import Testing
         ]
         let report = self.report(runs)
         let throughput = try #require(report.evaluate(report.goals[0]))
-        #expect(abs(throughput.ratio - 1.05) < 1e-9)
+        #expect(abs(throughput.comparison - 1.05) < 1e-9)
         #expect(throughput.met)
         let latency = try #require(report.evaluate(report.goals[1]))
-        #expect(abs(latency.ratio - 2.0 / 3.0) < 1e-9)
+        #expect(abs(latency.comparison - 2.0 / 3.0) < 1e-9)
         #expect(latency.met)
     }
 
@@ -127,7 +128,7 @@ import Testing
         #expect(report.evaluate(report.goals[0])?.met == false)
         #expect(report.evaluate(report.goals[1])?.met == false)
         let markdown = MarkdownReport.render(report, chartPath: "bench/results.png")
-        #expect(markdown.contains("| v ≥ HAProxy | 0.80 | **no** |"))
+        #expect(markdown.contains("| v ≥ HAProxy | 0.80 | **no** | – |"))
         #expect(markdown.contains("client-bound in 1/1"))
         #expect(markdown.contains("| V (op/s) | pacsgate | 80.0 | 80.0–80.0 | 0.80 |"))
         #expect(self.report([]).evaluate(report.goals[0]) == nil)
@@ -158,3 +159,65 @@ import Testing
         #expect(MarkdownReport.behind(self.report(met)).isEmpty)
     }
 }
+
+@Suite struct GoalKindsTests {
+    func report(_ runs: [MeasuredRun], goals: [Goal]) -> RunReport {
+        RunReport(
+            settings: RunSettings(
+                date: "2026-01-01T00:00:00Z", quick: false, rounds: 1, secondsPerMeasurement: 5, cores: 2, cpuModel: "x",
+                kernel: "k", loadAverageAtStart: "0.1", busyProcessesAtStart: [], layout: "split; shared", proxyCPUs: "1",
+                loadCPUs: "0", workersPerTarget: 1, sharedWorkersPerTarget: 2, protocols: [:], versions: [:],
+                idleConnections: 10, concurrency: [:]),
+            variants: [Variant(id: "v", scenario: "s", title: "V", unit: "conn/s")],
+            goals: goals, measurements: runs, configurations: [:])
+    }
+
+    @Test func offsetAndBoundGoalsOnSystemCallCounts() throws {
+        let runs = [
+            MeasuredRun(variant: "v", target: .haproxy, round: 1, layout: .strace, value: 27.6,
+                        extras: [Extra.epollCtlPerConnection: 3.1]),
+            MeasuredRun(variant: "v", target: .pacsgate, round: 1, layout: .strace, value: 23.2,
+                        extras: [Extra.epollCtlPerConnection: 2.0]),
+            MeasuredRun(variant: "v", target: .pacsgateNIO, round: 1, layout: .strace, value: 42.1,
+                        extras: [Extra.epollCtlPerConnection: 13.0]),
+        ]
+        let offset = Goal(
+            variant: "v", figure: .value, reference: .haproxy, ratio: 1, atMost: true, text: "calls", layout: .strace,
+            offset: 4)
+        let bound = Goal(
+            variant: "v", figure: .extra(Extra.epollCtlPerConnection), reference: .bound, ratio: 4, atMost: true,
+            text: "epoll_ctl", layout: .strace)
+        let report = self.report(runs, goals: [offset, bound])
+        let native = try #require(report.evaluate(offset))
+        #expect(native.met && abs(native.comparison - (23.2 - 27.6)) < 1e-9)
+        #expect(try #require(report.evaluate(offset, for: .pacsgateNIO)).met == false)
+        #expect(try #require(report.evaluate(bound)).met)
+        #expect(try #require(report.evaluate(bound, for: .pacsgateNIO)).met == false)
+        let text = MarkdownReport.render(report, chartPath: nil)
+        #expect(text.contains("| calls | 23.2 vs 27.6 | yes | 42.1 vs 27.6 |"))
+        #expect(text.contains("| epoll_ctl | 2.0 | yes | 13.0 |"))
+        #expect(text.contains("### System calls per proxied connection"))
+    }
+
+    @Test func layoutsAreKeptApart() throws {
+        let runs = [
+            MeasuredRun(variant: "v", target: .haproxy, round: 1, layout: .split, value: 100),
+            MeasuredRun(variant: "v", target: .pacsgate, round: 1, layout: .split, value: 90),
+            MeasuredRun(variant: "v", target: .haproxy, round: 1, layout: .shared, value: 100),
+            MeasuredRun(variant: "v", target: .pacsgate, round: 1, layout: .shared, value: 120),
+        ]
+        let goal = Goal(variant: "v", figure: .value, reference: .haproxy, ratio: 1, text: "shared", layout: .shared)
+        let report = self.report(runs, goals: [goal])
+        #expect(try #require(report.evaluate(goal)).comparison == 1.2)
+        let text = MarkdownReport.render(report, chartPath: nil)
+        #expect(text.contains("### Results: split layout"))
+        #expect(text.contains("### Results: shared layout"))
+    }
+
+    @Test func runsWithoutALayoutDecodeAsSplit() throws {
+        let json = #"{"variant":"v","target":"pacsgate","round":1,"value":3,"extras":{},"clientBound":false}"#
+        let run = try JSONDecoder().decode(MeasuredRun.self, from: Data(json.utf8))
+        #expect(run.layout == .split)
+    }
+}
+
