@@ -1,4 +1,5 @@
 public import NIOCore
+public import PacsgateCore
 
 /// One entry of `calling_ae_allow` / `called_ae_allow`: an AE title or pattern, optionally only from some client
 /// networks.

@@ -1,4 +1,5 @@
 import NIOCore
+import PacsgateCore
 import Testing
 
 @testable import PacsgateDICOM
