@@ -17,7 +17,9 @@ public struct PacsgateCommand: AsyncParsableCommand {
               pacsgate hash-password                         # a password hash for admin.users
             """,
         version: version,
-        subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self]
+        subcommands: [
+            RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self, AuditCommand.self,
+        ]
     )
 
     public init() {}
