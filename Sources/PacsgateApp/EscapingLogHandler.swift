@@ -1,4 +1,5 @@
 import Logging
+import PacsgateAdmin
 
 #if canImport(Glibc)
 import Glibc
@@ -21,9 +22,15 @@ struct EscapingLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     /// Receives each finished line (newline included). Standard error by default; tests capture it.
     let output: @Sendable (String) -> Void
+    /// Also keeps each line for the admin's logs page (`logging.recent_lines`).
+    let recent: RecentLogLines?
 
-    init(label: String, output: @escaping @Sendable (String) -> Void = EscapingLogHandler.writeToStandardError) {
+    init(
+        label: String, recent: RecentLogLines? = nil,
+        output: @escaping @Sendable (String) -> Void = EscapingLogHandler.writeToStandardError
+    ) {
         self.label = label
+        self.recent = recent
         self.output = output
     }
 
@@ -43,6 +50,7 @@ struct EscapingLogHandler: LogHandler {
             "\(Self.timestamp()) \(event.level) \(Self.escape(self.label)):\(pretty.isEmpty ? "" : " \(pretty)") "
             + "[\(Self.escape(event.source))] \(Self.escape("\(event.message)"))\n"
         self.output(line)
+        self.recent?.append(level: event.level, String(line.dropLast()))
     }
 
     /// `text` with every control character (C0, DEL, C1, line and paragraph separators) made visible.

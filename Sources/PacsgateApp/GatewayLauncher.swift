@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import PacsgateATNA
 import PacsgateAdmin
+import PacsgateAuditIndex
 import PacsgateConfig
 import PacsgateCore
 import PacsgateHA
@@ -29,7 +30,7 @@ enum GatewayLauncher {
     ///     each start and prints it.
     static func run(
         loaded: LoadedConfiguration, configPath: String?, logger: Logger, group: any EventLoopGroup, metrics: AdminMetrics,
-        keepGeneratedUser: Bool = true, extraServices: [any Service] = [],
+        keepGeneratedUser: Bool = true, extraServices: [any Service] = [], recentLogLines: RecentLogLines? = nil,
         onStarted: @escaping @Sendable (Startup) async -> Void = { _ in }
     ) async throws {
         let configuration = loaded.configuration
@@ -105,10 +106,16 @@ enum GatewayLauncher {
         if configPath != nil {
             services.append(ReloadService(manager: manager))
         }
+        // The audit search index follows the log's files on its own thread (never the writer or an event loop).
+        let auditIndex = configuration.audit.path.map {
+            AuditIndex(location: .init(logPath: $0), logger: logger, lowPriority: true)
+        }
+        if let auditIndex { services.append(AuditIndexService(index: auditIndex)) }
         if let (adminConfiguration, tls, generated) = admin {
             let server = try AdminServer(
                 configuration: adminConfiguration, gateway: gateway, manager: manager, metrics: metrics, tls: tls, logger: logger,
-                alarms: { [exporter] in exporter?.alarm.map { [$0] } ?? [] })
+                alarms: { [exporter] in exporter?.alarm.map { [$0] } ?? [] },
+                features: AdminFeatures(auditIndex: auditIndex, logs: recentLogLines))
             services.append(server)
             startup.adminURL = server.url(port: adminConfiguration.listen.port)
             startup.generatedUser = generated
@@ -142,13 +149,17 @@ enum GatewayLauncher {
 
     /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``); call
     /// once per process.
-    static func bootstrapLogging(level: Logger.Level) -> Logger {
+    ///
+    /// With `recentLines` > 0 the lines written are also kept, the newest `recentLines` of them, for the admin's logs
+    /// page (`logging.recent_lines`).
+    static func bootstrapLogging(level: Logger.Level, recentLines: Int = 0) -> (Logger, RecentLogLines?) {
+        let recent = recentLines > 0 ? RecentLogLines(capacity: recentLines) : nil
         LoggingSystem.bootstrap { label in
-            var handler = EscapingLogHandler(label: label)
+            var handler = EscapingLogHandler(label: label, recent: recent)
             handler.logLevel = level
             return handler
         }
-        return Logger(label: "pacsgate")
+        return (Logger(label: "pacsgate"), recent)
     }
 }
 
@@ -170,6 +181,21 @@ struct GatewayService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await self.gateway.shutdown(grace: self.grace)
+    }
+}
+
+/// Keeps the audit search index up to date in the background (a search then has at most a few seconds of log to read
+/// first) and closes it at shutdown.
+struct AuditIndexService: Service {
+    let index: AuditIndex
+    /// How often the index reads what the log gained.
+    static let interval: Duration = .seconds(5)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.index.run(every: Self.interval)
+        }
+        await self.index.shutdown()
     }
 }
 

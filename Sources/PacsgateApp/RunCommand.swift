@@ -29,7 +29,8 @@ struct RunCommand: AsyncParsableCommand {
             for warning in result.warnings { printError("\(self.config):\(warning.line): warning: \(warning.message)") }
             loaded = result
         }
-        let logger = GatewayLauncher.bootstrapLogging(level: loaded.configuration.logLevel)
+        let (logger, recent) = GatewayLauncher.bootstrapLogging(
+            level: loaded.configuration.logLevel, recentLines: loaded.configuration.recentLogLines)
         DescriptorBudget.prepare(for: loaded.configuration, logger: logger)
         if loaded.configuration.audit.path == nil {
             // `audit.required: true` without a path is refused by validation; without `required` it only warns.
@@ -40,7 +41,8 @@ struct RunCommand: AsyncParsableCommand {
         let metrics = AdminMetrics.bootstrap()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopSizing.threadCount)
         do {
-            try await GatewayLauncher.run(loaded: loaded, configPath: self.config, logger: logger, group: group, metrics: metrics)
+            try await GatewayLauncher.run(
+                loaded: loaded, configPath: self.config, logger: logger, group: group, metrics: metrics, recentLogLines: recent)
         } catch {
             try? await group.shutdownGracefully()
             throw ExitCode(1)
