@@ -46,6 +46,14 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
+        // This build's version and commit, the one place every command and page reads them from; the commit is
+        // recorded at build time by BuildCommitPlugin (git when present, `unknown` otherwise).
+        .target(
+            name: "PacsgateVersion",
+            swiftSettings: strictSettings,
+            plugins: ["BuildCommitPlugin"]
+        ),
+        .plugin(name: "BuildCommitPlugin", capability: .buildTool()),
         .target(
             name: "PacsgateCore",
             dependencies: [
@@ -96,6 +104,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -180,6 +189,7 @@ let package = Package(
                 "PacsgateDICOM",
                 "PacsgateHL7",
                 "PacsgateTLS",
+                "PacsgateVersion",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -265,6 +275,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             resources: [.copy("Fixtures")]
         ),
@@ -312,6 +324,29 @@ let package = Package(
             dependencies: [
                 "PacsgateTestSupport",
                 "PacsgateCore", "PacsgateConfig", "PacsgateApp", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // TLS on dicom and hl7 services with real peers (dcmtk +tls, Python's ssl with python-hl7), the gateway as the
+        // executable wires its modules.
+        .testTarget(
+            name: "PacsgateSecureTransportTests",
+            dependencies: [
+                "PacsgateTestSupport",
+                "PacsgateCore", "PacsgateConfig", "PacsgateDICOM", "PacsgateHL7", "PacsgateTLS", "PacsgateAdmin",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PacsgateServiceTests",
+            dependencies: [
+                "PacsgateTestSupport",
+                "PacsgateApp", "PacsgateCore", "PacsgateVersion",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

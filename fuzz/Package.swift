@@ -26,6 +26,14 @@ let package = Package(
             name: "FuzzClientHello",
             dependencies: [.product(name: "PacsgateTLS", package: "pacsgate")]
         ),
+        .executableTarget(
+            name: "FuzzCRL",
+            dependencies: [.product(name: "PacsgateTLS", package: "pacsgate")]
+        ),
+        .executableTarget(
+            name: "FuzzServerHello",
+            dependencies: [.product(name: "PacsgateTLS", package: "pacsgate")]
+        ),
         .target(
             name: "FuzzConfigLoader",
             dependencies: [

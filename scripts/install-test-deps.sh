@@ -1,9 +1,36 @@
 #!/usr/bin/env bash
 # Installs the real peers the test suite talks to (Debian packages and PyPI), only what is missing.
 # Safe to run repeatedly. Needs root (or sudo) for apt on a fresh machine.
+# --packaging: the tools packaging/test-package.sh needs instead (dpkg-dev, lintian, man-db, systemd, systemd-nspawn,
+# debootstrap).
 set -euo pipefail
 
-APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2 nftables rsyslog rsyslog-gnutls libxml2-utils time strace util-linux)
+# apt-get install of the packages named, if any.
+install_apt() {
+    (($#)) || return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "install-test-deps: apt-get install $*"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ "${1:-}" = "--packaging" ]; then
+    need_apt=()
+    [ -x /usr/bin/dpkg-shlibdeps ] || need_apt+=(dpkg-dev)
+    [ -x /usr/bin/lintian ] || need_apt+=(lintian)
+    [ -x /usr/bin/man ] || need_apt+=(man-db)
+    [ -x /usr/bin/systemd-analyze ] || need_apt+=(systemd)
+    [ -x /usr/bin/git ] || need_apt+=(git)
+    [ -x /usr/bin/systemd-nspawn ] || need_apt+=(systemd-container)
+    [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+    command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+    install_apt "${need_apt[@]}"
+    echo "install-test-deps: $(lintian --version), $(dpkg-shlibdeps --version | head -1), systemd $(systemd-analyze --version | head -1 | awk '{print $2}')"
+    exit 0
+fi
+
+APT_PACKAGES=(dcmtk openssl curl jq python3-pip chromium chromium-driver keepalived iproute2 nftables rsyslog rsyslog-gnutls libxml2-utils time strace util-linux systemd)
 PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7 prometheus_client selenium noiseprotocol)
 
 need_apt=()
@@ -28,13 +55,9 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -x /usr/bin/time ] || need_apt+=(time)
 [ -x /usr/bin/strace ] || need_apt+=(strace)
 command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
-if ((${#need_apt[@]})); then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    echo "install-test-deps: apt-get install ${need_apt[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+# The service tests: systemd-analyze verify / security of packaging/pacsgate.service.
+[ -x /usr/bin/systemd-analyze ] || need_apt+=(systemd)
+install_apt "${need_apt[@]}"
 
 PYTHON=${PYTHON:-python3}
 missing_pip=()

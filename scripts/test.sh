@@ -11,7 +11,12 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 swift build -Xswiftc -warnings-as-errors --build-tests
 # Command-level checks: the samples validate, the executable exists for the CLI tests.
-./.build/debug/pacsgate check-config Samples/mach7.yaml
+# The site sample references /etc/pacsgate/tls: check it with the test PKI the docs describe.
+pki="$(mktemp -d)"
+bash scripts/make-test-pki.sh "$pki" 2 >/dev/null
+sed "s|/etc/pacsgate/tls/|$pki/|g" Samples/mach7.yaml > "$pki/mach7.yaml"
+./.build/debug/pacsgate check-config "$pki/mach7.yaml"
+rm -rf "$pki"
 ./.build/debug/pacsgate check-config Samples/local.yaml
 
 # A short fuzz run of every parser (libFuzzer + ASan, 10 s per target; the long run is documented in

@@ -1,7 +1,7 @@
 #!/bin/sh
 # keepalived notify script: records the VRRP state for pacsgate's overview (ha.vrrp_state_file).
 # keepalived appends: TYPE NAME STATE PRIORITY. Usage in keepalived.conf:
-#   notify "/usr/local/lib/pacsgate/notify-pacsgate.sh /var/lib/pacsgate/vrrp-state"
+#   notify "/usr/lib/pacsgate/notify-pacsgate.sh /var/lib/pacsgate/vrrp-state"
 file=${1:?usage: notify-pacsgate.sh STATE_FILE TYPE NAME STATE PRIORITY}
 state=${4:-UNKNOWN}
 tmp="$file.tmp.$$"

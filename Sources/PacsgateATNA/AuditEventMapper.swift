@@ -13,6 +13,9 @@ public import PacsgateCore
 /// | `tls.connection`, `handshake_failed` / `rejected` | Security Alert, Node Authentication, outcome 4 |
 /// | `admin.login` / `admin.logout` | User Authentication, Login / Logout (failed 4, throttled 8) |
 /// | `admin.change` | Security Alert, Network or Software Configuration (refused/failed 4) |
+///
+/// A record carrying the client's TLS certificate (`client_certificate`) names it in the requesting participant's
+/// `UserName` (`CN=… (SAN …; SHA-256 …)`).
 public struct AuditEventMapper: Sendable {
     /// Who reports: the gateway (`AuditSourceID`, `AuditEnterpriseSiteID`, type 4 application server process).
     public var source: AuditSource
@@ -70,7 +73,8 @@ public struct AuditEventMapper: Sendable {
         let clientHost = Self.host(of: record.client)
         let calling = ActiveParticipant(
             userID: record.callingAE ?? clientHost, alternativeUserID: record.callingAE.map { ActiveParticipant.aeTitles([$0]) },
-            isRequestor: true, roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost))
+            userName: record.clientCertificate?.identity, isRequestor: true, roles: [AuditCode.sourceRole],
+            networkAccessPoint: Self.accessPoint(clientHost))
         var participants = [calling]
         if let called = record.calledAE {
             participants.append(
@@ -108,13 +112,18 @@ public struct AuditEventMapper: Sendable {
         let clientHost = Self.host(of: record.client)
         var description = "\(record.service): \(record.reason), \(record.action)"
         if let code = record.nakCode { description += " \(code)" }
+        // With a client certificate, UserName names it; the sending facility (MSH-4) then goes here.
+        if record.clientCertificate != nil, let facility = record.sendingFacility, !facility.isEmpty {
+            description += "; sending facility \(facility)"
+        }
         return AuditMessage(
             event: EventIdentification(
                 id: AuditCode.securityAlert, types: [AuditCode.protocolError], time: time, outcome: .minorFailure,
                 outcomeDescription: description),
             participants: [
                 ActiveParticipant(
-                    userID: record.sendingApp ?? clientHost, userName: record.sendingFacility, isRequestor: true,
+                    userID: record.sendingApp ?? clientHost,
+                    userName: record.clientCertificate?.identity ?? record.sendingFacility, isRequestor: true,
                     roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost)),
                 self.gateway,
             ],
@@ -136,7 +145,9 @@ public struct AuditEventMapper: Sendable {
                 outcomeDescription: description),
             participants: [
                 ActiveParticipant(
-                    userID: clientHost, isRequestor: true, roles: [AuditCode.sourceRole],
+                    userID: record.clientCertificate?.subject ?? clientHost,
+                    alternativeUserID: record.clientCertificate.map { "SHA256=\($0.sha256)" },
+                    userName: record.clientCertificate?.identity, isRequestor: true, roles: [AuditCode.sourceRole],
                     networkAccessPoint: Self.accessPoint(clientHost)),
                 self.gateway,
             ],

@@ -5,6 +5,19 @@ import PacsgateCore
 /// and admin modules write them (`docs/dicom.md`, `docs/hl7.md`, `docs/tls.md`, `docs/admin.md`). Only what a
 /// message uses is decoded; a record missing a required field is not exported (it is counted).
 enum GatewayAuditRecord {
+    /// `client_certificate` of the records of a TLS service with client authentication.
+    struct ClientCertificate: Decodable {
+        var subject: String
+        var san: [String]
+        var sha256: String
+
+        /// `CN=… (SAN DNS:…; SHA-256 AB:…)`: the requesting participant's `UserName`.
+        var identity: String {
+            let names = self.san.isEmpty ? "" : "SAN \(self.san.joined(separator: ", ")); "
+            return "\(self.subject) (\(names)SHA-256 \(self.sha256))"
+        }
+    }
+
     /// `dicom.association`: one association, written when it ended.
     struct DICOMAssociation: Decodable {
         struct Server: Decodable {
@@ -36,12 +49,14 @@ enum GatewayAuditRecord {
         var error: String?
         var durationMs: Int?
         var end: String?
+        var clientCertificate: ClientCertificate?
 
         enum CodingKeys: String, CodingKey {
             case time, service, client, server, outcome, reject, abort, error, end
             case callingAE = "calling_ae"
             case calledAE = "called_ae"
             case durationMs = "duration_ms"
+            case clientCertificate = "client_certificate"
         }
     }
 
@@ -58,6 +73,7 @@ enum GatewayAuditRecord {
         var sendingFacility: String?
         var messageType: String?
         var controlID: String?
+        var clientCertificate: ClientCertificate?
 
         enum CodingKeys: String, CodingKey {
             case time, service, client, reason, detail, action
@@ -66,6 +82,7 @@ enum GatewayAuditRecord {
             case sendingFacility = "sending_facility"
             case messageType = "message_type"
             case controlID = "control_id"
+            case clientCertificate = "client_certificate"
         }
     }
 
@@ -78,6 +95,12 @@ enum GatewayAuditRecord {
         var outcome: String
         var refusal: String?
         var reason: String?
+        var clientCertificate: ClientCertificate?
+
+        enum CodingKeys: String, CodingKey {
+            case time, service, client, sni, outcome, refusal, reason
+            case clientCertificate = "client_certificate"
+        }
     }
 
     /// `admin.login` and `admin.logout`.
@@ -166,18 +189,7 @@ extension WallClock.Instant {
         } else if bytes.count != 20 {
             return nil
         }
-        let days = Self.daysFromCivil(year: year, month: month, day: day)
-        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second
-        self.init(millisecondsSinceEpoch: Int64(seconds) * 1000 + Int64(milliseconds))
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        self.init(
+            year: year, month: month, day: day, hour: hour, minute: minute, second: second, millisecond: milliseconds)
     }
 }

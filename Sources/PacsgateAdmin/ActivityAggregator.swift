@@ -106,8 +106,10 @@ public struct ActivityState: Sendable {
     public private(set) var associationOutcomes: [String: [String: Int]] = [:]
     /// HL7 by service and message type.
     public private(set) var hl7: [String: [String: HL7Count]] = [:]
-    /// TLS connections by service and SNI (`(none)` when the client sent none).
+    /// TLS connections by service and SNI (`(none)` when the client sent none), of `protocol: tls` services.
     public private(set) var tls: [String: [String: Int]] = [:]
+    /// Client TLS handshakes that failed, by service (every terminating service: `tls`, and `tls:` on DICOM and HL7).
+    public private(set) var handshakeFailures: [String: Int] = [:]
     /// Records that could not be read as JSON objects.
     public private(set) var unreadableRecords = 0
     /// Records dropped because they arrived faster than they were read.
@@ -148,6 +150,10 @@ public struct ActivityState: Sendable {
             let type = Self.capped(Self.text(object["message_type"]) ?? "(none)", in: self.hl7[service])
             self.hl7[service, default: [:]][type, default: HL7Count()].rejected += 1
         case "tls.connection":
+            if Self.text(object["outcome"]) == "handshake_failed" { self.handshakeFailures[service, default: 0] += 1 }
+            // DICOM and HL7 services write this event only for a failed handshake (their connections have their own
+            // records) and read no SNI: they are not TLS server-name traffic.
+            guard object["protocol"] == nil else { break }
             let sni = Self.capped(Self.text(object["sni"]) ?? "(none)", in: self.tls[service])
             self.tls[service, default: [:]][sni, default: 0] += 1
         default:

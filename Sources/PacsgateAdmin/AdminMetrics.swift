@@ -20,6 +20,8 @@ public final class AdminMetrics: Sendable {
         /// Gauges and counters of each (service, server), so a server removed by a reload disappears from the page.
         var serverGauges: [String: [Gauge]] = [:]
         var serverCounters: [String: [Counter]] = [:]
+        /// Certificate gauges of each service (a reload may change the certificate, and with it the labels).
+        var certificateGauges: [String: [Gauge]] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
@@ -67,6 +69,18 @@ public final class AdminMetrics: Sendable {
         "hl7_rejected", unit: "total", help: "HL7 input refused by the gateway, by message type (from the audit log).") }
     private static var tlsConnections: MetricNameDescriptor { descriptor(
         "tls_connections", unit: "total", help: "TLS connections by SNI; rare names are counted as (other).") }
+    private static var handshakeFailures: MetricNameDescriptor { descriptor(
+        "tls_handshake_failures", unit: "total",
+        help: "Client TLS handshakes a terminating service refused or that failed (from the audit log).") }
+    private static var certificateExpiry: MetricNameDescriptor { descriptor(
+        "tls_certificate_expiry_timestamp", unit: "seconds",
+        help: "When a certificate the service presents to clients expires (Unix time).") }
+    private static var crlNextUpdate: MetricNameDescriptor { descriptor(
+        "tls_crl_next_update_timestamp", unit: "seconds",
+        help: "When the service's revocation list (crl_file) is due to be replaced (Unix time).") }
+    private static var serverCertificateExpiry: MetricNameDescriptor { descriptor(
+        "server_certificate_expiry_timestamp", unit: "seconds",
+        help: "When the certificate a server presented to its last TLS health check expires (Unix time).") }
     private static var auditOK: MetricNameDescriptor { descriptor("audit_log_ok", help: "1 while the audit log is being written.") }
     private static var auditBuffered: MetricNameDescriptor { descriptor(
         "audit_log_buffered_records", help: "Audit records held in memory because the file cannot be written.") }
@@ -93,15 +107,23 @@ public final class AdminMetrics: Sendable {
                 Self.advance(self.registry.makeCounter(descriptor: Self.haRejected), to: pair.rejected, key: "ha\u{0}rejected", previous: &state.previous)
             }
             var seen: Set<String> = []
+            var certified: Set<String> = []
             for service in services {
                 let available = service.pool.hasAvailableServer
                 self.registry.makeGauge(descriptor: Self.serviceUp, labels: [("service", service.label)])
                     .set(to: available ? 1 : 0)
+                if let status = service.configuration.protocolHandler?.transportSecurity {
+                    certified.insert(service.label)
+                    self.updateCertificates(status, service: service.label, state: &state)
+                }
                 for server in service.pool.snapshot() {
                     let key = "\(service.label)\u{0}\(server.label)"
                     seen.insert(key)
                     self.update(server, service: service.label, key: key, state: &state)
                 }
+            }
+            for label in state.certificateGauges.keys where !certified.contains(label) {
+                for gauge in state.certificateGauges.removeValue(forKey: label) ?? [] { self.registry.unregisterGauge(gauge) }
             }
             for key in Set(state.serverGauges.keys).union(state.serverCounters.keys) where !seen.contains(key) {
                 for gauge in state.serverGauges.removeValue(forKey: key) ?? [] { self.registry.unregisterGauge(gauge) }
@@ -134,6 +156,10 @@ public final class AdminMetrics: Sendable {
                     Self.advance(counter, to: count, key: "tls\u{0}\(service)\u{0}\(sni)", previous: &state.previous)
                 }
             }
+            for (service, count) in activity.handshakeFailures {
+                let counter = self.registry.makeCounter(descriptor: Self.handshakeFailures, labels: [("service", service)])
+                Self.advance(counter, to: count, key: "tlsfail\u{0}\(service)", previous: &state.previous)
+            }
             switch audit {
             case .ok:
                 self.registry.makeGauge(descriptor: Self.auditOK).set(to: 1)
@@ -163,6 +189,9 @@ public final class AdminMetrics: Sendable {
         if let check = server.lastCheck {
             let seconds = Double(check.latency.components.seconds) + Double(check.latency.components.attoseconds) / 1e18
             gauge(Self.checkLatency, labels, seconds)
+            if let expiry = check.certificateExpiry {
+                gauge(Self.serverCertificateExpiry, labels, Double(expiry.millisecondsSinceEpoch / 1000))
+            }
         }
         var counters: [Counter] = []
         func counter(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)], _ total: Int, _ name: String) {
@@ -176,6 +205,27 @@ public final class AdminMetrics: Sendable {
         counter(Self.checks, labels + [("result", "failed")], server.checksFailed, "checks-failed")
         state.serverGauges[key] = gauges
         state.serverCounters[key] = counters
+    }
+
+    /// The expiry of the certificates a service presents, and of its revocation list; series of a certificate a
+    /// reload replaced are removed.
+    private func updateCertificates(_ status: TransportSecurityStatus, service: String, state: inout State) {
+        var gauges: [Gauge] = []
+        for certificate in status.certificates {
+            let gauge = self.registry.makeGauge(
+                descriptor: Self.certificateExpiry, labels: [("service", service), ("subject", certificate.subject)])
+            gauge.set(to: Double(certificate.notValidAfter.millisecondsSinceEpoch / 1000))
+            gauges.append(gauge)
+        }
+        if let due = status.revocationListNextUpdate {
+            let gauge = self.registry.makeGauge(descriptor: Self.crlNextUpdate, labels: [("service", service)])
+            gauge.set(to: Double(due.millisecondsSinceEpoch / 1000))
+            gauges.append(gauge)
+        }
+        for old in state.certificateGauges[service] ?? [] where !gauges.contains(where: { $0 === old }) {
+            self.registry.unregisterGauge(old)
+        }
+        state.certificateGauges[service] = gauges
     }
 
     /// Moves a Prometheus counter to a running total read from elsewhere. A total that went down (a server re-added

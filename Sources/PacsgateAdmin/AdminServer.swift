@@ -27,6 +27,7 @@ public struct AdminServer: Service {
     private let sslContext: NIOSSLContext?
     private let logger: Logger
     private let onRunning: @Sendable (_ url: String) async -> Void
+    private let onFailure: @Sendable (_ error: String) async -> Void
 
     /// - Parameters:
     ///   - configuration: the decoded `admin:` section, with at least one user or token (see
@@ -34,12 +35,14 @@ public struct AdminServer: Service {
     ///   - metrics: renders `/metrics` (see ``AdminMetrics/bootstrap()``).
     ///   - tls: certificate and key when ``AdminConfiguration/usesTLS`` (see ``AdminCredentials/tlsMaterial(_:stateDirectory:logger:)``).
     ///   - onRunning: told the server's URL once it listens.
+    ///   - onFailure: told why each time the server cannot run (it retries ten seconds later).
     ///   - alarms: alarms of other components shown as overview banners (the audit export while it spools).
     ///   - features: the audit search index and the recent log lines the pages show.
     public init(
         configuration: AdminConfiguration, gateway: Gateway, manager: ConfigurationManager,
         metrics: AdminMetrics, tls: AdminCredentials.TLSMaterial?, logger: Logger,
         history: TrafficHistory = TrafficHistory(), onRunning: @escaping @Sendable (_ url: String) async -> Void = { _ in },
+        onFailure: @escaping @Sendable (_ error: String) async -> Void = { _ in },
         alarms: @escaping @Sendable () -> [String] = { [] }, features: AdminFeatures = AdminFeatures()
     ) throws {
         self.configuration = configuration
@@ -50,6 +53,7 @@ public struct AdminServer: Service {
         logger[metadataKey: "component"] = "admin"
         self.logger = logger
         self.onRunning = onRunning
+        self.onFailure = onFailure
         if let tls {
             let chain = try NIOSSLCertificate.fromPEMBytes(Array(tls.certificatePEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(bytes: Array(tls.keyPEM.utf8), format: .pem)
@@ -101,6 +105,7 @@ public struct AdminServer: Service {
                 self.logger.critical(
                     "admin server cannot run; retrying in 10 s (the gateway's services are not affected)",
                     metadata: ["admin.listen": "\(self.configuration.listen)", "error": "\(error)"])
+                await self.onFailure("\(error)")
                 do {
                     try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(10)) }
                 } catch {

@@ -17,6 +17,27 @@ public struct Overview: Sendable, Codable, Equatable {
         public var totalConnections: Int
         public var connectFailures: Int
         public var lastCheck: Check?
+        /// The certificate the server presented to the last health check that spoke TLS to it.
+        public var certificate: CertificateExpiry?
+    }
+
+    /// When a certificate expires.
+    public struct CertificateExpiry: Sendable, Codable, Equatable {
+        /// The subject (`nil` for a server's certificate, which the health check names in its detail).
+        public var subject: String?
+        /// ISO 8601 end of validity.
+        public var notAfter: String
+        /// Whole days left (negative once expired).
+        public var daysLeft: Int
+    }
+
+    /// A service that terminates TLS: the certificates it presents and how it checks clients.
+    public struct ServiceTLS: Sendable, Codable, Equatable {
+        public var certificates: [CertificateExpiry]
+        /// `none`, `optional` or `required`.
+        public var clientAuth: String
+        /// ISO 8601 time the revocation list (`crl_file`) is due to be replaced, when one is configured.
+        public var crlNextUpdate: String?
     }
 
     /// A server's last health check.
@@ -52,6 +73,8 @@ public struct Overview: Sendable, Codable, Equatable {
         public var bytesUp: Int
         public var bytesDown: Int
         public var servers: [Server]
+        /// Set when the service terminates TLS.
+        public var tls: ServiceTLS? = nil
     }
 
     /// One DICOM association.
@@ -229,6 +252,9 @@ extension Overview {
                             latencyMs: (Double(check.latency.components.seconds) * 1000
                                 + Double(check.latency.components.attoseconds) / 1e15).rounded(toPlaces: 1),
                             at: server.lastCheckAt?.iso8601, passed: server.checksPassed, failed: server.checksFailed)
+                    },
+                    certificate: server.lastCheck?.certificateExpiry.map {
+                        CertificateExpiry(subject: nil, notAfter: $0.iso8601, daysLeft: Self.daysLeft($0, now: now))
                     })
             }
             let persistence =
@@ -246,8 +272,19 @@ extension Overview {
                     up: servers.contains { $0.acceptsNew },
                     activeConnections: runtime.stats.activeConnections, totalConnections: runtime.stats.totalConnections,
                     refusedConnections: runtime.stats.refusedConnections, bytesUp: runtime.stats.bytesUpstream,
-                    bytesDown: runtime.stats.bytesDownstream, servers: servers))
+                    bytesDown: runtime.stats.bytesDownstream, servers: servers,
+                    tls: configuration.protocolHandler?.transportSecurity.map { status in
+                        ServiceTLS(
+                            certificates: status.certificates.map {
+                                CertificateExpiry(
+                                    subject: $0.subject, notAfter: $0.notValidAfter.iso8601,
+                                    daysLeft: Self.daysLeft($0.notValidAfter, now: now))
+                            },
+                            clientAuth: status.clientAuthentication.rawValue,
+                            crlNextUpdate: status.revocationListNextUpdate?.iso8601)
+                    }))
         }
+        let alarms = alarms + Self.certificateAlarms(services, now: now)
         let associations = activity.associations.reversed().map {
             Association(
                 time: $0.time, service: $0.service, callingAe: $0.callingAE, calledAe: $0.calledAE, client: $0.client,
@@ -287,6 +324,45 @@ extension Overview {
         return Overview(
             generatedAt: now.iso8601, user: user, audit: health, services: services, associations: associations, hl7: hl7,
             tls: tls, graphs: graphs, alarms: alarms.isEmpty ? nil : alarms)
+    }
+}
+
+extension Overview {
+    /// A certificate this close to its end raises an overview alarm.
+    static let certificateWarningDays = 14
+
+    static func daysLeft(_ end: WallClock.Instant, now: WallClock.Instant) -> Int {
+        let milliseconds = end.millisecondsSinceEpoch - now.millisecondsSinceEpoch
+        return Int(milliseconds >= 0 ? milliseconds / 86_400_000 : -((-milliseconds + 86_399_999) / 86_400_000))
+    }
+
+    /// Alarms for certificates (the gateway's and the servers' last seen) that expire within
+    /// ``certificateWarningDays`` or have expired, and for revocation lists past their next update.
+    static func certificateAlarms(_ services: [Service], now: WallClock.Instant) -> [String] {
+        func words(_ certificate: CertificateExpiry) -> String {
+            let day = certificate.notAfter.prefix(10)
+            return certificate.daysLeft < 0
+                ? "EXPIRED on \(day)" : "expires \(day) (in \(certificate.daysLeft) day\(certificate.daysLeft == 1 ? "" : "s"))"
+        }
+        var alarms: [String] = []
+        for service in services {
+            if let tls = service.tls {
+                for certificate in tls.certificates where certificate.daysLeft < Self.certificateWarningDays {
+                    alarms.append(
+                        "\(service.label): the gateway's certificate \(certificate.subject ?? "") \(words(certificate)); install a renewed one and reload.")
+                }
+                if let due = tls.crlNextUpdate, due < now.iso8601 {
+                    alarms.append(
+                        "\(service.label): the revocation list (crl_file) was due for replacement on \(due.prefix(10)); client certificates are refused until a current one is installed and reloaded.")
+                }
+            }
+            for server in service.servers {
+                if let certificate = server.certificate, certificate.daysLeft < Self.certificateWarningDays {
+                    alarms.append("\(service.label): the certificate of server \(server.label) \(words(certificate)).")
+                }
+            }
+        }
+        return alarms
     }
 }
 

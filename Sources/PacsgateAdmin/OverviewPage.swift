@@ -74,6 +74,7 @@ enum OverviewPage {
                   <td></td>
                 </tr>
                 """
+            if let tls = service.tls { rows += Self.tlsLine(tls) }
             for server in service.servers {
                 rows += Self.server(server, service: service.label, checked: service.healthCheck != "none", csrfToken: csrfToken)
             }
@@ -92,6 +93,20 @@ enum OverviewPage {
             </table>
             </section>
             """
+    }
+
+    /// The line under a service that terminates TLS: its certificates' expiry, client authentication, CRL.
+    private static func tlsLine(_ tls: Overview.ServiceTLS) -> String {
+        var parts = tls.certificates.map { certificate in
+            let soon = certificate.daysLeft < Overview.certificateWarningDays
+            let when = certificate.daysLeft < 0
+                ? "EXPIRED \(certificate.notAfter.prefix(10))"
+                : "expires \(certificate.notAfter.prefix(10)) (in \(certificate.daysLeft) days)"
+            return "certificate \(HTML.escape(certificate.subject ?? "")) <span class=\"\(soon ? "bad-text" : "")\">\(HTML.escape(when))</span>"
+        }
+        parts.append("client certificates \(HTML.escape(tls.clientAuth))")
+        if let due = tls.crlNextUpdate { parts.append("CRL next update \(HTML.escape(String(due.prefix(10))))") }
+        return "<tr class=\"tls-row\"><td></td><td colspan=\"12\" class=\"dim\">TLS · \(parts.joined(separator: " · "))</td></tr>"
     }
 
     private static func server(_ server: Overview.Server, service: String, checked: Bool, csrfToken: String) -> String {

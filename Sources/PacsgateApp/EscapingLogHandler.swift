@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// The executable's log handler: swift-log's `StreamLogHandler` line format on standard error, with every control
-/// character escaped.
+/// character escaped. Under journald each line starts with its level as a syslog priority (`<4>warning …`, which
+/// journald takes as the entry's priority) instead of a timestamp, which journald records itself.
 ///
 /// `StreamLogHandler` prints messages and metadata values raw, so a CR/LF, an ANSI escape or a NUL in a value taken
 /// from the wire (an AE title, an HL7 field, an SNI name, a client's bytes quoted in an error) could forge or hide a
@@ -20,16 +21,26 @@ struct EscapingLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
+    /// What starts each line: a timestamp, or the syslog priority for journald.
+    let lineStart: LineStart
     /// Receives each finished line (newline included). Standard error by default; tests capture it.
     let output: @Sendable (String) -> Void
     /// Also keeps each line for the admin's logs page (`logging.recent_lines`).
     let recent: RecentLogLines?
 
+    enum LineStart: Sendable {
+        /// `2026-11-25T20:17:51+0000 notice pacsgate: …`
+        case timestamp
+        /// `<5>notice pacsgate: …` (journald reads the prefix as the priority and adds its own timestamp).
+        case syslogPriority
+    }
+
     init(
-        label: String, recent: RecentLogLines? = nil,
+        label: String, lineStart: LineStart = .timestamp, recent: RecentLogLines? = nil,
         output: @escaping @Sendable (String) -> Void = EscapingLogHandler.writeToStandardError
     ) {
         self.label = label
+        self.lineStart = lineStart
         self.recent = recent
         self.output = output
     }
@@ -46,11 +57,41 @@ struct EscapingLogHandler: LogHandler {
         let pretty = merged.sorted { $0.key < $1.key }
             .map { "\(Self.escape($0.key))=\(Self.value("\($0.value)"))" }
             .joined(separator: " ")
-        let line =
-            "\(Self.timestamp()) \(event.level) \(Self.escape(self.label)):\(pretty.isEmpty ? "" : " \(pretty)") "
-            + "[\(Self.escape(event.source))] \(Self.escape("\(event.message)"))\n"
-        self.output(line)
-        self.recent?.append(level: event.level, String(line.dropLast()))
+        let start =
+            switch self.lineStart {
+            case .timestamp: "\(Self.timestamp()) "
+            case .syslogPriority: "<\(Self.syslogPriority(event.level))>"
+            }
+        let rest =
+            "\(event.level) \(Self.escape(self.label)):\(pretty.isEmpty ? "" : " \(pretty)") "
+            + "[\(Self.escape(event.source))] \(Self.escape("\(event.message)"))"
+        self.output(start + rest + "\n")
+        // The logs page shows a time on every line, also when the journal gets the priority prefix instead.
+        self.recent?.append(level: event.level, self.lineStart == .timestamp ? start + rest : "\(Self.timestamp()) " + rest)
+    }
+
+    /// syslog's priority for a level (RFC 5424: 2 critical … 7 debug); swift-log's `trace` is below debug.
+    static func syslogPriority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
+    /// Whether standard error is the journal: `JOURNAL_STREAM` (`DEVICE:INODE`, set by systemd for a service whose
+    /// output goes to journald) names the stream standard error is, as systemd.exec(5) advises to check — a child
+    /// whose output was redirected inherits the variable but not the stream.
+    static func standardErrorIsJournal(environment: [String: String]) -> Bool {
+        guard let value = environment["JOURNAL_STREAM"] else { return false }
+        let parts = value.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var info = stat()
+        guard fstat(STDERR_FILENO, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
     }
 
     /// `text` with every control character (C0, DEL, C1, line and paragraph separators) made visible.

@@ -7,6 +7,7 @@ import PacsgateAuditIndex
 import PacsgateConfig
 import PacsgateCore
 import PacsgateHA
+import PacsgateVersion
 import ServiceLifecycle
 import UnixSignals
 
@@ -28,9 +29,12 @@ enum GatewayLauncher {
     ///   - metrics: the Prometheus metrics bootstrapped by the command (``AdminMetrics/bootstrap()``).
     ///   - keepGeneratedUser: keep a generated admin user in the state directory (`run`); the demo makes a new one
     ///     each start and prints it.
+    ///   - serviceManager: the service manager to tell about readiness, reloads, shutdown and liveness (`run` under
+    ///     systemd); `nil` tells nobody.
     static func run(
         loaded: LoadedConfiguration, configPath: String?, logger: Logger, group: any EventLoopGroup, metrics: AdminMetrics,
-        keepGeneratedUser: Bool = true, extraServices: [any Service] = [], recentLogLines: RecentLogLines? = nil,
+        keepGeneratedUser: Bool = true, extraServices: [any Service] = [], serviceManager: ServiceManagerNotifier? = nil,
+        recentLogLines: RecentLogLines? = nil,
         onStarted: @escaping @Sendable (Startup) async -> Void = { _ in }
     ) async throws {
         let configuration = loaded.configuration
@@ -104,16 +108,28 @@ enum GatewayLauncher {
         services.append(contentsOf: haOrder.beforeGateway)
         services.append(GatewayService(gateway: gateway, grace: configuration.shutdownGracePeriod))
         if configPath != nil {
-            services.append(ReloadService(manager: manager))
+            services.append(ReloadService(manager: manager, gateway: gateway, serviceManager: serviceManager))
         }
         // The audit search index follows the log's files on its own thread (never the writer or an event loop).
         let auditIndex = configuration.audit.path.map {
             AuditIndex(location: .init(logPath: $0), logger: logger, lowPriority: true)
         }
         if let auditIndex { services.append(AuditIndexService(index: auditIndex)) }
+        // Listeners bound inside the service group, awaited before READY=1.
+        var listenersBound: [@Sendable () async -> Void] = []
         if let (adminConfiguration, tls, generated) = admin {
+            let adminAttempted = FirstReport()
+            listenersBound.append { await adminAttempted.wait() }
             let server = try AdminServer(
                 configuration: adminConfiguration, gateway: gateway, manager: manager, metrics: metrics, tls: tls, logger: logger,
+                onRunning: { _ in
+                    serviceManager?.setNote("admin", nil)
+                    adminAttempted.report()
+                },
+                onFailure: { error in
+                    serviceManager?.setNote("admin", "admin server not listening (\(error)); retrying")
+                    adminAttempted.report()
+                },
                 alarms: { [exporter] in exporter?.alarm.map { [$0] } ?? [] },
                 features: AdminFeatures(auditIndex: auditIndex, logs: recentLogLines))
             services.append(server)
@@ -129,33 +145,60 @@ enum GatewayLauncher {
                     """)
             }
         }
+        if let pair {
+            // The link binds as the group starts (a failure stops the gateway); PairController offers no callback,
+            // so readiness looks at its address.
+            listenersBound.append {
+                while pair.listeningAddress == nil, !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+            }
+        }
         // Announced from inside the service group, once its signal handlers are in place.
         let announced = startup
         services.append(StartupNotice(notice: { await onStarted(announced) }))
         services.append(contentsOf: extraServices)
         services.append(contentsOf: haOrder.last)
+        // The service manager's notices go last, after the HA unit's planned stop: READY=1 once everything before
+        // has bound, and STOPPING=1 first of all at SIGTERM, before the VIPs are handed over (the group stops its
+        // services in reverse order).
+        if let serviceManager {
+            let waits = listenersBound
+            services.append(
+                ServiceManagerNotices(notifier: serviceManager, gateway: gateway, listenersBound: { for wait in waits { await wait() } }))
+        }
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        do {
-            try await serviceGroup.run()
-        } catch {
-            logger.error("stopped with an error", metadata: ["error": "\(error)"])
+        await withDiscardingTaskGroup { tasks in
+            if let serviceManager {
+                let heartbeat = ServiceManagerHeartbeat(
+                    notifier: serviceManager, gateway: gateway, probe: LivenessProbe(group: group, audit: audit), logger: logger)
+                tasks.addTask { await heartbeat.run() }
+            }
+            do {
+                try await serviceGroup.run()
+            } catch {
+                logger.error("stopped with an error", metadata: ["error": "\(error)"])
+            }
+            tasks.cancelAll()
         }
         await audit.shutdown()
         logger.notice("stopped")
     }
 
-    /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``); call
-    /// once per process.
+    /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``), lines
+    /// starting with a timestamp or (for journald) with the syslog priority; call once per process.
     ///
     /// With `recentLines` > 0 the lines written are also kept, the newest `recentLines` of them, for the admin's logs
     /// page (`logging.recent_lines`).
-    static func bootstrapLogging(level: Logger.Level, recentLines: Int = 0) -> (Logger, RecentLogLines?) {
+    static func bootstrapLogging(
+        level: Logger.Level, lineStart: EscapingLogHandler.LineStart = .timestamp, recentLines: Int = 0
+    ) -> (Logger, RecentLogLines?) {
         let recent = recentLines > 0 ? RecentLogLines(capacity: recentLines) : nil
         LoggingSystem.bootstrap { label in
-            var handler = EscapingLogHandler(label: label, recent: recent)
+            var handler = EscapingLogHandler(label: label, lineStart: lineStart, recent: recent)
             handler.logLevel = level
             return handler
         }
@@ -199,15 +242,22 @@ struct AuditIndexService: Service {
     }
 }
 
-/// Reloads the configuration file on SIGHUP; a broken file is reported and the running configuration kept.
+/// Reloads the configuration file on SIGHUP (what `systemctl reload` sends); a broken file is reported and the
+/// running configuration kept. The service manager hears `RELOADING=1` before and `READY=1` after.
 struct ReloadService: Service {
     let manager: ConfigurationManager
+    let gateway: Gateway
+    let serviceManager: ServiceManagerNotifier?
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             for await _ in signals {
-                _ = await self.manager.reload(by: "SIGHUP")
+                self.serviceManager?.reloading()
+                let outcome = await self.manager.reload(by: "SIGHUP")
+                guard let serviceManager = self.serviceManager else { continue }
+                serviceManager.setNote("reload", outcome.applied ? nil : "last reload refused, running configuration kept: \(outcome.message)")
+                serviceManager.reloaded(status: await serviceManager.statusLine(self.gateway))
             }
         }
     }

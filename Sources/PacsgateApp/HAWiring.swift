@@ -5,6 +5,7 @@ import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
 import PacsgateHA
+import PacsgateVersion
 import ServiceLifecycle
 
 /// What the HA link needs from the application: the shared secret and the admin's configuration management.
@@ -44,7 +45,7 @@ enum HAWiring {
         guard let ha = loaded.ha, let secret else { return nil }
         let controller = PairController(
             configuration: ha, secret: secret, gateway: gateway, audit: audit, host: ManagerHost(manager: manager),
-            group: group, logger: logger, software: "pacsgate \(PacsgateCommand.version)")
+            group: group, logger: logger, software: "pacsgate \(PacsgateVersion.description)")
         await manager.setGate(
             ConfigurationManager.ChangeGate(
                 file: { proposed, running, forced in

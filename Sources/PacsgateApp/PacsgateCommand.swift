@@ -1,9 +1,8 @@
 public import ArgumentParser
+import PacsgateVersion
 
 /// `pacsgate`: the command-line entry point.
 public struct PacsgateCommand: AsyncParsableCommand {
-    public static let version = "0.1.0"
-
     public static let configuration = CommandConfiguration(
         commandName: "pacsgate",
         abstract: "A healthcare protocol-aware TCP gateway for Mach7 enterprise imaging (DICOM, HL7 MLLP, TLS).",
@@ -16,7 +15,7 @@ public struct PacsgateCommand: AsyncParsableCommand {
               pacsgate ctl status                            # the System Overview as a table (admin API)
               pacsgate hash-password                         # a password hash for admin.users
             """,
-        version: version,
+        version: PacsgateVersion.description,
         subcommands: [
             RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self, AuditCommand.self,
         ]

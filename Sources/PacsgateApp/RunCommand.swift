@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NIOCore
 import NIOPosix
 import PacsgateAdmin
@@ -11,13 +12,32 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the gateway with a configuration file.",
         discussion: """
-            The whole file is validated before any socket is bound. SIGTERM or SIGINT stop accepting and let open
+            The whole file is validated before any socket is bound. SIGTERM or SIGINT stop accepting and let open \
             connections finish within shutdown_grace; SIGHUP reloads the file without dropping a connection.
+
+            Under systemd (Type=notify, NOTIFY_SOCKET set) it reports READY=1 once every listener is bound and the \
+            audit log is open, RELOADING=1 and READY=1 around a reload, STOPPING=1 at shutdown, a STATUS= line, and \
+            pings the watchdog (WatchdogSec=) while its event loops and audit writer answer.
             """
     )
 
+    /// How log lines start.
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+        case auto
+        case plain
+        case journal
+    }
+
     @Option(name: .shortAndLong, help: "The YAML configuration file.")
     var config: String
+
+    @Option(
+        help: """
+            How log lines start: 'plain' with a timestamp; 'journal' with the level as a syslog priority (<4>) and no \
+            timestamp, for journald; 'auto' is 'journal' when standard error is the journal (JOURNAL_STREAM), else \
+            'plain'.
+            """)
+    var logFormat: LogFormat = .auto
 
     func run() async throws {
         let loaded: LoadedConfiguration
@@ -29,8 +49,17 @@ struct RunCommand: AsyncParsableCommand {
             for warning in result.warnings { printError("\(self.config):\(warning.line): warning: \(warning.message)") }
             loaded = result
         }
+        let environment = ProcessInfo.processInfo.environment
+        let journal =
+            switch self.logFormat {
+            case .plain: false
+            case .journal: true
+            case .auto: EscapingLogHandler.standardErrorIsJournal(environment: environment)
+            }
         let (logger, recent) = GatewayLauncher.bootstrapLogging(
-            level: loaded.configuration.logLevel, recentLines: loaded.configuration.recentLogLines)
+            level: loaded.configuration.logLevel, lineStart: journal ? .syslogPriority : .timestamp,
+            recentLines: loaded.configuration.recentLogLines)
+        let serviceManager = ServiceManagerNotifier.fromEnvironment(environment, logger: logger)
         DescriptorBudget.prepare(for: loaded.configuration, logger: logger)
         if loaded.configuration.audit.path == nil {
             // `audit.required: true` without a path is refused by validation; without `required` it only warns.
@@ -42,7 +71,8 @@ struct RunCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopSizing.threadCount)
         do {
             try await GatewayLauncher.run(
-                loaded: loaded, configPath: self.config, logger: logger, group: group, metrics: metrics, recentLogLines: recent)
+                loaded: loaded, configPath: self.config, logger: logger, group: group, metrics: metrics,
+                serviceManager: serviceManager, recentLogLines: recent)
         } catch {
             try? await group.shutdownGracefully()
             throw ExitCode(1)

@@ -71,6 +71,9 @@ public struct AssociationRecord: Sendable {
     public var duration: Duration
     /// How the connection ended, in the connection log's words.
     public var end: String
+    /// The client's TLS session on a terminating service (`nil` on a plain one): written as `tls` and
+    /// `client_certificate`.
+    public var secureTransport: SecureTransportFacts?
 
     /// The audit event name of the end record.
     public static let event = "dicom.association"
@@ -84,6 +87,7 @@ public struct AssociationRecord: Sendable {
         line.field("service", self.service)
         line.field("client", self.client)
         line.field("server", self.server)
+        line.secureTransportFields(self.secureTransport)
         self.requestFields(into: &line)
         line.field("accepted_contexts", self.acceptedContexts)
         line.field("outcome", self.outcome.rawValue)
@@ -123,12 +127,14 @@ public struct AssociationRecord: Sendable {
         service: String,
         client: String,
         server: ServerIdentity,
-        request: AssociateRequest
+        request: AssociateRequest,
+        secureTransport: SecureTransportFacts? = nil
     ) -> JSONLine {
         var line = AuditLog.record(event: Self.startEvent, time: time, capacity: 512)
         line.field("service", service)
         line.field("client", client)
         line.field("server", server)
+        line.secureTransportFields(secureTransport)
         line.field("calling_ae", request.callingAETitle.auditText)
         line.field("called_ae", request.calledAETitle.auditText)
         line.field("proposed_contexts", request.presentationContexts.count)

@@ -62,6 +62,9 @@ struct AssociationStateMachine {
     }
 
     let connection: Connection
+    /// The client's TLS session on a terminating service (set before the first peek): its certificate is what
+    /// `certificate:` allow-list entries require, and it goes into both audit records.
+    var secureTransport: SecureTransportFacts?
     private(set) var phase = Phase.peeking(bytesSeen: 0)
     private(set) var request: AssociateRequest?
     private(set) var server: ServerIdentity?
@@ -111,7 +114,8 @@ struct AssociationStateMachine {
             let why = "the audit log cannot be written (audit.on_failure: refuse)"
             return .reject(self.answer(.rejectedByGateway, reject: .temporaryCongestion, error: why))
         }
-        switch self.connection.settings.policy.decide(request, client: self.connection.client) {
+        let certificate = self.secureTransport?.clientCertificate
+        switch self.connection.settings.policy.decide(request, client: self.connection.client, certificate: certificate) {
         case .reject(let reject, let why):
             return .reject(self.answer(.rejectedByGateway, reject: reject, error: why))
         case .forward(let servers, let route):
@@ -210,7 +214,8 @@ struct AssociationStateMachine {
             service: self.connection.service,
             client: self.connection.client.logDescription,
             server: server,
-            request: request
+            request: request,
+            secureTransport: self.secureTransport
         )
     }
 
@@ -335,7 +340,8 @@ struct AssociationStateMachine {
             dataTransfersUp: self.dataTransfers.up,
             dataTransfersDown: self.dataTransfers.down,
             duration: summary.duration,
-            end: summary.endReason
+            end: summary.endReason,
+            secureTransport: self.secureTransport
         )
         if case .forwarding = self.phase {
         } else {

@@ -11,16 +11,21 @@ public import PacsgateCore
 /// ```
 ///
 /// Unlike a TCP connect check, a proper association with A-RELEASE does not show up as an error in the PACS log.
+/// A server the service re-encrypts to (`reencrypt: true`) is checked over TLS with the same CA, name and client
+/// certificate; the result then also names the TLS version and when the server's certificate expires.
 public struct DICOMEchoHealthCheck: HealthCheck {
     /// Default calling AE title of the probe (configure the PACS to accept it).
     public static let defaultCallingAE = "PACSGATE"
 
     /// The probe's settings.
     public let configuration: EchoProbe.Configuration
+    /// TLS to the servers the service re-encrypts to (a node that only speaks TLS), plain TCP to the others.
+    public let transports: ProbeTransports?
 
     /// Creates the check.
-    public init(configuration: EchoProbe.Configuration) {
+    public init(configuration: EchoProbe.Configuration, transports: ProbeTransports? = nil) {
         self.configuration = configuration
+        self.transports = transports
     }
 
     public func check(_ server: Endpoint, timeout: Duration, group: any EventLoopGroup) async -> HealthCheckResult {
@@ -28,7 +33,8 @@ public struct DICOMEchoHealthCheck: HealthCheck {
             server: server,
             timeout: timeout,
             group: group,
-            probe: EchoHealthProbe(EchoProbe(configuration: self.configuration))
+            probe: EchoHealthProbe(EchoProbe(configuration: self.configuration)),
+            transport: self.transports?.transport(for: server)
         )
     }
 
@@ -42,7 +48,8 @@ public struct DICOMEchoHealthCheck: HealthCheck {
             let called = Self.title(&reader, key: "called_ae", default: nil)
             guard let calling, let called else { return nil }
             return DICOMEchoHealthCheck(
-                configuration: EchoProbe.Configuration(callingAETitle: calling, calledAETitle: called)
+                configuration: EchoProbe.Configuration(callingAETitle: calling, calledAETitle: called),
+                transports: ProbeTransports(service)
             )
         }
 

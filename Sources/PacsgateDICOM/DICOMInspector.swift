@@ -6,16 +6,26 @@ public import PacsgateCore
 public struct DICOMServiceProtocol: ServiceProtocol {
     /// The service's DICOM settings.
     public let settings: DICOMServiceSettings
+    /// TLS terminated in front of the inspector (`tls:`), `nil` on a plain service.
+    public let termination: (any SecureTransportTermination)?
 
     /// Creates the service protocol.
-    public init(settings: DICOMServiceSettings) {
+    public init(settings: DICOMServiceSettings, termination: (any SecureTransportTermination)? = nil) {
         self.settings = settings
+        self.termination = termination
     }
 
-    /// A ``DICOMInspector`` for a new connection.
+    /// A ``DICOMInspector`` for a new connection, behind the TLS termination when the service has one.
     public func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector {
-        DICOMInspector(context: context, settings: self.settings)
+        let inspector = DICOMInspector(context: context, settings: self.settings)
+        return self.termination?.wrap(inspector, context: context) ?? inspector
     }
+
+    public func probeTransport(forServer server: String) -> (any ProbeTransport)? {
+        self.termination?.probeTransport(forServer: server)
+    }
+
+    public var transportSecurity: TransportSecurityStatus? { self.termination?.status }
 }
 
 /// The DICOM inspector of one connection, plugged into the forwarding core.
@@ -55,6 +65,12 @@ public final class DICOMInspector: ConnectionInspector {
         var logger = context.logger
         logger[metadataKey: "conn.client"] = "\(context.client.logDescription)"
         self.logger = logger
+    }
+
+    /// The TLS session in front of this inspector: its client certificate is what `certificate:` entries of the
+    /// allow-lists require, and the session goes into every audit record of the association.
+    public func clientTransportSecured(_ facts: SecureTransportFacts) {
+        self.machine.secureTransport = facts
     }
 
     public func inspect(_ buffered: ByteBuffer) -> InspectionVerdict {

@@ -2,8 +2,9 @@ public import PacsgateCore
 
 /// The DICOM protocol module (`protocol: dicom`), for the DICOM (11112) and DMWL (5104) services.
 ///
-/// Service keys: `max_pdu_peek`, `calling_ae_allow`, `called_ae_allow`, `routes` (see ``DICOMServiceSettings``);
-/// the core's `peek_timeout` is the ARTIM timer of the client leg. Persistence type `calling-ae`. Health check type
+/// Service keys: `max_pdu_peek`, `calling_ae_allow`, `called_ae_allow`, `routes` (see ``DICOMServiceSettings``),
+/// and `tls` when built with a ``SecureTransportProvider``; the core's `peek_timeout` is the ARTIM timer of the
+/// client leg. Persistence type `calling-ae`. Health check type
 /// `dicom-echo` (see ``DICOMEchoHealthCheck``). Register it with `ProtocolRegistry([DICOMModule(), …])`.
 public struct DICOMModule: ProtocolModule {
     /// The persistence type keyed by the calling AE title.
@@ -13,8 +14,14 @@ public struct DICOMModule: ProtocolModule {
     /// peers sooner).
     public static let idleTimeout = Duration.seconds(30 * 60)
 
-    /// Creates the module.
-    public init() {}
+    /// TLS termination for `tls:` on the module's services (the TLS module's, handed over by the executable);
+    /// `nil` refuses `tls:`.
+    let secureTransport: (any SecureTransportProvider)?
+
+    /// Creates the module; with `secureTransport`, services may terminate TLS (`tls:`).
+    public init(secureTransport: (any SecureTransportProvider)? = nil) {
+        self.secureTransport = secureTransport
+    }
 
     public var name: String { "dicom" }
 
@@ -24,11 +31,20 @@ public struct DICOMModule: ProtocolModule {
 
     public var defaultIdleTimeout: Duration { Self.idleTimeout }
 
+    /// `reencrypt`, `verify`, `ca_file`, `server_name`, `certificate`, `key` when TLS is built in.
+    public var serverKeys: Set<String> { self.secureTransport?.serverKeys ?? [] }
+
     public func makeServiceProtocol(
         _ reader: inout MappingReader,
         service: ServiceConfiguration
     ) -> (any ServiceProtocol)? {
-        DICOMServiceProtocol(settings: DICOMServiceSettings.read(&reader, service: service))
+        let (termination, clientCertificates) = SecureTransportSetting.read(
+            &reader,
+            service: service,
+            provider: self.secureTransport
+        )
+        let settings = DICOMServiceSettings.read(&reader, service: service, clientCertificates: clientCertificates)
+        return DICOMServiceProtocol(settings: settings, termination: termination)
     }
 
     public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)?

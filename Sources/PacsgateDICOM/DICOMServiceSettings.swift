@@ -9,6 +9,7 @@ public import PacsgateCore
 ///   - "US*"                           # pattern
 ///   - { ae: "MR*", from: [10.1.2.0/24, 10.1.3.7] }   # only from these client networks
 ///   - { from: 10.9.0.0/16 }           # any title from this network
+///   - { ae: CT_SCANNER1, certificate: { san: ct1.hospital.example } }   # only with this client certificate (TLS)
 /// called_ae_allow: [MACH7, "MACH7-*"] # same entry forms
 /// routes:                             # first match wins; no match: any server
 ///   - { called_ae: MACH7-A, servers: [DICOM1] }
@@ -32,17 +33,37 @@ public struct DICOMServiceSettings: Sendable, Hashable {
     }
 
     /// Reads the module's keys from a service mapping, recording every problem with its line.
-    public static func read(_ reader: inout MappingReader, service: ServiceConfiguration) -> DICOMServiceSettings {
+    ///
+    /// - Parameter clientCertificates: whether clients of the service can present a verified certificate (`tls:` with
+    ///   `client_auth: optional | required`), which `certificate:` entries need; `nil` when unknown (a `tls:` block
+    ///   that could not be read, already reported).
+    public static func read(
+        _ reader: inout MappingReader,
+        service: ServiceConfiguration,
+        clientCertificates: Bool? = false
+    ) -> DICOMServiceSettings {
         var settings = DICOMServiceSettings()
         if let size = reader.byteSize("max_pdu_peek", in: Self.maxPDUPeekRange) {
             settings.maxPDUPeek = size
         }
         let context = "service '\(service.label)'"
         if let node = reader.node("calling_ae_allow") {
-            settings.policy.callingAllow = Self.allowList(node, key: "calling_ae_allow", context: context, &reader)
+            settings.policy.callingAllow = Self.allowList(
+                node,
+                key: "calling_ae_allow",
+                context: context,
+                clientCertificates: clientCertificates,
+                &reader
+            )
         }
         if let node = reader.node("called_ae_allow") {
-            settings.policy.calledAllow = Self.allowList(node, key: "called_ae_allow", context: context, &reader)
+            settings.policy.calledAllow = Self.allowList(
+                node,
+                key: "called_ae_allow",
+                context: context,
+                clientCertificates: clientCertificates,
+                &reader
+            )
         }
         if let node = reader.node("routes") {
             settings.policy.routes = Self.routes(node, service: service, context: context, &reader)
@@ -63,6 +84,7 @@ public struct DICOMServiceSettings: Sendable, Hashable {
         _ node: ConfigNode,
         key: String,
         context: String,
+        clientCertificates: Bool?,
         _ reader: inout MappingReader
     ) -> AEAllowList? {
         let items: [ConfigNode]
@@ -72,7 +94,7 @@ public struct DICOMServiceSettings: Sendable, Hashable {
         case .null, .mapping:
             reader.problem(
                 node.line,
-                "\(context): '\(key)' must be a list of AE titles, patterns or { ae, from } entries "
+                "\(context): '\(key)' must be a list of AE titles, patterns or { ae, from, certificate } entries "
                     + "(remove the key to allow every AE title)"
             )
             return nil
@@ -93,11 +115,25 @@ public struct DICOMServiceSettings: Sendable, Hashable {
             var entry = MappingReader(item, context: what)
             let ae = entry.string("ae")
             let from = entry.stringList("from")
+            let certificateNode = entry.node("certificate")
             entry.finish()
             reader.absorb(entry)
-            guard ae != nil || from != nil else {
-                reader.problem(item.line, "\(what): give 'ae' (a title or pattern), 'from' (client networks) or both")
+            guard ae != nil || from != nil || certificateNode != nil else {
+                reader.problem(
+                    item.line,
+                    "\(what): give 'ae' (a title or pattern), 'from' (client networks), 'certificate' or a combination"
+                )
                 continue
+            }
+            var certificate: CertificateRequirement?
+            if let certificateNode {
+                certificate = CertificateRequirement.readBinding(
+                    certificateNode,
+                    context: what,
+                    clientCertificates: clientCertificates,
+                    &reader
+                )
+                if certificate == nil { continue }
             }
             let line = entry.entryLine("ae") ?? item.line
             guard let pattern = Self.pattern(ae ?? "*", line: line, what: "\(what): AE title", &reader) else {
@@ -118,7 +154,7 @@ public struct DICOMServiceSettings: Sendable, Hashable {
                 reader.problem(entry.entryLine("from") ?? item.line, "\(what): 'from' lists no client network")
             }
             if from != nil, networks.isEmpty { continue }  // a rule limited to no valid network would allow nothing
-            rules.append(AEAllowRule(pattern: pattern, networks: networks))
+            rules.append(AEAllowRule(pattern: pattern, networks: networks, certificate: certificate))
         }
         return AEAllowList(rules)
     }

@@ -16,6 +16,8 @@ enum HL7AuditRecord {
         }
         /// `server` as its JSON object: rendered once per connection, not once per message.
         private(set) var renderedServer: JSONLine?
+        /// The client's TLS session on a terminating service: `tls` and `client_certificate` of every record.
+        var secureTransport: SecureTransportFacts?
 
         init(service: String, client: String, server: ServerIdentity?) {
             self.service = service
@@ -98,6 +100,7 @@ enum HL7AuditRecord {
         } else {
             line.nullField("server")
         }
+        line.secureTransportFields(connection.secureTransport)
     }
 
     private static func summaryFields(_ summary: HL7MessageSummary, into line: inout JSONLine) {

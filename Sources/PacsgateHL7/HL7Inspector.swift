@@ -51,6 +51,13 @@ final class HL7Inspector: ConnectionInspector {
 
     // MARK: - Peek
 
+    /// The TLS session in front of this inspector: its client certificate is what `sender_allow` entries may
+    /// require, and the session goes into every audit record of the connection.
+    func clientTransportSecured(_ facts: SecureTransportFacts) {
+        self.machine.clientCertificate = facts.clientCertificate
+        self.connection.secureTransport = facts
+    }
+
     func inspect(_ buffered: ByteBuffer) -> InspectionVerdict {
         switch self.machine.peek(buffered) {
         case .needMore: .needMore

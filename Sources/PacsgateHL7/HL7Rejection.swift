@@ -22,6 +22,9 @@ public enum HL7RejectionReason: String, Sendable, Hashable, CaseIterable {
     case serverUnavailable = "server_unavailable"
     /// The audit log cannot be written and `audit.on_failure` is `refuse`: the message is answered AE, not forwarded.
     case auditUnavailable = "audit_unavailable"
+    /// The message's sender (MSH-3/MSH-4) is not on `sender_allow`, or is bound to a client certificate the client
+    /// did not present.
+    case senderNotAllowed = "sender_not_allowed"
 }
 
 /// What the gateway did about rejected input; the `action` (and `nak_code`) of an `hl7.rejected` record.

@@ -29,10 +29,13 @@ struct HL7StreamStateMachine {
         var maximumOutstanding = 256
         /// Bytes the peek phase holds at most before forwarding without having seen the first segment end.
         var peekLimit = 16 * 1024
+        /// `sender_allow`.
+        var senders: HL7SenderPolicy?
 
         init(settings: HL7ServiceSettings) {
             self.maximumMessageBytes = settings.maximumMessageBytes
             self.onInvalid = settings.onInvalid
+            self.senders = settings.senders
             let (seconds, attoseconds) = settings.ackTimeout.components
             let bounded = min(max(seconds, 0), HL7ServiceSettings.maximumAckTimeoutSeconds)
             self.ackTimeout = .nanoseconds(bounded * 1_000_000_000 + attoseconds / 1_000_000_000)
@@ -104,6 +107,8 @@ struct HL7StreamStateMachine {
     private static let lineFeed: UInt8 = 0x0A
 
     let configuration: Configuration
+    /// The client's verified TLS certificate on a terminating service, which `sender_allow` entries may require.
+    var clientCertificate: PeerCertificate?
     private(set) var statistics = Statistics()
     private var state = State.peeking
     private var upstream: MLLPFrameScanner
@@ -338,6 +343,22 @@ struct HL7StreamStateMachine {
                 header: nil,
                 outcome: .error,
                 errorCode: error.errorCode,
+                forceClose: false,
+                time: time
+            )
+        }
+        if let refusal = self.configuration.senders?.refusal(
+            for: HL7MessageSummary(header),
+            certificate: self.clientCertificate
+        ) {
+            return self.reject(
+                .senderNotAllowed,
+                detail: refusal,
+                streamOffset: frame.streamOffset,
+                byteCount: frame.bytes.readableBytes,
+                header: header,
+                outcome: .rejected,
+                errorCode: .applicationInternalError,
                 forceClose: false,
                 time: time
             )

@@ -22,15 +22,22 @@ public import PacsgateCore
 public struct MLLPHealthCheck: HealthCheck {
     /// The test message's MSH values.
     public let configuration: MLLPProbe.Configuration
+    /// TLS to the servers the service re-encrypts to (a node that only speaks TLS), plain TCP to the others.
+    public let transports: ProbeTransports?
     private let clock: @Sendable () -> WallClock.Instant
 
     /// Creates the check; `configuration` must be valid for ``MLLPProbe`` (the factory checks it).
-    public init(configuration: MLLPProbe.Configuration = MLLPProbe.Configuration()) {
-        self.init(configuration: configuration, clock: WallClock.now)
+    public init(configuration: MLLPProbe.Configuration = MLLPProbe.Configuration(), transports: ProbeTransports? = nil) {
+        self.init(configuration: configuration, transports: transports, clock: WallClock.now)
     }
 
-    init(configuration: MLLPProbe.Configuration, clock: @escaping @Sendable () -> WallClock.Instant) {
+    init(
+        configuration: MLLPProbe.Configuration,
+        transports: ProbeTransports? = nil,
+        clock: @escaping @Sendable () -> WallClock.Instant
+    ) {
         self.configuration = configuration
+        self.transports = transports
         self.clock = clock
     }
 
@@ -51,7 +58,8 @@ public struct MLLPHealthCheck: HealthCheck {
             server: server,
             timeout: timeout,
             group: group,
-            probe: MLLPHealthProbe(probe: probe)
+            probe: MLLPHealthProbe(probe: probe),
+            transport: self.transports?.transport(for: server)
         )
     }
 
@@ -95,7 +103,7 @@ public struct MLLPHealthCheck: HealthCheck {
                 reader.problem(line, "\(reader.context): mllp test message: \(error)")
                 return nil
             }
-            return MLLPHealthCheck(configuration: configuration, clock: self.clock)
+            return MLLPHealthCheck(configuration: configuration, transports: ProbeTransports(service), clock: self.clock)
         }
     }
 }

@@ -66,18 +66,25 @@ final class ClientHelloGate: ChannelInboundHandler, RemovableChannelHandler {
 @available(*, unavailable)
 extension ClientHelloGate: Sendable {}
 
-/// Terminate mode: sits between the TLS server handler and the core, telling the inspector how the client's
+/// Who hears how a terminated client's TLS handshake went: the `protocol: tls` inspector, or the termination in
+/// front of a `dicom` or `hl7` inspector.
+protocol TLSClientSessionDelegate: AnyObject {
+    func clientHandshakeCompleted(negotiatedProtocol: String?, version: String?)
+    func clientHandshakeFailed(_ error: any Error)
+}
+
+/// Terminate mode: sits between the TLS server handler and the core, telling its delegate how the client's
 /// handshake went, and turning a TCP FIN without TLS `close_notify` into a plain end of input (many clients close
 /// that way; the FIN itself still reaches the core).
 final class TLSSessionObserver: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private let inspector: TLSConnectionInspector
+    private let delegate: any TLSClientSessionDelegate
     private var handshakeDone = false
 
-    init(inspector: TLSConnectionInspector) {
-        self.inspector = inspector
+    init(delegate: any TLSClientSessionDelegate) {
+        self.delegate = delegate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -88,7 +95,7 @@ final class TLSSessionObserver: ChannelInboundHandler {
         if let event = event as? TLSUserEvent, case .handshakeCompleted(let negotiatedProtocol) = event {
             self.handshakeDone = true
             let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
-            self.inspector.clientHandshakeCompleted(
+            self.delegate.clientHandshakeCompleted(
                 negotiatedProtocol: negotiatedProtocol,
                 version: version.flatMap { $0 }.map(Self.describe)
             )
@@ -101,7 +108,7 @@ final class TLSSessionObserver: ChannelInboundHandler {
             return  // the inputClosed event or channelInactive that follows ends the connection normally
         }
         if !self.handshakeDone, error is NIOSSLError || error is BoringSSLError {
-            self.inspector.clientHandshakeFailed(error)
+            self.delegate.clientHandshakeFailed(error)
         }
         context.fireErrorCaught(error)
     }

@@ -1,4 +1,7 @@
+import Logging
+import NIOCore
 import NIOSSL
+import PacsgateCore
 
 /// TLS towards one server of a terminating service (`reencrypt: true`): the client contexts, built when the
 /// configuration is read.
@@ -8,7 +11,13 @@ struct ReencryptionLeg: Sendable {
     /// one without ALPN under the empty key.
     private let contexts: [String: NIOSSLContext]
 
-    init(options: TLSServerOptions, applicationProtocols: [String]) throws(TLSCertificateError) {
+    /// - Parameter clientCertificate: presented when the server asks for a certificate (`certificate`/`key` of the
+    ///   server entry, or the service's own on `dicom` and `hl7` services); `nil` presents none.
+    init(
+        options: TLSServerOptions,
+        applicationProtocols: [String],
+        clientCertificate: TLSCertificateSet.Entry? = nil
+    ) throws(TLSCertificateError) {
         self.options = options
         var base = TLSConfiguration.makeClientConfiguration()
         base.minimumTLSVersion = .tlsv12
@@ -26,6 +35,10 @@ struct ReencryptionLeg: Sendable {
             }
             guard !roots.isEmpty else { throw TLSCertificateError(file: caFile, problem: "holds no certificate") }
             base.trustRoots = .certificates(roots)
+        }
+        if let clientCertificate {
+            base.certificateChain = clientCertificate.chain.map { .certificate($0) }
+            base.privateKey = .privateKey(clientCertificate.key)
         }
         var contexts: [String: NIOSSLContext] = [:]
         for alpn in [""] + applicationProtocols {
@@ -48,8 +61,47 @@ struct ReencryptionLeg: Sendable {
         self.contexts[alpn ?? ""] ?? self.contexts[""]
     }
 
-    /// The SNI to send and the name to verify: `server_name`, else the client's SNI.
+    /// The SNI to send and the name to verify: `server_name`, else the client's SNI (`nil`: the server's IP address
+    /// is checked).
     func serverHostname(clientServerName: ServerName?) -> String? {
         (self.options.serverName ?? clientServerName)?.hostName
+    }
+
+    /// Adds the TLS client handler and its handshake watcher to a freshly connected server leg (the core's
+    /// ``ConnectionInspector/prepareServerChannel(_:server:position:)``). The future succeeds once the handshake is
+    /// done; a failure is logged (`TLS handshake with the server failed`), counted by `onFailure`, and fails the
+    /// connect so the core tries the next server.
+    func attach(
+        to channel: any Channel,
+        server: ServerIdentity,
+        position: ChannelPipeline.SynchronousOperations.Position,
+        alpn: String?,
+        hostname: String?,
+        timeout: TimeAmount,
+        logger: Logger,
+        client: String,
+        onFailure: @escaping @Sendable () -> Void
+    ) -> EventLoopFuture<Void> {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        do {
+            guard let sslContext = self.context(alpn: alpn) else { throw ServerTLSError(detail: "no TLS context") }
+            let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: hostname)
+            let watcher = ServerHandshakeWatcher(promise: promise, timeout: timeout)
+            try channel.pipeline.syncOperations.addHandlers([handler, watcher], position: position)
+        } catch {
+            promise.fail(ServerTLSError(detail: TLSErrorText.describe(error)))
+        }
+        let verify = self.options.verify
+        return promise.futureResult.flatMapErrorThrowing { error in
+            onFailure()
+            logger.warning(
+                "TLS handshake with the server failed",
+                metadata: [
+                    "conn.client": "\(client)", "conn.server": "\(server)", "tls.verify": "\(verify.rawValue)",
+                    "error": "\(TLSErrorText.describe(error))",
+                ]
+            )
+            throw error
+        }
     }
 }

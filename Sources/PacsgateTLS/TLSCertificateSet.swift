@@ -1,4 +1,5 @@
 public import NIOSSL
+import PacsgateCore
 import X509
 
 /// The certificates a terminating service presents, chosen by the client's SNI.
@@ -16,12 +17,26 @@ public struct TLSCertificateSet: Sendable {
         public var serverNames: [String]
         /// The leaf's expiry, seconds since the epoch.
         public var notValidAfter: Int
+        /// The leaf's subject (RFC 4514), for the overview.
+        public var subject: String
 
-        public init(chain: [NIOSSLCertificate], key: NIOSSLPrivateKey, serverNames: [String], notValidAfter: Int) {
+        public init(
+            chain: [NIOSSLCertificate], key: NIOSSLPrivateKey, serverNames: [String], notValidAfter: Int,
+            subject: String = ""
+        ) {
             self.chain = chain
             self.key = key
             self.serverNames = serverNames
             self.notValidAfter = notValidAfter
+            self.subject = subject
+        }
+
+        /// The leaf as the overview and metrics show it.
+        var status: TransportSecurityStatus.Certificate {
+            TransportSecurityStatus.Certificate(
+                subject: self.subject,
+                notValidAfter: WallClock.Instant(millisecondsSinceEpoch: Int64(self.notValidAfter) * 1000)
+            )
         }
     }
 
@@ -124,7 +139,13 @@ public struct TLSCertificateSet: Sendable {
             throw TLSCertificateError(file: key, problem: "does not match the certificate in \(certificate) (\(error))")
         }
         let names = serverNames ?? Self.dnsNames(of: leaf)
-        return Entry(chain: chain, key: privateKey, serverNames: names, notValidAfter: Int(leaf.notValidAfter))
+        return Entry(
+            chain: chain,
+            key: privateKey,
+            serverNames: names,
+            notValidAfter: Int(leaf.notValidAfter),
+            subject: PeerCertificateReader.identity(of: leaf)?.subject ?? ""
+        )
     }
 
     /// The DNS names of a certificate's subjectAltName, else its common name.

@@ -11,7 +11,7 @@ import PacsgateCore
 /// forwarded untouched. Terminate: a ``ClientHelloGate`` reads the ClientHello in front of the TLS server handler,
 /// the core's peek phase then sees decrypted bytes, and a re-encrypted server leg gets a TLS client handler whose
 /// handshake must succeed before anything is forwarded.
-final class TLSConnectionInspector: ConnectionInspector {
+final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegate {
     private let service: TLSServiceProtocol
     private let context: ConnectionContext
     private var machine: TLSConnectionStateMachine
@@ -27,13 +27,20 @@ final class TLSConnectionInspector: ConnectionInspector {
     /// Terminate mode puts NIOSSL on both legs; it holds written bytes until they are flushed.
     var addsChannelHandlers: Bool { self.service.mode == .terminate }
 
+    /// Terminate mode, once the client's handshake completed: the negotiated version (this path does not read the
+    /// cipher suite, and `protocol: tls` services ask for no client certificate).
+    var secureTransport: SecureTransportFacts? {
+        guard self.service.mode == .terminate, let version = self.machine.facts.negotiatedVersion else { return nil }
+        return SecureTransportFacts(version: version, cipher: nil, clientCertificate: nil)
+    }
+
     func configureClientPipeline(
         _ pipeline: ChannelPipeline.SynchronousOperations,
         position: ChannelPipeline.SynchronousOperations.Position
     ) throws {
         guard self.service.mode == .terminate else { return }
         try pipeline.addHandlers(
-            [ClientHelloGate(inspector: self), TLSSessionObserver(inspector: self)],
+            [ClientHelloGate(inspector: self), TLSSessionObserver(delegate: self)],
             position: position
         )
     }
@@ -151,33 +158,18 @@ final class TLSConnectionInspector: ConnectionInspector {
         position: ChannelPipeline.SynchronousOperations.Position
     ) -> EventLoopFuture<Void>? {
         guard self.service.mode == .terminate, let leg = self.service.legs[server.label] else { return nil }
-        let promise = channel.eventLoop.makePromise(of: Void.self)
-        do {
-            guard let sslContext = leg.context(alpn: self.machine.facts.negotiatedProtocol) else {
-                throw ServerTLSError(detail: "no TLS context")
-            }
-            let hostname = leg.serverHostname(clientServerName: self.machine.facts.hello?.serverName)
-            let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: hostname)
-            let watcher = ServerHandshakeWatcher(promise: promise, timeout: self.service.serverHandshakeTimeout)
-            try channel.pipeline.syncOperations.addHandlers([handler, watcher], position: position)
-        } catch {
-            promise.fail(ServerTLSError(detail: TLSErrorText.describe(error)))
-        }
-        let logger = self.context.logger
         let counters = self.service.counters
-        let client = self.context.client.logDescription
-        return promise.futureResult.flatMapErrorThrowing { error in
-            counters.countServerHandshakeFailure()
-            logger.warning(
-                "TLS handshake with the server failed",
-                metadata: [
-                    "conn.client": "\(client)", "conn.server": "\(server)",
-                    "tls.verify": "\(leg.options.verify.rawValue)",
-                    "error": "\(TLSErrorText.describe(error))",
-                ]
-            )
-            throw error
-        }
+        return leg.attach(
+            to: channel,
+            server: server,
+            position: position,
+            alpn: self.machine.facts.negotiatedProtocol,
+            hostname: leg.serverHostname(clientServerName: self.machine.facts.hello?.serverName),
+            timeout: self.service.serverHandshakeTimeout,
+            logger: self.context.logger,
+            client: self.context.client.logDescription,
+            onFailure: { counters.countServerHandshakeFailure() }
+        )
     }
 
     func forwarding(to server: ServerIdentity) {

@@ -129,6 +129,7 @@ private final class TLSProbeHandler: ChannelInboundHandler {
     private var probe: HTTPStatusProbe?
     private let promise: EventLoopPromise<HealthCheckResult>
     private var handshake: String?
+    private var certificateExpiry: WallClock.Instant?
     private var pending: ByteBuffer?
 
     init(probe: HTTPStatusProbe?, promise: EventLoopPromise<HealthCheckResult>) {
@@ -143,11 +144,13 @@ private final class TLSProbeHandler: ChannelInboundHandler {
         }
         let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
         let version = handler?.tlsVersion.map(TLSSessionObserver.describe) ?? "TLS"
-        let expiry = handler?.peerCertificate.map { CertificateExpiry.describe(notValidAfter: Int($0.notValidAfter)) }
+        let notValidAfter = handler?.peerCertificate.map { Int($0.notValidAfter) }
+        let expiry = notValidAfter.map { CertificateExpiry.describe(notValidAfter: $0) }
+        self.certificateExpiry = notValidAfter.map { WallClock.Instant(millisecondsSinceEpoch: Int64($0) * 1000) }
         let summary = "\(version) handshake ok; " + (expiry ?? "no server certificate")
         self.handshake = summary
         guard var probe = self.probe else {
-            self.promise.succeed(.success(summary))
+            self.promise.succeed(HealthCheckResult(succeeded: true, detail: summary, certificateExpiry: self.certificateExpiry))
             return
         }
         let step = probe.start()
@@ -202,7 +205,9 @@ private final class TLSProbeHandler: ChannelInboundHandler {
     /// Joins the handshake summary and the HTTP result.
     private func finish(_ result: HealthCheckResult) {
         let detail = [self.handshake, result.detail].compactMap { $0 }.joined(separator: "; ")
-        self.promise.succeed(HealthCheckResult(succeeded: result.succeeded, detail: detail))
+        self.promise.succeed(
+            HealthCheckResult(succeeded: result.succeeded, detail: detail, certificateExpiry: self.certificateExpiry)
+        )
     }
 }
 

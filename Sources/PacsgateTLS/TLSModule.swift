@@ -12,7 +12,7 @@ public struct TLSModule: ProtocolModule {
 
     public var healthChecks: [String: any HealthCheckFactory] { ["tls": TLSHealthCheck.Factory()] }
 
-    /// `reencrypt`, `verify`, `ca_file`, `server_name`.
+    /// `reencrypt`, `verify`, `ca_file`, `server_name`, `certificate`, `key`.
     public var serverKeys: Set<String> { TLSServiceConfiguration.serverKeys }
 
     public func makeServiceProtocol(
@@ -21,6 +21,10 @@ public struct TLSModule: ProtocolModule {
     ) -> (any ServiceProtocol)? {
         TLSServiceConfiguration.read(&reader, service: service)
     }
+
+    /// TLS termination for `tls:` on `dicom` and `hl7` services: hand it to those modules
+    /// (`DICOMModule(secureTransport: TLSModule.secureTransport)`).
+    public static var secureTransport: any SecureTransportProvider { TLSTransportProvider() }
 
     public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)?
     {

@@ -11,12 +11,13 @@ import Foundation
 /// Reads the `protocol: tls` keys of one service mapping (and of its servers) into a ``TLSServiceProtocol``.
 ///
 /// Service keys: `mode`, `sni_routes`, `default_servers`, `unknown_sni`, `max_hello_bytes`; with `mode: terminate`
-/// also `certificate` + `key`, `certificates`, `alpn`, `fallback_page`. Server keys (terminate only): `reencrypt`,
-/// `verify`, `ca_file`, `server_name`. Every problem is recorded with its line; certificate, key and CA files are
-/// loaded here, so `check-config` finds a bad file before any socket is bound.
+/// also `certificate` + `key`, `certificates`, `alpn`, `fallback_page`. Server keys (terminate only,
+/// ``ReencryptionLegReader``): `reencrypt`, `verify`, `ca_file`, `server_name`, `certificate`, `key`. Every problem
+/// is recorded with its line; certificate, key and CA files are loaded here, so `check-config` finds a bad file
+/// before any socket is bound.
 enum TLSServiceConfiguration {
     /// Keys of a server mapping the module reads.
-    static let serverKeys: Set<String> = ["reencrypt", "verify", "ca_file", "server_name"]
+    static let serverKeys: Set<String> = ReencryptionLegReader.keys
 
     /// Keys that only make sense when the gateway terminates TLS.
     private static let terminateOnlyKeys = ["certificate", "key", "certificates", "alpn", "fallback_page"]
@@ -310,11 +311,40 @@ enum TLSServiceConfiguration {
         applicationProtocols: [String],
         legs: inout [String: ReencryptionLeg]
     ) {
-        guard let node = reader.node("servers"), case .sequence(let items) = node.kind else { return }
-        for item in items {
-            guard case .mapping = item.kind, let label = MappingReader(item, context: "").peekString("label") else {
-                continue  // reported by the core
-            }
+        guard mode == .terminate else {
+            ReencryptionLegReader.refuseAll(
+                &reader,
+                context: context,
+                why: "applies only with 'mode: terminate' (in passthrough the client's TLS reaches the server untouched)"
+            )
+            return
+        }
+        legs = ReencryptionLegReader.read(
+            &reader,
+            context: context,
+            applicationProtocols: applicationProtocols,
+            defaultClientCertificate: nil
+        )
+    }
+}
+
+/// Reads the per-server keys of re-encrypted legs (`reencrypt`, `verify`, `ca_file`, `server_name`, `certificate`,
+/// `key`) from a service's `servers` list, for terminating `protocol: tls` services and for `tls:` on `dicom` and
+/// `hl7` services.
+enum ReencryptionLegReader {
+    static let keys: Set<String> = ["reencrypt", "verify", "ca_file", "server_name", "certificate", "key"]
+
+    /// Every server's leg, by label; problems (with lines) go into `reader`.
+    ///
+    /// - Parameter defaultClientCertificate: presented to servers that set no `certificate`/`key` of their own.
+    static func read(
+        _ reader: inout MappingReader,
+        context: String,
+        applicationProtocols: [String],
+        defaultClientCertificate: TLSCertificateSet.Entry?
+    ) -> [String: ReencryptionLeg] {
+        var legs: [String: ReencryptionLeg] = [:]
+        for (item, label) in Self.servers(&reader) {
             let where_ = "\(context) server '\(label)'"
             var server = MappingReader(item, context: where_)
             let known = server.problems.count  // the core reported these already
@@ -322,19 +352,12 @@ enum TLSServiceConfiguration {
             let verify = server.choice("verify", ServerCertificateVerification.self)
             let caFile = server.string("ca_file")
             let serverName = server.string("server_name")
+            let certificate = server.string("certificate")
+            let key = server.string("key")
             for problem in server.problems.dropFirst(known) { reader.problem(problem.line, problem.message) }
 
-            if mode == .passthrough {
-                for key in Self.serverKeys.sorted() where server.has(key) {
-                    reader.problem(
-                        server.entryLine(key) ?? item.line,
-                        "\(where_): '\(key)' applies only with 'mode: terminate' (in passthrough the client's TLS reaches the server untouched)"
-                    )
-                }
-                continue
-            }
             guard reencrypt == true else {
-                for key in ["verify", "ca_file", "server_name"] where server.has(key) {
+                for key in ["verify", "ca_file", "server_name", "certificate", "key"] where server.has(key) {
                     reader.problem(
                         server.entryLine(key) ?? item.line,
                         "\(where_): '\(key)' applies only with 'reencrypt: true'"
@@ -342,7 +365,13 @@ enum TLSServiceConfiguration {
                 }
                 continue
             }
-            var options = TLSServerOptions(reencrypt: true, verify: verify ?? .full, caFile: caFile)
+            var options = TLSServerOptions(
+                reencrypt: true,
+                verify: verify ?? .full,
+                caFile: caFile,
+                clientCertificate: certificate,
+                clientKey: key
+            )
             if let serverName {
                 do {
                     options.serverName = try ServerName(serverName)
@@ -356,11 +385,52 @@ enum TLSServiceConfiguration {
                     "\(where_): 'ca_file' is unused with 'verify: none'"
                 )
             }
+            var clientCertificate = defaultClientCertificate
+            switch (certificate, key) {
+            case (let certificate?, let key?):
+                do {
+                    clientCertificate = try TLSCertificateSet.load(certificate: certificate, key: key, serverNames: [])
+                } catch {
+                    reader.problem(server.entryLine("certificate") ?? item.line, "\(where_): certificate \(error)")
+                    continue
+                }
+            case (nil, nil):
+                break
+            default:
+                reader.problem(item.line, "\(where_): 'certificate' and 'key' go together")
+                continue
+            }
             do {
-                legs[label] = try ReencryptionLeg(options: options, applicationProtocols: applicationProtocols)
+                legs[label] = try ReencryptionLeg(
+                    options: options,
+                    applicationProtocols: applicationProtocols,
+                    clientCertificate: clientCertificate
+                )
             } catch {
                 reader.problem(server.entryLine("ca_file") ?? item.line, "\(where_): \(error)")
             }
+        }
+        return legs
+    }
+
+    /// Reports every leg key of every server as misplaced (`why`).
+    static func refuseAll(_ reader: inout MappingReader, context: String, why: String) {
+        for (item, label) in Self.servers(&reader) {
+            let server = MappingReader(item, context: "")
+            for key in Self.keys.sorted() where server.has(key) {
+                reader.problem(server.entryLine(key) ?? item.line, "\(context) server '\(label)': '\(key)' \(why)")
+            }
+        }
+    }
+
+    /// The server mappings with a label (the core reports the others).
+    private static func servers(_ reader: inout MappingReader) -> [(ConfigNode, String)] {
+        guard let node = reader.node("servers"), case .sequence(let items) = node.kind else { return [] }
+        return items.compactMap { item in
+            guard case .mapping = item.kind, let label = MappingReader(item, context: "").peekString("label") else {
+                return nil
+            }
+            return (item, label)
         }
     }
 }

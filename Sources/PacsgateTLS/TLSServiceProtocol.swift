@@ -53,4 +53,9 @@ public struct TLSServiceProtocol: ServiceProtocol {
     public func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector {
         TLSConnectionInspector(service: self, context: context)
     }
+
+    /// Terminating services: the certificates presented to clients (no client authentication).
+    public var transportSecurity: TransportSecurityStatus? {
+        self.termination.map { TransportSecurityStatus(certificates: $0.certificates.entries.map(\.status), clientAuthentication: .none) }
+    }
 }

@@ -47,18 +47,27 @@ public struct TLSServerOptions: Sendable, Equatable {
     public var verify: ServerCertificateVerification
     /// PEM file of the roots the server's chain must lead to (`nil`: the system's roots).
     public var caFile: String?
-    /// The name sent as SNI and verified in the server's certificate; `nil` uses the client's SNI.
+    /// The name sent as SNI and verified in the server's certificate; `nil` uses the client's SNI (`protocol: tls`)
+    /// or checks the server's IP address (`dicom`, `hl7`).
     public var serverName: ServerName?
+    /// PEM files of the certificate (and its key) the gateway presents when the server asks for one (`certificate`,
+    /// `key`); on `dicom` and `hl7` services the `tls:` block's certificate when not set.
+    public var clientCertificate: String?
+    public var clientKey: String?
 
     public init(
         reencrypt: Bool = false,
         verify: ServerCertificateVerification = .full,
         caFile: String? = nil,
-        serverName: ServerName? = nil
+        serverName: ServerName? = nil,
+        clientCertificate: String? = nil,
+        clientKey: String? = nil
     ) {
         self.reencrypt = reencrypt
         self.verify = verify
         self.caFile = caFile
         self.serverName = serverName
+        self.clientCertificate = clientCertificate
+        self.clientKey = clientKey
     }
 }

@@ -12,6 +12,11 @@ enum SampleRecords {
     static let hl7NAK = #"{"time":"2026-11-25T22:22:00.000Z","event":"hl7.rejected","service":"HL7","client":"10.1.2.3:40000","server":null,"reason":"bad_msh","detail":"MSH-9 missing at offset 41","offset":0,"bytes":120,"action":"nak","nak_code":"AE","sending_app":"RIS","sending_facility":"HOSP","message_type":"ORM^O01","control_id":"MSG0001"}"#
     static let tlsFailed = #"{"time":"2026-11-25T22:20:44.053Z","event":"tls.connection","service":"HTTPS","client":"10.1.2.3:53264","server":null,"sni":"viewer.hospital.example","outcome":"handshake_failed","refusal":null,"reason":"certificate unknown <&>"}"#
     static let tlsForwarded = #"{"time":"2026-11-25T22:20:44.053Z","event":"tls.connection","service":"HTTPS","client":"10.1.2.3:53264","sni":"viewer.hospital.example","outcome":"forwarded","refusal":null,"reason":"closed by both sides"}"#
+    // TLS services with client authentication (issue 19): the client certificate in the records.
+    static let certificate = #"{"subject":"O=Radiology,CN=ct1.hospital.example","san":["DNS:ct1.hospital.example"],"sha256":"87:2F:EC","issuer":"CN=Test Hospital CA","serial":"1001","not_after":"2026-12-09T06:15:41.000Z"}"#
+    static let secureAssociation = #"{"time":"2026-11-25T22:13:55.412Z","event":"dicom.association","service":"DICOM-TLS","client":"127.0.0.1:43868","server":{"label":"DICOM1","address":"127.0.0.1:31084"},"tls":{"version":"TLS1.3","cipher":"TLS_AES_256_GCM_SHA384"},"client_certificate":\#(certificate),"calling_ae":"CT_SCANNER1","called_ae":"MACH7","contexts":[],"outcome":"released","reject":null,"bytes_up":301,"bytes_down":290,"duration_ms":87,"end":"closed by both sides"}"#
+    static let secureHL7NAK = #"{"time":"2026-11-25T22:22:00.000Z","event":"hl7.rejected","service":"HL7-TLS","client":"10.1.2.3:40000","server":null,"tls":{"version":"TLS1.3","cipher":null},"client_certificate":\#(certificate),"reason":"sender_not_allowed","detail":"sending application RIS facility HOSP not on sender_allow","offset":0,"bytes":120,"action":"nak","nak_code":"AR","sending_app":"RIS","sending_facility":"HOSP","message_type":"ORM^O01","control_id":"MSG0001"}"#
+    static let refusedCertificate = #"{"time":"2026-11-25T22:20:44.053Z","event":"tls.connection","service":"DICOM-TLS","client":"10.1.2.3:53264","server":null,"mode":"terminate","protocol":"dicom","client_certificate":\#(certificate),"bytes_up":0,"bytes_down":0,"duration_ms":3,"outcome":"handshake_failed","refusal":"client_handshake_failed","reason":"certificate expired on 2020-01-02"}"#
     static let loginFailed = #"{"time":"2026-11-25T22:23:00.000Z","event":"admin.login","user":"(unknown user)","client":"10.1.2.3","result":"failed"}"#
     static let loginOK = #"{"time":"2026-11-25T22:23:01.000Z","event":"admin.login","user":"alice","client":"10.1.2.3","result":"ok"}"#
     static let logout = #"{"time":"2026-11-25T22:24:01.000Z","event":"admin.logout","user":"alice","client":"10.1.2.3","result":"ok"}"#
@@ -22,6 +27,7 @@ enum SampleRecords {
         ("dicom.association", association), ("dicom.association", rejectedAE), ("dicom.association", protocolError),
         ("hl7.rejected", hl7NAK), ("tls.connection", tlsFailed), ("admin.login", loginFailed), ("admin.login", loginOK),
         ("admin.logout", logout), ("admin.change", serverState), ("admin.change", reloadRefused),
+        ("dicom.association", secureAssociation), ("hl7.rejected", secureHL7NAK), ("tls.connection", refusedCertificate),
     ]
 }
 
@@ -89,6 +95,21 @@ struct AuditMessageTests {
         #expect(xml.contains(#"<EventOutcomeDescription>HL7: bad_msh, nak AE</EventOutcomeDescription>"#))
         #expect(xml.contains(#"<ActiveParticipant UserID="RIS" UserName="HOSP" UserIsRequestor="true" NetworkAccessPointID="10.1.2.3" NetworkAccessPointTypeCode="2">"#))
         #expect(!xml.contains("MSG0001"), "the control ID is not an audit field")
+    }
+
+    @Test("a client certificate in the record names the requesting participant (DICOM, HL7, a refused handshake)")
+    func clientCertificate() throws {
+        let identity = "O=Radiology,CN=ct1.hospital.example (SAN DNS:ct1.hospital.example; SHA-256 87:2F:EC)"
+        let association = try self.xml("dicom.association", SampleRecords.secureAssociation)
+        #expect(association.contains(#"<ActiveParticipant UserID="CT_SCANNER1" AlternativeUserID="AETITLES=CT_SCANNER1" UserName="\#(identity)" UserIsRequestor="true""#), "\(association)")
+        let hl7 = try self.xml("hl7.rejected", SampleRecords.secureHL7NAK)
+        #expect(hl7.contains(#"<ActiveParticipant UserID="RIS" UserName="\#(identity)" UserIsRequestor="true""#), "\(hl7)")
+        #expect(hl7.contains("<EventOutcomeDescription>HL7-TLS: sender_not_allowed, nak AR; sending facility HOSP</EventOutcomeDescription>"), "\(hl7)")
+        let refused = try self.xml("tls.connection", SampleRecords.refusedCertificate)
+        #expect(refused.contains(#"<EventTypeCode csd-code="110126" codeSystemName="DCM" originalText="Node Authentication"/>"#))
+        #expect(refused.contains(#"<ActiveParticipant UserID="O=Radiology,CN=ct1.hospital.example" AlternativeUserID="SHA256=87:2F:EC" UserName="\#(identity)" UserIsRequestor="true" NetworkAccessPointID="10.1.2.3""#), "\(refused)")
+        let detail = Base64.encode(Array("certificate expired on 2020-01-02".utf8))
+        #expect(refused.contains(#"<ParticipantObjectDetail type="Alert Description" value="\#(detail)"/>"#))
     }
 
     @Test("a TLS handshake failure: Node Authentication; a forwarded TLS connection gives no message")

@@ -37,13 +37,7 @@ struct GatewayExportTests {
 
         // Backends: dcmtk's storescp answers C-ECHO as MACH7; the HL7 service refuses its input before forwarding.
         let dicomBackendPort = try Ports.free()
-        let storescp = Process()
-        storescp.executableURL = URL(fileURLWithPath: "/usr/bin/storescp")
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/storescp") else { throw ToolFailure("dcmtk missing: apt-get install dcmtk") }
-        storescp.arguments = ["-aet", "MACH7", "-od", directory, String(dicomBackendPort)]
-        storescp.standardOutput = FileHandle.nullDevice
-        storescp.standardError = FileHandle.nullDevice
-        try storescp.run()
+        let storescp = try ExportPeers.storescp(port: dicomBackendPort, directory: directory)
         defer { terminate(storescp) }
         #expect(await eventually { canConnect(port: dicomBackendPort) }, "storescp did not start")
 
@@ -82,16 +76,8 @@ struct GatewayExportTests {
         let check = try await Tools.run(try Self.pacsgate, ["check-config", configPath])
         #expect(check.status == 0, "check-config: \(check.standardError)")
 
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: try Self.pacsgate)
-        gateway.arguments = ["run", "--config", configPath]
-        let log = "\(directory)/pacsgate.stderr"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        gateway.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        gateway.standardOutput = FileHandle.nullDevice
-        try gateway.run()
+        let (gateway, gatewayLog) = try ExportPeers.gateway(config: configPath, directory: directory)
         defer { terminate(gateway) }
-        let gatewayLog = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
         let up = await eventually { canConnect(port: dicomPort) && canConnect(port: hl7Port) && canConnect(port: adminPort) }
         try #require(up, "pacsgate did not start: \(gatewayLog())")
 

@@ -7,14 +7,23 @@ struct CheckConfigCommandTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test("the Mach7 sample validates: exit 0 and a one-line summary")
+    @Test("the Mach7 sample validates with the test PKI of scripts/make-test-pki.sh: exit 0 and a one-line summary")
     func mach7Sample() throws {
-        let result = try PacsgateProcess.run(["check-config", "Samples/mach7.yaml"], in: Self.repository)
-        #expect(result.status == 0)
+        let site = try SitePKI.make()
+        defer { try? FileManager.default.removeItem(at: site) }
+        let result = try PacsgateProcess.run(["check-config", "mach7.yaml"], in: site)
+        #expect(result.status == 0, "\(result.standardError)")
         #expect(
             result.standardOutput
-                == "Samples/mach7.yaml: OK — 4 services (DICOM 192.168.110.100:11112 dicom, HL7 192.168.110.101:6667 hl7, DMWL 192.168.110.102:5104 dicom, HTTPS 192.168.110.103:443 tls), 8 servers\n"
+                == "mach7.yaml: OK — 6 services (DICOM 192.168.110.100:11112 dicom, HL7 192.168.110.101:6667 hl7, DMWL 192.168.110.102:5104 dicom, DICOM-TLS 192.168.110.100:2762 dicom, HL7-TLS 192.168.110.101:6668 hl7, HTTPS 192.168.110.103:443 tls), 12 servers\n"
         )
+        // Without its certificate files the sample says which one is missing, with its line.
+        let missing = try PacsgateProcess.run(["check-config", "Samples/mach7.yaml"], in: Self.repository)
+        if !FileManager.default.fileExists(atPath: "/etc/pacsgate/tls/gateway.crt") {
+            #expect(missing.status == 1)
+            #expect(missing.standardError.contains("Samples/mach7.yaml:"), "\(missing.standardError)")
+            #expect(missing.standardError.contains("'/etc/pacsgate/tls/gateway.crt' cannot read a PEM certificate"), "\(missing.standardError)")
+        }
     }
 
     @Test("the loopback sample validates")
@@ -71,7 +80,8 @@ struct CheckConfigCommandTests {
     func versionAndHelp() throws {
         let version = try PacsgateProcess.run(["--version"], in: Self.repository)
         #expect(version.status == 0)
-        #expect(version.standardOutput == "0.1.0\n")
+        // The commit is checked in PacsgateServiceTests (VersionTests).
+        #expect(version.standardOutput.hasPrefix("0.1.0 (commit "), "\(version.standardOutput)")
         let help = try PacsgateProcess.run(["--help"], in: Self.repository)
         #expect(help.status == 0)
         #expect(help.standardOutput.contains("pacsgate check-config Samples/mach7.yaml"))
@@ -118,5 +128,30 @@ enum PacsgateProcess {
         return Result(
             status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
             standardError: String(decoding: errorData, as: UTF8.self))
+    }
+}
+
+/// The site sample with a test PKI: `scripts/make-test-pki.sh` into a fresh directory, and `Samples/mach7.yaml` copied
+/// there as `mach7.yaml` with `/etc/pacsgate/tls/` pointing at it (the sample references the files a site installs).
+enum SitePKI {
+    static func make() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacsgate-site-pki-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [
+            CheckConfigCommandTests.repository.appendingPathComponent("scripts/make-test-pki.sh").path, directory.path, "2",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PacsgateProcess.Missing(description: "scripts/make-test-pki.sh failed (\(process.terminationStatus))")
+        }
+        let sample = try String(
+            contentsOf: CheckConfigCommandTests.repository.appendingPathComponent("Samples/mach7.yaml"), encoding: .utf8)
+        try sample.replacingOccurrences(of: "/etc/pacsgate/tls/", with: directory.path + "/")
+            .write(to: directory.appendingPathComponent("mach7.yaml"), atomically: true, encoding: .utf8)
+        return directory
     }
 }

@@ -10,16 +10,18 @@ import Testing
 struct ConfigurationLoaderTests {
     let loader = ConfigurationLoader(registry: ProtocolRegistry([]))
 
-    @Test("the Mach7 sample decodes to the site's four services exactly")
+    @Test("the Mach7 sample decodes to the site's four plain services and the two TLS services beside them")
     func mach7() throws {
-        let path = CheckConfigCommandTests.repository.appendingPathComponent("Samples/mach7.yaml").path
-        let (configuration, _) = try loader.load(path: path).get()
-        #expect(configuration.services.map(\.label) == ["DICOM", "HL7", "DMWL", "HTTPS"])
+        let site = try SitePKI.make()
+        defer { try? FileManager.default.removeItem(at: site) }
+        let (configuration, _) = try ConfigurationLoader(registry: BuiltInModules.registry).load(path: site.appendingPathComponent("mach7.yaml").path).get()
+        #expect(configuration.services.map(\.label) == ["DICOM", "HL7", "DMWL", "DICOM-TLS", "HL7-TLS", "HTTPS"])
         #expect(configuration.services.map(\.listen.description) == [
-            "192.168.110.100:11112", "192.168.110.101:6667", "192.168.110.102:5104", "192.168.110.103:443",
+            "192.168.110.100:11112", "192.168.110.101:6667", "192.168.110.102:5104", "192.168.110.100:2762",
+            "192.168.110.101:6668", "192.168.110.103:443",
         ])
-        #expect(configuration.services.map(\.protocolName) == ["dicom", "hl7", "dicom", "tls"])
-        for service in configuration.services {
+        #expect(configuration.services.map(\.protocolName) == ["dicom", "hl7", "dicom", "dicom", "hl7", "tls"])
+        for service in configuration.services where !service.label.hasSuffix("-TLS") {
             #expect(service.servers.count == 2)
             #expect(service.servers.map(\.endpoint.host) == ["192.168.110.150", "192.168.110.151"])
             #expect(service.servers.allSatisfy { $0.endpoint.port == service.listen.port && $0.weight == 100 })
@@ -32,6 +34,19 @@ struct ConfigurationLoaderTests {
             #expect(service.healthCheck.fall == 3)
             #expect(service.balance == .roundrobin)
         }
+        // The TLS services: client certificates required, one node re-encrypted (and checked over TLS), one plain.
+        for service in configuration.services where service.label.hasSuffix("-TLS") {
+            let status = try #require(service.protocolHandler?.transportSecurity, "\(service.label) terminates TLS")
+            #expect(status.clientAuthentication == .required)
+            #expect(status.certificates.map(\.subject) == ["O=Radiology,CN=pacsgate.hospital.example"])
+            #expect(status.revocationListNextUpdate != nil)
+            #expect(service.servers.map(\.endpoint.host) == ["192.168.110.150", "192.168.110.151"])
+            let handler = try #require(service.protocolHandler)
+            #expect(handler.probeTransport(forServer: service.servers[0].label) != nil)
+            #expect(handler.probeTransport(forServer: service.servers[1].label) == nil)
+        }
+        #expect(configuration.services.first { $0.label == "DICOM-TLS" }?.healthCheck.type == "dicom-echo")
+        #expect(configuration.services.first { $0.label == "HL7-TLS" }?.healthCheck.type == "mllp")
         #expect(configuration.audit.path == "/var/log/pacsgate/audit.jsonl")
         #expect(configuration.sections["admin"] != nil)
     }

@@ -1,5 +1,6 @@
 import NIOCore
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateDICOM
@@ -174,6 +175,68 @@ import Testing
     @Test func noListsAllowEveryone() throws {
         let request = try self.request(calling: "ANYONE", called: "ANY-SCP")
         #expect(AEPolicy().decide(request, client: self.elsewhere) == .forward(servers: nil, route: nil))
+    }
+
+    @Test func titlesBoundToACertificateNeedIt() throws {
+        let bound = AEPolicy(
+            callingAllow: AEAllowList([
+                AEAllowRule(
+                    pattern: try AEPattern("CT_SCANNER1"),
+                    certificate: CertificateRequirement(.subjectAlternativeName(nil, "ct1.hospital.example"))),
+                AEAllowRule(
+                    pattern: try AEPattern("CT_SCANNER1"),
+                    certificate: CertificateRequirement(.subjectAlternativeName(nil, "ct1-spare.hospital.example"))),
+                AEAllowRule(pattern: try AEPattern("MR*")),
+            ]),
+            calledAllow: AEAllowList([
+                AEAllowRule(
+                    pattern: try AEPattern("MACH7-SECURE"),
+                    certificate: CertificateRequirement(.subject("O=Radiology,CN=ct1.hospital.example"))),
+                AEAllowRule(pattern: try AEPattern("MACH7")),
+            ])
+        )
+        let ct1 = PeerCertificate.sample("ct1.hospital.example")
+        let other = PeerCertificate.sample("mr2.hospital.example")
+        let scanner = try self.request(calling: "CT_SCANNER1", called: "MACH7")
+        #expect(bound.decide(scanner, client: self.elsewhere, certificate: ct1) == .forward(servers: nil, route: nil))
+        #expect(
+            bound.decide(scanner, client: self.elsewhere, certificate: other)
+                == .reject(
+                    .callingAETitleNotRecognized,
+                    why: "calling AE title CT_SCANNER1 is bound to a client certificate with SAN ct1.hospital.example or "
+                        + "SAN ct1-spare.hospital.example; the client's certificate is O=Radiology,CN=mr2.hospital.example "
+                        + "(SAN DNS:mr2.hospital.example)")
+        )
+        #expect(
+            bound.decide(scanner, client: self.elsewhere)
+                == .reject(
+                    .callingAETitleNotRecognized,
+                    why: "calling AE title CT_SCANNER1 is bound to a client certificate with SAN ct1.hospital.example or "
+                        + "SAN ct1-spare.hospital.example; the client presented no certificate")
+        )
+        // Unbound titles pass with any certificate or none; unknown ones are simply not listed.
+        let mr = try self.request(calling: "MR2", called: "MACH7")
+        #expect(bound.decide(mr, client: self.elsewhere, certificate: other) == .forward(servers: nil, route: nil))
+        #expect(bound.decide(mr, client: self.elsewhere) == .forward(servers: nil, route: nil))
+        #expect(
+            bound.decide(try self.request(calling: "US1", called: "MACH7"), client: self.elsewhere, certificate: ct1)
+                == .reject(.callingAETitleNotRecognized, why: "calling AE title not on calling_ae_allow")
+        )
+        // The called AE list binds the same way (RJ reason 7).
+        #expect(
+            bound.decide(try self.request(calling: "MR2", called: "MACH7-SECURE"), client: self.elsewhere, certificate: other)
+                == .reject(
+                    .calledAETitleNotRecognized,
+                    why: "called AE title MACH7-SECURE is bound to a client certificate with subject "
+                        + "O=Radiology,CN=ct1.hospital.example; the client's certificate is "
+                        + "O=Radiology,CN=mr2.hospital.example (SAN DNS:mr2.hospital.example)")
+        )
+        #expect(
+            AEAllowRule(
+                pattern: try AEPattern("CT*"), networks: [try #require(ClientNetwork("10.1.2.0/24"))],
+                certificate: CertificateRequirement(.fingerprint("AB"))
+            ).description == "CT* from 10.1.2.0/24 with certificate SHA-256 fingerprint AB"
+        )
     }
 
     @Test func titlesBreakingTheAERulesNeverPassAConfiguredList() throws {

@@ -98,8 +98,8 @@ import Testing
             "10: service 'DICOM': calling_ae_allow[0]: AE title 'BAD\\x5CAE' contains byte 0x5C, which no AE title may contain",
             "11: service 'DICOM': calling_ae_allow[1]: AE title 'ABCDEFGHIJKLMNOPQ' has 17 characters besides '*' (an AE title has at most 16)",
             "12: service 'DICOM': calling_ae_allow[2]: '10.1.2.0/33' is not a client network (use e.g. 10.1.2.0/24, 10.1.2.7 or fd00::/8)",
-            "13: service 'DICOM': calling_ae_allow[3]: unknown key 'form' (known keys: ae, from)",
-            "14: service 'DICOM': calling_ae_allow[4]: give 'ae' (a title or pattern), 'from' (client networks) or both",
+            "13: service 'DICOM': calling_ae_allow[3]: unknown key 'form' (known keys: ae, certificate, from)",
+            "14: service 'DICOM': calling_ae_allow[4]: give 'ae' (a title or pattern), 'from' (client networks), 'certificate' or a combination",
             "15: service 'DICOM': 'called_ae_allow' is empty; remove the key to allow every AE title",
             "17: service 'DICOM': routes[0]: no server 'DICOM9' in this service (servers: DICOM1, DICOM2)",
             "18: service 'DICOM': routes[1]: 'servers' must list at least one server label",
@@ -109,6 +109,38 @@ import Testing
             #expect(text.contains(line), "missing problem: \(line)\nall: \(text.joined(separator: "\n"))")
         }
         #expect(text.count == expected.count, "\(text.joined(separator: "\n"))")
+    }
+
+    @Test func certificateBindingsAndTLSNeedTheTLSModuleAndClientAuthentication() {
+        // This registry has the DICOM module without TLS: 'tls' is refused with a reason, and a binding cannot be
+        // checked against a termination that does not exist (its own mistakes are still reported).
+        let problems = self.problems(
+            """
+                tls: { certificate: /etc/gw.crt, key: /etc/gw.key }
+                calling_ae_allow:
+                  - { ae: CT_SCANNER1, certificate: { san: ct1.hospital.example } }
+                  - { ae: MR1, certificate: { fingerprint: "12:34" } }
+            """
+        ).map(\.description)
+        #expect(
+            problems == [
+                "8: service 'DICOM': 'tls' is not available: this gateway is built without TLS",
+                "11: service 'DICOM': calling_ae_allow[1]: certificate 'fingerprint' must be a SHA-256 fingerprint (64 hex digits, colons allowed), as openssl x509 -noout -fingerprint -sha256 prints it",
+            ],
+            "\(problems.joined(separator: "\n"))"
+        )
+        let plain = self.problems(
+            """
+                calling_ae_allow:
+                  - { ae: CT_SCANNER1, certificate: { san: ct1.hospital.example } }
+            """
+        ).map(\.description)
+        #expect(
+            plain == [
+                "9: service 'DICOM': calling_ae_allow[0]: 'certificate' needs client certificates: add 'tls:' with client_auth: required (or optional) to the service"
+            ],
+            "\(plain.joined(separator: "\n"))"
+        )
     }
 
     @Test func unknownDICOMKeysAreStillReported() {

@@ -72,7 +72,7 @@ struct SimulatedNodeTests {
             #expect(echo.status == 0, "\(echo.output)")
 
             let file = "\(scope.directory)/multiframe.dcm"
-            try await Peers.python(RealPeerTests.multiFrameScript, [file], name: "make-multiframe", scope: scope)
+            try await Peers.python(DICOMFiles.multiFrameScript, [file], name: "make-multiframe", scope: scope)
             let store = try await Peers.run(
                 Peers.storescu,
                 ["-aet", "CT01", "-aec", "MACH7", "127.0.0.1", String(port), file],

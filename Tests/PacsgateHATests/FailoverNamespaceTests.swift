@@ -58,7 +58,7 @@ struct FailoverNamespaceTests {
         for sample in ["keepalived-primary.conf", "keepalived-secondary.conf"] {
             let path = "\(HALab.samples)/\(sample)"
             let output = try await ExternalTools.run(keepalived, ["-t", "-l", "-f", path])
-            // The only finding allowed: the scripts are not installed in /usr/local/lib/pacsgate on this machine.
+            // The only finding allowed: the scripts are not installed in /usr/lib/pacsgate on this machine.
             let findings = (output.standardOutput + output.standardError).split(separator: "\n")
                 .filter { !$0.contains("Disabling track script chk_pacsgate_health since not found/accessible") }
             #expect(findings.isEmpty, "\(sample): \(findings)")

@@ -20,8 +20,8 @@ package final class ChildProcess: Sendable {
         self.process = process
     }
 
-    /// Starts `executable` with `arguments` (and `environment`, or the test's own); output goes to
-    /// `<directory>/<name>.log`.
+    /// Starts `executable` with `arguments`; output goes to `<directory>/<name>.log`. `environment` adds to (or
+    /// overrides) this process's environment.
     package static func start(
         _ executable: String,
         _ arguments: [String],
@@ -37,7 +37,7 @@ package final class ChildProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if let environment { process.environment = environment }
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = log
         process.standardError = log

@@ -49,8 +49,9 @@ package struct RealSCP: Sendable {
         }
     }
 
-    /// Starts the SCP on a free port, retrying on another port if it loses a race for the first.
-    private static func start(
+    /// Starts the SCP on a free port, retrying on another port if it loses a race for the first: `command` gives the
+    /// program and its arguments for a port.
+    package static func start(
         _ name: String,
         scope: TestScope,
         directory: String,

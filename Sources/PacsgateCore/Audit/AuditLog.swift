@@ -81,6 +81,8 @@ public final class AuditLog: Sendable {
         /// When the writer entered the write (and sync) under way, if one is.
         var writeStartedAt: NIODeadline?
         var refusals: RefusalAggregator
+        /// Callers of ``whenWriterAnswers(_:)`` waiting for the writer to take its queue next.
+        var probes: [@Sendable () -> Void] = []
     }
 
     public let configuration: AuditConfiguration
@@ -159,6 +161,20 @@ public final class AuditLog: Sendable {
         }
         if wake { self.wakeWriter() }
         return promise.futureResult
+    }
+
+    /// Calls `answer` (on the writer thread) the next time the writer takes its queue, whether or not the records
+    /// can be written now: a full disk is answered within a second, a writer stuck in a `write` that does not return
+    /// (a hung disk) is not. The service watchdog's liveness check; a stopped log answers at once.
+    public func whenWriterAnswers(_ answer: @escaping @Sendable () -> Void) {
+        let (accepted, wake) = self.shared.withLockedValue { shared -> (Bool, Bool) in
+            guard shared.started, !shared.finished else { return (false, false) }
+            shared.probes.append(answer)
+            defer { shared.writerIdle = false }
+            return (true, shared.writerIdle)
+        }
+        guard accepted else { return answer() }
+        if wake { self.wakeWriter() }
     }
 
     /// Appends a record and waits until it is written.
@@ -375,7 +391,7 @@ public final class AuditLog: Sendable {
         var unsynced = false
         while true {
             let idle = self.shared.withLockedValue { shared -> Bool in
-                guard shared.queue.isEmpty, !shared.stopping else { return false }
+                guard shared.queue.isEmpty, shared.probes.isEmpty, !shared.stopping else { return false }
                 shared.writerIdle = true
                 return true
             }
@@ -391,12 +407,14 @@ public final class AuditLog: Sendable {
                 }
             }
             self.writeAggregates(self.shared.withLockedValue { $0.refusals.takeDue(now: NIODeadline.now()) })
-            let (batch, stopping) = self.shared.withLockedValue { shared -> ([Pending], Bool) in
+            let (batch, probes, stopping) = self.shared.withLockedValue { shared -> ([Pending], [@Sendable () -> Void], Bool) in
                 shared.writerIdle = false
                 let batch = shared.queue
                 shared.queue.removeAll(keepingCapacity: true)
-                return (batch, shared.stopping)
+                defer { shared.probes.removeAll() }
+                return (batch, shared.probes, shared.stopping)
             }
+            for answer in probes { answer() }
             backlog.append(contentsOf: batch)
             if !backlog.isEmpty {
                 self.flush(&backlog, writer: &writer, unsynced: &unsynced, lastSync: &lastSync)
@@ -418,12 +436,16 @@ public final class AuditLog: Sendable {
                 }
             }
         }
-        let waiters = self.shared.withLockedValue { shared -> [CheckedContinuation<Void, Never>] in
+        let (waiters, probes) = self.shared.withLockedValue { shared -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
             shared.finished = true
-            defer { shared.finishWaiters.removeAll() }
-            return shared.finishWaiters
+            defer {
+                shared.finishWaiters.removeAll()
+                shared.probes.removeAll()
+            }
+            return (shared.finishWaiters, shared.probes)
         }
         for waiter in waiters { waiter.resume() }
+        for answer in probes { answer() }
     }
 
     /// Woken by the first record of a burst: give the rest of it a moment to arrive (unless the log is stopping or

@@ -128,10 +128,12 @@ public struct ConfigurationDecoder: Sendable {
             label: label, listen: listen ?? Endpoint(host: "0.0.0.0", port: 1), protocolName: protocolName,
             balance: balance, persistence: persistence, servers: servers, maxConnections: maxConnections,
             maxConnectionsPerClient: perClient, timeouts: timeouts, line: node.line)
-        service.healthCheck = self.decodeHealthCheck(&reader, service: service)
         if let module {
             service.protocolHandler = module.makeServiceProtocol(&reader, service: service)
         }
+        // After the protocol: a check may run over the transport the protocol uses to a server (TLS to a node that
+        // only speaks TLS, ``ProbeTransports``).
+        service.healthCheck = self.decodeHealthCheck(&reader, service: service)
         let listenLine = listen == nil ? nil : reader.entryLine("listen")
         reader.finish()
         parent.absorb(reader)

@@ -19,11 +19,16 @@ public struct HealthCheckResult: Sendable, Equatable, CustomStringConvertible {
     public var detail: String
     /// How long the check took.
     public var latency: Duration
+    /// When the certificate the server presented expires, for checks that speak TLS (`nil` otherwise).
+    public var certificateExpiry: WallClock.Instant?
 
-    public init(succeeded: Bool, detail: String, latency: Duration = .zero) {
+    public init(
+        succeeded: Bool, detail: String, latency: Duration = .zero, certificateExpiry: WallClock.Instant? = nil
+    ) {
         self.succeeded = succeeded
         self.detail = detail
         self.latency = latency
+        self.certificateExpiry = certificateExpiry
     }
 
     public static func success(_ detail: String, latency: Duration = .zero) -> Self {
@@ -58,4 +63,27 @@ public struct ConnectHealthCheck: HealthCheck {
 struct ConnectOnlyProbe: HealthProbe {
     mutating func start() -> ProbeStep { .done(.success("connected")) }
     mutating func receive(_ data: inout ByteBuffer) -> ProbeStep { .done(.success("connected")) }
+}
+
+/// The ``ProbeTransport`` of each server of a service, by address: TLS to the servers the service re-encrypts to
+/// (a node that only speaks TLS is checked over TLS, with the settings the service's connections use), plain TCP to
+/// the others. Read from the service's protocol when the health check is built.
+public struct ProbeTransports: Sendable {
+    private let byEndpoint: [Endpoint: any ProbeTransport]
+
+    /// The transports of `service`'s servers (its protocol handler must already be set).
+    public init(_ service: ServiceConfiguration) {
+        var transports: [Endpoint: any ProbeTransport] = [:]
+        if let handler = service.protocolHandler {
+            for server in service.servers where transports[server.endpoint] == nil {
+                transports[server.endpoint] = handler.probeTransport(forServer: server.label)
+            }
+        }
+        self.byEndpoint = transports
+    }
+
+    /// The transport for the server at `server`; `nil` for plain TCP.
+    public func transport(for server: Endpoint) -> (any ProbeTransport)? {
+        self.byEndpoint[server]
+    }
 }

@@ -30,11 +30,44 @@ public enum ProbeStep {
     case done(HealthCheckResult)
 }
 
+/// What a health check's probe runs over when it is not plain TCP: TLS to a node that only speaks TLS.
+///
+/// The transport's handlers sit between the socket and the probe. Once the transport is ready they fire a
+/// ``ProbeTransportSecured`` event, whose detail joins the probe's result (`C-ECHO status 0x0000; TLS1.3, server
+/// certificate expires …`); a failure reaches the probe as a ``ProbeTransportError`` with operator words.
+public protocol ProbeTransport: Sendable {
+    /// Adds the transport's handlers to a new probe channel (on its event loop, before the probe's handler).
+    func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations) throws
+}
+
+/// Inbound user event of a ``ProbeTransport``: the transport is ready.
+public struct ProbeTransportSecured: Sendable {
+    /// Words for the check's result (`TLS1.3, server certificate expires 2027-03-01 (in 96 days)`).
+    public var detail: String
+    /// When the server's certificate expires.
+    public var certificateExpiry: WallClock.Instant?
+
+    public init(detail: String, certificateExpiry: WallClock.Instant?) {
+        self.detail = detail
+        self.certificateExpiry = certificateExpiry
+    }
+}
+
+/// A ``ProbeTransport`` failure, already in operator words (`TLS handshake failed: certificate verify failed`).
+public struct ProbeTransportError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
 /// Runs a ``HealthProbe`` over a TCP connection with an overall deadline.
 public enum ProbeConnection {
-    /// Connects to `server`, runs `probe`, and always closes the connection.
+    /// Connects to `server`, runs `probe` (over `transport` when given), and always closes the connection.
     public static func run<Probe: HealthProbe>(
-        server: Endpoint, timeout: Duration, group: any EventLoopGroup, probe: Probe
+        server: Endpoint, timeout: Duration, group: any EventLoopGroup, probe: Probe,
+        transport: (any ProbeTransport)? = nil
     ) async -> HealthCheckResult {
         let eventLoop = group.next()
         let started = NIODeadline.now()
@@ -45,6 +78,7 @@ public enum ProbeConnection {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try transport?.addHandlers(to: channel.pipeline.syncOperations)
                     try channel.pipeline.syncOperations.addHandler(ProbeHandler(probe: probe, promise: promise))
                 }
             }
@@ -77,6 +111,7 @@ public enum ProbeConnection {
 
     /// A short operator-readable form of a connect or I/O error.
     public static func describe(_ error: any Error) -> String {
+        if let transport = error as? ProbeTransportError { return transport.description }
         if let io = error as? IOError {
             switch io.errnoCode {
             case 111: return "connection refused"
@@ -106,6 +141,8 @@ private final class ProbeHandler<Probe: HealthProbe>: ChannelInboundHandler {
     private var probe: Probe
     private let promise: EventLoopPromise<HealthCheckResult>
     private var pending: ByteBuffer?
+    /// What the transport reported once ready (TLS version, certificate expiry).
+    private var secured: ProbeTransportSecured?
 
     init(probe: Probe, promise: EventLoopPromise<HealthCheckResult>) {
         self.probe = probe
@@ -129,13 +166,21 @@ private final class ProbeHandler<Probe: HealthProbe>: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.promise.succeed(self.probe.serverClosed())
+        self.finish(self.probe.serverClosed())
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.promise.succeed(.failure(ProbeConnection.describe(error)))
+        self.finish(.failure(ProbeConnection.describe(error)))
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let secured = event as? ProbeTransportSecured {
+            self.secured = secured
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     private func apply(_ step: ProbeStep, context: ChannelHandlerContext) {
@@ -146,9 +191,23 @@ private final class ProbeHandler<Probe: HealthProbe>: ChannelInboundHandler {
             context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
         case .sendAndFinish(let bytes, let result):
             let promise = self.promise
-            context.writeAndFlush(self.wrapOutboundOut(bytes)).whenComplete { _ in promise.succeed(result) }
+            let finished = self.withTransport(result)
+            context.writeAndFlush(self.wrapOutboundOut(bytes)).whenComplete { _ in promise.succeed(finished) }
         case .done(let result):
-            self.promise.succeed(result)
+            self.finish(result)
         }
+    }
+
+    private func finish(_ result: HealthCheckResult) {
+        self.promise.succeed(self.withTransport(result))
+    }
+
+    /// The probe's result with the transport's words and certificate expiry (`C-ECHO status 0x0000; TLS1.3, …`).
+    private func withTransport(_ result: HealthCheckResult) -> HealthCheckResult {
+        guard let secured = self.secured else { return result }
+        var result = result
+        result.detail += "; \(secured.detail)"
+        result.certificateExpiry = secured.certificateExpiry
+        return result
     }
 }

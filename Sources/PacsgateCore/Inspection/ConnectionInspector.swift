@@ -79,6 +79,15 @@ public protocol ConnectionInspector: AnyObject {
     /// The connection is over. The returned future (if any) must complete before the connection is released; use it
     /// to make the audit record durable.
     func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>?
+
+    /// The client leg's TLS session when the gateway terminated it (version, cipher, client certificate); `nil`
+    /// without termination or before the handshake completed. The one place the session's facts are kept for what
+    /// reports them beyond the inspector's own records (PROXY protocol v2's PP2_TYPE_SSL).
+    var secureTransport: SecureTransportFacts? { get }
+
+    /// Called by a ``SecureTransportTermination`` wrapping this inspector (never by the core), once, when the
+    /// client's TLS handshake has completed and before any decrypted byte is offered to ``inspect(_:)``.
+    func clientTransportSecured(_ facts: SecureTransportFacts)
 }
 
 extension ConnectionInspector {
@@ -98,6 +107,8 @@ extension ConnectionInspector {
     public func halfClosed(by side: ConnectionSide) -> HalfCloseHandling { .propagate }
     public func closing(_ reason: CloseReason) -> ClosingWords { ClosingWords() }
     public func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? { nil }
+    public var secureTransport: SecureTransportFacts? { nil }
+    public func clientTransportSecured(_ facts: SecureTransportFacts) {}
 }
 
 /// What an inspector decided about the bytes seen so far.

@@ -56,6 +56,19 @@ public protocol SimulatedNode: Sendable {
 public protocol ServiceProtocol: Sendable {
     /// A fresh inspector for a newly accepted connection.
     func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector
+
+    /// What health checks of the server labelled `server` run their probe over: TLS where the service re-encrypts to
+    /// it, `nil` (the default) for plain TCP.
+    func probeTransport(forServer server: String) -> (any ProbeTransport)?
+
+    /// The certificates the service presents to clients, for the overview and metrics; `nil` (the default) when it
+    /// terminates no TLS.
+    var transportSecurity: TransportSecurityStatus? { get }
+}
+
+extension ServiceProtocol {
+    public func probeTransport(forServer server: String) -> (any ProbeTransport)? { nil }
+    public var transportSecurity: TransportSecurityStatus? { nil }
 }
 
 /// What an inspector knows about its connection when it is made.

@@ -81,3 +81,17 @@ public enum WallClock {
         return Instant(millisecondsSinceEpoch: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
     }
 }
+
+extension WallClock.Instant {
+    /// A UTC calendar time (proleptic Gregorian; Howard Hinnant's days-from-civil).
+    public init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, millisecond: Int = 0) {
+        let shifted = month <= 2 ? year - 1 : year
+        let era = (shifted >= 0 ? shifted : shifted - 399) / 400
+        let yearOfEra = shifted - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = Int64(era * 146_097 + dayOfEra - 719_468)
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        self.init(millisecondsSinceEpoch: seconds * 1000 + Int64(millisecond))
+    }
+}

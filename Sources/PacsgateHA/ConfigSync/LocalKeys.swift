@@ -23,7 +23,13 @@ public struct LocalKeys: Sendable, Equatable {
         "services.*.key",
         "services.*.certificates",
         "services.*.servers.*.ca_file",
+        "services.*.servers.*.certificate",
+        "services.*.servers.*.key",
         "services.*.health_check.ca_file",
+        "services.*.tls.certificate",
+        "services.*.tls.key",
+        "services.*.tls.client_ca_file",
+        "services.*.tls.crl_file",
     ]
 
     /// The paths, in the order given.

@@ -55,3 +55,34 @@ enum Tools {
     }
 }
 
+
+/// The peers of the export tests that run the real `pacsgate run`.
+enum ExportPeers {
+    /// dcmtk's storescp answering C-ECHO as MACH7 on `port`, writing into `directory`; stop it with ``terminate(_:grace:)``.
+    static func storescp(port: Int, directory: String) throws -> Process {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/storescp") else {
+            throw ToolFailure("dcmtk missing: apt-get install dcmtk")
+        }
+        let storescp = Process()
+        storescp.executableURL = URL(fileURLWithPath: "/usr/bin/storescp")
+        storescp.arguments = ["-aet", "MACH7", "-od", directory, String(port)]
+        storescp.standardOutput = FileHandle.nullDevice
+        storescp.standardError = FileHandle.nullDevice
+        try storescp.run()
+        return storescp
+    }
+
+    /// `pacsgate run --config CONFIG`, its standard error in `<directory>/pacsgate.stderr`; returns the process and a
+    /// reader of that log.
+    static func gateway(config: String, directory: String) throws -> (Process, @Sendable () -> String) {
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: try GatewayExportTests.pacsgate)
+        gateway.arguments = ["run", "--config", config]
+        let log = "\(directory)/pacsgate.stderr"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        gateway.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        gateway.standardOutput = FileHandle.nullDevice
+        try gateway.run()
+        return (gateway, { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" })
+    }
+}

@@ -14,6 +14,8 @@ enum Backends {
         case scp
         case mllp
         case tls
+        /// The DICOM SCP behind its own TLS: the direct reference of the TLS-terminated association scenario.
+        case scpTLS
     }
 
     /// Binds one backend of `kind` on 127.0.0.1:`port`.
@@ -40,6 +42,10 @@ enum Backends {
                         guard let tls else { throw BenchError("TLS backend without a certificate") }
                         try pipeline.addHandler(NIOSSLServerHandler(context: tls))
                         try pipeline.addHandler(DiscardHandler())
+                    case .scpTLS:
+                        guard let tls else { throw BenchError("TLS backend without a certificate") }
+                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                        try pipeline.addHandler(SCPHandler())
                     }
                 }
             }

@@ -27,6 +27,8 @@ enum ClientScript: Sendable {
     case persistent(Exchange)
     /// Connect, complete a TLS handshake with SNI, close: one operation per connection.
     case tlsHandshake(context: NIOSSLContext, serverName: String)
+    /// Connect, complete a TLS handshake, run the exchanges inside the session, close: one operation per connection.
+    case tlsConnectPerOperation(context: NIOSSLContext, serverName: String, [Exchange])
 }
 
 /// What a run of clients measured.
@@ -129,8 +131,11 @@ final class LoadWorker {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    if case .tlsHandshake(let context, let serverName) = script {
+                    switch script {
+                    case .tlsHandshake(let context, let serverName), .tlsConnectPerOperation(let context, let serverName, _):
                         try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+                    case .connectPerOperation, .persistent:
+                        break
                     }
                     try pipeline.addHandler(ClientHandler(worker: bound.value, script: script, started: started))
                 }
@@ -207,7 +212,7 @@ final class ClientHandler: ChannelInboundHandler {
 
     private var exchanges: [Exchange] {
         switch self.script {
-        case .connectPerOperation(let exchanges): return exchanges
+        case .connectPerOperation(let exchanges), .tlsConnectPerOperation(_, _, let exchanges): return exchanges
         case .persistent(let exchange): return [exchange]
         case .tlsHandshake: return []
         }
@@ -221,7 +226,9 @@ final class ClientHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent {
+        // The handshake alone is the operation of `tlsHandshake`; `tlsConnectPerOperation` goes on inside the session
+        // (its first request, written at connect, left the TLS handler with the handshake).
+        if case .tlsHandshake = self.script, case .handshakeCompleted = event as? TLSUserEvent {
             self.worker.completed(started: self.started)
             self.done = true
             context.close(promise: nil)

@@ -30,7 +30,7 @@ struct Options {
           --concurrency N            concurrent clients for connection-per-operation scenarios (default 50)
           --idle N                   idle connections (default 9,900: two descriptors each in the proxy, limit 20,000)
           --variants a,b             subset: throughput-1 throughput-8 dicom-assoc dicom-store mllp-persistent
-                                     mllp-connect tls-hello idle-conns
+                                     mllp-connect tls-hello dicom-tls-assoc idle-conns
           --targets a,b              subset of direct,haproxy,nginx,pacsgate
           --protocol SVC=P           pacsgate protocol of a service (default dicom=dicom, hl7=hl7, tls=tls; tcp
                                      measures the bare forwarding core, e.g. --protocol dicom=tcp)

@@ -16,6 +16,9 @@ enum Catalogue {
         Variant(id: "mllp-connect", scenario: "mllp", title: "MLLP message → ACK, connect per message", unit: "msg/s"),
         Variant(id: "tls-hello", scenario: "tls-hello", title: "TLS handshakes with SNI (passthrough)", unit: "hs/s"),
         Variant(
+            id: "dicom-tls-assoc", scenario: "dicom-tls-assoc",
+            title: "DICOM over TLS, terminated: TLS 1.3 handshake → associate → C-ECHO → release", unit: "assoc/s"),
+        Variant(
             id: "idle-conns", scenario: "idle-conns", title: "Memory per idle connection", unit: "KiB/conn",
             higherIsBetter: false),
     ]
@@ -55,6 +58,11 @@ enum Catalogue {
             Route(name: "HL7", front: 24104, back: 24204, pacsgateProtocol: protocols["hl7"] ?? "tcp"),
             Route(name: "HTTPS", front: 24105, back: 24205, pacsgateProtocol: protocols["tls"] ?? "tcp"),
             Route(name: "IDLE", front: 24106, back: 24206),
+            // Every target terminates TLS 1.3 (same certificate) and forwards the plaintext association to the SCP
+            // backend; direct connects to the same SCP behind its own TLS on 24207.
+            Route(
+                name: "DICOM-TLS", front: 24107, back: 24202, pacsgateProtocol: "dicom", terminatesTLS: true,
+                directPort: 24207),
         ]
     }
 
@@ -67,6 +75,7 @@ enum Catalogue {
         case "dicom-store": name = "STORE"
         case "mllp-persistent", "mllp-connect": name = "HL7"
         case "tls-hello": name = "HTTPS"
+        case "dicom-tls-assoc": name = "DICOM-TLS"
         default: name = "IDLE"
         }
         return routes.first { $0.name == name } ?? routes[0]
@@ -79,6 +88,8 @@ struct ScenarioRunner {
     let group: any EventLoopGroup
     let targets: Targets
     let tlsClient: NIOSSLContext
+    /// TLS 1.3 only, X25519 only: what every TLS-terminating target negotiates with the same suites.
+    let tls13Client: NIOSSLContext
     let dicomFile: String
     let proxyCPUs: [Int]
     let loadCPUs: [Int]
@@ -123,13 +134,17 @@ struct ScenarioRunner {
         default:
             let script: ClientScript
             var concurrency = self.options.concurrency
+            let association = [
+                Exchange(send: ByteBuffer(bytes: EchoSCUBytes.associateRequest), reply: .dicomPDU(type: 0x02)),
+                Exchange(send: ByteBuffer(bytes: EchoSCUBytes.echoRequest), reply: .dicomPDU(type: 0x04)),
+                Exchange(send: ByteBuffer(bytes: EchoSCUBytes.releaseRequest), reply: .dicomPDU(type: 0x06)),
+            ]
             switch variant.id {
             case "dicom-assoc":
-                script = .connectPerOperation([
-                    Exchange(send: ByteBuffer(bytes: EchoSCUBytes.associateRequest), reply: .dicomPDU(type: 0x02)),
-                    Exchange(send: ByteBuffer(bytes: EchoSCUBytes.echoRequest), reply: .dicomPDU(type: 0x04)),
-                    Exchange(send: ByteBuffer(bytes: EchoSCUBytes.releaseRequest), reply: .dicomPDU(type: 0x06)),
-                ])
+                script = .connectPerOperation(association)
+            case "dicom-tls-assoc":
+                script = .tlsConnectPerOperation(context: self.tls13Client, serverName: "pacs.mach7.test", association)
+                note = "CPU per op: per association, its TLS 1.3 handshake included"
             case "mllp-persistent":
                 script = .persistent(Exchange(send: ByteBuffer(bytes: SyntheticData.hl7Message(controlID: "MSG00001")), reply: .mllpFrame))
                 concurrency = self.options.persistentConnections

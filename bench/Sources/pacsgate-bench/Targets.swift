@@ -10,13 +10,18 @@ struct Targets {
     let workers: Int
     let pacsgateBinary: String
     let haproxySplice: Bool
+    /// What the targets present on routes that terminate TLS.
+    let certificate: TerminationCertificate
 
     /// The configuration files, written once.
     func writeConfigurations() throws -> [String: String] {
         let configurations = [
-            "haproxy": TargetConfigurations.haproxy(routes: self.routes, threads: self.workers, splice: self.haproxySplice),
-            "nginx": TargetConfigurations.nginx(routes: self.routes, workers: self.workers, workDirectory: self.workDirectory),
-            "pacsgate": TargetConfigurations.pacsgate(routes: self.routes, workDirectory: self.workDirectory),
+            "haproxy": TargetConfigurations.haproxy(
+                routes: self.routes, threads: self.workers, splice: self.haproxySplice, tls: self.certificate),
+            "nginx": TargetConfigurations.nginx(
+                routes: self.routes, workers: self.workers, workDirectory: self.workDirectory, tls: self.certificate),
+            "pacsgate": TargetConfigurations.pacsgate(
+                routes: self.routes, workDirectory: self.workDirectory, tls: self.certificate),
         ]
         for (name, text) in configurations {
             try text.write(toFile: self.path(name), atomically: true, encoding: .utf8)
@@ -34,7 +39,7 @@ struct Targets {
 
     /// The port a client connects to for `route` on `target`.
     func port(of route: Route, on target: TargetName) -> Int {
-        target == .direct ? route.back : route.front
+        target == .direct ? route.directPort ?? route.back : route.front
     }
 
     /// Starts `target` (nothing for direct) and waits until all its listeners accept connections.

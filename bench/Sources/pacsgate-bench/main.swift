@@ -63,10 +63,10 @@ enum BenchCommand {
         let tls = try NIOSSLContext(
             configuration: .makeServerConfiguration(certificateChain: certificate.map { .certificate($0) }, privateKey: .privateKey(key)))
         var channels: [any Channel] = []
-        for (kind, port) in [(Backends.Kind.echo, 24206), (.scp, 24202), (.mllp, 24204), (.tls, 24205)] {
+        for (kind, port) in [(Backends.Kind.echo, 24206), (.scp, 24202), (.mllp, 24204), (.tls, 24205), (.scpTLS, 24207)] {
             channels.append(try await Backends.bind(kind, port: port, group: group, tls: tls))
         }
-        progress("backends listening: echo 24206, scp 24202, mllp 24204, tls 24205")
+        progress("backends listening: echo 24206, scp 24202, mllp 24204, tls 24205, scp over tls 24207")
         for channel in channels { try await channel.closeFuture.get() }
     }
 
@@ -106,7 +106,8 @@ enum BenchCommand {
         let routes = Catalogue.routes(protocols: options.protocols)
         let targets = Targets(
             routes: routes, workDirectory: work, proxyCPUs: options.layout == "split" ? proxyCPUs : [], workers: workers,
-            pacsgateBinary: options.pacsgate, haproxySplice: options.haproxySplice)
+            pacsgateBinary: options.pacsgate, haproxySplice: options.haproxySplice,
+            certificate: try Self.terminationCertificate(in: work))
         let configurations = try targets.writeConfigurations()
 
         // Backends: the built-in ones in a process of their own, iperf3 and dcmtk's storescp as real peers.
@@ -119,16 +120,25 @@ enum BenchCommand {
                 log: "\(work)/storescp.log"),
         ]
         defer { for backend in backends { backend.stop() } }
-        guard HostSystem.waitForPorts(routes.map(\.back), timeout: 20) else {
+        guard HostSystem.waitForPorts(routes.map(\.back) + routes.compactMap(\.directPort), timeout: 20) else {
             throw BenchError("backends did not start; see \(work)/backends.log, iperf3.log, storescp.log")
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loadCPUs.count)
         var clientTLS = TLSConfiguration.makeClientConfiguration()
         clientTLS.certificateVerification = .none
+        // The TLS-terminating targets: TLS 1.3 and X25519 only, so BoringSSL (pacsgate, the client) and OpenSSL
+        // (HAProxy, nginx) agree on the key exchange; HAProxy and nginx are held to the suite BoringSSL picks
+        // (TargetConfigurations.tls13Suite).
+        var tls13 = clientTLS
+        tls13.minimumTLSVersion = .tlsv13
+        tls13.maximumTLSVersion = .tlsv13
+        tls13.curves = [.x25519]
+        tls13.shutdownTimeout = .seconds(1)
         let runner = ScenarioRunner(
             options: options, group: group, targets: targets, tlsClient: try NIOSSLContext(configuration: clientTLS),
-            dicomFile: dicomFile, proxyCPUs: proxyCPUs, loadCPUs: loadCPUs)
+            tls13Client: try NIOSSLContext(configuration: tls13), dicomFile: dicomFile, proxyCPUs: proxyCPUs,
+            loadCPUs: loadCPUs)
 
         let variants = Catalogue.variants.filter { options.variants?.contains($0.id) ?? true }
         let chosen = TargetName.allCases.filter { options.targets?.contains($0.rawValue) ?? true }
@@ -184,6 +194,7 @@ enum BenchCommand {
             idleConnections: options.idleConnections,
             concurrency: [
                 "dicom-assoc": options.concurrency, "mllp-connect": options.concurrency, "tls-hello": options.concurrency,
+                "dicom-tls-assoc": options.concurrency,
                 "mllp-persistent": options.persistentConnections,
             ],
             loadAverageAtEnd: HostSystem.read("/proc/loadavg")?.split(separator: " ").prefix(3).joined(separator: " "),
@@ -226,6 +237,16 @@ enum BenchCommand {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw BenchError("openssl could not make a certificate") }
+    }
+
+    /// The run's certificate as every TLS-terminating target takes it (HAProxy wants certificate and key in one file).
+    private static func terminationCertificate(in work: String) throws -> TerminationCertificate {
+        let certificate = TerminationCertificate(
+            certificate: "\(work)/cert.pem", key: "\(work)/key.pem", combined: "\(work)/cert-and-key.pem")
+        let combined = try String(contentsOfFile: certificate.certificate, encoding: .utf8)
+            + String(contentsOfFile: certificate.key, encoding: .utf8)
+        try combined.write(toFile: certificate.combined, atomically: true, encoding: .utf8)
+        return certificate
     }
 
     private static func cpuModel() -> String {

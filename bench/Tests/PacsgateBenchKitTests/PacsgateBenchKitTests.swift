@@ -54,6 +54,27 @@ import Testing
         #expect(text.contains("pid /w/nginx.pid;"))
     }
 
+    @Test func tlsRoutesTerminateWithTheSameCertificateEverywhere() {
+        let routes = self.routes + [
+            Route(name: "DICOM-TLS", front: 24107, back: 24202, pacsgateProtocol: "dicom", terminatesTLS: true, directPort: 24207)
+        ]
+        let tls = TerminationCertificate(certificate: "/w/cert.pem", key: "/w/key.pem", combined: "/w/cert-and-key.pem")
+        let haproxy = TargetConfigurations.haproxy(routes: routes, threads: 1, splice: false, tls: tls)
+        #expect(haproxy.contains("bind 127.0.0.1:24107 ssl crt /w/cert-and-key.pem ssl-min-ver TLSv1.3 ciphersuites TLS_AES_128_GCM_SHA256 curves X25519\n"))
+        #expect(haproxy.contains("bind 127.0.0.1:24102\n"), "plain routes stay plain")
+        let nginx = TargetConfigurations.nginx(routes: routes, workers: 1, workDirectory: "/w", tls: tls)
+        #expect(nginx.contains("listen 127.0.0.1:24107 ssl backlog=4096 so_keepalive=on;"))
+        #expect(nginx.contains("ssl_certificate /w/cert.pem;"))
+        #expect(nginx.contains("ssl_protocols TLSv1.3;"))
+        #expect(nginx.contains("ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;"))
+        let pacsgate = TargetConfigurations.pacsgate(routes: routes, workDirectory: "/w", tls: tls)
+        #expect(
+            pacsgate.contains(
+                "listen: \"127.0.0.1:24107\"\n    protocol: dicom\n    maxconn: 20000\n    tls: { certificate: /w/cert.pem, key: /w/key.pem }\n    servers:"
+            ), "\(pacsgate)")
+        #expect(pacsgate.ranges(of: "tls:").count == 1, "only the TLS route terminates")
+    }
+
     @Test func pacsgateServicesCarryTheirProtocol() {
         let text = TargetConfigurations.pacsgate(routes: self.routes, workDirectory: "/w")
         #expect(text.contains("listen: \"127.0.0.1:24102\"\n    protocol: dicom"))

@@ -1,0 +1,1 @@
+../../../Sources/PacsgateConfig/YAMLGuard.swift
