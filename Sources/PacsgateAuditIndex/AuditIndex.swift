@@ -498,14 +498,6 @@ public actor AuditIndex {
         }
     }
 
-    /// The first and last record times in the index (`nil` when it is empty).
-    public func timeSpan() async throws -> (first: Int64, last: Int64)? {
-        try await self.catchUp()
-        let rows = try await self.connect().query("SELECT min(time) AS first, max(time) AS last FROM records")
-        guard let first = rows.first?.column("first")?.integer, let last = rows.first?.column("last")?.integer else { return nil }
-        return (Int64(first), Int64(last))
-    }
-
     // MARK: the database
 
     private func connect() async throws -> SQLiteConnection {

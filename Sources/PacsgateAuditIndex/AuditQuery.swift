@@ -96,31 +96,6 @@ public struct AuditQuery: Sendable, Equatable {
             description: "\(name) '\(text)' is not a time: use 2026-11-24T14:00 (local time), 2026-11-24T13:00Z or "
                 + "+01:00, 2026-11-24 (midnight), or a duration ago such as 24h or 7d")
     }
-
-    /// The filters as named parameters (for links to the next page and to exports).
-    public var parameters: [(String, String)] {
-        var result: [(String, String)] = []
-        if let since { result.append(("since", WallClock.Instant(millisecondsSinceEpoch: since).iso8601)) }
-        if let until { result.append(("until", WallClock.Instant(millisecondsSinceEpoch: until).iso8601)) }
-        let patterns: [(String, String?)] = [
-            ("event", self.event), ("service", self.service), ("calling_ae", self.callingAE), ("called_ae", self.calledAE),
-        ]
-        for (name, value) in patterns { if let value { result.append((name, value)) } }
-        if let client { result.append(("client", client.text)) }
-        switch self.server {
-        case .network(let network)?: result.append(("server", network.text))
-        case .label(let label)?: result.append(("server", label))
-        case nil: break
-        }
-        let more: [(String, String?)] = [
-            ("outcome", self.outcome), ("sni", self.sni), ("message_type", self.messageType), ("control_id", self.controlID),
-        ]
-        for (name, value) in more { if let value { result.append((name, value)) } }
-        return result
-    }
-
-    /// Whether any filter is set.
-    public var isEmpty: Bool { self.parameters.isEmpty }
 }
 
 /// Times as the audit search reads them.

@@ -187,7 +187,7 @@ struct AuditSearchTests {
         await backend.kill()
     }
 
-    @Test("GET /api/v1/audit/report counts associations per hour with failures and rejections, also as CSV")
+    @Test("GET /api/v1/audit/report counts associations per hour with failures and rejections, also as CSV; the reports page draws a graph per calling AE")
     func report() async throws {
         let (harness, backend) = try await Self.gateway()
         try await harness.application.test(.router) { client in
@@ -208,6 +208,14 @@ struct AuditSearchTests {
                     "2026-11-24T14:00:00.000Z,SVC,,5,0,0,1,1",
                 ], "the header and the one hour with records: \(csv.text)")
             #expect(try await client.execute(uri: uri, method: .get, headers: ScopeAndAuditTests.bearer(.metrics)).status == .forbidden)
+
+            let session = try await AdminAPITests.login(client)
+            let page = try await client.execute(
+                uri: "/reports?group=calling_ae&since=2026-11-24T13:00&until=2026-11-24T16:00&tz=0", method: .get,
+                headers: [.cookie: session.cookie])
+            #expect(page.status == .ok)
+            #expect(page.text.components(separatedBy: "<div class=\"graph report\"").count - 1 == 5, "one graph per calling AE")
+            #expect(page.text.contains("data-series=\"SVC/&lt;script&gt;alert(1)&lt;/script&gt;\""))
         }
         await harness.stop()
         await backend.kill()
