@@ -168,52 +168,44 @@ private struct JSONScanner {
     private static let backslash = UInt8(ascii: "\\")
 
     mutating func record() -> AuditRecordFields? {
-        guard self.skipSpace(), self.bytes[self.position] == UInt8(ascii: "{") else { return nil }
-        self.position += 1
         var fields = AuditRecordFields()
-        guard self.skipSpace() else { return nil }
-        if self.bytes[self.position] == UInt8(ascii: "}") { return fields }
-        while true {
-            guard self.skipSpace(), self.bytes[self.position] == Self.quote, let key = self.rawString(),
-                self.skipSpace(), self.bytes[self.position] == UInt8(ascii: ":")
-            else { return nil }
-            self.position += 1
-            guard self.skipSpace() else { return nil }
-            guard self.value(for: key, into: &fields) else { return nil }
-            guard self.skipSpace() else { return nil }
-            switch self.bytes[self.position] {
-            case UInt8(ascii: ","): self.position += 1
-            case UInt8(ascii: "}"): return fields
-            default: return nil
-            }
-        }
+        let complete = self.members { scanner, key in scanner.value(for: key, into: &fields) }
+        return complete ? fields : nil
     }
 
     mutating func entries() -> [(key: String, value: String)]? {
-        guard self.skipSpace(), self.bytes[self.position] == UInt8(ascii: "{") else { return nil }
-        self.position += 1
         var entries: [(key: String, value: String)] = []
-        guard self.skipSpace() else { return nil }
-        if self.bytes[self.position] == UInt8(ascii: "}") { return entries }
+        let complete = self.members { scanner, key in
+            let start = scanner.position
+            let isString = scanner.bytes[scanner.position] == Self.quote
+            guard scanner.skipValue() else { return false }
+            let value =
+                isString
+                ? scanner.decode((start + 1)..<(scanner.position - 1))
+                : String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[start..<scanner.position]), as: UTF8.self)
+            entries.append((scanner.decode(key), value))
+            return true
+        }
+        return complete ? entries : nil
+    }
+
+    /// Walks the members of the object at the current position: `member` is called with each key (the position at
+    /// the start of its value) and reads the value. `false` when the object is not well formed or `member` says so.
+    private mutating func members(_ member: (inout JSONScanner, Range<Int>) -> Bool) -> Bool {
+        guard self.skipSpace(), self.bytes[self.position] == UInt8(ascii: "{") else { return false }
+        self.position += 1
+        guard self.skipSpace() else { return false }
+        if self.bytes[self.position] == UInt8(ascii: "}") { return true }
         while true {
             guard self.skipSpace(), self.bytes[self.position] == Self.quote, let key = self.rawString(),
                 self.skipSpace(), self.bytes[self.position] == UInt8(ascii: ":")
-            else { return nil }
+            else { return false }
             self.position += 1
-            guard self.skipSpace() else { return nil }
-            let start = self.position
-            let isString = self.bytes[self.position] == Self.quote
-            guard self.skipValue() else { return nil }
-            let value =
-                isString
-                ? self.decode((start + 1)..<(self.position - 1))
-                : String(decoding: UnsafeRawBufferPointer(rebasing: self.bytes[start..<self.position]), as: UTF8.self)
-            entries.append((self.decode(key), value))
-            guard self.skipSpace() else { return nil }
+            guard self.skipSpace(), member(&self, key), self.skipSpace() else { return false }
             switch self.bytes[self.position] {
             case UInt8(ascii: ","): self.position += 1
-            case UInt8(ascii: "}"): return entries
-            default: return nil
+            case UInt8(ascii: "}"): return true
+            default: return false
             }
         }
     }
