@@ -27,8 +27,7 @@ import SQLiteNIO
 /// background (``run(every:)``), so a search rarely has more than a few seconds of log to read first.
 ///
 /// SQLite (vapor/sqlite-nio, which bundles its own SQLite: nothing to install on the machine) was chosen over
-/// GRDB.swift, which needs Debian's libsqlite3-dev and builds a much larger Swift package (docs/admin.md has the
-/// first-build times measured on the 2-core CI machine).
+/// GRDB.swift, which needs Debian's libsqlite3-dev on the machine.
 ///
 /// Several processes may share one index (the gateway and `pacsgate audit search`): every change is made in an
 /// `IMMEDIATE` transaction that re-reads what was indexed, so two of them never index the same bytes twice.
