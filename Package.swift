@@ -6,9 +6,10 @@ import PackageDescription
 // Module map (dependencies point inward to the core):
 //
 //   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
-//   PacsgateApp → PacsgateAdmin, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
+//   PacsgateApp → PacsgateAdmin, PacsgateAuditIndex, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
 //               → PacsgateCore
-//   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig
+//   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig, PacsgateAuditIndex
+//   PacsgateAuditIndex → PacsgateCore (the audit log's SQLite search index, for the admin and `pacsgate audit`)
 //   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam, the NIO engine.
 //                 Knows nothing of DICOM, HL7 or TLS.
 //   PacsgateDataPlane → PacsgateCore: the native engine (epoll reactors, Linux). The only module that handles raw
@@ -44,6 +45,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The audit search index: SQLite bundled with the package (nothing to install; see PacsgateAuditIndex).
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         // This build's version and commit, the one place every command and page reads them from; the commit is
@@ -128,10 +131,23 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "PacsgateAuditIndex",
+            dependencies: [
+                "PacsgateCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "PacsgateAdmin",
             dependencies: [
                 "PacsgateCore",
                 "PacsgateConfig",
+                "PacsgateAuditIndex",
                 "PacsgateTLS",
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -187,6 +203,7 @@ let package = Package(
                 "PacsgateCore",
                 "PacsgateDataPlane",
                 "PacsgateAdmin",
+                "PacsgateAuditIndex",
                 "PacsgateHA",
                 "PacsgateATNA",
                 "PacsgateConfig",
@@ -301,6 +318,7 @@ let package = Package(
             dependencies: [
                 "PacsgateTestSupport",
                 "PacsgateAdmin",
+                "PacsgateAuditIndex",
                 "PacsgateCore",
                 "PacsgateConfig",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -91,6 +91,28 @@ enum AdminAssets {
     .login label { display: flex; flex-direction: column; gap: 4px; color: var(--ink-2); font-size: 13px; }
     .login input { padding: 8px; border: 1px solid #c9d1d9; border-radius: 6px; font: inherit; }
     .login .error { color: var(--bad); margin: 0; }
+    nav.sections { display: flex; gap: 2px; margin-left: 12px; flex-wrap: wrap; }
+    nav.sections a { color: var(--ink-2); text-decoration: none; padding: 5px 10px; border-radius: 6px; }
+    nav.sections a:hover { background: var(--line-2); }
+    nav.sections a.current { background: var(--ink); color: #fff; }
+    .filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 8px 14px; align-items: end; }
+    .filters label { display: flex; flex-direction: column; gap: 3px; color: var(--ink-2); font-size: 12.5px; }
+    .filters input, .filters select, .editor input, .editor select, .editor textarea {
+      padding: 5px 7px; border: 1px solid #c9d1d9; border-radius: 5px; font: inherit; background: var(--paper); }
+    .filters.inline-filters { display: flex; gap: 12px; margin-bottom: 10px; }
+    .filter-actions { display: flex; gap: 8px; align-items: center; }
+    .scroll.tall { max-height: 70vh; }
+    .pager { display: flex; gap: 8px; justify-content: flex-end; margin-top: 10px; }
+    .record-fields th { width: 190px; color: var(--ink-2); font-weight: 600; vertical-align: top; }
+    .wrap, .record-line { white-space: pre-wrap; word-break: break-all; }
+    .record-line { background: var(--line-2); padding: 10px; border-radius: 6px; font-size: 12px; }
+    .spark.bad polyline { stroke: var(--bad); }
+    .log-lines { max-height: 75vh; overflow: auto; background: #0f1419; border-radius: 8px; }
+    pre.log { margin: 0; padding: 10px 12px; color: #d5dde5; font-size: 12px; line-height: 1.5; white-space: pre-wrap; word-break: break-all; }
+    pre.log .level-trace, pre.log .level-debug { color: #8a96a3; }
+    pre.log .level-notice { color: #9fd3ff; }
+    pre.log .level-warning { color: #f2c14e; }
+    pre.log .level-error, pre.log .level-critical { color: #ff7b7b; font-weight: 600; }
     """#
 
     static let javascript = #"""
@@ -99,7 +121,7 @@ enum AdminAssets {
       "use strict";
       var csrf = document.querySelector('meta[name="csrf-token"]');
       csrf = csrf ? csrf.getAttribute("content") : "";
-      var main = document.getElementById("overview");
+      var main = document.querySelector("main[data-refresh]");
       var toast = document.getElementById("toast");
       var toastTimer = null;
 
@@ -116,7 +138,8 @@ enum AdminAssets {
         var nodes = root.querySelectorAll("time[data-time]");
         for (var i = 0; i < nodes.length; i++) {
           var date = new Date(nodes[i].getAttribute("data-time"));
-          if (!isNaN(date)) nodes[i].textContent = date.toLocaleTimeString();
+          if (isNaN(date)) continue;
+          nodes[i].textContent = nodes[i].hasAttribute("data-date") ? date.toLocaleString() : date.toLocaleTimeString();
         }
       }
 
@@ -130,7 +153,14 @@ enum AdminAssets {
             return response.ok ? response.text() : null;
           })
           .then(function (html) {
-            if (html !== null && html !== undefined) { main.innerHTML = html; localTimes(main); }
+            if (html === null || html === undefined) return;
+            var selector = main.getAttribute("data-refresh-target");
+            var target = selector ? document.querySelector(selector) : main;
+            if (!target) return;
+            var follow = target.scrollTop + target.clientHeight >= target.scrollHeight - 4;
+            target.innerHTML = html;
+            localTimes(target);
+            if (selector && follow) target.scrollTop = target.scrollHeight;
           })
           .catch(function () {});
       }
@@ -138,6 +168,7 @@ enum AdminAssets {
       document.addEventListener("submit", function (event) {
         var form = event.target;
         if (!main || !form.action || form.hasAttribute("data-upload")) return;
+        if ((form.getAttribute("method") || "get").toLowerCase() !== "post") return;
         var path = new URL(form.action).pathname;
         if (path === "/logout") return;
         event.preventDefault();
@@ -175,10 +206,21 @@ enum AdminAssets {
         });
       }
 
-      if (main) {
-        localTimes(document);
-        setInterval(refresh, 3000);
+      // Times typed without a zone are read in the browser's: the forms say which (minutes east of UTC).
+      var zones = document.querySelectorAll("input[data-tz]");
+      for (var z = 0; z < zones.length; z++) zones[z].value = String(-new Date().getTimezoneOffset());
+      var autosubmit = document.querySelectorAll("select[data-autosubmit]");
+      for (var a = 0; a < autosubmit.length; a++) {
+        autosubmit[a].addEventListener("change", function (event) { event.target.form.submit(); });
       }
+      var back = document.querySelector("a[data-back]");
+      if (back && window.history.length > 1) {
+        back.addEventListener("click", function (event) { event.preventDefault(); window.history.back(); });
+      }
+      localTimes(document);
+      var lines = document.getElementById("log-lines");
+      if (lines) lines.scrollTop = lines.scrollHeight;
+      if (main) setInterval(refresh, 3000);
     })();
     """#
 }

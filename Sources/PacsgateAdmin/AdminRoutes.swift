@@ -2,6 +2,7 @@ import Foundation
 public import Hummingbird
 public import Logging
 public import PacsgateCore
+import PacsgateAuditIndex
 
 /// The admin server's pages and JSON API. Every route is registered by ``register(on:)``; state changes go through
 /// the ``Gateway`` actor and the ``ConfigurationManager`` and are written to the audit log as `admin.change`.
@@ -17,13 +18,15 @@ public struct AdminRoutes: Sendable {
     let metrics: AdminMetrics
     let https: Bool
     let logger: Logger
+    let features: AdminFeatures
 
     public init(
         gateway: Gateway, audit: AuditLog, manager: ConfigurationManager, authenticator: AdminAuthenticator,
         activity: ActivityAggregator, history: TrafficHistory, metrics: AdminMetrics, https: Bool, logger: Logger,
-        alarms: @escaping @Sendable () -> [String] = { [] }
+        alarms: @escaping @Sendable () -> [String] = { [] }, features: AdminFeatures = AdminFeatures()
     ) {
         self.alarms = alarms
+        self.features = features
         self.gateway = gateway
         self.audit = audit
         self.manager = manager
@@ -33,6 +36,19 @@ public struct AdminRoutes: Sendable {
         self.metrics = metrics
         self.https = https
         self.logger = logger
+    }
+
+    /// The audit log's search index; `nil` without `audit.path`.
+    var auditIndex: AuditIndex? { self.features.auditIndex }
+
+    /// A page of the admin around `content`, with the navigation.
+    func chrome(
+        title: String, section: PageChrome.Section, user: String?, csrfToken: String, content: String, refresh: Int? = nil,
+        mainAttributes: String = "", tools: String = ""
+    ) -> String {
+        PageChrome.page(
+            title: title, section: section, user: user, csrfToken: csrfToken, content: content,
+            mainAttributes: mainAttributes, tools: tools, refresh: refresh)
     }
 
     /// Cookie names: `__Host-` pins them to this origin when the page is served over HTTPS.
@@ -90,6 +106,8 @@ public struct AdminRoutes: Sendable {
             }
             return JSONBody.response(outcome, status: outcome.handedOver ? .ok : outcome.refused ? .conflict : .gatewayTimeout)
         }
+        AuditSearchRoutes(routes: self).register(pages: pages, read: read)
+        LogsRoutes(routes: self).register(pages: pages, read: read)
         let admin = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .admin))
         admin.post("/config") { request, context in
             var request = request

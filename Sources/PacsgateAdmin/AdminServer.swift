@@ -37,12 +37,13 @@ public struct AdminServer: Service {
     ///   - onRunning: told the server's URL once it listens.
     ///   - onFailure: told why each time the server cannot run (it retries ten seconds later).
     ///   - alarms: alarms of other components shown as overview banners (the audit export while it spools).
+    ///   - features: the audit search index and the recent log lines the pages show.
     public init(
         configuration: AdminConfiguration, gateway: Gateway, manager: ConfigurationManager,
         metrics: AdminMetrics, tls: AdminCredentials.TLSMaterial?, logger: Logger,
         history: TrafficHistory = TrafficHistory(), onRunning: @escaping @Sendable (_ url: String) async -> Void = { _ in },
         onFailure: @escaping @Sendable (_ error: String) async -> Void = { _ in },
-        alarms: @escaping @Sendable () -> [String] = { [] }
+        alarms: @escaping @Sendable () -> [String] = { [] }, features: AdminFeatures = AdminFeatures()
     ) throws {
         self.configuration = configuration
         self.gateway = gateway
@@ -68,7 +69,7 @@ public struct AdminServer: Service {
         self.routes = AdminRoutes(
             gateway: gateway, audit: gateway.audit, manager: manager,
             authenticator: AdminAuthenticator(configuration: configuration), activity: activity, history: history,
-            metrics: metrics, https: tls != nil, logger: logger, alarms: alarms)
+            metrics: metrics, https: tls != nil, logger: logger, alarms: alarms, features: features)
     }
 
     /// The URL the server answers on once bound to `port`.

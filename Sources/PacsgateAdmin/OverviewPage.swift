@@ -5,21 +5,7 @@
 enum OverviewPage {
     /// The full page.
     static func page(_ overview: Overview, csrfToken: String, canUpload: Bool, notice: String? = nil) -> String {
-        """
-        <!doctype html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="csrf-token" content="\(HTML.escape(csrfToken))">
-        <title>System Overview · pacsgate</title>
-        <link rel="stylesheet" href="/static/admin.css">
-        <script src="/static/admin.js" defer></script>
-        </head>
-        <body>
-        <header class="bar">
-          <div class="brand"><span class="logo">pacsgate</span><span class="title">System Overview</span></div>
-          <div class="tools">
+        let tools = """
             <a class="button subtle" href="/api/v1/config" download="pacsgate.yaml">Download configuration</a>
             \(canUpload ? """
             <form class="inline upload" method="post" action="/api/v1/config" data-upload>
@@ -30,20 +16,11 @@ enum OverviewPage {
               <input type="hidden" name="csrf" value="\(HTML.escape(csrfToken))">
               <button class="button subtle" type="submit">Reload configuration</button>
             </form>
-            <span class="user">\(HTML.escape(overview.user ?? ""))</span>
-            <form class="inline" method="post" action="/logout">
-              <input type="hidden" name="csrf" value="\(HTML.escape(csrfToken))">
-              <button class="button subtle" type="submit">Log out</button>
-            </form>
-          </div>
-        </header>
-        <div id="toast" role="status" aria-live="polite"\(notice == nil ? " hidden" : "")>\(HTML.escape(notice ?? ""))</div>
-        <main id="overview" data-refresh="/fragment/overview">
-        \(Self.live(overview, csrfToken: csrfToken))
-        </main>
-        </body>
-        </html>
-        """
+            """
+        return PageChrome.page(
+            title: "System Overview", section: .overview, user: overview.user, csrfToken: csrfToken,
+            content: Self.live(overview, csrfToken: csrfToken),
+            mainAttributes: "id=\"overview\" data-refresh=\"/fragment/overview\"", tools: tools, notice: notice)
     }
 
     /// The part of the page that refreshes.

@@ -32,7 +32,8 @@ struct DemoCommand: AsyncParsableCommand {
         loaded.configuration.audit.path = "\(self.stateDir)/audit.jsonl"
         loaded.configuration.stateDirectory = self.stateDir
         let configuration = loaded.configuration
-        let logger = GatewayLauncher.bootstrapLogging(level: configuration.logLevel)
+        let (logger, recent) = GatewayLauncher.bootstrapLogging(
+            level: configuration.logLevel, recentLines: configuration.recentLogLines)
         let metrics = AdminMetrics.bootstrap()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopSizing.threadCount)
         let nodes = try await SimulatedNodes.start(
@@ -41,7 +42,7 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             try await GatewayLauncher.run(
                 loaded: loaded, configPath: nil, logger: logger, group: group, metrics: metrics, keepGeneratedUser: false,
-                onStarted: { startup in printOut(DemoBanner.text(configuration, startup: startup, stateDirectory: stateDir)) })
+                recentLogLines: recent, onStarted: { startup in printOut(DemoBanner.text(configuration, startup: startup, stateDirectory: stateDir)) })
         } catch {
             await nodes.stop()
             try? await group.shutdownGracefully()

@@ -1,4 +1,5 @@
 import Logging
+import PacsgateAdmin
 
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +25,8 @@ struct EscapingLogHandler: LogHandler {
     let lineStart: LineStart
     /// Receives each finished line (newline included). Standard error by default; tests capture it.
     let output: @Sendable (String) -> Void
+    /// Also keeps each line for the admin's logs page (`logging.recent_lines`).
+    let recent: RecentLogLines?
 
     enum LineStart: Sendable {
         /// `2026-11-25T20:17:51+0000 notice pacsgate: …`
@@ -33,11 +36,12 @@ struct EscapingLogHandler: LogHandler {
     }
 
     init(
-        label: String, lineStart: LineStart = .timestamp,
+        label: String, lineStart: LineStart = .timestamp, recent: RecentLogLines? = nil,
         output: @escaping @Sendable (String) -> Void = EscapingLogHandler.writeToStandardError
     ) {
         self.label = label
         self.lineStart = lineStart
+        self.recent = recent
         self.output = output
     }
 
@@ -58,10 +62,12 @@ struct EscapingLogHandler: LogHandler {
             case .timestamp: "\(Self.timestamp()) "
             case .syslogPriority: "<\(Self.syslogPriority(event.level))>"
             }
-        let line =
-            "\(start)\(event.level) \(Self.escape(self.label)):\(pretty.isEmpty ? "" : " \(pretty)") "
-            + "[\(Self.escape(event.source))] \(Self.escape("\(event.message)"))\n"
-        self.output(line)
+        let rest =
+            "\(event.level) \(Self.escape(self.label)):\(pretty.isEmpty ? "" : " \(pretty)") "
+            + "[\(Self.escape(event.source))] \(Self.escape("\(event.message)"))"
+        self.output(start + rest + "\n")
+        // The logs page shows a time on every line, also when the journal gets the priority prefix instead.
+        self.recent?.append(level: event.level, self.lineStart == .timestamp ? start + rest : "\(Self.timestamp()) " + rest)
     }
 
     /// syslog's priority for a level (RFC 5424: 2 critical … 7 debug); swift-log's `trace` is below debug.

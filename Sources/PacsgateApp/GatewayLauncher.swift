@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import PacsgateATNA
 import PacsgateAdmin
+import PacsgateAuditIndex
 import PacsgateConfig
 import PacsgateCore
 import PacsgateDataPlane
@@ -34,6 +35,7 @@ enum GatewayLauncher {
     static func run(
         loaded: LoadedConfiguration, configPath: String?, logger: Logger, group: any EventLoopGroup, metrics: AdminMetrics,
         keepGeneratedUser: Bool = true, extraServices: [any Service] = [], serviceManager: ServiceManagerNotifier? = nil,
+        recentLogLines: RecentLogLines? = nil,
         onStarted: @escaping @Sendable (Startup) async -> Void = { _ in }
     ) async throws {
         let configuration = loaded.configuration
@@ -119,6 +121,11 @@ enum GatewayLauncher {
         if configPath != nil {
             services.append(ReloadService(manager: manager, gateway: gateway, serviceManager: serviceManager))
         }
+        // The audit search index follows the log's files on its own thread (never the writer or an event loop).
+        let auditIndex = configuration.audit.path.map {
+            AuditIndex(location: .init(logPath: $0), logger: logger, lowPriority: true)
+        }
+        if let auditIndex { services.append(AuditIndexService(index: auditIndex)) }
         // Listeners bound inside the service group, awaited before READY=1.
         var listenersBound: [@Sendable () async -> Void] = []
         if let (adminConfiguration, tls, generated) = admin {
@@ -134,7 +141,8 @@ enum GatewayLauncher {
                     serviceManager?.setNote("admin", "admin server not listening (\(error)); retrying")
                     adminAttempted.report()
                 },
-                alarms: { [exporter] in exporter?.alarm.map { [$0] } ?? [] })
+                alarms: { [exporter] in exporter?.alarm.map { [$0] } ?? [] },
+                features: AdminFeatures(auditIndex: auditIndex, logs: recentLogLines))
             services.append(server)
             startup.adminURL = server.url(port: adminConfiguration.listen.port)
             startup.generatedUser = generated
@@ -210,13 +218,19 @@ enum GatewayLauncher {
 
     /// Logging to standard error at the configured level, control characters escaped (``EscapingLogHandler``), lines
     /// starting with a timestamp or (for journald) with the syslog priority; call once per process.
-    static func bootstrapLogging(level: Logger.Level, lineStart: EscapingLogHandler.LineStart = .timestamp) -> Logger {
+    ///
+    /// With `recentLines` > 0 the lines written are also kept, the newest `recentLines` of them, for the admin's logs
+    /// page (`logging.recent_lines`).
+    static func bootstrapLogging(
+        level: Logger.Level, lineStart: EscapingLogHandler.LineStart = .timestamp, recentLines: Int = 0
+    ) -> (Logger, RecentLogLines?) {
+        let recent = recentLines > 0 ? RecentLogLines(capacity: recentLines) : nil
         LoggingSystem.bootstrap { label in
-            var handler = EscapingLogHandler(label: label, lineStart: lineStart)
+            var handler = EscapingLogHandler(label: label, lineStart: lineStart, recent: recent)
             handler.logLevel = level
             return handler
         }
-        return Logger(label: "pacsgate")
+        return (Logger(label: "pacsgate"), recent)
     }
 }
 
@@ -238,6 +252,21 @@ struct GatewayService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await self.gateway.shutdown(grace: self.grace)
+    }
+}
+
+/// Keeps the audit search index up to date in the background (a search then has at most a few seconds of log to read
+/// first) and closes it at shutdown.
+struct AuditIndexService: Service {
+    let index: AuditIndex
+    /// How often the index reads what the log gained.
+    static let interval: Duration = .seconds(5)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.index.run(every: Self.interval)
+        }
+        await self.index.shutdown()
     }
 }
 

@@ -17,7 +17,10 @@ public struct PacsgateCommand: AsyncParsableCommand {
               pacsgate ha-secret /etc/pacsgate/ha.secret     # a new shared secret for an HA pair
             """,
         version: PacsgateVersion.description,
-        subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self, HASecretCommand.self]
+        subcommands: [
+            RunCommand.self, CheckConfigCommand.self, DemoCommand.self, CtlCommand.self, HashPasswordCommand.self,
+            HASecretCommand.self, AuditCommand.self,
+        ]
     )
 
     public init() {}

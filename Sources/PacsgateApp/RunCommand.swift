@@ -56,8 +56,9 @@ struct RunCommand: AsyncParsableCommand {
             case .journal: true
             case .auto: EscapingLogHandler.standardErrorIsJournal(environment: environment)
             }
-        let logger = GatewayLauncher.bootstrapLogging(
-            level: loaded.configuration.logLevel, lineStart: journal ? .syslogPriority : .timestamp)
+        let (logger, recent) = GatewayLauncher.bootstrapLogging(
+            level: loaded.configuration.logLevel, lineStart: journal ? .syslogPriority : .timestamp,
+            recentLines: loaded.configuration.recentLogLines)
         let serviceManager = ServiceManagerNotifier.fromEnvironment(environment, logger: logger)
         DescriptorBudget.prepare(for: loaded.configuration, logger: logger)
         if loaded.configuration.audit.path == nil {
@@ -71,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             try await GatewayLauncher.run(
                 loaded: loaded, configPath: self.config, logger: logger, group: group, metrics: metrics,
-                serviceManager: serviceManager)
+                serviceManager: serviceManager, recentLogLines: recent)
         } catch {
             try? await group.shutdownGracefully()
             throw ExitCode(1)

@@ -45,6 +45,7 @@ public struct ConfigurationDecoder: Sendable {
 
         let (audit, syslog) = self.decodeAudit(&reader)
         var logLevel = Logger.Level.info
+        var recentLogLines = GatewayConfiguration.defaultRecentLogLines
         if let loggingNode = reader.node("logging") {
             var logging = MappingReader(loggingNode, context: "logging")
             if let level = logging.string("level") {
@@ -56,6 +57,7 @@ public struct ConfigurationDecoder: Sendable {
                         "logging: 'level' must be one of trace | debug | info | notice | warning | error | critical")
                 }
             }
+            if let lines = logging.int("recent_lines", in: 0...1_000_000) { recentLogLines = lines }
             logging.finish()
             reader.absorb(logging)
         }
@@ -70,7 +72,7 @@ public struct ConfigurationDecoder: Sendable {
         if !reader.problems.isEmpty { return .failure(ConfigErrors(reader.problems)) }
         let configuration = GatewayConfiguration(
             services: services, audit: audit, logLevel: logLevel, stateDirectory: stateDirectory,
-            shutdownGracePeriod: grace, sections: sections)
+            shutdownGracePeriod: grace, sections: sections, recentLogLines: recentLogLines)
         return .success((configuration, warnings))
     }
 

@@ -5,6 +5,10 @@ public struct GatewayConfiguration: Sendable {
     public var services: [ServiceConfiguration]
     public var audit: AuditConfiguration
     public var logLevel: Logger.Level
+    /// Log lines kept in memory for the admin's logs page (`logging.recent_lines`; 0 keeps none). Read at start.
+    public var recentLogLines: Int
+    /// Default of ``recentLogLines``.
+    public static let defaultRecentLogLines = 2000
     /// Where generated state lives (self-signed certificates, backups); `nil` = none.
     public var stateDirectory: String?
     /// How long open connections may take to finish after SIGTERM before they are closed.
@@ -15,11 +19,12 @@ public struct GatewayConfiguration: Sendable {
     public init(
         services: [ServiceConfiguration], audit: AuditConfiguration = AuditConfiguration(),
         logLevel: Logger.Level = .info, stateDirectory: String? = nil, shutdownGracePeriod: Duration = .seconds(30),
-        sections: [String: ConfigNode] = [:]
+        sections: [String: ConfigNode] = [:], recentLogLines: Int = GatewayConfiguration.defaultRecentLogLines
     ) {
         self.services = services
         self.audit = audit
         self.logLevel = logLevel
+        self.recentLogLines = recentLogLines
         self.stateDirectory = stateDirectory
         self.shutdownGracePeriod = shutdownGracePeriod
         self.sections = sections

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PacsgateAdmin
+import PacsgateAuditIndex
 import PacsgateConfig
 import PacsgateCore
 import PacsgateTestSupport
@@ -20,6 +21,8 @@ struct AdminHarness {
     let directory: URL
     let configPath: String
     let metrics: AdminMetrics
+    /// The audit log's search index (``start(yaml:admin:searchIndex:logs:prepare:)`` with `searchIndex: true`).
+    let auditIndex: AuditIndex?
 
     static let logger: Logger = {
         var logger = Logger(label: "pacsgate-admin-test")
@@ -50,8 +53,10 @@ struct AdminHarness {
 
     /// Writes `yaml` to a fresh directory, loads it and starts a gateway with the admin routes. `prepare` runs on
     /// the directory before the audit log opens `audit.jsonl` in it (a test may make that path lead elsewhere).
+    /// `searchIndex` adds the audit search index over `audit.jsonl`; `logs` the recent log lines of the logs page.
     static func start(
-        yaml: String, admin: AdminConfiguration = AdminHarness.defaultAdmin, prepare: (URL) throws -> Void = { _ in }
+        yaml: String, admin: AdminConfiguration = AdminHarness.defaultAdmin, searchIndex: Bool = false,
+        logs: RecentLogLines? = nil, prepare: (URL) throws -> Void = { _ in }
     ) async throws -> AdminHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacsgate-admin-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -61,7 +66,8 @@ struct AdminHarness {
         guard case .success(let (configuration, _)) = Self.loader.load(yaml: yaml) else {
             throw HarnessError("test configuration does not validate: \(Self.loader.load(yaml: yaml))")
         }
-        let audit = AuditLog(configuration: AuditConfiguration(path: directory.appendingPathComponent("audit.jsonl").path), logger: logger)
+        let auditPath = directory.appendingPathComponent("audit.jsonl").path
+        let audit = AuditLog(configuration: AuditConfiguration(path: auditPath), logger: logger)
         try audit.start()
         let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
         try await gateway.start()
@@ -69,12 +75,13 @@ struct AdminHarness {
             gateway: gateway, loader: loader, audit: audit, logger: logger, path: path, runningText: yaml,
             backupDirectory: directory.appendingPathComponent("backups").path)
         let metrics = AdminMetrics()
+        let auditIndex = searchIndex ? AuditIndex(location: .init(logPath: auditPath), logger: logger) : nil
         let server = try AdminServer(
             configuration: admin, gateway: gateway, manager: manager, metrics: metrics, tls: nil, logger: logger,
-            history: TrafficHistory(interval: .milliseconds(200)))
+            history: TrafficHistory(interval: .milliseconds(200)), features: AdminFeatures(auditIndex: auditIndex, logs: logs))
         return AdminHarness(
             gateway: gateway, audit: audit, manager: manager, routes: server.routes, configuration: admin,
-            directory: directory, configPath: path, metrics: metrics)
+            directory: directory, configPath: path, metrics: metrics, auditIndex: auditIndex)
     }
 
     /// A Hummingbird application over the routes, for `app.test(.router)`.
@@ -85,6 +92,7 @@ struct AdminHarness {
     func stop() async {
         await self.gateway.shutdown(grace: .seconds(2))
         await self.audit.shutdown()
+        await self.auditIndex?.shutdown()
         try? FileManager.default.removeItem(at: self.directory)
     }
 

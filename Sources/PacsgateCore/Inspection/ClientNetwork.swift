@@ -1,5 +1,4 @@
 public import NIOCore
-import PacsgateCore
 
 /// A client network from the configuration: `10.1.2.0/24`, `192.168.110.17` (one host), `fd00::/8`, `::1`.
 ///
@@ -59,6 +58,48 @@ public struct ClientNetwork: Sendable, Hashable, CustomStringConvertible {
 
     /// The network as written.
     public var description: String { self.text }
+
+    /// The lowest and highest address of the network as 16-byte IPv6 addresses in network byte order, IPv4 as
+    /// IPv4-mapped (`::ffff:a.b.c.d`): the form ``addressKey(_:)`` gives an address, so that "in this network" is a
+    /// range of byte strings (the audit search index compares them).
+    public var addressRange: (lower: [UInt8], upper: [UInt8]) {
+        if self.isIPv6 {
+            let hostBits = 128 - self.prefixLength
+            let lowHost: UInt64 = hostBits >= 64 ? .max : (hostBits == 0 ? 0 : (UInt64(1) << UInt64(hostBits)) - 1)
+            let highHost: UInt64 = hostBits <= 64 ? 0 : (hostBits >= 128 ? .max : (UInt64(1) << UInt64(hostBits - 64)) - 1)
+            return (Self.bytes(self.high, self.low), Self.bytes(self.high | highHost, self.low | lowHost))
+        }
+        let hostBits = 32 - self.prefixLength
+        let host: UInt64 = hostBits == 0 ? 0 : (UInt64(1) << UInt64(hostBits)) - 1
+        return (Self.bytes(0, 0xffff_0000_0000 | self.low), Self.bytes(0, 0xffff_0000_0000 | self.low | host))
+    }
+
+    /// The 16-byte form of an address (see ``addressRange``): `a.b.c.d`, an IPv6 address, either with a port
+    /// (`a.b.c.d:port`, `[v6]:port`); `nil` for anything else.
+    public static func addressKey(_ text: some StringProtocol) -> [UInt8]? {
+        var host = Substring(text)
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            host = host[host.index(after: host.startIndex)..<close]
+        } else if let colon = host.firstIndex(of: ":"), host[host.index(after: colon)...].firstIndex(of: ":") == nil {
+            // One colon: IPv4 with a port. More than one: a bare IPv6 address.
+            host = host[..<colon]
+        }
+        guard let address = try? SocketAddress(ipAddress: String(host), port: 0), let key = StickKey(clientAddress: address) else {
+            return nil
+        }
+        let words = key.words
+        return key.kind == .ipv6 ? Self.bytes(words.high, words.low) : Self.bytes(0, 0xffff_0000_0000 | words.low)
+    }
+
+    private static func bytes(_ high: UInt64, _ low: UInt64) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<8 {
+            bytes[index] = UInt8(truncatingIfNeeded: high >> UInt64(56 - 8 * index))
+            bytes[8 + index] = UInt8(truncatingIfNeeded: low >> UInt64(56 - 8 * index))
+        }
+        return bytes
+    }
 
     /// Keeps the first `prefixLength` bits of the address (IPv4 lives in the low 32 bits of `low`).
     private static func masked(
