@@ -5,6 +5,7 @@ import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
 import PacsgateHA
+import PacsgateVersion
 import ServiceLifecycle
 
 /// What the HA link needs from the application: the shared secret and the admin's configuration management.
