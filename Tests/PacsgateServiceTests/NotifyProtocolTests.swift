@@ -30,7 +30,10 @@ struct NotifyProtocolTests {
         let (servicePort, adminPort, haPort, peerPort, addedPort) =
             (try Ports.free(), try Ports.free(), try Ports.free(), try Ports.free(), try Ports.free())
         let secret = "\(scope.directory)/ha.secret"
-        try String(repeating: "5a", count: 32).write(toFile: secret, atomically: true, encoding: .utf8)
+        // 32 random bytes as hex: the HA link refuses a patterned secret and would never become ready.
+        var random = SystemRandomNumberGenerator()
+        let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+        try hex.write(toFile: secret, atomically: true, encoding: .utf8)
         chmod(secret, 0o600)
         let audit = "\(scope.directory)/audit.jsonl"
         let base = """
