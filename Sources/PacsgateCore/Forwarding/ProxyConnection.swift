@@ -282,7 +282,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
             let selection = self.service.pool.select(
                 method: configuration.balance, clientKey: self.clientKey, stickKey: stickKey,
                 stickTable: stickKey == nil ? nil : self.service.stickTable, allowed: self.routing.servers,
-                excluding: self.tried)
+                excluding: self.tried, returnToPrimary: configuration.persistence.returnToPrimary)
         else {
             let reason: UnavailableReason =
                 self.tried.isEmpty ? .noServer : .connectFailed("all \(self.tried.count) tried servers failed")

@@ -184,6 +184,7 @@ public actor Gateway {
             self.logger.notice(
                 "server state changed", metadata: ["service": "\(service)", "server": "\(server)", "from": "\(previous.rawValue)", "to": "\(state.rawValue)"])
         }
+        HealthMonitor.logBackupTier(runtime.pool, logger: runtime.logger)
         return previous
     }
 
@@ -197,6 +198,7 @@ public actor Gateway {
         }
         self.logger.notice(
             "server weight changed", metadata: ["service": "\(service)", "server": "\(server)", "from": "\(previous)", "to": "\(weight)"])
+        HealthMonitor.logBackupTier(runtime.pool, logger: runtime.logger)
         return previous
     }
 
