@@ -109,9 +109,8 @@ struct BackupServerRunTests {
                 try ExternalTools.pacsgate, ["run", "--config", configPath], name: "pacsgate", directory: scope.directory,
                 scope: scope)
             let gateway = "http://127.0.0.1:\(adminPort)"
-            try #require(
-                await eventually { await Self.takingNew(gateway) == ["A": true, "B": true, "DR": false] },
-                "the primaries take new connections, the backup stands by: \(await Self.servers(gateway)) \(process.output)")
+            let ready = await eventually { await Self.takingNew(gateway) == ["A": true, "B": true, "DR": false] }
+            try #require(ready, "the primaries take new connections, the backup stands by: \(process.output)")
             #expect(await Self.servers(gateway)["DR"]?["backup"] as? Bool == true)
             #expect(await Self.servers(gateway)["A"]?["backup"] as? Bool == false)
 
@@ -125,9 +124,8 @@ struct BackupServerRunTests {
             // 2. Both primaries down: the backup takes the associations; the overview and metrics say so.
             await a.stop()
             await b.stop()
-            try #require(
-                await eventually { await Self.takingNew(gateway) == ["A": false, "B": false, "DR": true] },
-                "the backup takes over: \(await Self.servers(gateway))")
+            let takenOver = await eventually { await Self.takingNew(gateway) == ["A": false, "B": false, "DR": true] }
+            try #require(takenOver, "the backup takes over: \(process.output)")
             #expect(await Self.servers(gateway)["A"]?["health"] as? String == "down")
             #expect(await eventually { process.output.contains("no primary server takes new connections; the backup servers do") })
             let metrics = try await Self.metrics(gateway)
@@ -145,9 +143,8 @@ struct BackupServerRunTests {
             // 3. The primaries come back on their ports: new associations, the persisted client's too, return.
             a = try await Self.storescp("storescp-a2", port: portA, directory: directoryA, scope: scope)
             b = try await Self.storescp("storescp-b2", port: portB, directory: directoryB, scope: scope)
-            try #require(
-                await eventually { await Self.takingNew(gateway) == ["A": true, "B": true, "DR": false] },
-                "the primaries are back: \(await Self.servers(gateway))")
+            let back = await eventually { await Self.takingNew(gateway) == ["A": true, "B": true, "DR": false] }
+            try #require(back, "the primaries are back: \(process.output)")
             #expect(await eventually { process.output.contains("a primary server takes new connections again; the backup servers stand by") })
             try await Self.echo(port, 5, scope: scope)
             try await Self.echo(port, 6, scope: scope)

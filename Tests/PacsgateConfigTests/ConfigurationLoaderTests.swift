@@ -152,10 +152,10 @@ struct ConfigurationLoaderTests {
         }
         #expect(errors.formatted(file: "f") == """
             f:4: service 'A' persistence: 'return_to_primary' must be true or false, found 'maybe'
-            f:8: service 'A' server 'A1': 'backup' must be true or false, found 'sometimes'
-            f:8: service 'A' server 'A1': 'source' (binding the server leg to a chosen local address) is not supported yet by this gateway; remove the key (see docs/configuration.md)
             f:5: service 'A': 'accept_proxy' (reading a PROXY protocol header from an upstream) is not supported yet by this gateway; remove the key (see docs/configuration.md)
             f:6: service 'A': 'source' (binding the server leg to a chosen local address) is not supported yet by this gateway; remove the key (see docs/configuration.md)
+            f:8: service 'A' server 'A1': 'backup' must be true or false, found 'sometimes'
+            f:8: service 'A' server 'A1': 'source' (binding the server leg to a chosen local address) is not supported yet by this gateway; remove the key (see docs/configuration.md)
             """)
     }
 }

@@ -408,7 +408,7 @@ import Testing
             problems(root) == [
                 ConfigProblem(
                     line: 6,
-                    "service 'PACS' persistence: unknown key 'expiry' (known keys: max_entries, timeout, type)"
+                    "service 'PACS' persistence: unknown key 'expiry' (known keys: max_entries, return_to_primary, timeout, type)"
                 )
             ]
         )
