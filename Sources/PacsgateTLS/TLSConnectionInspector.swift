@@ -186,6 +186,7 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
     /// answered and the connection closed, so no request reaches the server with the client's own copies.
     func filterUpstream(_ data: ByteBuffer, sink: UpstreamSink) {
         var rewriter = self.rewriter ?? ForwardedHeaderRewriter(clientAddress: self.context.client.ipAddress ?? "unknown")
+        self.rewriter = nil  // the only copy while it changes: its buffered head is not copied on write
         let actions = rewriter.receive(data)
         self.rewriter = rewriter
         for action in actions {
