@@ -31,6 +31,10 @@ let package = Package(
             dependencies: [.product(name: "PacsgateTLS", package: "pacsgate")]
         ),
         .executableTarget(
+            name: "FuzzProxyHeader",
+            dependencies: [.product(name: "PacsgateCore", package: "pacsgate")]
+        ),
+        .executableTarget(
             name: "FuzzServerHello",
             dependencies: [.product(name: "PacsgateTLS", package: "pacsgate")]
         ),

@@ -15,7 +15,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(FuzzDICOMPDU FuzzMLLP FuzzClientHello FuzzCRL FuzzServerHello FuzzConfig)
+    targets=(FuzzDICOMPDU FuzzMLLP FuzzClientHello FuzzCRL FuzzServerHello FuzzProxyHeader FuzzConfig)
 fi
 
 scratch="${FUZZ_SCRATCH:-fuzz/.build}"

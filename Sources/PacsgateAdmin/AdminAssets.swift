@@ -57,6 +57,8 @@ enum AdminAssets {
     .state.drain { color: var(--warn); border-color: #f0d7ad; background: #fdf6ea; }
     .state.halt { color: #fff; background: var(--halt); border-color: var(--halt); }
     .health { font-size: 12.5px; }
+    .role { margin-left: 6px; border-radius: 10px; padding: 1px 7px; font-size: 11.5px; font-weight: 600; border: 1px dashed var(--line); color: var(--ink-2); }
+    .role.backup.active { color: var(--warn); border: 1px solid #f0d7ad; background: #fdf6ea; }
     .checkcell { max-width: 420px; overflow: hidden; text-overflow: ellipsis; }
     .check { font-size: 12.5px; }
     .refused { color: var(--bad); }

@@ -57,6 +57,10 @@ public final class AdminMetrics: Sendable {
     private static var serverState: MetricNameDescriptor { descriptor(
         "server_admin_state", help: "1 for the server's administrative state (online, drain, halt).") }
     private static var serverWeight: MetricNameDescriptor { descriptor("server_weight", help: "Balancing weight of the server.") }
+    private static var serverBackup: MetricNameDescriptor { descriptor(
+        "server_backup", help: "1 for a backup server (takes new connections only while no primary server can).") }
+    private static var serverTakesNew: MetricNameDescriptor { descriptor(
+        "server_takes_new", help: "1 while the server takes new connections (a backup: only while every primary is unavailable).") }
     private static var checkLatency: MetricNameDescriptor { descriptor(
         "health_check_latency", unit: "seconds", help: "Duration of the server's last health check.") }
     private static var checks: MetricNameDescriptor { descriptor("health_checks", unit: "total", help: "Health checks by result (ok, failed).") }
@@ -183,6 +187,8 @@ public final class AdminMetrics: Sendable {
         gauge(Self.serverActive, labels, Double(server.activeConnections))
         gauge(Self.serverUp, labels, server.health == .up ? 1 : 0)
         gauge(Self.serverWeight, labels, Double(server.weight))
+        gauge(Self.serverBackup, labels, server.backup ? 1 : 0)
+        gauge(Self.serverTakesNew, labels, server.takesNew ? 1 : 0)
         for adminState in ServerAdminState.allCases {
             gauge(Self.serverState, labels + [("state", adminState.rawValue)], server.adminState == adminState ? 1 : 0)
         }

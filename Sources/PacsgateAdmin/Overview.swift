@@ -11,8 +11,10 @@ public struct Overview: Sendable, Codable, Equatable {
         public var state: String
         /// Health as the balancer sees it: `up` or `down`.
         public var health: String
-        /// Whether the server takes new (not stuck) connections now.
+        /// Whether the server takes new (not stuck) connections now (a backup only while no primary does).
         public var acceptsNew: Bool
+        /// A backup server: it takes new connections only while no primary server of the service can.
+        public var backup: Bool = false
         public var activeConnections: Int
         public var totalConnections: Int
         public var connectFailures: Int
@@ -245,8 +247,7 @@ extension Overview {
                 Server(
                     label: server.label, address: server.endpoint.description, weight: server.weight,
                     state: server.adminState.rawValue, health: server.health.rawValue,
-                    acceptsNew: server.adminState == .online && server.health == .up && server.weight > 0,
-                    activeConnections: server.activeConnections, totalConnections: server.totalConnections,
+                    acceptsNew: server.takesNew, backup: server.backup, activeConnections: server.activeConnections, totalConnections: server.totalConnections,
                     connectFailures: server.connectFailures,
                     lastCheck: server.lastCheck.map { check in
                         Check(

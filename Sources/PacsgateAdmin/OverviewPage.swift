@@ -133,9 +133,9 @@ enum OverviewPage {
                 """
         }
         return """
-            <tr class="server-row" data-server="\(HTML.escape(server.label))" data-state="\(HTML.escape(server.state))" data-health="\(HTML.escape(server.health))">
+            <tr class="server-row" data-server="\(HTML.escape(server.label))" data-state="\(HTML.escape(server.state))" data-health="\(HTML.escape(server.health))" data-role="\(server.backup ? "backup" : "primary")">
               <td class="status"><span class="dot \(healthClass)" title="health: \(HTML.escape(server.health))"></span></td>
-              <td class="label indent">\(HTML.escape(server.label))</td>
+              <td class="label indent">\(HTML.escape(server.label))\(Self.backupTag(server))</td>
               <td class="mono">\(HTML.escape(Self.host(server.address)))</td>
               <td class="num mono">\(HTML.escape(Self.port(server.address)))</td>
               <td><span class="state \(HTML.escape(server.state))">\(HTML.escape(server.state))</span></td>
@@ -156,6 +156,14 @@ enum OverviewPage {
               <td class="actions">\(buttons)</td>
             </tr>
             """
+    }
+
+    /// The tag after a backup server's label: whether it stands by or takes the new connections now.
+    private static func backupTag(_ server: Overview.Server) -> String {
+        guard server.backup else { return "" }
+        return server.acceptsNew
+            ? " <span class=\"role backup active\" title=\"no primary server takes new connections: this backup does\">backup · in use</span>"
+            : " <span class=\"role backup\" title=\"takes new connections only while no primary server can\">backup · standing by</span>"
     }
 
     /// `host` of `host:port` (brackets of IPv6 kept).

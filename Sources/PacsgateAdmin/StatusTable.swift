@@ -19,8 +19,9 @@ public enum StatusTable {
             ])
             for server in service.servers {
                 let check = server.lastCheck.map { "\($0.ok ? "ok" : "FAILED"): \($0.detail) (\(HTML.decimal($0.latencyMs, places: 1)) ms)" } ?? "-"
+                let role = server.backup ? (server.acceptsNew ? " (backup, in use)" : " (backup)") : ""
                 rows.append([
-                    "", "  " + server.label, server.address, "", "", String(server.weight), server.state,
+                    "", "  " + server.label + role, server.address, "", "", String(server.weight), server.state,
                     server.health == "up" ? "up" : "DOWN", String(server.activeConnections), String(server.totalConnections), check,
                 ])
             }

@@ -15,6 +15,8 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
     private let service: TLSServiceProtocol
     private let context: ConnectionContext
     private var machine: TLSConnectionStateMachine
+    /// `forwarded_headers`: the request rewriter, made with the first request.
+    private var rewriter: ForwardedHeaderRewriter?
 
     init(service: TLSServiceProtocol, context: ConnectionContext) {
         self.service = service
@@ -174,6 +176,34 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
 
     func forwarding(to server: ServerIdentity) {
         self.machine.forwarding(to: server)
+    }
+
+    // MARK: terminate: forwarded headers
+
+    var upstreamHandling: StreamHandling { self.service.forwardedHeaders ? .filter : .passthrough }
+
+    /// `forwarded_headers`: every request gets the gateway's forwarding headers; one it cannot frame safely is
+    /// answered and the connection closed, so no request reaches the server with the client's own copies.
+    func filterUpstream(_ data: ByteBuffer, sink: UpstreamSink) {
+        var rewriter = self.rewriter ?? ForwardedHeaderRewriter(clientAddress: self.context.client.ipAddress ?? "unknown")
+        self.rewriter = nil  // the only copy while it changes: its buffered head is not copied on write
+        let actions = rewriter.receive(data)
+        self.rewriter = rewriter
+        for action in actions {
+            switch action {
+            case .forward(let bytes):
+                sink.forward(bytes)
+            case .refuse(let status, let reason):
+                self.context.logger.notice(
+                    "refused HTTP request on a connection with forwarded headers",
+                    metadata: [
+                        "conn.client": "\(self.context.client.logDescription)", "http.status": "\(status)",
+                        "reason": "\(reason)",
+                    ])
+                sink.reply(HTTPAnswers.response(status: status, contentType: "text/plain; charset=utf-8", body: "\(status)\n", extraHeaders: []))
+                sink.close(reason: "HTTP request refused: \(reason)")
+            }
+        }
     }
 
     // MARK: end

@@ -11,7 +11,7 @@ import Foundation
 /// Reads the `protocol: tls` keys of one service mapping (and of its servers) into a ``TLSServiceProtocol``.
 ///
 /// Service keys: `mode`, `sni_routes`, `default_servers`, `unknown_sni`, `max_hello_bytes`; with `mode: terminate`
-/// also `certificate` + `key`, `certificates`, `alpn`, `fallback_page`. Server keys (terminate only,
+/// also `certificate` + `key`, `certificates`, `alpn`, `fallback_page`, `forwarded_headers`. Server keys (terminate only,
 /// ``ReencryptionLegReader``): `reencrypt`, `verify`, `ca_file`, `server_name`, `certificate`, `key`. Every problem
 /// is recorded with its line; certificate, key and CA files are loaded here, so `check-config` finds a bad file
 /// before any socket is bound.
@@ -20,7 +20,7 @@ enum TLSServiceConfiguration {
     static let serverKeys: Set<String> = ReencryptionLegReader.keys
 
     /// Keys that only make sense when the gateway terminates TLS.
-    private static let terminateOnlyKeys = ["certificate", "key", "certificates", "alpn", "fallback_page"]
+    private static let terminateOnlyKeys = ["certificate", "key", "certificates", "alpn", "fallback_page", "forwarded_headers"]
 
     static func read(_ reader: inout MappingReader, service: ServiceConfiguration) -> TLSServiceProtocol? {
         let context = "service '\(service.label)'"
@@ -46,6 +46,7 @@ enum TLSServiceConfiguration {
 
         var termination: TLSServiceProtocol.Termination? = nil
         var legs: [String: ReencryptionLeg] = [:]
+        var forwardedHeaders = false
         switch mode {
         case .passthrough:
             for key in Self.terminateOnlyKeys where reader.has(key) {
@@ -58,6 +59,12 @@ enum TLSServiceConfiguration {
             Self.readServers(&reader, context: context, mode: mode, applicationProtocols: [], legs: &legs)
         case .terminate:
             let alpn = Self.readALPN(&reader, context: context)
+            forwardedHeaders = reader.bool("forwarded_headers") ?? false
+            if forwardedHeaders, alpn.contains("h2") {
+                reader.problem(
+                    reader.entryLine("alpn") ?? reader.line,
+                    "\(context): 'forwarded_headers: true' sets the headers on HTTP/1.1 requests only; remove h2 from 'alpn' (clients then use HTTP/1.1)")
+            }
             termination = Self.readTermination(&reader, context: context, applicationProtocols: alpn)
             Self.readServers(&reader, context: context, mode: mode, applicationProtocols: alpn, legs: &legs)
             if termination == nil { return nil }
@@ -75,7 +82,8 @@ enum TLSServiceConfiguration {
             machine: machine,
             termination: termination,
             legs: legs,
-            serverHandshakeTimeout: .milliseconds(service.timeouts.connect.milliseconds)
+            serverHandshakeTimeout: .milliseconds(service.timeouts.connect.milliseconds),
+            forwardedHeaders: forwardedHeaders
         )
     }
 

@@ -19,6 +19,9 @@ public struct TLSServiceProtocol: ServiceProtocol {
     let serverHandshakeTimeout: TimeAmount
     /// Refusal counts of this service.
     public let counters: TLSServiceCounters
+    /// Terminate mode: set `X-Forwarded-For`, `X-Forwarded-Proto` and `Forwarded` on every request
+    /// (``ForwardedHeaderRewriter``).
+    let forwardedHeaders: Bool
 
     /// What a terminating service presents to clients.
     struct Termination: Sendable {
@@ -33,7 +36,8 @@ public struct TLSServiceProtocol: ServiceProtocol {
         machine: TLSConnectionStateMachine.Configuration,
         termination: Termination?,
         legs: [String: ReencryptionLeg],
-        serverHandshakeTimeout: TimeAmount
+        serverHandshakeTimeout: TimeAmount,
+        forwardedHeaders: Bool = false
     ) {
         self.label = label
         self.mode = machine.mode
@@ -41,6 +45,7 @@ public struct TLSServiceProtocol: ServiceProtocol {
         self.termination = termination
         self.legs = legs
         self.serverHandshakeTimeout = serverHandshakeTimeout
+        self.forwardedHeaders = forwardedHeaders
         self.counters = TLSServiceCounters.forService(label)
     }
 

@@ -29,17 +29,23 @@ struct ExecutableTests {
 
     static func yaml(port: Int, adminPort: Int, backends: [TestBackend], weight: Int, directory: URL) -> String {
         TestEngine.configurationLine + "services:\n" + serviceYAML("SVC", port: port, backends: backends, weight: weight)
-            + """
-            audit: { path: "\(directory.appendingPathComponent("audit.jsonl").path)" }
-            state_dir: "\(directory.path)"
-            admin:
-              listen: "127.0.0.1:\(adminPort)"
-              users:
-                - { name: alice, password_hash: "\(AdminHarness.passwordHash)" }
-              tokens:
-                - { name: ci, token_hash: "\(APIToken.Digest(of: AdminHarness.token))", scope: operate }
+            + Self.tail(adminPort: adminPort, directory: directory.path)
+    }
 
-            """
+    /// The top-level keys after `services`: the audit log and state in `directory`, and an admin section on
+    /// `adminPort` with the test user and an `operate` token.
+    static func tail(adminPort: Int, directory: String) -> String {
+        """
+        audit: { path: "\(directory)/audit.jsonl" }
+        state_dir: "\(directory)"
+        admin:
+          listen: "127.0.0.1:\(adminPort)"
+          users:
+            - { name: alice, password_hash: "\(AdminHarness.passwordHash)" }
+          tokens:
+            - { name: ci, token_hash: "\(APIToken.Digest(of: AdminHarness.token))", scope: operate }
+
+        """
     }
 
     static func start(backends: [TestBackend]) async throws -> (Gateway, Int) {

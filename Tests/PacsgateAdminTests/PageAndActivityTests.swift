@@ -111,7 +111,10 @@ struct PageAndActivityTests {
                         .init(
                             label: "DICOM1", address: "10.0.0.1:104", weight: 100, state: "drain", health: "up", acceptsNew: false,
                             activeConnections: 1, totalConnections: 6, connectFailures: 0,
-                            lastCheck: .init(ok: true, detail: "C-ECHO status 0x0000", latencyMs: 3.25, at: nil, passed: 4, failed: 0))
+                            lastCheck: .init(ok: true, detail: "C-ECHO status 0x0000", latencyMs: 3.25, at: nil, passed: 4, failed: 0)),
+                        .init(
+                            label: "DR", address: "10.9.0.1:104", weight: 100, state: "online", health: "up", acceptsNew: true,
+                            backup: true, activeConnections: 0, totalConnections: 0, connectFailures: 0, lastCheck: nil),
                     ])
             ], associations: [], hl7: [], tls: [], graphs: [])
         let json = try JSONBody.encoder().encode(overview)
@@ -122,6 +125,16 @@ struct PageAndActivityTests {
         #expect(lines.first?.hasPrefix("   SERVICE/SERVER") == true)
         #expect(lines.contains { $0.contains("DICOM1") && $0.contains("drain") && $0.contains("ok: C-ECHO status 0x0000 (3.3 ms)") })
         #expect(table.contains("AUDIT LOG FAILING: disk full"))
+        #expect(lines.contains { $0.contains("DR (backup, in use)") && $0.contains("10.9.0.1:104") })
+        #expect(!table.contains("DICOM1 (backup"))
+        // The page tags the backup, and says whether it stands by or takes the new connections.
+        let page = OverviewPage.page(decoded, csrfToken: "t", canUpload: false)
+        #expect(page.contains(#"data-server="DR" data-state="online" data-health="up" data-role="backup""#))
+        #expect(page.contains(#"data-server="DICOM1" data-state="drain" data-health="up" data-role="primary""#))
+        #expect(page.contains("backup · in use"))
+        var standing = decoded
+        standing.services[0].servers[1].acceptsNew = false
+        #expect(OverviewPage.page(standing, csrfToken: "t", canUpload: false).contains("backup · standing by"))
     }
 
     @Test("form bodies and admin URLs parse")

@@ -60,6 +60,18 @@ struct CheckConfigCommandTests {
                 "bad-duration.yaml",
                 "bad-duration.yaml:4: service 'HTTPS' health_check: bad duration '2 seconds' for 'interval' (use e.g. 500ms, 2s, 30m, 1h)"
             ),
+            (
+                "not-supported-yet.yaml",
+                "not-supported-yet.yaml:5: service 'DICOM': 'transparent' (binding the server leg to the client's own address (IP_TRANSPARENT)) is not supported yet by this gateway; remove the key (see docs/configuration.md)"
+            ),
+            (
+                "send-proxy-not-supported-yet.yaml",
+                "send-proxy-not-supported-yet.yaml:6: service 'HTTPS' server 'WEB1': 'send_proxy' (sending a PROXY protocol header to the server) is not supported yet by this gateway; remove the key (see docs/configuration.md)"
+            ),
+            (
+                "all-backups.yaml",
+                "all-backups.yaml:6: service 'DICOM': every server is a backup; a backup only takes connections while no primary can, so mark at least one server without 'backup: true'"
+            ),
         ])
     func brokenConfiguration(file: String, expected: String) throws {
         let directory = Self.repository.appendingPathComponent("Tests/PacsgateConfigTests/BrokenConfigs")

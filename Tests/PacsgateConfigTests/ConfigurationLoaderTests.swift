@@ -97,4 +97,65 @@ struct ConfigurationLoaderTests {
             f:6: service 'A' server 'A1': 'weight' must be a whole number from 0 to 1000000, found 'heavy'
             """)
     }
+
+    @Test("backup servers and persistence.return_to_primary: defaults, values, and the problems with their lines")
+    func backupKeys() throws {
+        let yaml = """
+            services:
+              - label: DICOM
+                listen: "127.0.0.1:11112"
+                persistence: { type: source-ip, return_to_primary: false }
+                servers:
+                  - { label: A, address: "127.0.0.1:1" }
+                  - { label: DR, address: "127.0.0.1:2", backup: true }
+              - label: HL7
+                listen: "127.0.0.1:6667"
+                persistence: source-ip
+                servers:
+                  - { label: B, address: "127.0.0.1:3", backup: false }
+            """
+        let (configuration, warnings) = try loader.load(yaml: yaml).get()
+        #expect(warnings.isEmpty)
+        #expect(configuration.services[0].servers.map(\.backup) == [false, true])
+        #expect(configuration.services[0].persistence.returnToPrimary == false)
+        #expect(configuration.services[1].servers.map(\.backup) == [false])
+        #expect(configuration.services[1].persistence.returnToPrimary == true, "the default")
+
+        let noEffect = """
+            services:
+              - label: A
+                listen: "127.0.0.1:2"
+                persistence:
+                  type: none
+                  return_to_primary: true
+                servers:
+                  - { label: A1, address: "127.0.0.1:1" }
+            """
+        let (_, noted) = try loader.load(yaml: noEffect).get()
+        #expect(noted.map { "\($0.line): \($0.message)" } == [
+            "6: service 'A': persistence 'return_to_primary' has no effect with persistence type 'none'"
+        ])
+
+        let broken = """
+            services:
+              - label: A
+                listen: "127.0.0.1:2"
+                persistence: { type: source-ip, return_to_primary: maybe }
+                accept_proxy: [10.0.0.0/8]
+                source: 127.0.0.1
+                servers:
+                  - { label: A1, address: "127.0.0.1:1", backup: sometimes, source: 127.0.0.2 }
+            """
+        guard case .failure(let errors) = loader.load(yaml: broken) else {
+            Issue.record("bad backup keys accepted")
+            return
+        }
+        #expect(errors.formatted(file: "f") == """
+            f:4: service 'A' persistence: 'return_to_primary' must be true or false, found 'maybe'
+            f:5: service 'A': 'accept_proxy' (reading a PROXY protocol header from an upstream) is not supported yet by this gateway; remove the key (see docs/configuration.md)
+            f:6: service 'A': 'source' (binding the server leg to a chosen local address) is not supported yet by this gateway; remove the key (see docs/configuration.md)
+            f:8: service 'A' server 'A1': 'backup' must be true or false, found 'sometimes'
+            f:8: service 'A' server 'A1': 'source' (binding the server leg to a chosen local address) is not supported yet by this gateway; remove the key (see docs/configuration.md)
+            """)
+    }
 }

@@ -348,7 +348,7 @@ import Testing
             problems(root) == [
                 ConfigProblem(
                     line: 7,
-                    "service 'PACS' server 'A': unknown key 'wieght' (known keys: address, label, state, weight)"
+                    "service 'PACS' server 'A': unknown key 'wieght' (known keys: address, backup, label, state, weight)"
                 )
             ]
         )
@@ -372,7 +372,7 @@ import Testing
                 ConfigProblem(line: 5, "service 'PACS' server: missing required key 'label'"),
                 ConfigProblem(
                     line: 6,
-                    "service 'PACS' server: unknown key 'wieght' (known keys: address, label, state, weight)"
+                    "service 'PACS' server: unknown key 'wieght' (known keys: address, backup, label, state, weight)"
                 ),
             ]
         )
@@ -408,7 +408,7 @@ import Testing
             problems(root) == [
                 ConfigProblem(
                     line: 6,
-                    "service 'PACS' persistence: unknown key 'expiry' (known keys: max_entries, timeout, type)"
+                    "service 'PACS' persistence: unknown key 'expiry' (known keys: max_entries, return_to_primary, timeout, type)"
                 )
             ]
         )

@@ -27,8 +27,9 @@ public final class ServerPool: Sendable {
         var checksPassed = 0
         var checksFailed = 0
         var smoothWeight = 0
+        var backup: Bool
 
-        /// May take a connection that is not stuck to it.
+        /// May take a connection that is not stuck to it, tier aside (a backup also waits until no primary can).
         var acceptsNew: Bool { adminState == .online && health.status == .up && weight > 0 }
         /// May take a connection stuck to it (drain lets stuck clients in).
         var acceptsStuck: Bool { adminState != .halt && health.status == .up }
@@ -37,6 +38,13 @@ public final class ServerPool: Sendable {
     private struct State {
         var members: [Member]
         var tieBreaker = 0
+        /// Whether the backups took the new connections when ``backupTierChange()`` last looked.
+        var backupsInUse = false
+
+        /// No primary takes new connections and some backup does.
+        var backupsTakeNew: Bool {
+            !self.members.contains { !$0.backup && $0.acceptsNew } && self.members.contains { $0.backup && $0.acceptsNew }
+        }
     }
 
     private let state: NIOLockedValueBox<State>
@@ -48,10 +56,15 @@ public final class ServerPool: Sendable {
     private static func member(_ server: ServerConfiguration, rise: Int, fall: Int) -> Member {
         Member(
             label: server.label, endpoint: server.endpoint, weight: server.weight, adminState: server.state,
-            health: HealthStateMachine(rise: rise, fall: fall))
+            health: HealthStateMachine(rise: rise, fall: fall), backup: server.backup)
     }
 
     /// Picks a server for a new connection and counts it as active on that server.
+    ///
+    /// Backup servers are a second tier: a new (not stuck) connection goes to a backup only while no primary server
+    /// this connection may use (`allowed`, not in `excluding`) takes new connections. A client stuck to a backup is
+    /// sent back to a primary once one does, when `returnToPrimary` is set; otherwise it stays on the backup while the
+    /// backup is up.
     ///
     /// - Parameters:
     ///   - method: the balancing method.
@@ -60,24 +73,32 @@ public final class ServerPool: Sendable {
     ///   - stickTable: the table `stickKey` lives in.
     ///   - allowed: restrict to these labels (protocol routing); `nil` = all.
     ///   - excluding: labels already tried for this connection.
+    ///   - returnToPrimary: `persistence.return_to_primary` of the service.
     public func select(
         method: BalanceMethod, clientKey: StickKey?, stickKey: StickKey?, stickTable: StickTable?,
-        allowed: Set<String>?, excluding: [String] = [], now: NIODeadline = .now()
+        allowed: Set<String>?, excluding: [String] = [], returnToPrimary: Bool = true, now: NIODeadline = .now()
     ) -> Selection? {
         self.state.withLockedValue { state in
             func permitted(_ member: Member) -> Bool {
                 (allowed?.contains(member.label) ?? true) && !excluding.contains(member.label)
             }
+            let primaryTakesNew = state.members.contains { !$0.backup && $0.acceptsNew && permitted($0) }
             if let stickKey, let stickTable, let label = stickTable.lookup(stickKey, now: now),
                 let index = state.members.firstIndex(where: { $0.label == label }),
-                state.members[index].acceptsStuck, permitted(state.members[index])
+                state.members[index].acceptsStuck, permitted(state.members[index]),
+                !(state.members[index].backup && primaryTakesNew && returnToPrimary)
             {
                 stickTable.stick(stickKey, to: label, now: now)
                 state.members[index].active += 1
                 state.members[index].total += 1
                 return Selection(label: label, endpoint: state.members[index].endpoint, stuck: true)
             }
-            guard let index = Self.pick(method, in: &state, clientKey: clientKey, where: { $0.acceptsNew && permitted($0) })
+            // The tier that takes new connections now: the primaries while any of them can, else the backups.
+            let backupTier = !primaryTakesNew
+            guard
+                let index = Self.pick(
+                    method, in: &state, clientKey: clientKey,
+                    where: { $0.backup == backupTier && $0.acceptsNew && permitted($0) })
             else { return nil }
             state.members[index].active += 1
             state.members[index].total += 1
@@ -217,6 +238,7 @@ public final class ServerPool: Sendable {
                     }
                     if old?.weight != server.weight { existing.weight = server.weight }
                     if old?.state != server.state { existing.adminState = server.state }
+                    existing.backup = server.backup
                     members.append(existing)
                 } else {
                     members.append(Self.member(server, rise: rise, fall: fall))
@@ -229,13 +251,27 @@ public final class ServerPool: Sendable {
     /// The servers as the overview shows them.
     public func snapshot() -> [ServerSnapshot] {
         self.state.withLockedValue { state in
-            state.members.map {
+            // While a primary takes new connections the backups stand by.
+            let primaryTakesNew = state.members.contains { !$0.backup && $0.acceptsNew }
+            return state.members.map {
                 ServerSnapshot(
                     label: $0.label, endpoint: $0.endpoint, weight: $0.weight, adminState: $0.adminState,
                     health: $0.health.status, lastCheck: $0.lastCheck, lastCheckAt: $0.lastCheckAt,
                     lastChangeAt: $0.lastChangeAt, activeConnections: $0.active, totalConnections: $0.total,
-                    connectFailures: $0.connectFailures, checksPassed: $0.checksPassed, checksFailed: $0.checksFailed)
+                    connectFailures: $0.connectFailures, checksPassed: $0.checksPassed, checksFailed: $0.checksFailed,
+                    backup: $0.backup, takesNew: $0.acceptsNew && (!$0.backup || !primaryTakesNew))
             }
+        }
+    }
+
+    /// `true` when the backup servers started taking the new connections since the last call, `false` when they
+    /// stopped (a primary is back), `nil` when nothing changed: each switch is reported once, whoever asks first.
+    public func backupTierChange() -> Bool? {
+        self.state.withLockedValue { state in
+            let now = state.backupsTakeNew
+            guard now != state.backupsInUse else { return nil }
+            state.backupsInUse = now
+            return now
         }
     }
 
@@ -262,6 +298,10 @@ public struct ServerSnapshot: Sendable, Equatable {
     /// Health checks that succeeded / failed since start.
     public var checksPassed: Int
     public var checksFailed: Int
+    /// A backup server (``ServerConfiguration/backup``).
+    public var backup: Bool = false
+    /// Takes new (not stuck) connections now: online, up, weighted, and for a backup, no primary does.
+    public var takesNew: Bool = false
 }
 
 /// FNV-1a over a seed and a string: a stable hash (Swift's `Hasher` is seeded per process, so it cannot be used for

@@ -12,6 +12,20 @@ public struct ConfigurationDecoder: Sendable {
     /// Top-level sections decoded by other modules; kept as raw nodes.
     public static let moduleSections: Set<String> = ["admin", "ha"]
 
+    /// Service keys that are defined (issue 20: the client's address towards the servers) but that no forwarding
+    /// engine acts on yet. They are refused, not ignored: an operator who sets `transparent: true` must not believe
+    /// the nodes see the modality's address when they do not.
+    public static let pendingServiceKeys: [String: String] = [
+        "source": "binding the server leg to a chosen local address",
+        "transparent": "binding the server leg to the client's own address (IP_TRANSPARENT)",
+        "accept_proxy": "reading a PROXY protocol header from an upstream",
+    ]
+    /// Server keys in the same state as ``pendingServiceKeys``.
+    public static let pendingServerKeys: [String: String] = [
+        "source": "binding the server leg to a chosen local address",
+        "send_proxy": "sending a PROXY protocol header to the server",
+    ]
+
     public let registry: ProtocolRegistry
 
     public init(registry: ProtocolRegistry) {
@@ -128,9 +142,10 @@ public struct ConfigurationDecoder: Sendable {
         }
 
         let balance = reader.choice("balance", BalanceMethod.self) ?? .roundrobin
-        let persistence = self.decodePersistence(&reader, label: label, module: module)
+        let persistence = self.decodePersistence(&reader, label: label, module: module, warnings: &warnings)
         let servers = self.decodeServers(
             &reader, label: label, serviceLine: node.line, moduleKeys: module?.serverKeys ?? [])
+        Self.refusePending(Self.pendingServiceKeys, in: &reader, context: "service '\(label)'")
         let maxConnections = reader.int("maxconn", in: 1...1_000_000) ?? 10_000
         let perClient = reader.int("maxconn_per_client", in: 0...1_000_000) ?? 0
         var timeouts = ServiceTimeouts(idle: module?.defaultIdleTimeout ?? .seconds(3600))
@@ -171,8 +186,19 @@ public struct ConfigurationDecoder: Sendable {
         return DecodedService(service: service, labelValid: givenLabel != nil, listenLine: listenLine)
     }
 
+    /// Claims each of `keys` present in `reader` and records that it is not supported yet.
+    private static func refusePending(_ keys: [String: String], in reader: inout MappingReader, context: String) {
+        for (key, what) in keys.sorted(by: { $0.key < $1.key }) where reader.has(key) {
+            let line = reader.entryLine(key) ?? reader.line
+            _ = reader.node(key)
+            reader.problem(
+                line,
+                "\(context): '\(key)' (\(what)) is not supported yet by this gateway; remove the key (see docs/configuration.md)")
+        }
+    }
+
     private func decodePersistence(
-        _ reader: inout MappingReader, label: String, module: (any ProtocolModule)?
+        _ reader: inout MappingReader, label: String, module: (any ProtocolModule)?, warnings: inout [ConfigProblem]
     ) -> PersistenceConfiguration {
         guard let node = reader.node("persistence") else { return PersistenceConfiguration() }
         var persistence = PersistenceConfiguration(type: "source-ip")
@@ -185,6 +211,14 @@ public struct ConfigurationDecoder: Sendable {
             typeLine = nested.entryLine("type") ?? node.line
             if let timeout = nested.duration("timeout") { persistence.timeout = timeout }
             if let max = nested.int("max_entries", in: 1...10_000_000) { persistence.maxEntries = max }
+            if let back = nested.bool("return_to_primary") {
+                persistence.returnToPrimary = back
+                if persistence.type == "none" {
+                    warnings.append(ConfigProblem(
+                        line: nested.entryLine("return_to_primary") ?? node.line,
+                        "service '\(label)': persistence 'return_to_primary' has no effect with persistence type 'none'"))
+                }
+            }
             nested.finish()
             reader.absorb(nested)
         }
@@ -219,8 +253,10 @@ public struct ConfigurationDecoder: Sendable {
             let address = server.string("address", required: true)
             let weight = server.int("weight", in: 0...1_000_000) ?? 100
             let state = server.choice("state", ServerAdminState.self) ?? .online
+            let backup = server.bool("backup") ?? false
             let addressLine = server.entryLine("address") ?? item.line
             for key in moduleKeys { _ = server.node(key) }  // read by the protocol module
+            Self.refusePending(Self.pendingServerKeys, in: &server, context: server.context)
             server.finish()
             reader.absorb(server)
             guard let serverLabel, let address else { continue }
@@ -231,12 +267,18 @@ public struct ConfigurationDecoder: Sendable {
             seenLabels[serverLabel] = item.line
             switch Endpoint.parse(address) {
             case .success(let endpoint):
-                servers.append(ServerConfiguration(label: serverLabel, endpoint: endpoint, weight: weight, state: state))
+                servers.append(
+                    ServerConfiguration(label: serverLabel, endpoint: endpoint, weight: weight, state: state, backup: backup))
             case .failure(let error):
                 reader.problem(
                     addressLine,
                     "service '\(label)' server '\(serverLabel)': bad address '\(address)': \(error)")
             }
+        }
+        if !servers.isEmpty, servers.allSatisfy(\.backup) {
+            reader.problem(
+                node.line,
+                "service '\(label)': every server is a backup; a backup only takes connections while no primary can, so mark at least one server without 'backup: true'")
         }
         return servers
     }

@@ -87,12 +87,18 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var weight: Int
     /// Administrative state at start (`online` unless set); runtime changes survive reloads.
     public var state: ServerAdminState
+    /// A backup (fallback) server: it takes new connections only while no primary server of the service can
+    /// (``ServerPool/select(method:clientKey:stickKey:stickTable:allowed:excluding:returnToPrimary:now:)``).
+    public var backup: Bool
 
-    public init(label: String, endpoint: Endpoint, weight: Int = 100, state: ServerAdminState = .online) {
+    public init(
+        label: String, endpoint: Endpoint, weight: Int = 100, state: ServerAdminState = .online, backup: Bool = false
+    ) {
         self.label = label
         self.endpoint = endpoint
         self.weight = weight
         self.state = state
+        self.backup = backup
     }
 }
 
@@ -123,11 +129,17 @@ public struct PersistenceConfiguration: Sendable, Equatable {
     public var timeout: Duration
     /// Most entries kept.
     public var maxEntries: Int
+    /// A client stuck to a backup server goes back to a primary as soon as one takes new connections again
+    /// (`true`); `false` keeps it on the backup until its entry expires or the backup goes down.
+    public var returnToPrimary: Bool
 
-    public init(type: String = "none", timeout: Duration = .seconds(1800), maxEntries: Int = 100_000) {
+    public init(
+        type: String = "none", timeout: Duration = .seconds(1800), maxEntries: Int = 100_000, returnToPrimary: Bool = true
+    ) {
         self.type = type
         self.timeout = timeout
         self.maxEntries = maxEntries
+        self.returnToPrimary = returnToPrimary
     }
 
     public var isEnabled: Bool { self.type != "none" }

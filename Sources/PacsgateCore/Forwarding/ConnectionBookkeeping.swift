@@ -13,7 +13,8 @@ extension ServiceRuntime {
         let stickKey = routing.stickKey ?? (snapshot.usesSourceIP ? clientKey : nil)
         return self.pool.select(
             method: snapshot.configuration.balance, clientKey: clientKey, stickKey: stickKey,
-            stickTable: stickKey == nil ? nil : self.stickTable, allowed: routing.servers, excluding: tried)
+            stickTable: stickKey == nil ? nil : self.stickTable, allowed: routing.servers, excluding: tried,
+            returnToPrimary: snapshot.configuration.persistence.returnToPrimary)
     }
 
     /// Why no server takes a connection after `tried` servers failed to connect.

@@ -23,6 +23,7 @@ enum HealthMonitor {
                         "server": "\(server.label)", "address": "\(server.endpoint)", "check": "\(settings.type)",
                         "reason": "\(result.detail)",
                     ])
+                Self.logBackupTier(pool, logger: logger)
             } else if !result.succeeded, result.detail != lastDetail {
                 logger.debug(
                     "health check failed", metadata: ["server": "\(server.label)", "reason": "\(result.detail)"])
@@ -32,6 +33,15 @@ enum HealthMonitor {
             // not stretch the time to detect a dead server beyond fall × interval).
             if next < clock.now { next = clock.now }
             try? await Task.sleep(until: next, clock: clock)
+        }
+    }
+
+    /// Logs when the backup servers start or stop taking the new connections (after a health or state change).
+    static func logBackupTier(_ pool: ServerPool, logger: Logger) {
+        switch pool.backupTierChange() {
+        case true?: logger.warning("no primary server takes new connections; the backup servers do")
+        case false?: logger.notice("a primary server takes new connections again; the backup servers stand by")
+        case nil: break
         }
     }
 }

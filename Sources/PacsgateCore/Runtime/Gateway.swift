@@ -266,6 +266,7 @@ public actor Gateway {
             self.logger.notice(
                 "server state changed", metadata: ["service": "\(service)", "server": "\(server)", "from": "\(previous.rawValue)", "to": "\(state.rawValue)"])
         }
+        HealthMonitor.logBackupTier(runtime.pool, logger: runtime.logger)
         return previous
     }
 
@@ -279,6 +280,7 @@ public actor Gateway {
         }
         self.logger.notice(
             "server weight changed", metadata: ["service": "\(service)", "server": "\(server)", "from": "\(previous)", "to": "\(weight)"])
+        HealthMonitor.logBackupTier(runtime.pool, logger: runtime.logger)
         return previous
     }
 
