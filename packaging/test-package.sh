@@ -120,9 +120,16 @@ check "pacsgate is a system user without a login shell" \
     bash -c '[ "$(getent passwd pacsgate | cut -d: -f3)" -lt 1000 ] && [ "$(getent passwd pacsgate | cut -d: -f7)" = /usr/sbin/nologin ]'
 check "the sample configuration is a conffile" bash -c "dpkg-query -W -f='\${Conffiles}' pacsgate | grep -q '/etc/pacsgate/pacsgate.yaml'"
 check "the configuration is not readable by other users" bash -c '[ "$(stat -c %a /etc/pacsgate/pacsgate.yaml)" = 660 ] && [ "$(stat -c %G /etc/pacsgate/pacsgate.yaml)" = pacsgate ]'
-for script in $(grep -ho '/usr/lib/pacsgate/[a-z-]*\.sh' Samples/keepalived/*.conf | sort -u); do
-    check "keepalived helper $script is installed where the samples name it" test -x "$script"
+# The samples name the helpers' folder once ($SCRIPTS=… in the site files) and the helpers as ${SCRIPTS}/NAME in the
+# shared part; the handover script (run before keepalived) loads its rules from beside itself.
+scripts_dir=$(sed -n 's/^\$SCRIPTS=//p' Samples/keepalived/keepalived-primary.conf)
+check "the keepalived samples name the folder the package installs the helpers in" test "$scripts_dir" = /usr/lib/pacsgate
+helpers=$(grep -ho '${SCRIPTS}/[a-z-]*\.sh' Samples/keepalived/*.conf | sed 's|${SCRIPTS}/||' | sort -u)
+check "the keepalived samples name their helpers" test -n "$helpers"
+for script in $helpers pacsgate-handover-net.sh; do
+    check "keepalived helper $script is installed where the samples name it" test -x "$scripts_dir/$script"
 done
+check "the handover rules are installed beside the handover script" test -f "$scripts_dir/pacsgate-handover.nft"
 
 # The installed binary, as the service runs it (the pacsgate user), on loopback: state and audit log where the
 # package keeps them.
