@@ -17,11 +17,19 @@ struct CheckConfigCommandTests {
             result.standardOutput
                 == "mach7.yaml: OK — 6 services (DICOM 192.168.110.100:11112 dicom, HL7 192.168.110.101:6667 hl7, DMWL 192.168.110.102:5104 dicom, DICOM-TLS 192.168.110.100:2762 dicom, HL7-TLS 192.168.110.101:6668 hl7, HTTPS 192.168.110.103:443 tls), 12 servers\n"
         )
-        // Without its certificate files the sample says which one is missing, with its line.
-        let missing = try PacsgateProcess.run(["check-config", "Samples/mach7.yaml"], in: Self.repository)
+        // As shipped (the Debian package installs it as /etc/pacsgate/pacsgate.yaml) the TLS services are commented
+        // out, so the sample validates without certificate files.
+        let shipped = try PacsgateProcess.run(["check-config", "Samples/mach7.yaml"], in: Self.repository)
+        #expect(shipped.status == 0, "\(shipped.standardError)")
+        #expect(shipped.standardOutput.hasPrefix("Samples/mach7.yaml: OK — 4 services"), "\(shipped.standardOutput)")
+        // Switched on without their certificate files, it says which one is missing, with its line.
         if !FileManager.default.fileExists(atPath: "/etc/pacsgate/tls/gateway.crt") {
+            let switchedOn = site.appendingPathComponent("switched-on.yaml").path
+            let sample = try String(contentsOf: Self.repository.appendingPathComponent("Samples/mach7.yaml"), encoding: .utf8)
+            try SitePKI.withTLSServices(sample).write(toFile: switchedOn, atomically: true, encoding: .utf8)
+            let missing = try PacsgateProcess.run(["check-config", "switched-on.yaml"], in: site)
             #expect(missing.status == 1)
-            #expect(missing.standardError.contains("Samples/mach7.yaml:"), "\(missing.standardError)")
+            #expect(missing.standardError.contains("switched-on.yaml:"), "\(missing.standardError)")
             #expect(missing.standardError.contains("'/etc/pacsgate/tls/gateway.crt' cannot read a PEM certificate"), "\(missing.standardError)")
         }
     }
@@ -162,8 +170,15 @@ enum SitePKI {
         }
         let sample = try String(
             contentsOf: CheckConfigCommandTests.repository.appendingPathComponent("Samples/mach7.yaml"), encoding: .utf8)
-        try sample.replacingOccurrences(of: "/etc/pacsgate/tls/", with: directory.path + "/")
+        try Self.withTLSServices(sample).replacingOccurrences(of: "/etc/pacsgate/tls/", with: directory.path + "/")
             .write(to: directory.appendingPathComponent("mach7.yaml"), atomically: true, encoding: .utf8)
         return directory
+    }
+
+    /// The sample with its TLS services switched on: the lines it carries commented out as `#~ `.
+    static func withTLSServices(_ sample: String) -> String {
+        sample.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("#~ ") ? line.dropFirst(3) : line == "#~" ? "" : line
+        }.joined(separator: "\n")
     }
 }
