@@ -74,9 +74,9 @@ def main(source, destination):
             medians.append(median)
             lows.append(median - low)
             highs.append(high - median)
-        bars = axis.bar([TITLES[n] for n in names], medians, color=[COLOURS[n] for n in names],
-                        yerr=[lows, highs], capsize=3)
-        for bar, value in zip(bars, medians):
+        drawn = axis.bar([TITLES[n] for n in names], medians, color=[COLOURS[n] for n in names],
+                         yerr=[lows, highs], capsize=3)
+        for bar, value in zip(drawn, medians):
             label = f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
             axis.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                           ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
