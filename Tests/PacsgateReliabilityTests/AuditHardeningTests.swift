@@ -12,9 +12,12 @@ import Glibc
 /// connections.
 @Suite("Faults: audit log under pressure", .serialized, .timeLimit(.minutes(5)))
 struct AuditHardeningTests {
-    /// An HL7 receiver: answers every MLLP frame AA and prints `got CONTROL_ID` for it.
+    /// An HL7 receiver: answers every MLLP frame AA and prints `got CONTROL_ID` for it, one whole line at a time (its
+    /// connections' threads print under one lock: `print` writes its pieces separately, and two threads printing at
+    /// once split a line, which made a message look unreceived).
     static let hl7Receiver = #"""
         import socket, sys, threading
+        printing = threading.Lock()
         server = socket.socket()
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind(("127.0.0.1", int(sys.argv[1])))
@@ -34,7 +37,9 @@ struct AuditHardeningTests {
                     control = message.split(b"\r")[0].split(b"|")[9]
                     connection.sendall(b"\x0bMSH|^~\\&|RCV|FAC|SND|FAC|20260101000000||ACK|A" + control
                                        + b"|P|2.5\rMSA|AA|" + control + b"\r\x1c\r")
-                    print("got", control.decode(), flush=True)
+                    with printing:
+                        sys.stdout.write("got " + control.decode() + "\n")
+                        sys.stdout.flush()
         print("listening", flush=True)
         while True:
             connection, _ = server.accept()
@@ -283,9 +288,10 @@ struct AuditHardeningTests {
             #expect(messages == count + 1, "\(messages) of \(count + 1) hl7.message records")
             #expect(await eventually(timeout: .seconds(30)) { Self.acknowledgmentCodes(client.received).count == count })
             #expect(await eventually(timeout: .seconds(30)) { Self.acknowledgmentCodes(late.received).count == 1 }, "the new client was never served")
-            #expect(await eventually(timeout: .seconds(30)) {
-                receiver.output.split(separator: "\n").filter { $0.hasPrefix("got ") }.count == count + 1
-            })
+            let gotLines = { receiver.output.split(separator: "\n").filter { $0.hasPrefix("got ") } }
+            let allReceived = await eventually(timeout: .seconds(30)) { gotLines().count == count + 1 }
+            let received = gotLines()
+            #expect(allReceived, "the receiver got \(received.count) of \(count + 1) messages, \(Set(received).count) distinct")
             #expect(gateway.audit.isAccepting)
         }
     }
