@@ -11,7 +11,7 @@
 #
 # Writes docs/benchmarks.md (generated from bench/benchmarks.md.in; never edit it by hand), docs/bench/results.json,
 # docs/bench/results.md, docs/bench/results.png and docs/bench/micro.md. Installs what it needs when missing: HAProxy,
-# nginx with the stream module, dcmtk, iperf3, openssl (Debian) and matplotlib (Debian or PyPI, for the chart).
+# nginx with the stream module, dcmtk, iperf3, openssl and python3-matplotlib (for the chart), all from Debian.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,6 +40,8 @@ MISSING=()
 [ -x /usr/bin/openssl ] || MISSING+=(openssl)
 [ -x /usr/bin/taskset ] || MISSING+=(util-linux)
 [ -x /usr/bin/strace ] || MISSING+=(strace)
+# The chart (bench/chart.py) is drawn with matplotlib.
+/usr/bin/python3 -c "import matplotlib" 2>/dev/null || MISSING+=(python3-matplotlib)
 if [ ${#MISSING[@]} -gt 0 ]; then
     say "installing ${MISSING[*]}"
     echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections 2>/dev/null || true
@@ -48,16 +50,6 @@ if [ ${#MISSING[@]} -gt 0 ]; then
 fi
 # Debian starts nginx and HAProxy as services on install; the benchmark starts its own on other ports, so they may
 # keep running, but they must not hold the benchmark's ports (24101-24206).
-# The chart prefers matplotlib (Debian's python3-matplotlib, else PyPI); bench/chart.py draws a plainer chart with its
-# own PNG writer when neither can be installed, so a missing matplotlib never stops the run.
-if ! python3 -c "import matplotlib" 2>/dev/null; then
-    say "installing matplotlib"
-    if [ "$(command -v python3)" = /usr/bin/python3 ] && command -v apt-get >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-matplotlib >/dev/null 2>&1 || true
-    fi
-    python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install -q matplotlib 2>/dev/null \
-        || echo "matplotlib not installable: bench/chart.py uses its built-in PNG writer" >&2
-fi
 fi
 
 # --- build -------------------------------------------------------------------------------------------------------
