@@ -5,7 +5,9 @@ import PackageDescription
 //
 // Module map (dependencies point inward to the core):
 //
-//   pacsgate (thin executable) → PacsgateApp (CLI, wiring, demo)
+//   pacsgate (thin executable) → PacsgateApp (CLI, wiring, the demo command)
+//   PacsgateDemo → PacsgateDICOM, PacsgateHL7, PacsgateTLS (the demo's simulated Mach7 nodes, also used by the tests
+//                  and the benchmark; kept out of the protocol libraries)
 //   PacsgateApp → PacsgateAdmin, PacsgateAuditIndex, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
 //               → PacsgateCore
 //   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig, PacsgateAuditIndex
@@ -29,6 +31,7 @@ let package = Package(
         .library(name: "PacsgateHL7", targets: ["PacsgateHL7"]),
         .library(name: "PacsgateTLS", targets: ["PacsgateTLS"]),
         .library(name: "PacsgateDataPlane", targets: ["PacsgateDataPlane"]),
+        .library(name: "PacsgateDemo", targets: ["PacsgateDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -192,6 +195,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The demo's simulated Mach7 nodes (`pacsgate demo`, the tests, the benchmark's backends), kept out of the
+        // protocol libraries the gateway runs.
+        .target(
+            name: "PacsgateDemo",
+            dependencies: [
+                "PacsgateCore",
+                "PacsgateDICOM",
+                "PacsgateHL7",
+                "PacsgateTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "PacsgateApp",
             dependencies: [
@@ -206,6 +225,7 @@ let package = Package(
                 "PacsgateHL7",
                 "PacsgateTLS",
                 "PacsgateVersion",
+                "PacsgateDemo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -275,6 +295,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateDICOMTests",
             dependencies: [
+                "PacsgateDemo",
                 "PacsgateTestSupport",
                 "PacsgateDICOM",
                 "PacsgateCore",
@@ -289,6 +310,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateHL7Tests",
             dependencies: [
+                "PacsgateDemo",
                 "PacsgateTestSupport",
                 "PacsgateHL7",
                 "PacsgateCore",
@@ -304,6 +326,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateTLSTests",
             dependencies: [
+                "PacsgateDemo",
                 "PacsgateTestSupport",
                 "PacsgateTLS",
                 "PacsgateCore",

@@ -61,6 +61,7 @@ let package = Package(
             name: "pacsgate-bench",
             dependencies: [
                 "PacsgateBenchKit",
+                .product(name: "PacsgateDemo", package: product),
                 .product(name: "PacsgateDICOM", package: product),
                 .product(name: "PacsgateHL7", package: product),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -12,19 +12,29 @@ let package = Package(
     dependencies: [
         .package(name: "pacsgate", path: ".."),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .executableTarget(
             name: "FuzzDICOMPDU",
-            dependencies: [.product(name: "PacsgateDICOM", package: "pacsgate")]
+            dependencies: [
+                .product(name: "PacsgateDICOM", package: "pacsgate"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "FuzzMLLP",
-            dependencies: [.product(name: "PacsgateHL7", package: "pacsgate")]
+            dependencies: [
+                .product(name: "PacsgateHL7", package: "pacsgate"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "FuzzClientHello",
-            dependencies: [.product(name: "PacsgateTLS", package: "pacsgate")]
+            dependencies: [
+                .product(name: "PacsgateTLS", package: "pacsgate"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "FuzzCRL",
@@ -36,7 +46,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "FuzzServerHello",
-            dependencies: [.product(name: "PacsgateTLS", package: "pacsgate")]
+            dependencies: [
+                .product(name: "PacsgateTLS", package: "pacsgate"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "FuzzConfigLoader",

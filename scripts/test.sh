@@ -9,8 +9,9 @@ bash scripts/install-test-deps.sh
 # A gateway, its backends and load clients share the open-file limit; the tests open thousands of sockets.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# Every target declares exactly the modules its files import (Package.swift and the imports agree).
-python3 scripts/check-dependencies.py
+# Every target declares exactly the modules its files import (Package.swift and the imports agree), here and in the
+# benchmark and fuzz packages.
+for package in . bench fuzz; do python3 scripts/check-dependencies.py "$package"; done
 swift build -Xswiftc -warnings-as-errors --build-tests
 # Command-level checks: the samples validate, the executable exists for the CLI tests.
 # The site sample references /etc/pacsgate/tls: check it with the test PKI the docs describe.

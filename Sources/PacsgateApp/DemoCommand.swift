@@ -5,6 +5,7 @@ import NIOPosix
 import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
+import PacsgateDemo
 import ServiceLifecycle
 
 /// `pacsgate demo`: the four Mach7 services on loopback in front of built-in simulated Mach7 nodes.
@@ -23,7 +24,6 @@ struct DemoCommand: AsyncParsableCommand {
     var stateDir: String = ".state/demo"
 
     func run() async throws {
-        let registry = BuiltInModules.registry
         guard case .success(var loaded) = ConfigurationFile.load(yaml: DemoConfiguration.yaml) else {
             printError("internal error: the embedded demo configuration does not validate")
             throw ExitCode(2)
@@ -36,8 +36,8 @@ struct DemoCommand: AsyncParsableCommand {
             level: configuration.logLevel, recentLines: configuration.recentLogLines)
         let metrics = AdminMetrics.bootstrap()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopSizing.threadCount)
-        let nodes = try await SimulatedNodes.start(
-            for: configuration, registry: registry, stateDirectory: self.stateDir, group: group, logger: logger)
+        let nodes = try await DemoNodes.start(
+            for: configuration, stateDirectory: self.stateDir, group: group, logger: logger)
         let stateDir = self.stateDir
         do {
             try await GatewayLauncher.run(
@@ -83,19 +83,19 @@ enum DemoBanner {
 }
 
 /// The demo's simulated Mach7 nodes: one listener per configured server address.
-struct SimulatedNodes: Sendable {
+struct DemoNodes: Sendable {
     let channels: [any Channel]
 
     static func start(
-        for configuration: GatewayConfiguration, registry: ProtocolRegistry, stateDirectory: String,
+        for configuration: GatewayConfiguration, stateDirectory: String,
         group: any EventLoopGroup, logger: Logger
-    ) async throws -> SimulatedNodes {
+    ) async throws -> DemoNodes {
         var channels: [any Channel] = []
         for service in configuration.services {
             for server in service.servers {
-                let node: any SimulatedNode =
-                    try registry[service.protocolName]?.makeSimulatedNode(
-                        name: server.label, service: service.label, stateDirectory: stateDirectory) ?? EchoNode()
+                let node = try SimulatedNodes.make(
+                    protocolName: service.protocolName, name: server.label, service: service.label,
+                    stateDirectory: stateDirectory)
                 let bootstrap = ServerBootstrap(group: group)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -112,37 +112,11 @@ struct SimulatedNodes: Sendable {
                 }
             }
         }
-        return SimulatedNodes(channels: channels)
+        return DemoNodes(channels: channels)
     }
 
     func stop() async {
         for channel in self.channels { try? await channel.close() }
-    }
-}
-
-/// A node that echoes what it receives (for protocols without a simulator).
-struct EchoNode: SimulatedNode {
-    func configure(_ channel: any Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(EchoHandler())
-    }
-}
-
-final class EchoHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.write(data, promise: nil)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            context.close(promise: nil)
-        }
     }
 }
 

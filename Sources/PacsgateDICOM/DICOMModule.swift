@@ -46,9 +46,4 @@ public struct DICOMModule: ProtocolModule {
         let settings = DICOMServiceSettings.read(&reader, service: service, clientCertificates: clientCertificates)
         return DICOMServiceProtocol(settings: settings, termination: termination)
     }
-
-    public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)?
-    {
-        DICOMSimulatedNode(name: name, service: service)
-    }
 }

@@ -1,11 +1,11 @@
-import NIOCore
+package import NIOCore
 
 /// Frames a DIMSE message (command set plus optional data set) into P-DATA-TF PDUs.
-enum DIMSEMessageWriter {
+package enum DIMSEMessageWriter {
     /// Writes `command` and `dataSet` on `contextID`, one PDV per PDU, each PDU's length field
     /// at most `maxPDULength` (the peer's Maximum Length; 0 = no limit). The command set is
     /// always Implicit VR Little Endian; `dataSet` must already be in the context's encoding.
-    static func write(
+    package static func write(
         _ command: DIMSECommand,
         dataSet: ByteBuffer? = nil,
         contextID: UInt8,

@@ -1,13 +1,15 @@
-import NIOCore
+package import NIOCore
 
 /// Collects a peer's chunks and hands out complete PDUs, holding at most one partial PDU
 /// (bounded by the `maxLength` passed to ``next(maxLength:)``). Used by the state machines
 /// that must understand everything the peer sends (``EchoProbe``, ``SimulatedSCP``).
-struct PDUReader {
+package struct PDUReader {
     private var buffer = ByteBuffer()
 
+    package init() {}
+
     /// Adds received bytes.
-    mutating func append(_ chunk: ByteBuffer) {
+    package mutating func append(_ chunk: ByteBuffer) {
         if self.buffer.readableBytes == 0 {
             self.buffer = chunk
         } else {
@@ -16,7 +18,7 @@ struct PDUReader {
     }
 
     /// The next complete PDU, or `nil` when more bytes are needed.
-    mutating func next(maxLength: Int) throws(DICOMParseError) -> PDU? {
+    package mutating func next(maxLength: Int) throws(DICOMParseError) -> PDU? {
         guard let pdu = try PDU.parse(&self.buffer, maxLength: maxLength) else {
             self.buffer.discardReadBytes()
             return nil

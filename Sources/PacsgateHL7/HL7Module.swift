@@ -64,10 +64,4 @@ public struct HL7Module: ProtocolModule {
             connectionTag: self.connectionTag
         )
     }
-
-    /// A ``SimulatedHL7Node`` answering every message with `AA`.
-    public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)?
-    {
-        SimulatedHL7Node(name: name, clock: self.clock)
-    }
 }

@@ -1,13 +1,13 @@
 import NIOConcurrencyHelpers
 import NIOCore
-import PacsgateCore
+package import PacsgateCore
 
 /// Builds the gateway's own negative acknowledgments on one connection, numbering their MSH-10.
 ///
 /// Control IDs are `PG` + a per-connection tag + `-` + a counter (`PG3FA9C2D1-1`), at most 20 characters
 /// for a tag of 8 and fewer than 10⁹ NAKs, so they fit MSH-10 of every v2.x version and do not repeat across
 /// connections or restarts (the default tag is random).
-struct HL7NegativeAcknowledger {
+package struct HL7NegativeAcknowledger {
     private let prefix: String
     private var sent = 0
 
@@ -32,7 +32,7 @@ struct HL7NegativeAcknowledger {
     private static let tagSequence = NIOLockedValueBox<UInt32>(0)
 
     /// MSH-7 of generated messages: UTC with an explicit `+0000`, so receivers do not assume their local zone.
-    static func timestamp(_ time: WallClock.Instant) -> HL7Timestamp {
+    package static func timestamp(_ time: WallClock.Instant) -> HL7Timestamp {
         HL7Timestamp(unixSeconds: time.millisecondsSinceEpoch / 1000, utcOffsetMinutes: 0)
     }
 

@@ -107,7 +107,7 @@ extension MSHParseError {
     }
 
     /// The table 0357 code reported in the NAK's ERR segment.
-    var errorCode: HL7ErrorCode {
+    package var errorCode: HL7ErrorCode {
         switch self {
         case .notMSH, .batchNotSupported: .segmentSequenceError
         case .segmentTooShort, .missingControlID: .requiredFieldMissing

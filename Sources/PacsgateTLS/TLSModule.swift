@@ -1,8 +1,7 @@
 public import PacsgateCore
 
 /// The TLS protocol module (`protocol: tls`): ClientHello inspection and SNI routing in passthrough, TLS termination
-/// with optional re-encryption to the servers, the fallback page, the `tls` health check and the simulated HTTPS
-/// node of the demo.
+/// with optional re-encryption to the servers, the fallback page and the `tls` health check.
 ///
 /// Register it with the gateway: `ProtocolRegistry([TLSModule(), …])`. See `docs/tls.md` for the configuration.
 public struct TLSModule: ProtocolModule {
@@ -25,9 +24,4 @@ public struct TLSModule: ProtocolModule {
     /// TLS termination for `tls:` on `dicom` and `hl7` services: hand it to those modules
     /// (`DICOMModule(secureTransport: TLSModule.secureTransport)`).
     public static var secureTransport: any SecureTransportProvider { TLSTransportProvider() }
-
-    public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)?
-    {
-        try SimulatedHTTPSNode(name: name, stateDirectory: stateDirectory)
-    }
 }

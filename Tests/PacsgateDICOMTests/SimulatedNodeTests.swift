@@ -6,6 +6,7 @@ import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateDICOM
+@testable import PacsgateDemo
 
 /// The demo's simulated Mach7 nodes, behind a real gateway, driven by real dcmtk clients.
 @Suite("Simulated Mach7 node", .timeLimit(.minutes(3)))
@@ -24,11 +25,7 @@ struct SimulatedNodeTests {
     }
 
     private func node(_ name: String, service: String, scope: TestScope) async throws -> Int {
-        let module = DICOMModule()
-        let node = try #require(
-            try module.makeSimulatedNode(name: name, service: service, stateDirectory: scope.directory)
-        )
-        return try await self.startNode(try #require(node as? DICOMSimulatedNode), scope: scope)
+        try await self.startNode(DICOMSimulatedNode(name: name, service: service), scope: scope)
     }
 
     private func findscu(port: Int, scope: TestScope, name: String) async throws -> (status: Int32?, output: String) {

@@ -1,5 +1,6 @@
 import NIOCore
 import PacsgateDICOM
+import PacsgateDemo
 import Testing
 
 @Suite struct SimulatedSCPTests {

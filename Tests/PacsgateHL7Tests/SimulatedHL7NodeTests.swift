@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import PacsgateCore
+import PacsgateDemo
 import Testing
 
 @testable import PacsgateHL7
@@ -10,8 +11,7 @@ import Testing
 struct SimulatedHL7NodeTests {
     @Test("answers every message with AA, in order, across split reads, and stays open")
     func answersAA() throws {
-        let module = HL7TestGateway.module()
-        let node = try #require(try module.makeSimulatedNode(name: "HL71", service: "HL7", stateDirectory: "/tmp"))
+        let node = SimulatedHL7Node(name: "HL71", clock: { HL7TestGateway.noon })
         let channel = EmbeddedChannel()
         try node.configure(channel)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6667)).wait()
@@ -47,8 +47,7 @@ struct SimulatedHL7NodeTests {
 
     @Test("closes its side once the sender has closed its own, after the last ACK")
     func closesAfterTheSender() throws {
-        let module = HL7TestGateway.module()
-        let node = try #require(try module.makeSimulatedNode(name: "HL71", service: "HL7", stateDirectory: "/tmp"))
+        let node = SimulatedHL7Node(name: "HL71", clock: { HL7TestGateway.noon })
         let channel = EmbeddedChannel()
         try node.configure(channel)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6667)).wait()

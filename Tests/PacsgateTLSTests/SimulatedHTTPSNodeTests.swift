@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import PacsgateDemo
 import PacsgateTLS
 import Testing
 import PacsgateTestSupport
@@ -10,13 +11,7 @@ struct SimulatedHTTPSNodeTests {
     @Test("answers curl over HTTPS with a page naming the node; its generated certificate is on disk")
     func answersWithItsName() async throws {
         try await TestEnvironment.with { environment in
-            let node = try #require(
-                try TLSModule().makeSimulatedNode(
-                    name: "HTTPS1",
-                    service: "HTTPS",
-                    stateDirectory: environment.directory
-                )
-            )
+            let node = try SimulatedHTTPSNode(name: "HTTPS1", stateDirectory: environment.directory)
             let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { channel in
@@ -74,13 +69,7 @@ struct SimulatedHTTPSNodeTests {
             var listeners: [any Channel] = []
             var entries: [String] = []
             for name in ["HTTPS1", "HTTPS2"] {
-                let node = try #require(
-                    try TLSModule().makeSimulatedNode(
-                        name: name,
-                        service: "HTTPS",
-                        stateDirectory: environment.directory
-                    )
-                )
+                let node = try SimulatedHTTPSNode(name: name, stateDirectory: environment.directory)
                 let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .childChannelOption(.allowRemoteHalfClosure, value: true)
                     .childChannelInitializer { channel in

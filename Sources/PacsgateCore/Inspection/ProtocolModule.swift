@@ -27,13 +27,6 @@ public protocol ProtocolModule: Sendable {
     /// Reads the module's keys of one service mapping and builds the service's protocol logic.
     /// Problems go into `reader`; return `nil` only when the service cannot be built at all.
     func makeServiceProtocol(_ reader: inout MappingReader, service: ServiceConfiguration) -> (any ServiceProtocol)?
-
-    /// A simulated Mach7 node speaking this protocol, for `pacsgate demo` (`nil`: the demo uses an echo server).
-    /// - Parameters:
-    ///   - name: the node's label (e.g. `DICOM1`), shown in its answers.
-    ///   - service: the demo service it stands behind (`DMWL` nodes answer worklist queries).
-    ///   - stateDirectory: where it may keep generated files (certificates).
-    func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)?
 }
 
 extension ProtocolModule {
@@ -41,15 +34,6 @@ extension ProtocolModule {
     public var healthChecks: [String: any HealthCheckFactory] { [:] }
     public var defaultIdleTimeout: Duration { .seconds(3600) }
     public var serverKeys: Set<String> { [] }
-    public func makeSimulatedNode(name: String, service: String, stateDirectory: String) throws -> (any SimulatedNode)? {
-        nil
-    }
-}
-
-/// A simulated backend server for the demo: sets up the pipeline of each accepted connection.
-public protocol SimulatedNode: Sendable {
-    /// Adds the node's handlers to a freshly accepted channel (called on the channel's event loop).
-    func configure(_ channel: any Channel) throws
 }
 
 /// The protocol logic of one configured service. Immutable and shared by all its connections.

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PacsgateDICOM
+import PacsgateDemo
 import PacsgateHL7
 
 /// The built-in backends, run by `pacsgate-bench serve` in a process of their own (so their descriptors, CPU and

@@ -1,3 +1,4 @@
+public import PacsgateDICOM
 public import NIOCore
 
 /// A pure responder for the demo's simulated Mach7 node: feed it a client's bytes, write what

@@ -1,3 +1,4 @@
+public import PacsgateDICOM
 public import NIOCore
 
 /// The canned Modality Worklist item the simulated SCP returns to C-FIND: demo values only,

@@ -1,5 +1,6 @@
+import PacsgateHL7
 public import NIOCore
-public import PacsgateCore
+package import PacsgateCore
 
 /// A simulated Mach7 HL7 listener for `pacsgate demo`: answers every message with an `AA` ACK and keeps the
 /// connection open, like a real long-lived HL7 feed, until the sender closes its side.
@@ -16,7 +17,7 @@ public struct SimulatedHL7Node: SimulatedNode {
         self.init(name: name, clock: WallClock.now)
     }
 
-    init(name: String, clock: @escaping @Sendable () -> WallClock.Instant) {
+    package init(name: String, clock: @escaping @Sendable () -> WallClock.Instant) {
         self.name = name
         self.clock = clock
     }

@@ -1,3 +1,4 @@
+import PacsgateDICOM
 import NIOCore
 
 /// Writes data elements in Implicit or Explicit VR Little Endian (PS3.5 §7.1). Just enough for

@@ -1,7 +1,8 @@
+import PacsgateTLS
 import Crypto
 public import NIOCore
 import NIOSSL
-public import PacsgateCore
+import PacsgateCore
 import X509
 
 #if canImport(FoundationEssentials)

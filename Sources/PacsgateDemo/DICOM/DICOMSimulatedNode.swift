@@ -1,5 +1,6 @@
+import PacsgateDICOM
 public import NIOCore
-public import PacsgateCore
+import PacsgateCore
 
 /// A simulated Mach7 node for `pacsgate demo`: a ``SimulatedSCP`` on every accepted connection.
 ///
