@@ -130,6 +130,10 @@ struct ManagerHost: HAConfigurationHost {
     func parse(_ text: String) -> ConfigNode? {
         try? ConfigurationLoader.parse(yaml: text).get()
     }
+
+    func yaml(_ node: ConfigNode) -> String {
+        ConfigurationWriter.yaml(node)
+    }
 }
 
 extension Overview.Pair {

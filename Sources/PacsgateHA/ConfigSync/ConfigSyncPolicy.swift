@@ -4,6 +4,9 @@ public import PacsgateCore
 /// Parses YAML into a configuration tree without validating it; `nil` when the text is not YAML.
 public typealias ConfigParser = @Sendable (String) -> ConfigNode?
 
+/// Writes a configuration tree as YAML the parser reads back into the same tree, deterministically.
+public typealias ConfigWriter = @Sendable (ConfigNode) -> String
+
 /// The rules of configuration sync, free of sockets and files.
 ///
 /// - The pair's configuration is the primary's. Its version is the SHA-256 of its shared part (the tree without local
@@ -17,12 +20,14 @@ public struct ConfigSyncPolicy: Sendable {
     public let enabled: Bool
     public let localKeys: LocalKeys
     private let parse: ConfigParser
+    private let write: ConfigWriter
 
-    public init(role: HARole, enabled: Bool, localKeys: LocalKeys, parse: @escaping ConfigParser) {
+    public init(role: HARole, enabled: Bool, localKeys: LocalKeys, parse: @escaping ConfigParser, write: @escaping ConfigWriter) {
         self.role = role
         self.enabled = enabled
         self.localKeys = localKeys
         self.parse = parse
+        self.write = write
     }
 
     /// The version of a configuration text; `nil` when it does not parse.
@@ -32,7 +37,7 @@ public struct ConfigSyncPolicy: Sendable {
 
     /// The version of a configuration tree.
     public func version(of node: ConfigNode) -> ConfigVersion {
-        let canonical = YAMLEmitter.emit(self.localKeys.shared(node))
+        let canonical = self.write(self.localKeys.shared(node))
         return ConfigVersion(bytes: Array(SHA256.hash(data: Array(canonical.utf8))))
     }
 
@@ -83,6 +88,6 @@ public struct ConfigSyncPolicy: Sendable {
             # This unit keeps its own values of its local keys: \(self.localKeys.paths.joined(separator: ", ")).
 
             """
-        return .apply(header + YAMLEmitter.emit(merged))
+        return .apply(header + self.write(merged))
     }
 }

@@ -54,7 +54,7 @@ public final class PairController: Sendable {
         self.limits = limits
         self.policy = ConfigSyncPolicy(
             role: configuration.role, enabled: configuration.configSync, localKeys: configuration.localKeys,
-            parse: { [host] in host.parse($0) })
+            parse: { [host] in host.parse($0) }, write: { [host] in host.yaml($0) })
         self.state = NIOLockedValueBox(PairState(role: configuration.role, queueLimit: configuration.queueLimit, limits: limits))
     }
 

@@ -39,6 +39,10 @@ final class MemoryHost: HAConfigurationHost {
     func parse(_ text: String) -> ConfigNode? {
         try? ConfigurationLoader.parse(yaml: text).get()
     }
+
+    func yaml(_ node: ConfigNode) -> String {
+        ConfigurationWriter.yaml(node)
+    }
 }
 
 /// One in-process unit: a gateway (one `WEB` service with servers s1, s2, source-ip persistence) and its
