@@ -405,7 +405,7 @@ public final class AuditExporter: Service, Sendable {
 
     private func describe(_ error: any Error) -> String {
         if let ssl = error as? NIOSSLError { return "TLS: \(ssl)" }
-        return "\(error)"
+        return ErrorText.describe(error)
     }
 
     // MARK: connections

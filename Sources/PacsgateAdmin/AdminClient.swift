@@ -106,7 +106,7 @@ public struct AdminClient: Sendable {
             channel = try await bootstrap.connect(host: host, port: self.port).get()
         } catch {
             promise.fail(error)
-            throw Failure(description: "cannot connect to \(self.scheme)://\(host):\(self.port): \(ProbeConnection.describe(error))")
+            throw Failure(description: "cannot connect to \(self.scheme)://\(host):\(self.port): \(ErrorText.describe(error))")
         }
         let timer = channel.eventLoop.scheduleTask(in: self.timeout) {
             promise.fail(Failure(description: "no answer within \(self.timeout.nanoseconds / 1_000_000_000) s"))

@@ -22,7 +22,7 @@ enum TLSErrorText {
         if let error = error as? NIOSSLExtraError {
             return "TLS error: \(error)"
         }
-        return ProbeConnection.describe(error)
+        return ErrorText.describe(error)
     }
 
     static func describe(boringSSL error: BoringSSLError) -> String {

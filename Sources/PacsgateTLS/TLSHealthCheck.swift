@@ -63,7 +63,7 @@ public struct TLSHealthCheck: HealthCheck {
         let timer = eventLoop.scheduleTask(in: deadline) {
             promise.succeed(.failure("no answer within \(ConfigValueParser.format(timeout))"))
         }
-        connect.whenFailure { error in promise.succeed(.failure(ProbeConnection.describe(error))) }
+        connect.whenFailure { error in promise.succeed(.failure(ErrorText.describe(error))) }
         var result = (try? await promise.futureResult.get()) ?? .failure("check abandoned")
         timer.cancel()
         if let channel = try? await connect.get() {

@@ -194,7 +194,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.endReason = "client error: \(ProbeConnection.describe(error))"
+        self.endReason = "client error: \(ErrorText.describe(error))"
         self.legFailed(clientSide: true)
         context.close(promise: nil)
     }
@@ -346,7 +346,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
         self.tried.append(identity.label)
         self.server = nil
         self.service.connectFailed(
-            to: identity, why: ProbeConnection.describe(error), client: self.clientDescription)
+            to: identity, why: ErrorText.describe(error), client: self.clientDescription)
         guard self.machine.isConnecting, let context = self.clientContext else { return }
         self.connectToServer(context: context)
     }
@@ -435,7 +435,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
     }
 
     func serverError(_ error: any Error) {
-        self.endReason = "server error: \(ProbeConnection.describe(error))"
+        self.endReason = "server error: \(ErrorText.describe(error))"
         self.legFailed(clientSide: false)
     }
 

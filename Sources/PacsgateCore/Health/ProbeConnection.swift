@@ -98,7 +98,7 @@ public enum ProbeConnection {
         } catch is ProbeTimeout {
             outcome = .failure("no answer within \(ConfigValueParser.format(timeout))")
         } catch {
-            outcome = .failure(Self.describe(error))
+            outcome = .failure(ErrorText.describe(error))
         }
         timer.cancel()
         if let channel = try? await connect.get() {
@@ -107,28 +107,6 @@ public enum ProbeConnection {
         var result = outcome
         result.latency = .nanoseconds((NIODeadline.now() - started).nanoseconds)
         return result
-    }
-
-    /// A short operator-readable form of a connect or I/O error.
-    public static func describe(_ error: any Error) -> String {
-        if let transport = error as? ProbeTransportError { return transport.description }
-        if let io = error as? IOError {
-            switch io.errnoCode {
-            case 111: return "connection refused"
-            case 104: return "connection reset"
-            case 113: return "no route to host"
-            case 110: return "connect timed out"
-            default: return "\(io)"
-            }
-        }
-        if error is ChannelError, case .connectTimeout = error as? ChannelError {
-            return "connect timed out"
-        }
-        if let connectError = error as? NIOConnectionError {
-            if let first = connectError.connectionErrors.first { return describe(first.error) }
-            return "cannot connect: \(connectError)"
-        }
-        return "\(error)"
     }
 }
 
@@ -171,7 +149,7 @@ private final class ProbeHandler<Probe: HealthProbe>: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.finish(.failure(ProbeConnection.describe(error)))
+        self.finish(.failure(ErrorText.describe(error)))
         context.close(promise: nil)
     }
 

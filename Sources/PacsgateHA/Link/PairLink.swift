@@ -387,11 +387,8 @@ extension PairController: Service {
     }
 
     private static func describe(_ error: any Error) -> String {
-        if let error = error as? ChannelError, error == .eof || error == .ioOnClosedChannel || error == .alreadyClosed {
-            return "the connection closed"
-        }
         if error is CancellationError { return "this unit is stopping" }
-        return "\(error)"
+        return ErrorText.describe(error)
     }
 
     private func linkEnded(
