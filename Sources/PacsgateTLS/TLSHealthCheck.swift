@@ -126,14 +126,13 @@ private final class TLSProbeHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private var probe: HTTPStatusProbe?
+    private var driver: ProbeDriver<HTTPStatusProbe>?
     private let promise: EventLoopPromise<HealthCheckResult>
     private var handshake: String?
     private var certificateExpiry: WallClock.Instant?
-    private var pending: ByteBuffer?
 
     init(probe: HTTPStatusProbe?, promise: EventLoopPromise<HealthCheckResult>) {
-        self.probe = probe
+        self.driver = probe.map(ProbeDriver.init)
         self.promise = promise
     }
 
@@ -149,33 +148,23 @@ private final class TLSProbeHandler: ChannelInboundHandler {
         self.certificateExpiry = notValidAfter.map { WallClock.Instant(millisecondsSinceEpoch: Int64($0) * 1000) }
         let summary = "\(version) handshake ok; " + (expiry ?? "no server certificate")
         self.handshake = summary
-        guard var probe = self.probe else {
+        guard let step = self.driver?.start() else {
             self.promise.succeed(HealthCheckResult(succeeded: true, detail: summary, certificateExpiry: self.certificateExpiry))
             return
         }
-        let step = probe.start()
-        self.probe = probe
         self.apply(step, context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard var probe = self.probe else { return }
-        var bytes = self.unwrapInboundIn(data)
-        if var pending = self.pending {
-            pending.writeBuffer(&bytes)
-            bytes = pending
-        }
-        let step = probe.receive(&bytes)
-        self.probe = probe
-        self.pending = bytes.readableBytes > 0 ? bytes : nil
+        guard let step = self.driver?.receive(self.unwrapInboundIn(data)) else { return }
         self.apply(step, context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if self.handshake == nil {
             self.promise.succeed(.failure("the server closed the connection during the TLS handshake"))
-        } else if var probe = self.probe {
-            self.finish(probe.serverClosed())
+        } else if let result = self.driver?.serverClosed() {
+            self.promise.succeed(self.joined(result))
         }
         context.fireChannelInactive()
     }
@@ -189,25 +178,13 @@ private final class TLSProbeHandler: ChannelInboundHandler {
     }
 
     private func apply(_ step: ProbeStep, context: ChannelHandlerContext) {
-        switch step {
-        case .needMore:
-            break
-        case .send(let bytes):
-            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
-        case .sendAndFinish(let bytes, let result):
-            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
-            self.finish(result)
-        case .done(let result):
-            self.finish(result)
-        }
+        ProbeDriver<HTTPStatusProbe>.perform(step, context: context, promise: self.promise, finish: self.joined)
     }
 
-    /// Joins the handshake summary and the HTTP result.
-    private func finish(_ result: HealthCheckResult) {
+    /// The handshake summary and the HTTP result in one.
+    private func joined(_ result: HealthCheckResult) -> HealthCheckResult {
         let detail = [self.handshake, result.detail].compactMap { $0 }.joined(separator: "; ")
-        self.promise.succeed(
-            HealthCheckResult(succeeded: result.succeeded, detail: detail, certificateExpiry: self.certificateExpiry)
-        )
+        return HealthCheckResult(succeeded: result.succeeded, detail: detail, certificateExpiry: self.certificateExpiry)
     }
 }
 

@@ -116,35 +116,27 @@ private final class ProbeHandler<Probe: HealthProbe>: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private var probe: Probe
+    private var driver: ProbeDriver<Probe>
     private let promise: EventLoopPromise<HealthCheckResult>
-    private var pending: ByteBuffer?
     /// What the transport reported once ready (TLS version, certificate expiry).
     private var secured: ProbeTransportSecured?
 
     init(probe: Probe, promise: EventLoopPromise<HealthCheckResult>) {
-        self.probe = probe
+        self.driver = ProbeDriver(probe)
         self.promise = promise
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.apply(self.probe.start(), context: context)
+        self.apply(self.driver.start(), context: context)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = self.unwrapInboundIn(data)
-        if var pending = self.pending {
-            pending.writeBuffer(&bytes)
-            bytes = pending
-        }
-        let step = self.probe.receive(&bytes)
-        self.pending = bytes.readableBytes > 0 ? bytes : nil
-        self.apply(step, context: context)
+        self.apply(self.driver.receive(self.unwrapInboundIn(data)), context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.finish(self.probe.serverClosed())
+        self.finish(self.driver.serverClosed())
         context.fireChannelInactive()
     }
 
@@ -162,18 +154,7 @@ private final class ProbeHandler<Probe: HealthProbe>: ChannelInboundHandler {
     }
 
     private func apply(_ step: ProbeStep, context: ChannelHandlerContext) {
-        switch step {
-        case .needMore:
-            break
-        case .send(let bytes):
-            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
-        case .sendAndFinish(let bytes, let result):
-            let promise = self.promise
-            let finished = self.withTransport(result)
-            context.writeAndFlush(self.wrapOutboundOut(bytes)).whenComplete { _ in promise.succeed(finished) }
-        case .done(let result):
-            self.finish(result)
-        }
+        ProbeDriver<Probe>.perform(step, context: context, promise: self.promise, finish: self.withTransport)
     }
 
     private func finish(_ result: HealthCheckResult) {
