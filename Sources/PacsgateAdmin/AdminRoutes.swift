@@ -109,6 +109,7 @@ public struct AdminRoutes: Sendable {
         AuditSearchRoutes(routes: self).register(pages: pages, read: read)
         LogsRoutes(routes: self).register(pages: pages, read: read)
         let admin = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .admin))
+        ConfigurationRoutes(routes: self).register(pages: pages, admin: admin)
         admin.post("/config") { request, context in
             var request = request
             let body = try await request.collectBody(upTo: context.maxUploadSize)
@@ -373,7 +374,7 @@ public struct AdminRoutes: Sendable {
     }
 
     /// The fields of a JSON object or form body (values as text).
-    private static func bodyFields(_ request: Request, _ context: AdminRequestContext) async throws -> [String: String] {
+    static func bodyFields(_ request: Request, _ context: AdminRequestContext) async throws -> [String: String] {
         var request = request
         let text = String(buffer: try await request.collectBody(upTo: 64 << 10))
         if text.isEmpty { return [:] }

@@ -7,6 +7,7 @@ enum PageChrome {
         case audit = "/audit"
         case reports = "/reports"
         case logs = "/logs"
+        case configuration = "/config"
 
         var title: String {
             switch self {
@@ -14,6 +15,7 @@ enum PageChrome {
             case .audit: return "Audit"
             case .reports: return "Reports"
             case .logs: return "Logs"
+            case .configuration: return "Configuration"
             }
         }
     }
