@@ -121,8 +121,11 @@ extension ConfigurationManager {
             let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
             backups.append((Backup(name: name, taken: ISO8601DateFormatter().string(from: modified), bytes: size), modified))
         }
-        // Newest first; the name (which holds the time to the second and a counter) breaks ties.
-        return backups.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.name > $1.0.name }.map(\.0)
+        // Newest first; the name (the time in milliseconds, then `-2`, `-3`… for more in the same millisecond: the
+        // longer name of the same time is the later) breaks ties.
+        return backups.sorted {
+            $0.1 != $1.1 ? $0.1 > $1.1 : ($0.0.name.count, $0.0.name) > ($1.0.name.count, $1.0.name)
+        }.map(\.0)
     }
 
     /// The text of the backup `name`, which must be one of ``backups()`` (a name, never a path).
