@@ -146,6 +146,7 @@ let package = Package(
             name: "PacsgateAdmin",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateVersion",
                 "PacsgateConfig",
                 "PacsgateAuditIndex",
                 "PacsgateTLS",
@@ -318,6 +319,7 @@ let package = Package(
             dependencies: [
                 "PacsgateTestSupport",
                 "PacsgateAdmin",
+                "PacsgateVersion",
                 "PacsgateAuditIndex",
                 "PacsgateCore",
                 "PacsgateConfig",

@@ -3,6 +3,7 @@ public import Hummingbird
 public import Logging
 public import PacsgateCore
 import PacsgateAuditIndex
+import PacsgateVersion
 
 /// The admin server's pages and JSON API. Every route is registered by ``register(on:)``; state changes go through
 /// the ``Gateway`` actor and the ``ConfigurationManager`` and are written to the audit log as `admin.change`.
@@ -169,6 +170,8 @@ public struct AdminRoutes: Sendable {
             services: services, listenPorts: ports, audit: self.audit.status, activity: self.activity.snapshot(),
             history: self.history, user: user, alarms: self.alarms())
         overview.pair = await self.manager.pairStatus()
+        overview.version = PacsgateVersion.version
+        overview.commit = PacsgateVersion.commit
         return overview
     }
 

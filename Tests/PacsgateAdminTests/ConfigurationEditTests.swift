@@ -6,6 +6,7 @@ import NIOCore
 import PacsgateConfig
 import PacsgateCore
 import PacsgateTestSupport
+import PacsgateVersion
 import Testing
 
 /// Changes to the configuration file made in the page: targeted text edits that keep the rest of the file, their
@@ -275,6 +276,64 @@ struct ConfigurationEditTests {
         #expect(!outcome.applied)
         #expect(outcome.message.contains("make the change on the primary"))
         #expect(!(try String(contentsOfFile: harness.configPath, encoding: .utf8)).contains("weight: 5"))
+        await harness.stop()
+        await backend.kill()
+    }
+
+    @Test("the page's forms: a session's CSRF token is required; preview shows the diff, apply changes the file")
+    func pageForms() async throws {
+        let backends = [try await TestBackend.start("N1"), try await TestBackend.start("N2")]
+        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try Ports.free(), backends: [backends[0]]))
+        try await harness.application.test(.router) { client in
+            let session = try await AdminAPITests.login(client)
+            var headers = session.headers
+            headers[.contentType] = "application/x-www-form-urlencoded"
+            let add = ["op": "server.add", "service": "SVC", "label": "N2", "address": "127.0.0.1:\(backends[1].port)"]
+            let forged = try await client.execute(uri: "/config/preview", method: .post, headers: headers, body: AdminAPITests.form(add))
+            #expect(forged.status == .forbidden, "no CSRF token")
+
+            let page = try await client.execute(uri: "/config", method: .get, headers: session.headers)
+            #expect(page.text.contains("data-service=\"SVC\""))
+            #expect(page.text.contains("data-server=\"N1\""))
+
+            var fields = add
+            fields["csrf"] = session.csrf
+            let preview = try await client.execute(uri: "/config/preview", method: .post, headers: headers, body: AdminAPITests.form(fields))
+            #expect(preview.status == .ok)
+            #expect(preview.text.contains("<span class=\"diff-added\">+"), "\(preview.text)")
+            let marker = "name=\"base\" value=\""
+            let start = try #require(preview.text.range(of: marker)?.upperBound)
+            fields["base"] = String(preview.text[start...].prefix { $0 != "\"" })
+
+            let applied = try await client.execute(uri: "/config/apply", method: .post, headers: headers, body: AdminAPITests.form(fields))
+            #expect(applied.status == .ok)
+            #expect(applied.text.contains("configuration applied"), "\(applied.text)")
+            #expect(applied.text.contains("data-server=\"N2\""), "the page shows the new server")
+            #expect(try String(contentsOfFile: harness.configPath, encoding: .utf8).contains("label: N2"))
+            #expect(applied.text.contains("class=\"config-backup\""), "the backup is listed")
+        }
+        #expect(harness.auditRecords("admin.change").last?["user"] as? String == "alice")
+        await harness.stop()
+        for backend in backends { await backend.kill() }
+    }
+
+    @Test("version and commit: in /api/v1/overview and in every page's footer")
+    func version() async throws {
+        let backend = try await TestBackend.start("N1")
+        let harness = try await AdminHarness.start(yaml: "services:\n" + serviceYAML("SVC", port: try Ports.free(), backends: [backend]))
+        #expect(!PacsgateVersion.commit.isEmpty)
+        try await harness.application.test(.router) { client in
+            let overview = try await client.execute(uri: "/api/v1/overview", method: .get, headers: Self.bearer)
+            #expect(overview.json["version"] as? String == PacsgateVersion.version)
+            #expect(overview.json["commit"] as? String == PacsgateVersion.commit)
+            let session = try await AdminAPITests.login(client)
+            for uri in ["/", "/config", "/logs", "/audit"] {
+                let page = try await client.execute(uri: uri, method: .get, headers: session.headers)
+                #expect(
+                    page.text.contains("pacsgate \(PacsgateVersion.version) · commit <code>\(PacsgateVersion.commit)</code>"),
+                    "the footer of \(uri)")
+            }
+        }
         await harness.stop()
         await backend.kill()
     }

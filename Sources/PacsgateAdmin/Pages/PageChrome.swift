@@ -1,3 +1,5 @@
+import PacsgateVersion
+
 /// What every page of the admin has around its content: the head, the top bar with the navigation and the user's
 /// controls, and the notice area.
 enum PageChrome {
@@ -58,6 +60,7 @@ enum PageChrome {
             <main\(mainAttributes.isEmpty ? "" : " " + mainAttributes)>
             \(content)
             </main>
+            <footer class="version">pacsgate \(HTML.escape(PacsgateVersion.version)) · commit <code>\(HTML.escape(PacsgateVersion.commit))</code></footer>
             </body>
             </html>
             """
