@@ -111,6 +111,7 @@ public struct AdminRoutes: Sendable {
         LogsRoutes(routes: self).register(pages: pages, read: read)
         let admin = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .admin))
         ConfigurationRoutes(routes: self).register(pages: pages, admin: admin)
+        AccountsRoutes(routes: self).register(pages: pages, admin: admin)
         admin.post("/config") { request, context in
             var request = request
             let body = try await request.collectBody(upTo: context.maxUploadSize)

@@ -210,7 +210,8 @@ public actor ConfigurationManager {
         if case .failure(let errors) = self.validate(text) {
             return await self.refuseAudited(
                 what, user: user, after: text, message: "configuration refused: \(errors.problems.count) problem(s); the running configuration is unchanged",
-                problems: errors.formatted(file: "uploaded").split(separator: "\n").map(String.init), detail: detail)
+                problems: errors.formatted(file: what == "config.upload" ? "uploaded" : URL(fileURLWithPath: path).lastPathComponent)
+                    .split(separator: "\n").map(String.init), detail: detail)
         }
         if let refusal = self.gate?.file(text, self.runningText, forced) {
             return await self.refuseAudited(what, user: user, after: text, message: refusal, problems: [], detail: detail)

@@ -72,13 +72,25 @@ extension ConfigurationManager {
 
     /// Makes `edit` on the file and applies it, when the file is still the one the preview was made on (`base`).
     public func applyEdit(_ edit: ConfigurationEdit, base: String, by user: String, forced: Bool = false) async -> Outcome {
-        let text: String
-        switch self.edited(edit) {
-        case .success(let edited): text = edited
-        case .failure(let failure):
-            return await self.replaceChecked(with: "", what: "config.edit", detail: edit.summary, by: user, forced: forced, refusal: failure.description)
+        await self.applyChange(edit.summary, base: base, by: user, forced: forced) { text throws(ConfigurationEditError) in
+            try edit.apply(to: text)
         }
-        return await self.replaceChecked(with: text, what: "config.edit", detail: edit.summary, by: user, forced: forced, base: base)
+    }
+
+    /// Makes a change (`make`, a targeted edit of the file's text) and applies it like an edit, when the file is
+    /// still the one with digest `base` (`nil`: the file as it is now). `summary` names it in the audit record.
+    func applyChange(
+        _ summary: String, base: String?, by user: String, forced: Bool = false,
+        make: (String) throws(ConfigurationEditError) -> String
+    ) async -> Outcome {
+        let current = self.fileText()
+        let text: String
+        do {
+            text = try make(current)
+        } catch {
+            return await self.replaceChecked(with: "", what: "config.edit", detail: summary, by: user, forced: forced, refusal: error.description)
+        }
+        return await self.replaceChecked(with: text, what: "config.edit", detail: summary, by: user, forced: forced, base: base ?? Self.digest(current))
     }
 
     /// Puts the backup `name` back as the file and applies it (keeping a backup of the file it replaces), when the

@@ -151,6 +151,24 @@ struct YAMLTextEditor {
         }
     }
 
+    /// Appends an item to the list `key` of the block mapping at `path`, creating the list (as a block list of
+    /// one-line items) when the mapping does not have it yet.
+    mutating func append(_ fields: [(String, String)], toList key: String, in path: [Step]) throws(Failure) {
+        let mapping = try self.node(at: path)
+        guard case .mapping(let entries) = mapping.kind else { throw Failure("\(Self.describe(path.map { "\($0)" })) is not a mapping") }
+        if entries.contains(where: { $0.key == key }) {
+            try self.append(fields, to: path + [.key(key)])
+            return
+        }
+        guard try self.flowMapping(mapping) == nil else {
+            throw Failure(
+                "the mapping on line \(mapping.line) is written as { … } on one line and has no '\(key)' list yet: write it as a block mapping (one key per line) to add one here")
+        }
+        let pad = String(repeating: " ", count: try self.keyColumn(of: mapping))
+        let item = pad + "  - { " + fields.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + " }"
+        self.lines.insert(contentsOf: [pad + "\(key):", item], at: try self.mappingEnd(mapping) + 1)
+    }
+
     /// Appends lines (already indented for the list) after the last item of the block list at `path`.
     mutating func appendLines(_ item: (_ dashColumn: Int) -> [String], to path: [Step]) throws(Failure) {
         let list = try self.node(at: path)

@@ -10,6 +10,7 @@ enum PageChrome {
         case reports = "/reports"
         case logs = "/logs"
         case configuration = "/config"
+        case users = "/users"
 
         var title: String {
             switch self {
@@ -18,6 +19,7 @@ enum PageChrome {
             case .reports: return "Reports"
             case .logs: return "Logs"
             case .configuration: return "Configuration"
+            case .users: return "Users"
             }
         }
     }
