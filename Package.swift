@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "PacsgateHL7", targets: ["PacsgateHL7"]),
         .library(name: "PacsgateTLS", targets: ["PacsgateTLS"]),
         .library(name: "PacsgateDataPlane", targets: ["PacsgateDataPlane"]),
+        // For bench/'s audit-search benchmark.
+        .library(name: "PacsgateAuditIndex", targets: ["PacsgateAuditIndex"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
