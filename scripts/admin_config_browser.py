@@ -16,17 +16,8 @@ print the servers the page then shows as one line `PAGE {"SERVICE": [{"label":â€
 """
 import argparse
 import json
-import shutil
-import sys
 
-
-def fail(message, code=1):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(code)
-
-
-def step(message):
-    print(f"ok: {message}", flush=True)
+from admin_browser import fail, start_chromium, step
 
 
 def main():
@@ -43,24 +34,9 @@ def main():
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args()
 
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-    except ImportError:
-        fail("Selenium is not installed: pip install selenium", 2)
-    browser = shutil.which("chromium") or "/usr/bin/chromium"
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    for path in (browser, driver_path):
-        if not shutil.which(path):
-            fail(f"{path} not found: apt-get install chromium chromium-driver", 2)
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000",
-                 "--no-first-run", "--disable-extensions"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = start_chromium(1400, 1000)
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
     wait = WebDriverWait(driver, args.timeout)
     try:
         base = args.url.rstrip("/")

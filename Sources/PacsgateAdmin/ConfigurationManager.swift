@@ -219,7 +219,7 @@ public actor ConfigurationManager {
         let previousFile = (try? String(contentsOfFile: path, encoding: .utf8)) ?? self.runningText
         let backup: String
         do {
-            backup = try self.writeBackup(previousFile, of: path)
+            backup = try self.writeBackup(previousFile)
             try Self.replaceFile(at: path, with: text)
         } catch {
             return await self.refuseAudited(
@@ -340,7 +340,7 @@ public actor ConfigurationManager {
         return (directory, file.deletingPathExtension().lastPathComponent, "." + (file.pathExtension.isEmpty ? "yaml" : file.pathExtension))
     }
 
-    private func writeBackup(_ text: String, of path: String) throws -> String {
+    private func writeBackup(_ text: String) throws -> String {
         guard let (directoryPath, stem, suffix) = self.backupNaming() else { throw CocoaError(.fileNoSuchFile) }
         let directory = URL(fileURLWithPath: directoryPath)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])

@@ -60,17 +60,17 @@ struct AccountsRoutes: Sendable {
 
         admin.post("/users") { request, context in
             let fields = try await AdminRoutes.bodyFields(request, context)
-            let (outcome, _) = try await self.perform(.addUser, fields, by: context.principal?.auditName ?? "?", self: nil)
+            let (outcome, _) = try await self.perform(.addUser, fields, by: context.principal?.auditName ?? "?", as: nil)
             return AdminRoutes.outcomeResponse(outcome)
         }
         admin.delete("/users/:name") { _, context in
             let name = context.parameters.get("name")?.removingPercentEncoding ?? ""
-            let (outcome, _) = try await self.perform(.removeUser, ["name": name], by: context.principal?.auditName ?? "?", self: nil)
+            let (outcome, _) = try await self.perform(.removeUser, ["name": name], by: context.principal?.auditName ?? "?", as: nil)
             return AdminRoutes.outcomeResponse(outcome)
         }
         admin.post("/tokens") { request, context in
             let fields = try await AdminRoutes.bodyFields(request, context)
-            let (outcome, token) = try await self.perform(.addToken, fields, by: context.principal?.auditName ?? "?", self: nil)
+            let (outcome, token) = try await self.perform(.addToken, fields, by: context.principal?.auditName ?? "?", as: nil)
             struct Answer: Encodable {
                 var outcome: ConfigurationManager.Outcome
                 /// The new token, shown once: the file keeps only its digest.
@@ -80,7 +80,7 @@ struct AccountsRoutes: Sendable {
         }
         admin.delete("/tokens/:name") { _, context in
             let name = context.parameters.get("name")?.removingPercentEncoding ?? ""
-            let (outcome, _) = try await self.perform(.removeToken, ["name": name], by: context.principal?.auditName ?? "?", self: nil)
+            let (outcome, _) = try await self.perform(.removeToken, ["name": name], by: context.principal?.auditName ?? "?", as: nil)
             return AdminRoutes.outcomeResponse(outcome)
         }
     }
@@ -91,7 +91,7 @@ struct AccountsRoutes: Sendable {
 
     /// Checks the fields of `action` and applies it; returns the outcome and, for a new token, the token.
     /// `current` is the logged-in user (the password change is theirs; they cannot remove themselves).
-    private func perform(_ action: Action, _ fields: [String: String], by user: String, self current: String?) async throws -> (
+    private func perform(_ action: Action, _ fields: [String: String], by user: String, as current: String?) async throws -> (
         ConfigurationManager.Outcome, String?
     ) {
         func field(_ name: String) throws -> String {
@@ -161,7 +161,7 @@ struct AccountsRoutes: Sendable {
         let fields = FormFields.parse(String(buffer: try await request.collectBody(upTo: 64 << 10)))
         try AdminRoutes.checkCSRF(request: request, form: fields, expected: csrf)
         do {
-            let (outcome, token) = try await self.perform(action, fields, by: name, self: name)
+            let (outcome, token) = try await self.perform(action, fields, by: name, as: name)
             if outcome.applied, action == .password {
                 // The authenticator ended the sessions of the old password: log in with the new one.
                 return AdminRoutes.redirect("/login")
