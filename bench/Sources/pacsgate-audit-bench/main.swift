@@ -54,6 +54,7 @@ if !FileManager.default.fileExists(atPath: log) {
     generator.arguments = [
         "python3", script, "generate", "--dir", options.directory, "--records", String(options.records), "--files", String(options.files),
     ]
+    generator.standardOutput = FileHandle.standardError  // stdout is the report
     try generator.run()
     generator.waitUntilExit()
     guard generator.terminationStatus == 0 else { fatalError("the generator failed") }
@@ -78,8 +79,10 @@ let queries: [(String, [String: String])] = [
     ("everything, newest page", [:]),
 ]
 
-print("audit search over \(options.records) records in \(options.files) files (\(options.directory))")
-print("index built from scratch in \(format(milliseconds(built))) ms")
+let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
+print("Audit search over \(options.records) records in \(options.files) files (\(options.directory)), \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(load) at the end of the index build.")
+print("")
+print("Index built from scratch in \(format(milliseconds(built))) ms; \(options.repetitions) runs of each query (a page of 100 with the total).")
 print("")
 print("| query | matches | median ms | slowest ms |")
 print("|---|---:|---:|---:|")
