@@ -322,6 +322,7 @@ let package = Package(
                 "PacsgateTestSupport",
                 "PacsgateAdmin",
                 "PacsgateVersion",
+                "PacsgateDICOM",
                 "PacsgateAuditIndex",
                 "PacsgateCore",
                 "PacsgateConfig",

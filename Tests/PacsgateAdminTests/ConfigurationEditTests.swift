@@ -5,6 +5,7 @@ import NIOCore
 @testable import PacsgateAdmin
 import PacsgateConfig
 import PacsgateCore
+import PacsgateDICOM
 import PacsgateTestSupport
 import PacsgateVersion
 import Testing
@@ -336,5 +337,35 @@ struct ConfigurationEditTests {
         }
         await harness.stop()
         await backend.kill()
+    }
+
+    @Test("a protocol's own key (a DICOM AE allow-list) set in the page is validated as pacsgate check-config validates the file")
+    func protocolKeysValidatedAsCheckConfig() async throws {
+        let loader = ConfigurationLoader(registry: ProtocolRegistry([DICOMModule()]))
+        let file = "services:\n  - label: DICOM\n    listen: \"127.0.0.1:11112\"\n    protocol: dicom\n    servers:\n      - { label: N1, address: \"127.0.0.1:4101\" }\n"
+        let good = try ConfigurationEdit.setServiceKeys(service: "DICOM", [.init("calling_ae_allow", "[CT_*, MR_3T]")]).apply(to: file)
+        #expect(Self.changed(file, good).added == ["    calling_ae_allow: [CT_*, MR_3T]"])
+        guard case .success = ConfigurationManager.validate(good, loader: loader) else {
+            Issue.record("a valid allow-list is refused")
+            return
+        }
+        // An entry the DICOM module refuses: the page's problems are check-config's, line for line.
+        let bad = try ConfigurationEdit.setServiceKeys(service: "DICOM", [.init("calling_ae_allow", "[{ ae: CT1, color: red }]")]).apply(to: file)
+        guard case .failure(let errors) = ConfigurationManager.validate(bad, loader: loader) else {
+            Issue.record("an allow-list entry with an unknown key is accepted")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacsgate-edit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("pacsgate.yaml").path
+        try bad.write(toFile: path, atomically: true, encoding: .utf8)
+        let checked = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", path])
+        #expect(checked.status != 0)
+        let problems = errors.formatted(file: path).split(separator: "\n").map(String.init)
+        #expect(!problems.isEmpty)
+        for problem in problems {
+            #expect((checked.standardOutput + checked.standardError).contains(problem), "check-config: \(checked.standardOutput) \(checked.standardError)")
+        }
     }
 }
