@@ -69,6 +69,16 @@ struct YAMLTextEditor {
         return node
     }
 
+    private static func describe(_ path: [Step]) -> String {
+        Self.describe(
+            path.map {
+                switch $0 {
+                case .key(let key): return key
+                case .item(let field, let value): return "\(field)=\(value)"
+                }
+            })
+    }
+
     private static func describe(_ walked: [String]) -> String {
         walked.isEmpty ? "the file" : "'" + walked.joined(separator: " / ") + "'"
     }
@@ -79,7 +89,7 @@ struct YAMLTextEditor {
     /// before the key `before` when the mapping has it (a service's new key goes above its `servers:`).
     mutating func set(_ key: String, to value: String, in path: [Step], before: String? = nil) throws(Failure) {
         let mapping = try self.node(at: path)
-        guard case .mapping(let entries) = mapping.kind else { throw Failure("\(path) is not a mapping") }
+        guard case .mapping(let entries) = mapping.kind else { throw Failure("\(Self.describe(path)) is not a mapping") }
         // Unchanged: the line stays as written.
         if let entry = entries.first(where: { $0.key == key }), entry.value.flowText == value { return }
         if let flow = try self.flowMapping(mapping) {
@@ -134,7 +144,7 @@ struct YAMLTextEditor {
     mutating func append(_ fields: [(String, String)], to path: [Step]) throws(Failure) {
         let list = try self.node(at: path)
         guard case .sequence(let items) = list.kind, let first = items.first, let last = items.last else {
-            throw Failure("\(Self.describe(path.map { "\($0)" })) is not a list with items")
+            throw Failure("\(Self.describe(path)) is not a list with items")
         }
         let dash = try self.dashColumn(of: first)
         let end = try self.itemExtent(last).end
@@ -155,7 +165,7 @@ struct YAMLTextEditor {
     /// one-line items) when the mapping does not have it yet.
     mutating func append(_ fields: [(String, String)], toList key: String, in path: [Step]) throws(Failure) {
         let mapping = try self.node(at: path)
-        guard case .mapping(let entries) = mapping.kind else { throw Failure("\(Self.describe(path.map { "\($0)" })) is not a mapping") }
+        guard case .mapping(let entries) = mapping.kind else { throw Failure("\(Self.describe(path)) is not a mapping") }
         if entries.contains(where: { $0.key == key }) {
             try self.append(fields, to: path + [.key(key)])
             return
