@@ -32,6 +32,8 @@ let package = Package(
         .library(name: "PacsgateTLS", targets: ["PacsgateTLS"]),
         .library(name: "PacsgateDataPlane", targets: ["PacsgateDataPlane"]),
         .library(name: "PacsgateDemo", targets: ["PacsgateDemo"]),
+        // For bench/'s audit-search benchmark.
+        .library(name: "PacsgateAuditIndex", targets: ["PacsgateAuditIndex"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -146,6 +148,7 @@ let package = Package(
             name: "PacsgateAdmin",
             dependencies: [
                 "PacsgateCore",
+                "PacsgateVersion",
                 "PacsgateConfig",
                 "PacsgateAuditIndex",
                 "PacsgateTLS",
@@ -345,6 +348,8 @@ let package = Package(
             dependencies: [
                 "PacsgateTestSupport",
                 "PacsgateAdmin",
+                "PacsgateVersion",
+                "PacsgateDICOM",
                 "PacsgateAuditIndex",
                 "PacsgateCore",
                 "PacsgateConfig",

@@ -15,6 +15,7 @@ let product = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deleti
 //   pacsgate-bench             the load tool: starts direct / HAProxy / nginx / pacsgate targets on loopback and runs
 //                              the scenarios against each (`bench/run.sh`).
 //   pacsgate-load              its C epoll client and request/response backend.
+//   pacsgate-audit-bench       typical audit-search queries over a generated million-record log.
 //   PacsgateBenchKit           the load tool's pure parts (statistics, target configurations, markdown report).
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -69,6 +71,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Typical audit-search queries over a generated log (1,000,000 records in 10 rotated files by default):
+        // the index's first build and each query's wall time (`swift run -c release pacsgate-audit-bench`).
+        .executableTarget(
+            name: "pacsgate-audit-bench",
+            dependencies: [
+                .product(name: "PacsgateAuditIndex", package: product),
+                .product(name: "PacsgateCore", package: product),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

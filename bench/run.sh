@@ -10,8 +10,10 @@
 #                                JSON after editing bench/benchmarks.md.in or the report code (no measurement)
 #
 # Writes docs/benchmarks.md (generated from bench/benchmarks.md.in; never edit it by hand), docs/bench/results.json,
-# docs/bench/results.md, docs/bench/results.png and docs/bench/micro.md. Installs what it needs when missing: HAProxy,
-# nginx with the stream module, dcmtk, iperf3, openssl and python3-matplotlib (for the chart), all from Debian.
+# docs/bench/results.md, docs/bench/results.png, docs/bench/micro.md and docs/bench/audit-search.md (typical audit
+# searches over a generated log: 1,000,000 records, 100,000 with --quick). Installs what it needs when missing:
+# HAProxy, nginx with the stream module, dcmtk, iperf3, openssl and python3-matplotlib (for the chart),
+# all from Debian.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -96,6 +98,14 @@ swift package --package-path bench --scratch-path bench/.build-bench benchmark -
     || { cat bench/.build-bench/micro.log >&2; exit 1; }
 python3 bench/micro_summary.py docs/bench/micro.md.tmp docs/bench/micro.md docs/bench/micro-summary.md
 rm -f docs/bench/micro.md.tmp
+
+# --- audit search ------------------------------------------------------------------------------------------------
+say "audit search"
+build swift build -c release --package-path bench --scratch-path bench/.build-bench --product pacsgate-audit-bench
+AUDIT_RECORDS=1000000
+if [ -n "$QUICK" ]; then AUDIT_RECORDS=100000; fi
+"$ROOT/bench/.build-bench/release/pacsgate-audit-bench" --dir "$ROOT/bench/.build-bench/audit-log-$AUDIT_RECORDS" \
+    --records "$AUDIT_RECORDS" --files 10 > docs/bench/audit-search.md
 
 # --- load scenarios ----------------------------------------------------------------------------------------------
 say "load scenarios"

@@ -25,6 +25,27 @@ def step(message):
     print(f"ok: {message}", flush=True)
 
 
+def start_chromium(width, height):
+    """Headless Chromium under Selenium; exits 2 when either is missing. Shared with admin_config_browser.py."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        fail("Selenium is not installed: pip install selenium", 2)
+    browser = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    for path in (browser, driver_path):
+        if not shutil.which(path):
+            fail(f"{path} not found: apt-get install chromium chromium-driver", 2)
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 f"--window-size={width},{height}", "--force-device-scale-factor=1",
+                 "--ignore-certificate-errors", "--no-first-run", "--disable-extensions"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help="admin base URL, e.g. http://127.0.0.1:9443")
@@ -39,27 +60,10 @@ def main():
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args()
 
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-        from selenium.webdriver.common.by import By
-        from selenium.common.exceptions import StaleElementReferenceException
-        from selenium.webdriver.support.ui import WebDriverWait
-    except ImportError:
-        fail("Selenium is not installed: pip install selenium", 2)
-    browser = shutil.which("chromium") or "/usr/bin/chromium"
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    for path in (browser, driver_path):
-        if not shutil.which(path):
-            fail(f"{path} not found: apt-get install chromium chromium-driver", 2)
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 f"--window-size={args.width},{args.height}", "--force-device-scale-factor=1",
-                 "--ignore-certificate-errors", "--no-first-run", "--disable-extensions"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = start_chromium(args.width, args.height)
+    from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
     # The overview refreshes itself every few seconds, replacing its rows: an element found just before a refresh
     # goes stale, so waits ignore that and actions are retried.
     wait = WebDriverWait(driver, args.timeout, ignored_exceptions=(StaleElementReferenceException,))

@@ -115,6 +115,17 @@ enum AdminAssets {
     pre.log .level-notice { color: #9fd3ff; }
     pre.log .level-warning { color: #f2c14e; }
     pre.log .level-error, pre.log .level-critical { color: #ff7b7b; font-weight: 600; }
+    footer.version { color: var(--ink-3); font-size: 12px; text-align: center; padding: 0 24px 20px; }
+    .config-servers input, .config-keys input, .config-keys select, .config-servers select, .config-add-service input,
+      .config-add-service select, .users input, .users select { padding: 4px 6px; border: 1px solid #c9d1d9; border-radius: 5px; font: inherit; }
+    .config-keys, .config-add-service form { display: flex; flex-wrap: wrap; gap: 8px 14px; align-items: center; margin-top: 10px; }
+    .config-servers td.actions { white-space: nowrap; }
+    .button.danger { color: var(--bad); border-color: #e8b4b4; }
+    .error { color: var(--bad); }
+    pre.diff { background: #0f1419; color: #d5dde5; border-radius: 8px; padding: 10px 12px; font-size: 12.5px; overflow: auto; }
+    pre.diff .diff-added { color: #7ee787; }
+    pre.diff .diff-removed { color: #ff7b7b; }
+    pre.diff .diff-hunk { color: #9fd3ff; }
     """#
 
     static let javascript = #"""

@@ -121,6 +121,17 @@ public final class AdminAuthenticator: Sendable {
         }
     }
 
+    /// Whether `password` is `user`'s (a user changing their own password confirms the current one).
+    public func verify(user: String, password: String) async -> Bool {
+        guard let hash = self.state.withLockedValue({ $0.users[user]?.passwordHash }) else { return false }
+        return await PasswordHasher.verify(password, hash: hash)
+    }
+
+    /// The configured tokens' names and scopes (never their digests).
+    public var tokenScopes: [(name: String, scope: APIToken.Scope)] {
+        self.state.withLockedValue { $0.tokens.map { ($0.name, $0.scope) } }
+    }
+
     /// Names of the configured users.
     public var userNames: [String] { self.state.withLockedValue { $0.users.keys.sorted() } }
 

@@ -3,6 +3,7 @@ public import Hummingbird
 public import Logging
 public import PacsgateCore
 import PacsgateAuditIndex
+import PacsgateVersion
 
 /// The admin server's pages and JSON API. Every route is registered by ``register(on:)``; state changes go through
 /// the ``Gateway`` actor and the ``ConfigurationManager`` and are written to the audit log as `admin.change`.
@@ -109,6 +110,8 @@ public struct AdminRoutes: Sendable {
         AuditSearchRoutes(routes: self).register(pages: pages, read: read)
         LogsRoutes(routes: self).register(pages: pages, read: read)
         let admin = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .admin))
+        ConfigurationRoutes(routes: self).register(pages: pages, admin: admin)
+        AccountsRoutes(routes: self).register(pages: pages, admin: admin)
         admin.post("/config") { request, context in
             var request = request
             let body = try await request.collectBody(upTo: context.maxUploadSize)
@@ -168,6 +171,8 @@ public struct AdminRoutes: Sendable {
             services: services, listenPorts: ports, audit: self.audit.status, activity: self.activity.snapshot(),
             history: self.history, user: user, alarms: self.alarms())
         overview.pair = await self.manager.pairStatus()
+        overview.version = PacsgateVersion.version
+        overview.commit = PacsgateVersion.commit
         return overview
     }
 
@@ -373,7 +378,7 @@ public struct AdminRoutes: Sendable {
     }
 
     /// The fields of a JSON object or form body (values as text).
-    private static func bodyFields(_ request: Request, _ context: AdminRequestContext) async throws -> [String: String] {
+    static func bodyFields(_ request: Request, _ context: AdminRequestContext) async throws -> [String: String] {
         var request = request
         let text = String(buffer: try await request.collectBody(upTo: 64 << 10))
         if text.isEmpty { return [:] }

@@ -195,35 +195,44 @@ public actor ConfigurationManager {
     /// Validates `text`; if valid, keeps the current file as a backup, writes `text` in its place and applies it.
     /// `forced` overrides the gate (the HA secondary's refusal; the HA sync itself forces).
     public func upload(_ text: String, by user: String, forced: Bool = false) async -> Outcome {
+        await self.replace(with: text, what: "config.upload", detail: nil, by: user, forced: forced)
+    }
+
+    /// What an upload, an edit and a rollback share: validate, ask the gate, keep a backup, write, apply (and put
+    /// the previous file back when applying fails). `detail` goes into the audit record (`edit`).
+    func replace(with text: String, what: String, detail: String?, by user: String, forced: Bool) async -> Outcome {
         guard let path = self.path else {
             return self.refuse(
-                "config.upload", user: user,
-                message: "the gateway runs without a configuration file (demo); start it with `pacsgate run --config FILE` to upload",
+                what, user: user,
+                message: "the gateway runs without a configuration file (demo); start it with `pacsgate run --config FILE` to change it",
                 problems: [])
         }
         if case .failure(let errors) = self.validate(text) {
             return await self.refuseAudited(
-                "config.upload", user: user, after: text, message: "configuration refused: \(errors.problems.count) problem(s); the running configuration is unchanged",
-                problems: errors.formatted(file: "uploaded").split(separator: "\n").map(String.init))
+                what, user: user, after: text, message: "configuration refused: \(errors.problems.count) problem(s); the running configuration is unchanged",
+                problems: errors.formatted(file: what == "config.upload" ? "uploaded" : URL(fileURLWithPath: path).lastPathComponent)
+                    .split(separator: "\n").map(String.init), detail: detail)
         }
         if let refusal = self.gate?.file(text, self.runningText, forced) {
-            return await self.refuseAudited("config.upload", user: user, after: text, message: refusal, problems: [])
+            return await self.refuseAudited(what, user: user, after: text, message: refusal, problems: [], detail: detail)
         }
         let previousFile = (try? String(contentsOfFile: path, encoding: .utf8)) ?? self.runningText
         let backup: String
         do {
-            backup = try self.writeBackup(previousFile, of: path)
+            backup = try self.writeBackup(previousFile)
             try Self.replaceFile(at: path, with: text)
         } catch {
             return await self.refuseAudited(
-                "config.upload", user: user, after: text, message: "cannot write the configuration file: \(error)", problems: [])
+                what, user: user, after: text, message: "cannot write the configuration file: \(error)", problems: [], detail: detail)
         }
-        return await self.apply(text, what: "config.upload", user: user, backup: backup, restoreOnFailure: previousFile)
+        return await self.apply(text, what: what, user: user, backup: backup, restoreOnFailure: previousFile, detail: detail)
     }
 
     // MARK: applying
 
-    private func apply(_ text: String, what: String, user: String, backup: String?, restoreOnFailure: String?) async -> Outcome {
+    private func apply(
+        _ text: String, what: String, user: String, backup: String?, restoreOnFailure: String?, detail: String? = nil
+    ) async -> Outcome {
         let before = self.runningText
         let configuration: GatewayConfiguration
         let admin: AdminConfiguration?
@@ -237,7 +246,7 @@ public actor ConfigurationManager {
             return await self.refuseAudited(
                 what, user: user, after: text,
                 message: "configuration refused: \(problems.count) problem(s); the running configuration is unchanged",
-                problems: problems)
+                problems: problems, detail: detail)
         case .success(let decoded):
             (configuration, admin) = decoded
         }
@@ -255,6 +264,7 @@ public actor ConfigurationManager {
                 record.field("removed", report.removed)
                 record.field("changed", report.changed)
                 record.field("backup", backup)
+                if let detail { record.field("edit", detail) }
                 try await self.audit.writeOrWithdraw(record)
             }
         } catch {
@@ -263,7 +273,7 @@ public actor ConfigurationManager {
             self.logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(why)", "by": "\(user)"])
             return await self.refuseAudited(
                 what, user: user, after: text, message: "cannot apply the configuration: \(why); the running configuration is unchanged",
-                problems: [])
+                problems: [], detail: detail)
         }
         self.runningText = text
         for listener in self.listeners { await listener(configuration, admin) }
@@ -277,10 +287,13 @@ public actor ConfigurationManager {
         Outcome(applied: false, message: message, problems: problems, added: [], removed: [], changed: [], backup: nil)
     }
 
-    private func refuseAudited(_ what: String, user: String, after: String?, message: String, problems: [String]) async -> Outcome {
+    private func refuseAudited(
+        _ what: String, user: String, after: String?, message: String, problems: [String], detail: String? = nil
+    ) async -> Outcome {
         var record = AuditLog.record(event: "admin.change")
         record.field("user", user)
         record.field("what", what)
+        if let detail { record.field("edit", detail) }
         record.field("before", Self.digest(self.runningText))
         record.field("after", after.map(Self.digest))
         record.field("result", "refused")
@@ -288,6 +301,16 @@ public actor ConfigurationManager {
         record.field("problems", problems.count)
         try? await self.audit.writeAndWait(record)
         return self.refuse(what, user: user, message: message, problems: problems)
+    }
+
+    /// A change made in the page refused before anything was written, with its audit record.
+    func refuseChange(_ what: String, user: String, message: String, detail: String) async -> Outcome {
+        await self.refuseAudited(what, user: user, after: nil, message: message, problems: [], detail: detail)
+    }
+
+    /// The gate's refusal of replacing the file with `text`, or `nil`.
+    func permitFileChange(_ text: String, forced: Bool) -> String? {
+        self.gate?.file(text, self.runningText, forced)
     }
 
     /// Puts the previous file back after an upload that was not applied.
@@ -309,16 +332,24 @@ public actor ConfigurationManager {
 
     // MARK: files
 
-    private func writeBackup(_ text: String, of path: String) throws -> String {
+    /// Where backups of the file go and how they are named: `<stem>-<UTC time>[-<n>].<extension>` in `directory`.
+    func backupNaming() -> (directory: String, stem: String, suffix: String)? {
+        guard let path = self.path else { return nil }
         let file = URL(fileURLWithPath: path)
-        let directory = self.backupDirectory.map { URL(fileURLWithPath: $0) } ?? file.deletingLastPathComponent()
+        let directory = self.backupDirectory ?? file.deletingLastPathComponent().path
+        return (directory, file.deletingPathExtension().lastPathComponent, "." + (file.pathExtension.isEmpty ? "yaml" : file.pathExtension))
+    }
+
+    private func writeBackup(_ text: String) throws -> String {
+        guard let (directoryPath, stem, suffix) = self.backupNaming() else { throw CocoaError(.fileNoSuchFile) }
+        let directory = URL(fileURLWithPath: directoryPath)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         let stamp = WallClock.now().iso8601.replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-        var name = "\(file.deletingPathExtension().lastPathComponent)-\(stamp).\(file.pathExtension.isEmpty ? "yaml" : file.pathExtension)"
+        var name = "\(stem)-\(stamp)\(suffix)"
         var counter = 1
         while FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path) {
             counter += 1
-            name = "\(file.deletingPathExtension().lastPathComponent)-\(stamp)-\(counter).\(file.pathExtension.isEmpty ? "yaml" : file.pathExtension)"
+            name = "\(stem)-\(stamp)-\(counter)\(suffix)"
         }
         let target = directory.appendingPathComponent(name)
         // Backups hold password hashes: owner only, whatever the running file's mode.

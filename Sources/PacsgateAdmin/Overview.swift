@@ -232,6 +232,9 @@ public struct Overview: Sendable, Codable, Equatable {
     public var pair: Pair? = nil
     /// Alarms raised by other parts of the gateway (the audit export while it spools), one sentence each.
     public var alarms: [String]? = nil
+    /// This build's release number and commit (what `pacsgate --version` prints).
+    public var version: String? = nil
+    public var commit: String? = nil
 }
 
 extension Overview {

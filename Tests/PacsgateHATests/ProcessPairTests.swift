@@ -77,6 +77,22 @@ struct ProcessPairTests {
         }
         #expect(audited, "the sync was not audited on the secondary")
 
+        // Config sync, an edit made in the page (issue 21): previewed and applied on the primary, it reaches the
+        // secondary; the secondary's own preview of an edit says it is refused there.
+        let edit = #"{"op": "server.update", "service": "WEB", "server": "s1", "weight": "44""#
+        let preview = try await ProcessPair.api(pair.primary, "/api/v1/config/edits/preview", method: "POST", body: edit + "}")
+        #expect(preview.status == 0, "\(preview.standardOutput)")
+        let base = ((try? JSONSerialization.jsonObject(with: Data(preview.standardOutput.utf8))) as? [String: Any])?["base"] as? String ?? ""
+        let applied = try await ProcessPair.api(pair.primary, "/api/v1/config/edits", method: "POST", body: edit + #", "base": "\#(base)"}"#)
+        #expect(applied.status == 0, "\(applied.standardOutput)")
+        let editSynced = await eventually(timeout: .seconds(15)) {
+            await ProcessPair.weight(pair.secondary, service: "WEB", server: "s1") == 44
+        }
+        #expect(editSynced, "the edit was not synced: \(pair.secondary.logText.suffix(2000))")
+        let refusedEdit = try await ProcessPair.api(
+            pair.secondary, "/api/v1/config/edits/preview", method: "POST", body: edit.replacingOccurrences(of: "44", with: "45") + "}")
+        #expect(refusedEdit.standardOutput.contains("this unit is the HA secondary"), "\(refusedEdit.standardOutput)")
+
         // The secondary refuses direct changes of shared settings unless forced.
         let direct = try await ProcessPair.api(pair.secondary, "/api/v1/services/WEB/servers/s2/weight", method: "PUT", body: #"{"weight": 5}"#)
         #expect(direct.status != 0)

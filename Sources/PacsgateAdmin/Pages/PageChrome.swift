@@ -1,3 +1,5 @@
+import PacsgateVersion
+
 /// What every page of the admin has around its content: the head, the top bar with the navigation and the user's
 /// controls, and the notice area.
 enum PageChrome {
@@ -7,6 +9,8 @@ enum PageChrome {
         case audit = "/audit"
         case reports = "/reports"
         case logs = "/logs"
+        case configuration = "/config"
+        case users = "/users"
 
         var title: String {
             switch self {
@@ -14,6 +18,8 @@ enum PageChrome {
             case .audit: return "Audit"
             case .reports: return "Reports"
             case .logs: return "Logs"
+            case .configuration: return "Configuration"
+            case .users: return "Users"
             }
         }
     }
@@ -56,6 +62,7 @@ enum PageChrome {
             <main\(mainAttributes.isEmpty ? "" : " " + mainAttributes)>
             \(content)
             </main>
+            <footer class="version">pacsgate \(HTML.escape(PacsgateVersion.version)) · commit <code>\(HTML.escape(PacsgateVersion.commit))</code></footer>
             </body>
             </html>
             """
