@@ -46,7 +46,7 @@ struct HL7BadFrameTests {
             await self.gateway.stop()
             self.receiver.stop()
             #expect(!self.gateway.auditText().contains(HL7Samples.patientMarker))
-            #expect(!self.gateway.logs.all.contains { $0.contains(HL7Samples.patientMarker) })
+            #expect(!self.gateway.logs.rendered.contains { $0.contains(HL7Samples.patientMarker) })
             self.directory.remove()
         }
     }

@@ -83,7 +83,7 @@ struct HL7GatewayForwardingTests {
         #expect(gateway.auditRecords("hl7.rejected").isEmpty)
         // Patient data (PID) reaches neither the audit trail nor the logs.
         #expect(!gateway.auditText().contains(HL7Samples.patientMarker))
-        #expect(!gateway.logs.all.contains { $0.contains(HL7Samples.patientMarker) })
+        #expect(!gateway.logs.rendered.contains { $0.contains(HL7Samples.patientMarker) })
         await gateway.stop()
     }
 

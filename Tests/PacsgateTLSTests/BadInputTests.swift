@@ -49,8 +49,8 @@ struct BadInputTests {
         #expect(record["outcome"] == outcome, "\(record)", sourceLocation: sourceLocation)
         #expect(record["refusal"] == kind.rawValue, "\(record)", sourceLocation: sourceLocation)
         #expect(record.isNull("server"), sourceLocation: sourceLocation)
-        let logged = gateway.logs.entries(message: "refused TLS connection", metadata: ["tls.refusal": kind.rawValue])
-        #expect(logged.count == 1, "\(gateway.logs.entries)", sourceLocation: sourceLocation)
+        let logged = gateway.logs.lines(message: "refused TLS connection", metadata: ["tls.refusal": kind.rawValue])
+        #expect(logged.count == 1, "\(gateway.logs.all)", sourceLocation: sourceLocation)
         let service = try #require(
             try await gateway.runtime(label).configuration.protocolHandler as? TLSServiceProtocol,
             sourceLocation: sourceLocation
@@ -71,7 +71,7 @@ struct BadInputTests {
                 #expect(output.out.contains("This port speaks TLS"), "\(output.summary)")
                 #expect(output.out.hasSuffix("HTTP=400"), "\(output.summary)")
                 try await Self.expectRefused(gateway, "PLAIN", kind: .plaintextHTTP, outcome: "rejected")
-                let entry = try #require(gateway.logs.entries(message: "refused TLS connection").first)
+                let entry = try #require(gateway.logs.lines(message: "refused TLS connection").first)
                 #expect(entry.metadata["reason"] == "client sent a plaintext HTTP request to a TLS port")
             }
         }

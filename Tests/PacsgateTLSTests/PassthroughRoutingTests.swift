@@ -123,7 +123,7 @@ struct PassthroughRoutingTests {
                 #expect(record["refusal"] == "unknown_sni")
                 #expect(record.isNull("server"))
                 #expect(
-                    !gateway.logs.entries(message: "refused TLS connection", metadata: ["tls.refusal": "unknown_sni"])
+                    !gateway.logs.lines(message: "refused TLS connection", metadata: ["tls.refusal": "unknown_sni"])
                         .isEmpty
                 )
             }

@@ -109,15 +109,15 @@ struct TerminationTests {
                 #expect(output.out.hasSuffix("HTTP=503"), "\(output.summary)")
                 #expect(!output.out.contains("N1"), "\(output.summary)")
 
-                let failures = gateway.logs.entries(message: "TLS handshake with the server failed")
-                #expect(failures.count == 1, "\(gateway.logs.entries)")
+                let failures = gateway.logs.lines(message: "TLS handshake with the server failed")
+                #expect(failures.count == 1, "\(gateway.logs.all)")
                 #expect(failures.first?.metadata["error"]?.contains("certificate verify failed") == true, "\(failures)")
                 #expect(failures.first?.metadata["conn.server"] == "N1@127.0.0.1:\(site.node.port)")
-                let refused = gateway.logs.entries(
+                let refused = gateway.logs.lines(
                     message: "refused TLS connection",
                     metadata: ["tls.refusal": "unavailable"]
                 )
-                #expect(refused.count == 1, "\(gateway.logs.entries)")
+                #expect(refused.count == 1, "\(gateway.logs.all)")
 
                 let record = try #require(try await gateway.waitForAuditRecords(1).first)
                 #expect(record["outcome"] == "unavailable")
@@ -144,7 +144,7 @@ struct TerminationTests {
                     ["--cacert", site.gatewayCertificate.certificate]
                 )
                 #expect(output.out.hasSuffix("HTTP=503"), "\(output.summary)")
-                #expect(gateway.logs.entries(message: "TLS handshake with the server failed").count == 1)
+                #expect(gateway.logs.lines(message: "TLS handshake with the server failed").count == 1)
                 #expect(site.node.servedRequests == 0)
             }
         }
@@ -180,7 +180,7 @@ struct TerminationTests {
                 let record = try #require(try await gateway.waitForAuditRecords(1).first)
                 #expect(record["outcome"] == "unavailable")
                 #expect(record["refusal"] == "unavailable")
-                let entry = try #require(gateway.logs.entries(message: "refused TLS connection").first)
+                let entry = try #require(gateway.logs.lines(message: "refused TLS connection").first)
                 #expect(entry.metadata["tls.fallback_page"] == "served")
                 let service = try #require(
                     try await gateway.runtime("FALLBACK").configuration.protocolHandler as? TLSServiceProtocol
@@ -242,7 +242,7 @@ struct TerminationTests {
                 )
                 #expect(plaintext.out.hasSuffix("HTTP=400"), "\(plaintext.summary)")
                 #expect(
-                    gateway.logs.entries(message: "refused TLS connection", metadata: ["tls.refusal": "plaintext_http"])
+                    gateway.logs.lines(message: "refused TLS connection", metadata: ["tls.refusal": "plaintext_http"])
                         .count == 1
                 )
             }

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PacsgateConfig
@@ -16,7 +15,7 @@ struct HL7TestGateway {
     let gateway: Gateway
     let audit: AuditLog
     let auditPath: String
-    let logs: LogCapture
+    let logs: LogRecorder
 
     /// 2025-01-01T12:00:00Z: the gateway's wall clock in these tests, so NAK bytes are exact.
     static let noon = WallClock.Instant(millisecondsSinceEpoch: 1_735_732_800_000)
@@ -58,8 +57,8 @@ struct HL7TestGateway {
         case .failure(let errors): throw PeerFailure("configuration rejected: \(errors)\n\(yaml)")
         }
         configuration.services[0].listen = Endpoint(host: "127.0.0.1", port: 0)
-        let logs = LogCapture()
-        let logger = logs.logger
+        let logs = LogRecorder()
+        let logger = logs.logger(label: "pacsgate-hl7-test")
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
         try audit.start()
         let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
@@ -107,36 +106,3 @@ struct HL7TestGateway {
     }
 }
 
-/// Collects every log line the gateway emits (message and metadata, rendered), to check what is logged.
-final class LogCapture: Sendable {
-    private let lines = NIOLockedValueBox<[String]>([])
-
-    var logger: Logger {
-        var logger = Logger(label: "pacsgate-hl7-test") { _ in Handler(capture: self) }
-        logger.logLevel = .debug
-        return logger
-    }
-
-    var all: [String] { self.lines.withLockedValue { $0 } }
-
-    fileprivate func append(_ line: String) {
-        self.lines.withLockedValue { $0.append(line) }
-    }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .debug
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { self.metadata[key] }
-            set { self.metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = self.metadata.merging(event.metadata ?? [:]) { _, new in new }
-            let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            self.capture.append("\(event.level) \(event.message) \(rendered)")
-        }
-    }
-}

@@ -5,7 +5,6 @@ import NIOPosix
 import PacsgateConfig
 import PacsgateCore
 import PacsgateTLS
-import Synchronization
 import PacsgateTestSupport
 
 /// A gateway running in-process on loopback with the TLS module, configured from YAML (every service listens on
@@ -13,7 +12,7 @@ import PacsgateTestSupport
 struct TLSTestGateway {
     let gateway: Gateway
     let audit: AuditLog
-    let logs: LogCapture
+    let logs: LogRecorder
     let configuration: GatewayConfiguration
 
     /// Loads `yaml` with the TLS module registered and starts the gateway.
@@ -23,9 +22,8 @@ struct TLSTestGateway {
             configuration.services[index].listen = Endpoint(host: "127.0.0.1", port: 0)
         }
         configuration.audit = audit
-        let logs = LogCapture()
-        var logger = Logger(label: "pacsgate-tls-test", factory: { _ in logs })
-        logger.logLevel = .debug
+        let logs = LogRecorder()
+        let logger = logs.logger(label: "pacsgate-tls-test")
         let auditLog = AuditLog(configuration: audit, logger: logger)
         try auditLog.start()
         let gateway = TestEngine.gateway(configuration: configuration, audit: auditLog, logger: logger)
@@ -126,49 +124,6 @@ struct AuditRecord: CustomStringConvertible, @unchecked Sendable {
         return "\(label)@\(address)"
     }
     var description: String { self.line }
-}
-
-/// A log handler keeping every entry in memory, for assertions on what the gateway logged.
-final class LogCapture: LogHandler, Sendable {
-    struct Entry: Sendable, CustomStringConvertible {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-        var description: String { "[\(self.level)] \(self.message) \(self.metadata)" }
-    }
-
-    private let entriesBox = Mutex<[Entry]>([])
-
-    var logLevel: Logger.Level {
-        get { .trace }
-        set {}
-    }
-
-    var metadata: Logger.Metadata {
-        get { [:] }
-        set {}
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
-    }
-
-    func log(event: LogEvent) {
-        var flat: [String: String] = [:]
-        for (key, value) in event.metadata ?? [:] { flat[key] = "\(value)" }
-        let entry = Entry(level: event.level, message: "\(event.message)", metadata: flat)
-        self.entriesBox.withLock { $0.append(entry) }
-    }
-
-    var entries: [Entry] { self.entriesBox.withLock { $0 } }
-
-    /// Entries with `message` whose metadata holds every pair of `metadata`.
-    func entries(message: String, metadata: [String: String] = [:]) -> [Entry] {
-        self.entries.filter { entry in
-            entry.message == message && metadata.allSatisfy { entry.metadata[$0.key] == $0.value }
-        }
-    }
 }
 
 enum ConfigurationLoaderHelper {
