@@ -18,12 +18,10 @@ public struct ConfigurationDecoder: Sendable {
     public static let pendingServiceKeys: [String: String] = [
         "source": "binding the server leg to a chosen local address",
         "transparent": "binding the server leg to the client's own address (IP_TRANSPARENT)",
-        "accept_proxy": "reading a PROXY protocol header from an upstream",
     ]
     /// Server keys in the same state as ``pendingServiceKeys``.
     public static let pendingServerKeys: [String: String] = [
         "source": "binding the server leg to a chosen local address",
-        "send_proxy": "sending a PROXY protocol header to the server",
     ]
 
     public let registry: ProtocolRegistry
@@ -165,6 +163,7 @@ public struct ConfigurationDecoder: Sendable {
         if let module {
             service.protocolHandler = module.makeServiceProtocol(&reader, service: service)
         }
+        service.acceptProxy = Self.decodeAcceptProxy(&reader, label: label)
         service.engine = reader.choice("engine", EngineChoice.self) ?? defaultEngine
         if service.engine == .native {
             let line = reader.entryLine("engine") ?? node.line
@@ -184,6 +183,25 @@ public struct ConfigurationDecoder: Sendable {
         reader.finish()
         parent.absorb(reader)
         return DecodedService(service: service, labelValid: givenLabel != nil, listenLine: listenLine)
+    }
+
+    /// `accept_proxy: [CIDR, …]`: the networks of the upstream proxies a PROXY header is taken from.
+    private static func decodeAcceptProxy(_ reader: inout MappingReader, label: String) -> [ClientNetwork] {
+        guard let texts = reader.stringList("accept_proxy") else { return [] }
+        let line = reader.entryLine("accept_proxy") ?? 0
+        if texts.isEmpty {
+            reader.problem(line, "service '\(label)': 'accept_proxy' lists no network (remove the key to read no PROXY header)")
+        }
+        var networks: [ClientNetwork] = []
+        for text in texts {
+            if let network = ClientNetwork(text) {
+                networks.append(network)
+            } else {
+                reader.problem(
+                    line, "service '\(label)': accept_proxy: '\(text)' is not a network (use e.g. 10.1.2.0/24, 10.1.2.7 or fd00::/8)")
+            }
+        }
+        return networks
     }
 
     /// Claims each of `keys` present in `reader` and records that it is not supported yet.
@@ -254,6 +272,7 @@ public struct ConfigurationDecoder: Sendable {
             let weight = server.int("weight", in: 0...1_000_000) ?? 100
             let state = server.choice("state", ServerAdminState.self) ?? .online
             let backup = server.bool("backup") ?? false
+            let sendProxy = server.choice("send_proxy", ProxyProtocolVersion.self)
             let addressLine = server.entryLine("address") ?? item.line
             for key in moduleKeys { _ = server.node(key) }  // read by the protocol module
             Self.refusePending(Self.pendingServerKeys, in: &server, context: server.context)
@@ -268,7 +287,9 @@ public struct ConfigurationDecoder: Sendable {
             switch Endpoint.parse(address) {
             case .success(let endpoint):
                 servers.append(
-                    ServerConfiguration(label: serverLabel, endpoint: endpoint, weight: weight, state: state, backup: backup))
+                    ServerConfiguration(
+                        label: serverLabel, endpoint: endpoint, weight: weight, state: state, backup: backup,
+                        sendProxy: sendProxy))
             case .failure(let error):
                 reader.problem(
                     addressLine,

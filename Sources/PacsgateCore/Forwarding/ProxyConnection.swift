@@ -70,8 +70,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
     public func channelActive(context: ChannelHandlerContext) {
         self.clientOpen = true
         let channel = context.channel
-        self.clientAddress = channel.remoteAddress
-        self.clientKey = channel.remoteAddress.flatMap { StickKey(clientAddress: $0) }
+        // `accept_proxy`: the address a trusted PROXY header gave (``ProxyHeaderReceiver``), else the socket's.
+        if self.clientAddress == nil { self.clientAddress = channel.remoteAddress }
+        self.clientKey = self.clientAddress.flatMap { StickKey(clientAddress: $0) }
         let active = self.service.stats.opened()
         let perClient = self.service.connections.add(channel, client: self.limitKey)
         self.registered = true
@@ -166,6 +167,8 @@ public final class ProxyConnection: ChannelDuplexHandler {
             }
         } else if let request = event as? GatewayCloseRequest {
             self.terminate(request.reason)
+        } else if let proxied = event as? ProxiedClientAddress {
+            self.clientAddress = proxied.address
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -287,6 +290,14 @@ public final class ProxyConnection: ChannelDuplexHandler {
         future.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
+                // First on the wire, before a re-encrypted leg's handshake (its handlers are added next).
+                let client = self.clientContext?.channel
+                if let header = self.snapshot.proxyHeader(
+                    to: identity, client: self.clientAddress, destination: client?.localAddress,
+                    inspector: self.inspector)
+                {
+                    channel.writeAndFlush(header, promise: nil)
+                }
                 guard
                     let preparing = self.inspector?.prepareServerChannel(
                         channel, server: identity, position: .before(backend))

@@ -69,6 +69,11 @@ final class NativeConnection {
     private var refused = false
     /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``: the client is not read until it calls back.
     private var waitingForAudit = false
+    /// `accept_proxy`: the gate reading the client's first bytes, their bytes so far, and the active count at accept
+    /// (for `maxconn` once the gate lets the connection in).
+    private var proxyGate: ProxyHeaderGate?
+    private var proxyBytes: ByteBuffer?
+    private var activeAtAccept = 0
 
     init(index: UInt32, reactor: Reactor) {
         self.index = index
@@ -91,12 +96,24 @@ final class NativeConnection {
         self.client.descriptor = descriptor
         self.client.writable = true
         self.peer = peer
-        let clientKey = peer.stickKey
-        self.clientKey = clientKey
         self.acceptedAt = self.now
         self.lastActivity = self.now
         let active = service.stats.opened()
         registry.opened()
+        let configuration = snapshot.configuration
+        if !configuration.acceptProxy.isEmpty {
+            self.awaitProxyHeader(active: active)
+        } else {
+            self.begin(active: active, registered: false)
+        }
+        self.finishIfClosed()
+    }
+
+    /// Limits, inspector, then peeking or connecting: once the client address is known.
+    private func begin(active: Int, registered: Bool) {
+        guard let service = self.service, let snapshot = self.snapshot, let peer = self.peer else { return }
+        let clientKey = peer.stickKey
+        self.clientKey = clientKey
         let configuration = snapshot.configuration
         if configuration.maxConnectionsPerClient > 0 { self.limitKey = clientKey }
         let perClient = self.limitKey.map { service.connections.addClient($0) } ?? 0
@@ -110,14 +127,7 @@ final class NativeConnection {
             self.upstreamHandling = inspector.upstreamHandling
             self.observesDownstream = inspector.downstreamHandling != .passthrough
         }
-        if let error = self.register(.client) {
-            self.refused = true
-            self.endReason = "cannot watch the client socket: \(error)"
-            self.machine.answering()
-            self.closeLeg(.client)
-            self.finishIfClosed()
-            return
-        }
+        if !registered, !self.registerClient() { return }
         if active > configuration.maxConnections {
             self.refuse(.maxConnections)
         } else if configuration.maxConnectionsPerClient > 0, perClient > configuration.maxConnectionsPerClient {
@@ -131,7 +141,116 @@ final class NativeConnection {
                 self.connectToServer()
             }
         }
-        self.finishIfClosed()
+    }
+
+    /// Adds the client socket to the epoll set; on failure ends the connection and returns `false`.
+    private func registerClient() -> Bool {
+        guard let error = self.register(.client) else { return true }
+        self.refused = true
+        self.endReason = "cannot watch the client socket: \(error)"
+        self.machine.answering()
+        self.closeLeg(.client)
+        return false
+    }
+
+    // MARK: PROXY header (accept_proxy)
+
+    /// Reads the client's first bytes for the ``ProxyHeaderGate`` before anything else (``begin(active:registered:)``
+    /// waits for the client address it decides), within `peek_timeout`.
+    private func awaitProxyHeader(active: Int) {
+        guard let snapshot = self.snapshot, self.registerClient() else { return }
+        self.proxyGate = ProxyHeaderGate(source: self.peer?.socketAddress, networks: snapshot.configuration.acceptProxy)
+        self.activeAtAccept = active
+        self.peekDeadline = self.now + UInt64(snapshot.peekTimeout.nanoseconds)
+        self.armTimer()
+    }
+
+    private func readProxyHeader() {
+        while let gate = self.proxyGate, self.client.readable, !self.client.inputDone, self.clientMayRead() {
+            switch self.read(.client, large: false) {
+            case .data(var bytes, let endOfFile):
+                if var held = self.proxyBytes {
+                    held.writeBuffer(&bytes)
+                    self.state.buffers.give(bytes)
+                    bytes = held
+                }
+                self.proxyBytes = bytes
+                switch gate.examine(bytes) {
+                case .needMore:
+                    if endOfFile { self.proxyHeaderClosedEarly() }
+                case .proxied(let client, let length):
+                    self.passProxyHeader(client: client, length: length)
+                    if endOfFile { self.clientEndOfFile() }
+                case .plain:
+                    self.passProxyHeader(client: nil, length: 0)
+                    if endOfFile { self.clientEndOfFile() }
+                case .refuse(let reason):
+                    self.refuseProxyHeader(reason)
+                }
+            case .endOfFile:
+                self.proxyHeaderClosedEarly()
+            case .wouldBlock:
+                return
+            case .failed(let error):
+                self.refuseProxyHeader("reading the PROXY protocol header failed: \(error.operatorText)")
+            }
+        }
+    }
+
+    /// The gate let the connection in: the header's address (if any) is the client's from now on; the bytes after
+    /// the header are the client's first.
+    private func passProxyHeader(client: SocketAddress?, length: Int) {
+        self.proxyGate = nil
+        self.peekDeadline = 0
+        if let client, let address = PeerAddress(client) { self.peer = address }
+        self.begin(active: self.activeAtAccept, registered: true)
+        guard var rest = self.proxyBytes else { return }
+        self.proxyBytes = nil
+        rest.moveReaderIndex(forwardBy: length)
+        guard rest.readableBytes > 0, self.client.isOpen else {
+            self.state.buffers.give(rest)
+            return
+        }
+        switch self.machine.clientRead(rest) {
+        case .inspect(let all):
+            self.inspect(all)
+        case .forward:
+            self.forwardUpstream(rest)
+        case .held, .discard:
+            break
+        }
+    }
+
+    private func refuseProxyHeader(_ reason: String) {
+        self.proxyGate = nil
+        self.peekDeadline = 0
+        let received = self.proxyBytes?.readableBytes ?? 0
+        if let bytes = self.proxyBytes { self.state.buffers.give(bytes) }
+        self.proxyBytes = nil
+        self.service?.proxyHeaderRefused(client: self.peer?.socketAddress, reason: reason, received: received)
+        self.refused = true
+        self.endReason = "refused: \(reason)"
+        self.machine.answering()
+        self.closeLeg(.client)
+    }
+
+    private func proxyHeaderClosedEarly() {
+        guard let gate = self.proxyGate else { return }
+        if let reason = gate.closedEarly(received: self.proxyBytes?.readableBytes ?? 0) {
+            self.refuseProxyHeader(reason)
+        } else {
+            self.passProxyHeader(client: nil, length: 0)
+            self.clientEndOfFile()
+        }
+    }
+
+    private func proxyHeaderTimedOut() {
+        guard let gate = self.proxyGate else { return }
+        if let reason = gate.timedOut(received: self.proxyBytes?.readableBytes ?? 0) {
+            self.refuseProxyHeader(reason)
+        } else {
+            self.passProxyHeader(client: nil, length: 0)
+        }
     }
 
     /// Adds a leg's socket to the reactor's epoll set, for input and output, edge-triggered: once, until it closes.
@@ -162,6 +281,7 @@ final class NativeConnection {
         }
         self.flush(.client)
         self.flush(.server)
+        if self.proxyGate != nil { self.readProxyHeader() }
         switch self.machine.state {
         case .peeking:
             self.readPeek()
@@ -669,7 +789,16 @@ final class NativeConnection {
             self.closeLeg(.server)
         case .startForwarding(let pending, let clientInputClosed):
             self.lastActivity = self.now
-            if let identity = self.serverIdentity { self.inspector?.forwarding(to: identity) }
+            if let identity = self.serverIdentity {
+                self.inspector?.forwarding(to: identity)
+                let descriptor = self.client.descriptor
+                if let header = self.snapshot?.proxyHeader(
+                    to: identity, client: self.peer?.socketAddress,
+                    destination: SystemCall.localAddress(descriptor)?.socketAddress, inspector: self.inspector)
+                {
+                    self.send(.server, header)
+                }
+            }
             if let pending, pending.readableBytes > 0 {
                 self.bytesUp += pending.readableBytes
                 self.unreported.up += pending.readableBytes
@@ -874,7 +1003,11 @@ final class NativeConnection {
         let now = self.now
         if self.peekDeadline > 0, now >= self.peekDeadline {
             self.peekDeadline = 0
-            self.peekFailed(.timeout)
+            if self.proxyGate != nil {
+                self.proxyHeaderTimedOut()
+            } else {
+                self.peekFailed(.timeout)
+            }
         }
         if self.connectDeadline > 0, now >= self.connectDeadline {
             self.connectFailed(Errno(code: ETIMEDOUT))
@@ -979,6 +1112,9 @@ final class NativeConnection {
         self.endReason = "closed"
         self.refused = false
         self.waitingForAudit = false
+        self.proxyGate = nil
+        if let bytes = self.proxyBytes { self.state.buffers.give(bytes) }
+        self.proxyBytes = nil
         self.state.free(self)
     }
 
