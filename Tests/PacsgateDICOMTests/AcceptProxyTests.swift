@@ -15,27 +15,6 @@ struct AcceptProxyTests {
     /// The upstream proxy's source address, the only one in `accept_proxy`.
     static let upstream = "127.0.0.5"
 
-    /// C-ECHO associations to `port` as `calling` → MACH7, one per source address; one line per association.
-    static let echoScript = #"""
-        import sys
-        from pynetdicom import AE
-        from pynetdicom.sop_class import Verification
-
-        port, calling = int(sys.argv[1]), sys.argv[2]
-        ae = AE(ae_title=calling)
-        ae.add_requested_context(Verification)
-        for source in sys.argv[3:]:
-            assoc = ae.associate("127.0.0.1", port, ae_title="MACH7", bind_address=(source, 0))
-            if assoc.is_established:
-                status = assoc.send_c_echo()
-                assoc.release()
-                print(source, "accepted", status.Status)
-            elif assoc.is_rejected:
-                print(source, "rejected")
-            else:
-                print(source, "failed")
-        """#
-
     static func service(servers: [String], extra: [String] = []) -> String {
         dicomServiceYAML(
             servers: servers,
@@ -75,7 +54,8 @@ struct AcceptProxyTests {
 
             func echo(_ calling: String, from sources: [String]) async throws -> [String] {
                 let output = try await Peers.python(
-                    Self.echoScript, [String(front), calling] + sources, name: "echo-\(calling)", scope: scope)
+                    PolicyAndRoutingTests.echoFromScript, [String(front), calling, "MACH7"] + sources,
+                    name: "echo-\(calling)", scope: scope)
                 return output.split(separator: "\n").filter { $0.hasPrefix("127.") }.map(String.init)
             }
             // CT* only from 127.0.0.9: HAProxy's own address (127.0.0.5) would be refused for both.

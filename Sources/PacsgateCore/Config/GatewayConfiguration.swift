@@ -1,4 +1,5 @@
 public import Logging
+public import NIOCore
 
 /// The whole gateway configuration, validated.
 public struct GatewayConfiguration: Sendable {
@@ -96,10 +97,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// `send_proxy:` the PROXY protocol header written first on every connection to the server (and a `LOCAL` one
     /// on its health checks); `nil` (the default) sends none.
     public var sendProxy: ProxyProtocolVersion?
+    /// `source:` (the server's, else its service's): the local address the server leg binds before it connects, with
+    /// a port the kernel picks at connect time; `nil` (the default) leaves both to the kernel.
+    public var source: SocketAddress?
 
     public init(
         label: String, endpoint: Endpoint, weight: Int = 100, state: ServerAdminState = .online, backup: Bool = false,
-        sendProxy: ProxyProtocolVersion? = nil
+        sendProxy: ProxyProtocolVersion? = nil, source: SocketAddress? = nil
     ) {
         self.label = label
         self.endpoint = endpoint
@@ -107,6 +111,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.state = state
         self.backup = backup
         self.sendProxy = sendProxy
+        self.source = source
     }
 }
 

@@ -18,8 +18,9 @@ extension ServiceRuntime {
     }
 
     /// Why no server takes a connection after `tried` servers failed to connect.
-    package static func unavailable(afterTrying tried: Int) -> UnavailableReason {
-        tried == 0 ? .noServer : .connectFailed("all \(tried) tried servers failed")
+    package static func unavailable(afterTrying tried: Int, lastFailure: String? = nil) -> UnavailableReason {
+        guard tried > 0 else { return .noServer }
+        return .connectFailed("all \(tried) tried servers failed" + (lastFailure.map { "; the last: \($0)" } ?? ""))
     }
 
     /// A connect to `server` failed: releases it, counts the failure and logs it (the caller tries the next one).

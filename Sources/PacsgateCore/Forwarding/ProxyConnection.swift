@@ -34,8 +34,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private var serverChannel: (any Channel)?
     private var server: ServerIdentity?
     private var routing = Routing.any
-    /// Servers whose connect failed for this connection (allocated only on a failure).
+    /// Servers whose connect failed for this connection (allocated only on a failure), and why the last one did.
     private var tried: [String] = []
+    private var lastFailure: String?
 
     private var pendingClientRead = false
     /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``; the client is not read until it calls back.
@@ -278,15 +279,19 @@ public final class ProxyConnection: ChannelDuplexHandler {
             let selection = self.service.selectServer(
                 snapshot: self.snapshot, routing: self.routing, clientKey: self.clientKey, tried: self.tried)
         else {
-            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count), context: context)
+            self.refuse(
+                ServiceRuntime.unavailable(afterTrying: self.tried.count, lastFailure: self.lastFailure),
+                context: context)
             return
         }
         let identity = ServerIdentity(label: selection.label, endpoint: selection.endpoint)
         self.server = identity
         let backend = BackendHandler(connection: self)
         let bound = NIOLoopBound(backend, eventLoop: context.eventLoop)
+        let source = self.snapshot.source(of: identity)
         let future = self.service.connector.connect(
-            to: selection.endpoint, on: context.eventLoop, timeout: self.snapshot.connectTimeout, handler: bound)
+            to: selection.endpoint, from: source, on: context.eventLoop, timeout: self.snapshot.connectTimeout,
+            handler: bound)
         future.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
@@ -316,7 +321,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
                     }
                 }
             case .failure(let error):
-                self.connectFailed(identity, error: error)
+                self.connectFailed(identity, error: error, source: source)
             }
         }
     }
@@ -353,11 +358,17 @@ public final class ProxyConnection: ChannelDuplexHandler {
         }
     }
 
-    private func connectFailed(_ identity: ServerIdentity, error: any Error) {
+    private func connectFailed(_ identity: ServerIdentity, error: any Error, source: SocketAddress? = nil) {
         self.tried.append(identity.label)
         self.server = nil
-        self.service.connectFailed(
-            to: identity, why: ProbeConnection.describe(error), client: self.clientDescription)
+        var why = ProbeConnection.describe(error)
+        if let source, let code = (error as? IOError)?.errnoCode,
+            let exhaustion = SourceBinding.exhaustion(errno: code, source: source.ipAddress ?? "\(source)")
+        {
+            why = exhaustion
+        }
+        self.lastFailure = why
+        self.service.connectFailed(to: identity, why: why, client: self.clientDescription)
         guard self.machine.isConnecting, let context = self.clientContext else { return }
         self.connectToServer(context: context)
     }

@@ -73,6 +73,8 @@ package final class ServiceSnapshot: Sendable {
     package let closeLinger: TimeAmount
     /// `send_proxy:` of each server that has it (usually none, so connections skip the lookup).
     private let sendProxy: [String: ProxyProtocolVersion]
+    /// `source:` of each server that has one.
+    private let sources: [String: SocketAddress]
 
     init(_ configuration: ServiceConfiguration) {
         self.configuration = configuration
@@ -82,8 +84,18 @@ package final class ServiceSnapshot: Sendable {
         self.connectTimeout = .milliseconds(configuration.timeouts.connect.milliseconds)
         self.closeLinger = .milliseconds(configuration.timeouts.closeLinger.milliseconds)
         var sendProxy: [String: ProxyProtocolVersion] = [:]
-        for server in configuration.servers { sendProxy[server.label] = server.sendProxy }
+        var sources: [String: SocketAddress] = [:]
+        for server in configuration.servers {
+            sendProxy[server.label] = server.sendProxy
+            sources[server.label] = server.source
+        }
         self.sendProxy = sendProxy
+        self.sources = sources
+    }
+
+    /// The local address a connection to `server` binds before connecting (`source:`), if any.
+    package func source(of server: ServerIdentity) -> SocketAddress? {
+        self.sources.isEmpty ? nil : self.sources[server.label]
     }
 
     /// The PROXY header to write first on a new connection to `server` (nil when the server has no `send_proxy`).

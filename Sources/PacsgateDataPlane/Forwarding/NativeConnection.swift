@@ -46,8 +46,11 @@ final class NativeConnection {
     private var serverIdentity: ServerIdentity?
     private var serverConnecting = false
     private var routing = Routing.any
-    /// Servers whose connect failed for this connection.
+    /// Servers whose connect failed for this connection, and why the last one did.
     private var tried: [String] = []
+    private var lastFailure: String?
+    /// The `source:` address of the server leg being opened.
+    private var serverSource: PeerAddress?
     /// Per direction: splice instead of copying (bulk bytes nobody inspects), and read into large buffers.
     private var splicing = (up: false, down: false)
     private var largeReads = (up: false, down: false)
@@ -707,7 +710,7 @@ final class NativeConnection {
             let selection = service.selectServer(
                 snapshot: snapshot, routing: self.routing, clientKey: self.clientKey, tried: self.tried)
         else {
-            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count))
+            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count, lastFailure: self.lastFailure))
             return
         }
         self.serverIdentity = ServerIdentity(label: selection.label, endpoint: selection.endpoint)
@@ -733,7 +736,9 @@ final class NativeConnection {
     }
 
     private func openServerLeg(to address: PeerAddress) {
-        switch BackendSocket.open(to: address) {
+        let source = self.serverIdentity.flatMap { self.snapshot?.source(of: $0) }.flatMap(PeerAddress.init)
+        self.serverSource = source
+        switch BackendSocket.open(to: address, from: source) {
         case .failure(let error):
             self.connectFailed(error)
         case .success(let (descriptor, outcome)):
@@ -766,7 +771,13 @@ final class NativeConnection {
     }
 
     private func connectFailed(_ error: Errno) {
-        self.connectFailed(why: error.operatorText)
+        if let source = self.serverSource,
+            let exhaustion = SourceBinding.exhaustion(errno: error.code, source: source.socketAddress.ipAddress ?? "?")
+        {
+            self.connectFailed(why: exhaustion)
+        } else {
+            self.connectFailed(why: error.operatorText)
+        }
     }
 
     private func connectFailed(why: String) {
@@ -776,6 +787,7 @@ final class NativeConnection {
         guard let identity = self.serverIdentity, let service = self.service else { return }
         self.tried.append(identity.label)
         self.serverIdentity = nil
+        self.lastFailure = why
         service.connectFailed(to: identity, why: why, client: self.clientDescription)
         guard self.machine.isConnecting else { return }
         self.connectToServer()
@@ -1099,6 +1111,8 @@ final class NativeConnection {
         self.serverConnecting = false
         self.routing = .any
         self.tried = []
+        self.lastFailure = nil
+        self.serverSource = nil
         self.splicing = (false, false)
         self.largeReads = (false, false)
         self.peekDeadline = 0
