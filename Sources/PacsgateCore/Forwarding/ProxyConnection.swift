@@ -34,9 +34,10 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private var serverChannel: (any Channel)?
     private var server: ServerIdentity?
     private var routing = Routing.any
-    /// Servers whose connect failed for this connection (allocated only on a failure), and why the last one did.
+    /// Servers whose connect failed for this connection (allocated only on a failure).
     private var tried: [String] = []
-    private var lastFailure: String?
+    /// A source-port exhaustion among those failures, named in the refusal when every server failed.
+    private var exhaustion: String?
 
     private var pendingClientRead = false
     /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``; the client is not read until it calls back.
@@ -280,7 +281,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
                 snapshot: self.snapshot, routing: self.routing, clientKey: self.clientKey, tried: self.tried)
         else {
             self.refuse(
-                ServiceRuntime.unavailable(afterTrying: self.tried.count, lastFailure: self.lastFailure),
+                ServiceRuntime.unavailable(afterTrying: self.tried.count, exhaustion: self.exhaustion),
                 context: context)
             return
         }
@@ -366,8 +367,8 @@ public final class ProxyConnection: ChannelDuplexHandler {
             let exhaustion = SourceBinding.exhaustion(errno: code, source: source.ipAddress ?? "\(source)")
         {
             why = exhaustion
+            self.exhaustion = exhaustion
         }
-        self.lastFailure = why
         self.service.connectFailed(to: identity, why: why, client: self.clientDescription)
         guard self.machine.isConnecting, let context = self.clientContext else { return }
         self.connectToServer(context: context)

@@ -46,9 +46,10 @@ final class NativeConnection {
     private var serverIdentity: ServerIdentity?
     private var serverConnecting = false
     private var routing = Routing.any
-    /// Servers whose connect failed for this connection, and why the last one did.
+    /// Servers whose connect failed for this connection.
     private var tried: [String] = []
-    private var lastFailure: String?
+    /// A source-port exhaustion among those failures, named in the refusal when every server failed.
+    private var exhaustion: String?
     /// The `source:` address of the server leg being opened.
     private var serverSource: PeerAddress?
     /// Per direction: splice instead of copying (bulk bytes nobody inspects), and read into large buffers.
@@ -710,7 +711,7 @@ final class NativeConnection {
             let selection = service.selectServer(
                 snapshot: snapshot, routing: self.routing, clientKey: self.clientKey, tried: self.tried)
         else {
-            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count, lastFailure: self.lastFailure))
+            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count, exhaustion: self.exhaustion))
             return
         }
         self.serverIdentity = ServerIdentity(label: selection.label, endpoint: selection.endpoint)
@@ -774,6 +775,7 @@ final class NativeConnection {
         if let source = self.serverSource,
             let exhaustion = SourceBinding.exhaustion(errno: error.code, source: source.socketAddress.ipAddress ?? "?")
         {
+            self.exhaustion = exhaustion
             self.connectFailed(why: exhaustion)
         } else {
             self.connectFailed(why: error.operatorText)
@@ -787,7 +789,6 @@ final class NativeConnection {
         guard let identity = self.serverIdentity, let service = self.service else { return }
         self.tried.append(identity.label)
         self.serverIdentity = nil
-        self.lastFailure = why
         service.connectFailed(to: identity, why: why, client: self.clientDescription)
         guard self.machine.isConnecting else { return }
         self.connectToServer()
@@ -1111,7 +1112,7 @@ final class NativeConnection {
         self.serverConnecting = false
         self.routing = .any
         self.tried = []
-        self.lastFailure = nil
+        self.exhaustion = nil
         self.serverSource = nil
         self.splicing = (false, false)
         self.largeReads = (false, false)
