@@ -30,7 +30,7 @@ if [ "${1:-}" = "--packaging" ]; then
     exit 0
 fi
 
-APT_PACKAGES=(dcmtk openssl curl jq haproxy python3-pip chromium chromium-driver keepalived iproute2 nftables rsyslog rsyslog-gnutls libxml2-utils time strace util-linux systemd)
+APT_PACKAGES=(dcmtk openssl curl jq haproxy nginx-light libnginx-mod-stream python3-pip chromium chromium-driver keepalived iproute2 nftables rsyslog rsyslog-gnutls libxml2-utils time strace util-linux systemd)
 PIP_PACKAGES=(pynetdicom==3.0.4 pydicom hl7 prometheus_client selenium noiseprotocol)
 
 need_apt=()
@@ -57,6 +57,9 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
 # The PROXY protocol tests: headers written by a real HAProxy (send-proxy, send-proxy-v2, check-send-proxy).
 [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
+# send_proxy towards a real nginx stream server (listen … proxy_protocol).
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || need_apt+=(libnginx-mod-stream)
 # The service tests: systemd-analyze verify / security of packaging/pacsgate.service.
 [ -x /usr/bin/systemd-analyze ] || need_apt+=(systemd)
 install_apt "${need_apt[@]}"

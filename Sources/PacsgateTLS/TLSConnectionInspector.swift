@@ -36,6 +36,15 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
         return SecureTransportFacts(version: version, cipher: nil, clientCertificate: nil)
     }
 
+    /// The SNI the ClientHello carried, and in terminate mode the protocol negotiated with the client (in
+    /// passthrough the server has not answered yet when the header is written).
+    var proxyHeaderTLVs: [ProxyTLV] {
+        var tlvs: [ProxyTLV] = []
+        if let name = self.machine.facts.hello?.serverName?.hostName { tlvs.append(.authority(name)) }
+        if let negotiated = self.machine.facts.negotiatedProtocol { tlvs.append(.alpn(Array(negotiated.utf8))) }
+        return tlvs
+    }
+
     func configureClientPipeline(
         _ pipeline: ChannelPipeline.SynchronousOperations,
         position: ChannelPipeline.SynchronousOperations.Position

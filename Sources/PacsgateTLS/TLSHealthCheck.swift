@@ -43,11 +43,13 @@ public struct TLSHealthCheck: HealthCheck {
         let deadline = TimeAmount.milliseconds(timeout.milliseconds)
         let context = self.context
         let serverName = self.serverName
+        let proxyHeader = ServerLegProxyHeader.healthCheckHeader
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(deadline)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try ServerLegProxyHeader.writeFirst(proxyHeader, on: channel.pipeline.syncOperations)
                     let tls = try NIOSSLClientHandler(context: context, serverHostname: serverName)
                     try channel.pipeline.syncOperations.addHandlers([
                         tls, TLSProbeHandler(probe: probe, promise: promise),

@@ -46,7 +46,7 @@ struct CheckConfigCommandTests {
         arguments: [
             (
                 "unknown-key.yaml",
-                "unknown-key.yaml:6: service 'DICOM': unknown key 'persistance' (known keys: balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers)"
+                "unknown-key.yaml:6: service 'DICOM': unknown key 'persistance' (known keys: accept_proxy, balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers, source)"
             ),
             (
                 "bad-address.yaml",
@@ -73,8 +73,8 @@ struct CheckConfigCommandTests {
                 "not-supported-yet.yaml:5: service 'DICOM': 'transparent' (binding the server leg to the client's own address (IP_TRANSPARENT)) is not supported yet by this gateway; remove the key (see docs/configuration.md)"
             ),
             (
-                "send-proxy-not-supported-yet.yaml",
-                "send-proxy-not-supported-yet.yaml:6: service 'HTTPS' server 'WEB1': 'send_proxy' (sending a PROXY protocol header to the server) is not supported yet by this gateway; remove the key (see docs/configuration.md)"
+                "bad-send-proxy.yaml",
+                "bad-send-proxy.yaml:6: service 'HTTPS' server 'WEB1': 'send_proxy' must be one of v1 | v2, found 'v3'"
             ),
             (
                 "all-backups.yaml",

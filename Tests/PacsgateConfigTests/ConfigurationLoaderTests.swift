@@ -152,10 +152,85 @@ struct ConfigurationLoaderTests {
         }
         #expect(errors.formatted(file: "f") == """
             f:4: service 'A' persistence: 'return_to_primary' must be true or false, found 'maybe'
-            f:5: service 'A': 'accept_proxy' (reading a PROXY protocol header from an upstream) is not supported yet by this gateway; remove the key (see docs/configuration.md)
-            f:6: service 'A': 'source' (binding the server leg to a chosen local address) is not supported yet by this gateway; remove the key (see docs/configuration.md)
             f:8: service 'A' server 'A1': 'backup' must be true or false, found 'sometimes'
-            f:8: service 'A' server 'A1': 'source' (binding the server leg to a chosen local address) is not supported yet by this gateway; remove the key (see docs/configuration.md)
+            """)
+    }
+
+    @Test("send_proxy (v1 | v2, default none) per server and accept_proxy (networks, default none) per service")
+    func proxyProtocolKeys() throws {
+        let yaml = """
+            services:
+              - label: A
+                listen: "127.0.0.1:2"
+                accept_proxy: [10.0.0.0/8, 192.0.2.7, "fd00::/8"]
+                servers:
+                  - { label: A1, address: "127.0.0.1:1", send_proxy: v1 }
+                  - { label: A2, address: "127.0.0.1:3", send_proxy: v2 }
+                  - { label: A3, address: "127.0.0.1:4" }
+              - label: B
+                listen: "127.0.0.1:5"
+                servers: [{ label: B1, address: "127.0.0.1:6" }]
+            """
+        let (configuration, _) = try loader.load(yaml: yaml).get()
+        #expect(configuration.services[0].servers.map(\.sendProxy) == [.v1, .v2, nil])
+        #expect(configuration.services[0].acceptProxy.map(\.description) == ["10.0.0.0/8", "192.0.2.7", "fd00::/8"])
+        #expect(configuration.services[1].acceptProxy.isEmpty)
+
+        let broken = """
+            services:
+              - label: A
+                listen: "127.0.0.1:2"
+                accept_proxy: [10.0.0.0/33, upstream]
+                servers: [{ label: A1, address: "127.0.0.1:1", send_proxy: yes }]
+              - label: B
+                listen: "127.0.0.1:3"
+                accept_proxy: []
+                servers: [{ label: B1, address: "127.0.0.1:1" }]
+            """
+        guard case .failure(let errors) = loader.load(yaml: broken) else {
+            Issue.record("bad PROXY protocol keys accepted")
+            return
+        }
+        #expect(errors.formatted(file: "f") == """
+            f:4: service 'A': accept_proxy: '10.0.0.0/33' is not a network (use e.g. 10.1.2.0/24, 10.1.2.7 or fd00::/8)
+            f:4: service 'A': accept_proxy: 'upstream' is not a network (use e.g. 10.1.2.0/24, 10.1.2.7 or fd00::/8)
+            f:5: service 'A' server 'A1': 'send_proxy' must be one of v1 | v2, found 'yes'
+            f:8: service 'B': 'accept_proxy' lists no network (remove the key to read no PROXY header)
+            """)
+    }
+
+    @Test("source: an address of this host per service, overridden per server; another is refused unless an 'ha' section")
+    func sourceKey() throws {
+        let yaml = """
+            services:
+              - label: A
+                listen: "127.0.0.1:2"
+                source: 127.0.0.3
+                servers:
+                  - { label: A1, address: "127.0.0.1:1" }
+                  - { label: A2, address: "127.0.0.1:3", source: 127.0.0.4 }
+              - label: B
+                listen: "127.0.0.1:4"
+                servers: [{ label: B1, address: "127.0.0.1:1" }]
+            """
+        let (configuration, _) = try loader.load(yaml: yaml).get()
+        #expect(configuration.services[0].servers.map { $0.source?.ipAddress } == ["127.0.0.3", "127.0.0.4"])
+        #expect(configuration.services[1].servers[0].source == nil)
+
+        let broken = """
+            services:
+              - label: A
+                listen: "127.0.0.1:2"
+                source: 192.0.2.77
+                servers: [{ label: A1, address: "127.0.0.1:1", source: vip.example }]
+            """
+        guard case .failure(let errors) = loader.load(yaml: broken) else {
+            Issue.record("a source this host does not have was accepted")
+            return
+        }
+        #expect(errors.formatted(file: "f") == """
+            f:4: service 'A': 'source' 192.0.2.77 is not an address of this host (only an HA unit, with an 'ha' section, may name the VIP before it holds it)
+            f:5: service 'A' server 'A1': 'source' must be an IP address of this host (e.g. the VIP), found 'vip.example'
             """)
     }
 }

@@ -8,11 +8,11 @@ import Testing
     private static let withDICOM = ConfigurationDecoder(registry: ProtocolRegistry([FakeProtocolModule()]))
 
     private static let serviceKeys =
-        "balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, "
-        + "maxconn_per_client, peek_timeout, persistence, protocol, servers"
+        "accept_proxy, balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, "
+        + "maxconn_per_client, peek_timeout, persistence, protocol, servers, source"
     private static let dicomServiceKeys =
-        "balance, calling_ae_allow, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, "
-        + "maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers"
+        "accept_proxy, balance, calling_ae_allow, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, "
+        + "maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers, source"
 
     private func decoded(
         _ root: ConfigNode,
@@ -348,7 +348,7 @@ import Testing
             problems(root) == [
                 ConfigProblem(
                     line: 7,
-                    "service 'PACS' server 'A': unknown key 'wieght' (known keys: address, backup, label, state, weight)"
+                    "service 'PACS' server 'A': unknown key 'wieght' (known keys: address, backup, label, send_proxy, source, state, weight)"
                 )
             ]
         )
@@ -372,7 +372,7 @@ import Testing
                 ConfigProblem(line: 5, "service 'PACS' server: missing required key 'label'"),
                 ConfigProblem(
                     line: 6,
-                    "service 'PACS' server: unknown key 'wieght' (known keys: address, backup, label, state, weight)"
+                    "service 'PACS' server: unknown key 'wieght' (known keys: address, backup, label, send_proxy, source, state, weight)"
                 ),
             ]
         )

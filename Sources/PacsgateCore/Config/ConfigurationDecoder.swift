@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 
 /// Turns a configuration tree into a validated ``GatewayConfiguration``, collecting every problem with its line.
 ///
@@ -16,15 +17,10 @@ public struct ConfigurationDecoder: Sendable {
     /// engine acts on yet. They are refused, not ignored: an operator who sets `transparent: true` must not believe
     /// the nodes see the modality's address when they do not.
     public static let pendingServiceKeys: [String: String] = [
-        "source": "binding the server leg to a chosen local address",
-        "transparent": "binding the server leg to the client's own address (IP_TRANSPARENT)",
-        "accept_proxy": "reading a PROXY protocol header from an upstream",
+        "transparent": "binding the server leg to the client's own address (IP_TRANSPARENT)"
     ]
     /// Server keys in the same state as ``pendingServiceKeys``.
-    public static let pendingServerKeys: [String: String] = [
-        "source": "binding the server leg to a chosen local address",
-        "send_proxy": "sending a PROXY protocol header to the server",
-    ]
+    public static let pendingServerKeys: [String: String] = [:]
 
     public let registry: ProtocolRegistry
 
@@ -43,9 +39,12 @@ public struct ConfigurationDecoder: Sendable {
         }
         if let servicesNode = reader.node("services") {
             if case .sequence(let items) = servicesNode.kind {
+                // An HA unit binds the VIP before it holds it (IP_FREEBIND): a `source:` it does not hold yet is fine.
+                let freebind = reader.has("ha")
                 for item in items {
                     decoded.append(
-                        self.decodeService(item, engine: engine, problems: &reader, warnings: &warnings))
+                        self.decodeService(
+                            item, engine: engine, freebind: freebind, problems: &reader, warnings: &warnings))
                 }
                 if items.isEmpty { reader.problem(servicesNode.line, "configuration: 'services' is empty") }
             } else {
@@ -111,7 +110,7 @@ public struct ConfigurationDecoder: Sendable {
     }
 
     private func decodeService(
-        _ node: ConfigNode, engine defaultEngine: EngineChoice, problems parent: inout MappingReader,
+        _ node: ConfigNode, engine defaultEngine: EngineChoice, freebind: Bool, problems parent: inout MappingReader,
         warnings: inout [ConfigProblem]
     ) -> DecodedService {
         let givenLabel = MappingReader(node, context: "service").peekString("label")
@@ -143,8 +142,10 @@ public struct ConfigurationDecoder: Sendable {
 
         let balance = reader.choice("balance", BalanceMethod.self) ?? .roundrobin
         let persistence = self.decodePersistence(&reader, label: label, module: module, warnings: &warnings)
+        let source = Self.decodeSource(&reader, context: "service '\(label)'", freebind: freebind)
         let servers = self.decodeServers(
-            &reader, label: label, serviceLine: node.line, moduleKeys: module?.serverKeys ?? [])
+            &reader, label: label, serviceLine: node.line, moduleKeys: module?.serverKeys ?? [], source: source,
+            freebind: freebind)
         Self.refusePending(Self.pendingServiceKeys, in: &reader, context: "service '\(label)'")
         let maxConnections = reader.int("maxconn", in: 1...1_000_000) ?? 10_000
         let perClient = reader.int("maxconn_per_client", in: 0...1_000_000) ?? 0
@@ -165,6 +166,7 @@ public struct ConfigurationDecoder: Sendable {
         if let module {
             service.protocolHandler = module.makeServiceProtocol(&reader, service: service)
         }
+        service.acceptProxy = Self.decodeAcceptProxy(&reader, label: label)
         service.engine = reader.choice("engine", EngineChoice.self) ?? defaultEngine
         if service.engine == .native {
             let line = reader.entryLine("engine") ?? node.line
@@ -184,6 +186,42 @@ public struct ConfigurationDecoder: Sendable {
         reader.finish()
         parent.absorb(reader)
         return DecodedService(service: service, labelValid: givenLabel != nil, listenLine: listenLine)
+    }
+
+    /// `source:` an IP address of this host the server leg binds before it connects. One the host does not have is
+    /// refused unless `freebind` (an HA unit, which binds the VIP before keepalived gives it the address).
+    private static func decodeSource(_ reader: inout MappingReader, context: String, freebind: Bool) -> SocketAddress? {
+        guard let text = reader.string("source"), let line = reader.entryLine("source") else { return nil }
+        let host = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        guard let address = try? SocketAddress(ipAddress: host, port: 0) else {
+            reader.problem(line, "\(context): 'source' must be an IP address of this host (e.g. the VIP), found '\(text)'")
+            return nil
+        }
+        if !freebind, !LocalAddresses.contains(address) {
+            reader.problem(
+                line,
+                "\(context): 'source' \(host) is not an address of this host (only an HA unit, with an 'ha' section, may name the VIP before it holds it)")
+        }
+        return address
+    }
+
+    /// `accept_proxy: [CIDR, …]`: the networks of the upstream proxies a PROXY header is taken from.
+    private static func decodeAcceptProxy(_ reader: inout MappingReader, label: String) -> [ClientNetwork] {
+        guard let texts = reader.stringList("accept_proxy") else { return [] }
+        let line = reader.entryLine("accept_proxy") ?? 0
+        if texts.isEmpty {
+            reader.problem(line, "service '\(label)': 'accept_proxy' lists no network (remove the key to read no PROXY header)")
+        }
+        var networks: [ClientNetwork] = []
+        for text in texts {
+            if let network = ClientNetwork(text) {
+                networks.append(network)
+            } else {
+                reader.problem(
+                    line, "service '\(label)': accept_proxy: '\(text)' is not a network (use e.g. 10.1.2.0/24, 10.1.2.7 or fd00::/8)")
+            }
+        }
+        return networks
     }
 
     /// Claims each of `keys` present in `reader` and records that it is not supported yet.
@@ -234,7 +272,8 @@ public struct ConfigurationDecoder: Sendable {
     }
 
     private func decodeServers(
-        _ reader: inout MappingReader, label: String, serviceLine: Int, moduleKeys: Set<String>
+        _ reader: inout MappingReader, label: String, serviceLine: Int, moduleKeys: Set<String>,
+        source serviceSource: SocketAddress?, freebind: Bool
     ) -> [ServerConfiguration] {
         guard let node = reader.node("servers") else {
             reader.problem(serviceLine, "service '\(label)': has no servers (add a 'servers' list)")
@@ -254,6 +293,8 @@ public struct ConfigurationDecoder: Sendable {
             let weight = server.int("weight", in: 0...1_000_000) ?? 100
             let state = server.choice("state", ServerAdminState.self) ?? .online
             let backup = server.bool("backup") ?? false
+            let sendProxy = server.choice("send_proxy", ProxyProtocolVersion.self)
+            let source = Self.decodeSource(&server, context: server.context, freebind: freebind) ?? serviceSource
             let addressLine = server.entryLine("address") ?? item.line
             for key in moduleKeys { _ = server.node(key) }  // read by the protocol module
             Self.refusePending(Self.pendingServerKeys, in: &server, context: server.context)
@@ -268,7 +309,9 @@ public struct ConfigurationDecoder: Sendable {
             switch Endpoint.parse(address) {
             case .success(let endpoint):
                 servers.append(
-                    ServerConfiguration(label: serverLabel, endpoint: endpoint, weight: weight, state: state, backup: backup))
+                    ServerConfiguration(
+                        label: serverLabel, endpoint: endpoint, weight: weight, state: state, backup: backup,
+                        sendProxy: sendProxy, source: source))
             case .failure(let error):
                 reader.problem(
                     addressLine,

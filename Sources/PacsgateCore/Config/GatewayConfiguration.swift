@@ -1,4 +1,5 @@
 public import Logging
+public import NIOCore
 
 /// The whole gateway configuration, validated.
 public struct GatewayConfiguration: Sendable {
@@ -50,6 +51,9 @@ public struct ServiceConfiguration: Sendable {
     public var protocolHandler: (any ServiceProtocol)?
     /// The data plane: the service's `engine:`, else the top-level `engine:`, else `auto`.
     public var engine: EngineChoice
+    /// `accept_proxy:` the upstream proxies whose PROXY protocol header (v1 or v2) is required and believed: its
+    /// source address becomes the client address (``ProxyHeaderGate``). Empty (the default): no header is read.
+    public var acceptProxy: [ClientNetwork] = []
     /// Line of the service in the configuration file (0 when built in code).
     public var line: Int
 
@@ -90,15 +94,24 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// A backup (fallback) server: it takes new connections only while no primary server of the service can
     /// (``ServerPool/select(method:clientKey:stickKey:stickTable:allowed:excluding:returnToPrimary:now:)``).
     public var backup: Bool
+    /// `send_proxy:` the PROXY protocol header written first on every connection to the server (and a `LOCAL` one
+    /// on its health checks); `nil` (the default) sends none.
+    public var sendProxy: ProxyProtocolVersion?
+    /// `source:` (the server's, else its service's): the local address the server leg binds before it connects, with
+    /// a port the kernel picks at connect time; `nil` (the default) leaves both to the kernel.
+    public var source: SocketAddress?
 
     public init(
-        label: String, endpoint: Endpoint, weight: Int = 100, state: ServerAdminState = .online, backup: Bool = false
+        label: String, endpoint: Endpoint, weight: Int = 100, state: ServerAdminState = .online, backup: Bool = false,
+        sendProxy: ProxyProtocolVersion? = nil, source: SocketAddress? = nil
     ) {
         self.label = label
         self.endpoint = endpoint
         self.weight = weight
         self.state = state
         self.backup = backup
+        self.sendProxy = sendProxy
+        self.source = source
     }
 }
 

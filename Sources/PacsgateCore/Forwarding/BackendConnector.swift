@@ -10,6 +10,22 @@ public protocol BackendConnector: Sendable {
         to endpoint: Endpoint, on eventLoop: any EventLoop, timeout: TimeAmount,
         handler: NIOLoopBound<BackendHandler>
     ) -> EventLoopFuture<any Channel>
+
+    /// Connects to `endpoint` from the local address `source` (`source:`; `nil`: the kernel's choice).
+    func connect(
+        to endpoint: Endpoint, from source: SocketAddress?, on eventLoop: any EventLoop, timeout: TimeAmount,
+        handler: NIOLoopBound<BackendHandler>
+    ) -> EventLoopFuture<any Channel>
+}
+
+extension BackendConnector {
+    /// Connectors that cannot choose the local address (the tests' substitutes) ignore `source`.
+    public func connect(
+        to endpoint: Endpoint, from source: SocketAddress?, on eventLoop: any EventLoop, timeout: TimeAmount,
+        handler: NIOLoopBound<BackendHandler>
+    ) -> EventLoopFuture<any Channel> {
+        self.connect(to: endpoint, on: eventLoop, timeout: timeout, handler: handler)
+    }
 }
 
 /// Connects with `ClientBootstrap`: TCP_NODELAY (`ClientBootstrap`'s default), keepalive, remote half-close allowed,
@@ -21,22 +37,54 @@ public struct SocketBackendConnector: BackendConnector {
         to endpoint: Endpoint, on eventLoop: any EventLoop, timeout: TimeAmount,
         handler: NIOLoopBound<BackendHandler>
     ) -> EventLoopFuture<any Channel> {
+        self.connect(to: endpoint, from: nil, on: eventLoop, timeout: timeout, handler: handler)
+    }
+
+    /// With a `source`: IP_FREEBIND (an HA unit binds the VIP before it holds it) and IP_BIND_ADDRESS_NO_PORT (the
+    /// port is chosen at connect time for the whole 4-tuple, as HAProxy does, so one source address serves up to
+    /// the ephemeral range *per server* rather than in all), then bind, then connect.
+    public func connect(
+        to endpoint: Endpoint, from source: SocketAddress?, on eventLoop: any EventLoop, timeout: TimeAmount,
+        handler: NIOLoopBound<BackendHandler>
+    ) -> EventLoopFuture<any Channel> {
         // The options are set synchronously in the initializer rather than with `.channelOption`: the bootstrap
         // applies those one at a time through a chain of futures, which cost about 7 % of the gateway's CPU per
         // association (docs/benchmarks.md); the initializer runs on the event loop before the channel is registered,
         // so the effect is the same.
-        let bootstrap = ClientBootstrap(group: eventLoop)
+        let plain = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try ForwardingDefaults.applyServerLegOptions(channel)
+                    if source != nil, let options = channel.syncOptions {
+                        try options.setOption(SourceBinding.freebind, value: 1)
+                        try options.setOption(SourceBinding.bindAddressNoPort, value: 1)
+                    }
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
+        let bootstrap = source.map { plain.bind(to: $0) } ?? plain
         if let address = endpoint.socketAddress {
             return bootstrap.connect(to: address)
         }
         return bootstrap.connect(host: endpoint.host, port: endpoint.port)
+    }
+}
+
+/// The socket options of a server leg with a `source:` address.
+package enum SourceBinding {
+    static let freebind = ChannelOptions.Types.SocketOption(level: .ip, name: .init(rawValue: IP_FREEBIND))
+    /// `IP_BIND_ADDRESS_NO_PORT` (Linux 4.2; Glibc's headers lack the constant).
+    package static let bindAddressNoPortOption: Int32 = 24
+    static let bindAddressNoPort = ChannelOptions.Types.SocketOption(
+        level: .ip, name: .init(rawValue: SourceBinding.bindAddressNoPortOption))
+
+    /// A connect from a `source:` address that failed for want of a free source port, in an operator's words
+    /// (`EADDRNOTAVAIL` at connect, `EADDRINUSE` at bind); `nil` for any other error.
+    package static func exhaustion(errno code: Int32, source: String) -> String? {
+        guard code == EADDRNOTAVAIL || code == EADDRINUSE else { return nil }
+        return "no free source port on \(source) towards this server (source-port exhaustion, errno \(code)): "
+            + "add source addresses or servers, or widen net.ipv4.ip_local_port_range"
     }
 }
 

@@ -18,8 +18,10 @@ extension ServiceRuntime {
     }
 
     /// Why no server takes a connection after `tried` servers failed to connect.
-    package static func unavailable(afterTrying tried: Int) -> UnavailableReason {
-        tried == 0 ? .noServer : .connectFailed("all \(tried) tried servers failed")
+    /// A source-port `exhaustion` among the failures is named, so the protocol's refusal and its audit record say it.
+    package static func unavailable(afterTrying tried: Int, exhaustion: String? = nil) -> UnavailableReason {
+        guard tried > 0 else { return .noServer }
+        return .connectFailed("all \(tried) tried servers failed" + (exhaustion.map { "; \($0)" } ?? ""))
     }
 
     /// A connect to `server` failed: releases it, counts the failure and logs it (the caller tries the next one).

@@ -36,6 +36,8 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private var routing = Routing.any
     /// Servers whose connect failed for this connection (allocated only on a failure).
     private var tried: [String] = []
+    /// A source-port exhaustion among those failures, named in the refusal when every server failed.
+    private var exhaustion: String?
 
     private var pendingClientRead = false
     /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``; the client is not read until it calls back.
@@ -70,8 +72,9 @@ public final class ProxyConnection: ChannelDuplexHandler {
     public func channelActive(context: ChannelHandlerContext) {
         self.clientOpen = true
         let channel = context.channel
-        self.clientAddress = channel.remoteAddress
-        self.clientKey = channel.remoteAddress.flatMap { StickKey(clientAddress: $0) }
+        // `accept_proxy`: the address a trusted PROXY header gave (``ProxyHeaderReceiver``), else the socket's.
+        if self.clientAddress == nil { self.clientAddress = channel.remoteAddress }
+        self.clientKey = self.clientAddress.flatMap { StickKey(clientAddress: $0) }
         let active = self.service.stats.opened()
         let perClient = self.service.connections.add(channel, client: self.limitKey)
         self.registered = true
@@ -166,6 +169,8 @@ public final class ProxyConnection: ChannelDuplexHandler {
             }
         } else if let request = event as? GatewayCloseRequest {
             self.terminate(request.reason)
+        } else if let proxied = event as? ProxiedClientAddress {
+            self.clientAddress = proxied.address
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -275,18 +280,30 @@ public final class ProxyConnection: ChannelDuplexHandler {
             let selection = self.service.selectServer(
                 snapshot: self.snapshot, routing: self.routing, clientKey: self.clientKey, tried: self.tried)
         else {
-            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count), context: context)
+            self.refuse(
+                ServiceRuntime.unavailable(afterTrying: self.tried.count, exhaustion: self.exhaustion),
+                context: context)
             return
         }
         let identity = ServerIdentity(label: selection.label, endpoint: selection.endpoint)
         self.server = identity
         let backend = BackendHandler(connection: self)
         let bound = NIOLoopBound(backend, eventLoop: context.eventLoop)
+        let source = self.snapshot.source(of: identity)
         let future = self.service.connector.connect(
-            to: selection.endpoint, on: context.eventLoop, timeout: self.snapshot.connectTimeout, handler: bound)
+            to: selection.endpoint, from: source, on: context.eventLoop, timeout: self.snapshot.connectTimeout,
+            handler: bound)
         future.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
+                // First on the wire, before a re-encrypted leg's handshake (its handlers are added next).
+                let client = self.clientContext?.channel
+                if let header = self.snapshot.proxyHeader(
+                    to: identity, client: self.clientAddress, destination: client?.localAddress,
+                    inspector: self.inspector)
+                {
+                    channel.writeAndFlush(header, promise: nil)
+                }
                 guard
                     let preparing = self.inspector?.prepareServerChannel(
                         channel, server: identity, position: .before(backend))
@@ -305,7 +322,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
                     }
                 }
             case .failure(let error):
-                self.connectFailed(identity, error: error)
+                self.connectFailed(identity, error: error, source: source)
             }
         }
     }
@@ -342,11 +359,17 @@ public final class ProxyConnection: ChannelDuplexHandler {
         }
     }
 
-    private func connectFailed(_ identity: ServerIdentity, error: any Error) {
+    private func connectFailed(_ identity: ServerIdentity, error: any Error, source: SocketAddress? = nil) {
         self.tried.append(identity.label)
         self.server = nil
-        self.service.connectFailed(
-            to: identity, why: ErrorText.describe(error), client: self.clientDescription)
+        var why = ErrorText.describe(error)
+        if let source, let code = (error as? IOError)?.errnoCode,
+            let exhaustion = SourceBinding.exhaustion(errno: code, source: source.ipAddress ?? "\(source)")
+        {
+            why = exhaustion
+            self.exhaustion = exhaustion
+        }
+        self.service.connectFailed(to: identity, why: why, client: self.clientDescription)
         guard self.machine.isConnecting, let context = self.clientContext else { return }
         self.connectToServer(context: context)
     }

@@ -13,7 +13,9 @@ enum HealthMonitor {
         var next = clock.now
         while !Task.isCancelled {
             next += settings.interval
-            let result = await check.check(server.endpoint, timeout: settings.timeout, group: group)
+            let result = await ServerLegProxyHeader.$healthCheckVersion.withValue(server.sendProxy) {
+                await check.check(server.endpoint, timeout: settings.timeout, group: group)
+            }
             if Task.isCancelled { return }
             if let change = pool.recordHealth(server.label, result) {
                 let level: Logger.Level = change == .up ? .notice : .warning

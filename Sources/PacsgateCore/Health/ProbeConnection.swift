@@ -73,11 +73,14 @@ public enum ProbeConnection {
         let started = NIODeadline.now()
         let promise = eventLoop.makePromise(of: HealthCheckResult.self)
         let deadline = TimeAmount.milliseconds(timeout.milliseconds)
+        // A server with `send_proxy` expects a PROXY header first: the check's own connection sends `LOCAL`.
+        let proxyHeader = ServerLegProxyHeader.healthCheckHeader
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(deadline)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try ServerLegProxyHeader.writeFirst(proxyHeader, on: channel.pipeline.syncOperations)
                     try transport?.addHandlers(to: channel.pipeline.syncOperations)
                     try channel.pipeline.syncOperations.addHandler(ProbeHandler(probe: probe, promise: promise))
                 }

@@ -88,6 +88,12 @@ public protocol ConnectionInspector: AnyObject {
     /// Called by a ``SecureTransportTermination`` wrapping this inspector (never by the core), once, when the
     /// client's TLS handshake has completed and before any decrypted byte is offered to ``inspect(_:)``.
     func clientTransportSecured(_ facts: SecureTransportFacts)
+
+    /// What this inspector adds to a PROXY protocol v2 header towards a server with `send_proxy: v2`, besides the
+    /// addresses and `PP2_TYPE_SSL` (which the core writes from ``secureTransport``): the host name the client asked
+    /// for (`PP2_TYPE_AUTHORITY`) and the negotiated application protocol (`PP2_TYPE_ALPN`), where it knows them.
+    /// Read once, when the server leg has connected.
+    var proxyHeaderTLVs: [ProxyTLV] { get }
 }
 
 extension ConnectionInspector {
@@ -109,6 +115,7 @@ extension ConnectionInspector {
     public func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? { nil }
     public var secureTransport: SecureTransportFacts? { nil }
     public func clientTransportSecured(_ facts: SecureTransportFacts) {}
+    public var proxyHeaderTLVs: [ProxyTLV] { [] }
 }
 
 /// What an inspector decided about the bytes seen so far.

@@ -34,8 +34,12 @@ enum Listener {
                 channel.eventLoop.makeCompletedFuture {
                     guard let options = channel.syncOptions else { throw ChannelError.operationUnsupported }
                     try ForwardingDefaults.applyLegOptions(options)
-                    try channel.pipeline.syncOperations.addHandler(
-                        ProxyConnection(service: runtime, snapshot: runtime.snapshot))
+                    let snapshot = runtime.snapshot
+                    if !snapshot.configuration.acceptProxy.isEmpty {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ProxyHeaderReceiver(service: runtime, snapshot: snapshot))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ProxyConnection(service: runtime, snapshot: snapshot))
                 }
             }
         let address: SocketAddress

@@ -71,6 +71,10 @@ package final class ServiceSnapshot: Sendable {
     package let peekTimeout: TimeAmount
     package let connectTimeout: TimeAmount
     package let closeLinger: TimeAmount
+    /// `send_proxy:` of each server that has it (usually none, so connections skip the lookup).
+    private let sendProxy: [String: ProxyProtocolVersion]
+    /// `source:` of each server that has one.
+    private let sources: [String: SocketAddress]
 
     init(_ configuration: ServiceConfiguration) {
         self.configuration = configuration
@@ -79,5 +83,27 @@ package final class ServiceSnapshot: Sendable {
         self.peekTimeout = .milliseconds(configuration.timeouts.peek.milliseconds)
         self.connectTimeout = .milliseconds(configuration.timeouts.connect.milliseconds)
         self.closeLinger = .milliseconds(configuration.timeouts.closeLinger.milliseconds)
+        var sendProxy: [String: ProxyProtocolVersion] = [:]
+        var sources: [String: SocketAddress] = [:]
+        for server in configuration.servers {
+            sendProxy[server.label] = server.sendProxy
+            sources[server.label] = server.source
+        }
+        self.sendProxy = sendProxy
+        self.sources = sources
+    }
+
+    /// The local address a connection to `server` binds before connecting (`source:`), if any.
+    package func source(of server: ServerIdentity) -> SocketAddress? {
+        self.sources.isEmpty ? nil : self.sources[server.label]
+    }
+
+    /// The PROXY header to write first on a new connection to `server` (nil when the server has no `send_proxy`).
+    package func proxyHeader(
+        to server: ServerIdentity, client: SocketAddress?, destination: @autoclosure () -> SocketAddress?,
+        inspector: (any ConnectionInspector)?
+    ) -> ByteBuffer? {
+        guard !self.sendProxy.isEmpty, let version = self.sendProxy[server.label] else { return nil }
+        return ServerLegProxyHeader.relayed(version, client: client, destination: destination(), inspector: inspector)
     }
 }

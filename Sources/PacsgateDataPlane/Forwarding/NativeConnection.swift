@@ -48,6 +48,10 @@ final class NativeConnection {
     private var routing = Routing.any
     /// Servers whose connect failed for this connection.
     private var tried: [String] = []
+    /// A source-port exhaustion among those failures, named in the refusal when every server failed.
+    private var exhaustion: String?
+    /// The `source:` address of the server leg being opened.
+    private var serverSource: PeerAddress?
     /// Per direction: splice instead of copying (bulk bytes nobody inspects), and read into large buffers.
     private var splicing = (up: false, down: false)
     private var largeReads = (up: false, down: false)
@@ -69,6 +73,11 @@ final class NativeConnection {
     private var refused = false
     /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``: the client is not read until it calls back.
     private var waitingForAudit = false
+    /// `accept_proxy`: the gate reading the client's first bytes, their bytes so far, and the active count at accept
+    /// (for `maxconn` once the gate lets the connection in).
+    private var proxyGate: ProxyHeaderGate?
+    private var proxyBytes: ByteBuffer?
+    private var activeAtAccept = 0
 
     init(index: UInt32, reactor: Reactor) {
         self.index = index
@@ -91,12 +100,24 @@ final class NativeConnection {
         self.client.descriptor = descriptor
         self.client.writable = true
         self.peer = peer
-        let clientKey = peer.stickKey
-        self.clientKey = clientKey
         self.acceptedAt = self.now
         self.lastActivity = self.now
         let active = service.stats.opened()
         registry.opened()
+        let configuration = snapshot.configuration
+        if !configuration.acceptProxy.isEmpty {
+            self.awaitProxyHeader(active: active)
+        } else {
+            self.begin(active: active, registered: false)
+        }
+        self.finishIfClosed()
+    }
+
+    /// Limits, inspector, then peeking or connecting: once the client address is known.
+    private func begin(active: Int, registered: Bool) {
+        guard let service = self.service, let snapshot = self.snapshot, let peer = self.peer else { return }
+        let clientKey = peer.stickKey
+        self.clientKey = clientKey
         let configuration = snapshot.configuration
         if configuration.maxConnectionsPerClient > 0 { self.limitKey = clientKey }
         let perClient = self.limitKey.map { service.connections.addClient($0) } ?? 0
@@ -110,14 +131,7 @@ final class NativeConnection {
             self.upstreamHandling = inspector.upstreamHandling
             self.observesDownstream = inspector.downstreamHandling != .passthrough
         }
-        if let error = self.register(.client) {
-            self.refused = true
-            self.endReason = "cannot watch the client socket: \(error)"
-            self.machine.answering()
-            self.closeLeg(.client)
-            self.finishIfClosed()
-            return
-        }
+        if !registered, !self.registerClient() { return }
         if active > configuration.maxConnections {
             self.refuse(.maxConnections)
         } else if configuration.maxConnectionsPerClient > 0, perClient > configuration.maxConnectionsPerClient {
@@ -131,7 +145,116 @@ final class NativeConnection {
                 self.connectToServer()
             }
         }
-        self.finishIfClosed()
+    }
+
+    /// Adds the client socket to the epoll set; on failure ends the connection and returns `false`.
+    private func registerClient() -> Bool {
+        guard let error = self.register(.client) else { return true }
+        self.refused = true
+        self.endReason = "cannot watch the client socket: \(error)"
+        self.machine.answering()
+        self.closeLeg(.client)
+        return false
+    }
+
+    // MARK: PROXY header (accept_proxy)
+
+    /// Reads the client's first bytes for the ``ProxyHeaderGate`` before anything else (``begin(active:registered:)``
+    /// waits for the client address it decides), within `peek_timeout`.
+    private func awaitProxyHeader(active: Int) {
+        guard let snapshot = self.snapshot, self.registerClient() else { return }
+        self.proxyGate = ProxyHeaderGate(source: self.peer?.socketAddress, networks: snapshot.configuration.acceptProxy)
+        self.activeAtAccept = active
+        self.peekDeadline = self.now + UInt64(snapshot.peekTimeout.nanoseconds)
+        self.armTimer()
+    }
+
+    private func readProxyHeader() {
+        while let gate = self.proxyGate, self.client.readable, !self.client.inputDone, self.clientMayRead() {
+            switch self.read(.client, large: false) {
+            case .data(var bytes, let endOfFile):
+                if var held = self.proxyBytes {
+                    held.writeBuffer(&bytes)
+                    self.state.buffers.give(bytes)
+                    bytes = held
+                }
+                self.proxyBytes = bytes
+                switch gate.examine(bytes) {
+                case .needMore:
+                    if endOfFile { self.proxyHeaderClosedEarly() }
+                case .proxied(let client, let length):
+                    self.passProxyHeader(client: client, length: length)
+                    if endOfFile { self.clientEndOfFile() }
+                case .plain:
+                    self.passProxyHeader(client: nil, length: 0)
+                    if endOfFile { self.clientEndOfFile() }
+                case .refuse(let reason):
+                    self.refuseProxyHeader(reason)
+                }
+            case .endOfFile:
+                self.proxyHeaderClosedEarly()
+            case .wouldBlock:
+                return
+            case .failed(let error):
+                self.refuseProxyHeader("reading the PROXY protocol header failed: \(error.operatorText)")
+            }
+        }
+    }
+
+    /// The gate let the connection in: the header's address (if any) is the client's from now on; the bytes after
+    /// the header are the client's first.
+    private func passProxyHeader(client: SocketAddress?, length: Int) {
+        self.proxyGate = nil
+        self.peekDeadline = 0
+        if let client, let address = PeerAddress(client) { self.peer = address }
+        self.begin(active: self.activeAtAccept, registered: true)
+        guard var rest = self.proxyBytes else { return }
+        self.proxyBytes = nil
+        rest.moveReaderIndex(forwardBy: length)
+        guard rest.readableBytes > 0, self.client.isOpen else {
+            self.state.buffers.give(rest)
+            return
+        }
+        switch self.machine.clientRead(rest) {
+        case .inspect(let all):
+            self.inspect(all)
+        case .forward:
+            self.forwardUpstream(rest)
+        case .held, .discard:
+            break
+        }
+    }
+
+    private func refuseProxyHeader(_ reason: String) {
+        self.proxyGate = nil
+        self.peekDeadline = 0
+        let received = self.proxyBytes?.readableBytes ?? 0
+        if let bytes = self.proxyBytes { self.state.buffers.give(bytes) }
+        self.proxyBytes = nil
+        self.service?.proxyHeaderRefused(client: self.peer?.socketAddress, reason: reason, received: received)
+        self.refused = true
+        self.endReason = "refused: \(reason)"
+        self.machine.answering()
+        self.closeLeg(.client)
+    }
+
+    private func proxyHeaderClosedEarly() {
+        guard let gate = self.proxyGate else { return }
+        if let reason = gate.closedEarly(received: self.proxyBytes?.readableBytes ?? 0) {
+            self.refuseProxyHeader(reason)
+        } else {
+            self.passProxyHeader(client: nil, length: 0)
+            self.clientEndOfFile()
+        }
+    }
+
+    private func proxyHeaderTimedOut() {
+        guard let gate = self.proxyGate else { return }
+        if let reason = gate.timedOut(received: self.proxyBytes?.readableBytes ?? 0) {
+            self.refuseProxyHeader(reason)
+        } else {
+            self.passProxyHeader(client: nil, length: 0)
+        }
     }
 
     /// Adds a leg's socket to the reactor's epoll set, for input and output, edge-triggered: once, until it closes.
@@ -162,6 +285,7 @@ final class NativeConnection {
         }
         self.flush(.client)
         self.flush(.server)
+        if self.proxyGate != nil { self.readProxyHeader() }
         switch self.machine.state {
         case .peeking:
             self.readPeek()
@@ -587,7 +711,7 @@ final class NativeConnection {
             let selection = service.selectServer(
                 snapshot: snapshot, routing: self.routing, clientKey: self.clientKey, tried: self.tried)
         else {
-            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count))
+            self.refuse(ServiceRuntime.unavailable(afterTrying: self.tried.count, exhaustion: self.exhaustion))
             return
         }
         self.serverIdentity = ServerIdentity(label: selection.label, endpoint: selection.endpoint)
@@ -613,7 +737,9 @@ final class NativeConnection {
     }
 
     private func openServerLeg(to address: PeerAddress) {
-        switch BackendSocket.open(to: address) {
+        let source = self.serverIdentity.flatMap { self.snapshot?.source(of: $0) }.flatMap(PeerAddress.init)
+        self.serverSource = source
+        switch BackendSocket.open(to: address, from: source) {
         case .failure(let error):
             self.connectFailed(error)
         case .success(let (descriptor, outcome)):
@@ -646,7 +772,14 @@ final class NativeConnection {
     }
 
     private func connectFailed(_ error: Errno) {
-        self.connectFailed(why: error.operatorText)
+        if let source = self.serverSource,
+            let exhaustion = SourceBinding.exhaustion(errno: error.code, source: source.socketAddress.ipAddress ?? "?")
+        {
+            self.exhaustion = exhaustion
+            self.connectFailed(why: exhaustion)
+        } else {
+            self.connectFailed(why: error.operatorText)
+        }
     }
 
     private func connectFailed(why: String) {
@@ -669,7 +802,16 @@ final class NativeConnection {
             self.closeLeg(.server)
         case .startForwarding(let pending, let clientInputClosed):
             self.lastActivity = self.now
-            if let identity = self.serverIdentity { self.inspector?.forwarding(to: identity) }
+            if let identity = self.serverIdentity {
+                self.inspector?.forwarding(to: identity)
+                let descriptor = self.client.descriptor
+                if let header = self.snapshot?.proxyHeader(
+                    to: identity, client: self.peer?.socketAddress,
+                    destination: SystemCall.localAddress(descriptor)?.socketAddress, inspector: self.inspector)
+                {
+                    self.send(.server, header)
+                }
+            }
             if let pending, pending.readableBytes > 0 {
                 self.bytesUp += pending.readableBytes
                 self.unreported.up += pending.readableBytes
@@ -874,7 +1016,11 @@ final class NativeConnection {
         let now = self.now
         if self.peekDeadline > 0, now >= self.peekDeadline {
             self.peekDeadline = 0
-            self.peekFailed(.timeout)
+            if self.proxyGate != nil {
+                self.proxyHeaderTimedOut()
+            } else {
+                self.peekFailed(.timeout)
+            }
         }
         if self.connectDeadline > 0, now >= self.connectDeadline {
             self.connectFailed(Errno(code: ETIMEDOUT))
@@ -966,6 +1112,8 @@ final class NativeConnection {
         self.serverConnecting = false
         self.routing = .any
         self.tried = []
+        self.exhaustion = nil
+        self.serverSource = nil
         self.splicing = (false, false)
         self.largeReads = (false, false)
         self.peekDeadline = 0
@@ -979,6 +1127,9 @@ final class NativeConnection {
         self.endReason = "closed"
         self.refused = false
         self.waitingForAudit = false
+        self.proxyGate = nil
+        if let bytes = self.proxyBytes { self.state.buffers.give(bytes) }
+        self.proxyBytes = nil
         self.state.free(self)
     }
 

@@ -7,8 +7,8 @@ import PacsgateCore
 
 /// The server leg's socket: the options the NIO engine sets on it, then a non-blocking connect.
 ///
-/// The steps are in the order a later source address (bind before connect) or a PROXY protocol header (queued before
-/// the client's first bytes, which ``NativeConnection`` writes only once connected) would slot into.
+/// The PROXY protocol header (`send_proxy`) is queued before the client's first bytes, which ``NativeConnection``
+/// writes only once connected.
 enum BackendSocket {
     /// TCP_NODELAY (latency of small PDUs and ACKs), and keepalive so a vanished server is noticed within about two
     /// minutes: five `setsockopt`, as on NIO's server leg (Linux copies none of them from anything).
@@ -20,18 +20,31 @@ enum BackendSocket {
         (Int32(IPPROTO_TCP), TCP_KEEPCNT, Int32(KeepaliveTuning.probes)),
     ]
 
-    /// A socket connecting to `address` (or connected already), or why none could be opened.
-    static func open(to address: PeerAddress) -> Result<(Int32, ConnectOutcome), Errno> {
+    /// With a `source:` address: IP_FREEBIND (an HA unit binds the VIP before it holds it) and
+    /// IP_BIND_ADDRESS_NO_PORT (the port is chosen at connect time for the whole 4-tuple, as HAProxy does), as on
+    /// the NIO engine's server leg.
+    static let sourceOptions: [(level: Int32, name: Int32, value: Int32)] = [
+        (Int32(IPPROTO_IP), IP_FREEBIND, 1),
+        (Int32(IPPROTO_IP), SourceBinding.bindAddressNoPortOption, 1),
+    ]
+
+    /// A socket connecting to `address` from `source` (or the kernel's choice), or connected already, or why none
+    /// could be opened.
+    static func open(to address: PeerAddress, from source: PeerAddress? = nil) -> Result<(Int32, ConnectOutcome), Errno> {
         let descriptor: Int32
         switch SystemCall.tcpSocket(family: address.family) {
         case .success(let opened): descriptor = opened
         case .failure(let error): return .failure(error)
         }
-        for option in Self.options {
+        for option in Self.options + (source == nil ? [] : Self.sourceOptions) {
             if let error = SystemCall.setOption(descriptor, level: option.level, name: option.name, value: option.value) {
                 SystemCall.close(descriptor)
                 return .failure(error)
             }
+        }
+        if let source, let error = SystemCall.bind(descriptor, to: source) {
+            SystemCall.close(descriptor)
+            return .failure(error)
         }
         return .success((descriptor, SystemCall.connect(descriptor, to: address)))
     }
