@@ -425,6 +425,7 @@ let package = Package(
             name: "PacsgateIntegrationTests",
             dependencies: [
                 "PacsgateTestSupport",
+                "PacsgateApp",
                 "PacsgateCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
