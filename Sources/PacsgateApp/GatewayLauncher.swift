@@ -41,6 +41,8 @@ enum GatewayLauncher {
         let configuration = loaded.configuration
         let stateDirectory = configuration.stateDirectory
 
+        try TransparentModeCheck.verify(configuration, logger: logger)
+
         // Everything the admin server needs is prepared before any socket is bound, so a missing certificate stops
         // the start with a clear message instead of half a gateway.
         var admin: (AdminConfiguration, AdminCredentials.TLSMaterial?, AdminCredentials.GeneratedUser?)?

@@ -69,8 +69,8 @@ struct CheckConfigCommandTests {
                 "bad-duration.yaml:4: service 'HTTPS' health_check: bad duration '2 seconds' for 'interval' (use e.g. 500ms, 2s, 30m, 1h)"
             ),
             (
-                "not-supported-yet.yaml",
-                "not-supported-yet.yaml:5: service 'DICOM': 'transparent' (binding the server leg to the client's own address (IP_TRANSPARENT)) is not supported yet by this gateway; remove the key (see docs/configuration.md)"
+                "transparent-with-source.yaml",
+                "transparent-with-source.yaml:5: service 'DICOM': 'transparent: true' binds the client's own address; remove 'source' from the service and its servers"
             ),
             (
                 "bad-send-proxy.yaml",

@@ -13,12 +13,9 @@ public struct ConfigurationDecoder: Sendable {
     /// Top-level sections decoded by other modules; kept as raw nodes.
     public static let moduleSections: Set<String> = ["admin", "ha"]
 
-    /// Service keys that are defined (issue 20: the client's address towards the servers) but that no forwarding
-    /// engine acts on yet. They are refused, not ignored: an operator who sets `transparent: true` must not believe
-    /// the nodes see the modality's address when they do not.
-    public static let pendingServiceKeys: [String: String] = [
-        "transparent": "binding the server leg to the client's own address (IP_TRANSPARENT)"
-    ]
+    /// Service keys that are defined but that no forwarding engine acts on yet (none at present). They are refused,
+    /// not ignored: an operator who sets such a key must not believe it takes effect when it does not.
+    public static let pendingServiceKeys: [String: String] = [:]
     /// Server keys in the same state as ``pendingServiceKeys``.
     public static let pendingServerKeys: [String: String] = [:]
 
@@ -167,6 +164,7 @@ public struct ConfigurationDecoder: Sendable {
             service.protocolHandler = module.makeServiceProtocol(&reader, service: service)
         }
         service.acceptProxy = Self.decodeAcceptProxy(&reader, label: label)
+        service.transparent = Self.decodeTransparent(&reader, label: label, service: service)
         service.engine = reader.choice("engine", EngineChoice.self) ?? defaultEngine
         if service.engine == .native {
             let line = reader.entryLine("engine") ?? node.line
@@ -225,6 +223,22 @@ public struct ConfigurationDecoder: Sendable {
     }
 
     /// Claims each of `keys` present in `reader` and records that it is not supported yet.
+    /// `transparent:`; refused together with a `source:` (the server leg binds one address) and with `accept_proxy`
+    /// (the client behind an upstream proxy is not on a route through this host).
+    private static func decodeTransparent(_ reader: inout MappingReader, label: String, service: ServiceConfiguration) -> Bool {
+        guard reader.bool("transparent") == true else { return false }
+        let line = reader.entryLine("transparent") ?? reader.line
+        if service.servers.contains(where: { $0.source != nil }) {
+            reader.problem(
+                line, "service '\(label)': 'transparent: true' binds the client's own address; remove 'source' from the service and its servers")
+        }
+        if !service.acceptProxy.isEmpty {
+            reader.problem(
+                line, "service '\(label)': 'transparent: true' cannot be used with 'accept_proxy' (the clients behind the upstream proxy are not routed through this host)")
+        }
+        return true
+    }
+
     private static func refusePending(_ keys: [String: String], in reader: inout MappingReader, context: String) {
         for (key, what) in keys.sorted(by: { $0.key < $1.key }) where reader.has(key) {
             let line = reader.entryLine(key) ?? reader.line

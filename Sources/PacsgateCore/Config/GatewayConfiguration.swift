@@ -54,6 +54,10 @@ public struct ServiceConfiguration: Sendable {
     /// `accept_proxy:` the upstream proxies whose PROXY protocol header (v1 or v2) is required and believed: its
     /// source address becomes the client address (``ProxyHeaderGate``). Empty (the default): no header is read.
     public var acceptProxy: [ClientNetwork] = []
+    /// `transparent:` the server leg binds the client's own address and port (IP_TRANSPARENT), so the node sees the
+    /// modality's address. Needs CAP_NET_ADMIN and routing that brings the nodes' answers back through this host
+    /// (docs/operations.md, "Transparent mode"). Default false.
+    public var transparent = false
     /// Line of the service in the configuration file (0 when built in code).
     public var line: Int
 

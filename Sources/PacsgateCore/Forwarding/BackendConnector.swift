@@ -11,9 +11,10 @@ public protocol BackendConnector: Sendable {
         handler: NIOLoopBound<BackendHandler>
     ) -> EventLoopFuture<any Channel>
 
-    /// Connects to `endpoint` from the local address `source` (`source:`; `nil`: the kernel's choice).
+    /// Connects to `endpoint` from `source` (`source:` or, with `transparent:`, the client's own address; `nil`:
+    /// the kernel's choice).
     func connect(
-        to endpoint: Endpoint, from source: SocketAddress?, on eventLoop: any EventLoop, timeout: TimeAmount,
+        to endpoint: Endpoint, from source: ServerLegSource?, on eventLoop: any EventLoop, timeout: TimeAmount,
         handler: NIOLoopBound<BackendHandler>
     ) -> EventLoopFuture<any Channel>
 }
@@ -21,10 +22,23 @@ public protocol BackendConnector: Sendable {
 extension BackendConnector {
     /// Connectors that cannot choose the local address (the tests' substitutes) ignore `source`.
     public func connect(
-        to endpoint: Endpoint, from source: SocketAddress?, on eventLoop: any EventLoop, timeout: TimeAmount,
+        to endpoint: Endpoint, from source: ServerLegSource?, on eventLoop: any EventLoop, timeout: TimeAmount,
         handler: NIOLoopBound<BackendHandler>
     ) -> EventLoopFuture<any Channel> {
         self.connect(to: endpoint, on: eventLoop, timeout: timeout, handler: handler)
+    }
+}
+
+/// The local address a server leg binds before it connects.
+public struct ServerLegSource: Sendable {
+    /// The address (and, when transparent, the client's port).
+    public var address: SocketAddress
+    /// Bound with IP_TRANSPARENT: the address is the client's own, not this host's (`transparent: true`).
+    public var transparent: Bool
+
+    public init(address: SocketAddress, transparent: Bool) {
+        self.address = address
+        self.transparent = transparent
     }
 }
 
@@ -42,9 +56,10 @@ public struct SocketBackendConnector: BackendConnector {
 
     /// With a `source`: IP_FREEBIND (an HA unit binds the VIP before it holds it) and IP_BIND_ADDRESS_NO_PORT (the
     /// port is chosen at connect time for the whole 4-tuple, as HAProxy does, so one source address serves up to
-    /// the ephemeral range *per server* rather than in all), then bind, then connect.
+    /// the ephemeral range *per server* rather than in all), then bind, then connect. A transparent source (the
+    /// client's address and port) is bound with IP_TRANSPARENT instead.
     public func connect(
-        to endpoint: Endpoint, from source: SocketAddress?, on eventLoop: any EventLoop, timeout: TimeAmount,
+        to endpoint: Endpoint, from source: ServerLegSource?, on eventLoop: any EventLoop, timeout: TimeAmount,
         handler: NIOLoopBound<BackendHandler>
     ) -> EventLoopFuture<any Channel> {
         // The options are set synchronously in the initializer rather than with `.channelOption`: the bootstrap
@@ -56,18 +71,19 @@ public struct SocketBackendConnector: BackendConnector {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try ForwardingDefaults.applyServerLegOptions(channel)
-                    if source != nil, let options = channel.syncOptions {
-                        try options.setOption(SourceBinding.freebind, value: 1)
-                        try options.setOption(SourceBinding.bindAddressNoPort, value: 1)
-                    }
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
-        let bootstrap = source.map { plain.bind(to: $0) } ?? plain
-        if let address = endpoint.socketAddress {
-            return bootstrap.connect(to: address)
+        guard let source else {
+            return endpoint.socketAddress.map { plain.connect(to: $0) } ?? plain.connect(host: endpoint.host, port: endpoint.port)
         }
-        return bootstrap.connect(host: endpoint.host, port: endpoint.port)
+        // The bootstrap binds before it runs the initializer: the options that decide whether the bind may take this
+        // address (and its port) go in as bootstrap options, which are applied before the bind.
+        let bootstrap = source.transparent
+            ? plain.channelOption(SourceBinding.transparent(for: source.address), value: 1)
+            : plain.channelOption(SourceBinding.freebind, value: 1).channelOption(SourceBinding.bindAddressNoPort, value: 1)
+        let bound = bootstrap.bind(to: source.address)
+        return endpoint.socketAddress.map { bound.connect(to: $0) } ?? bound.connect(host: endpoint.host, port: endpoint.port)
     }
 }
 
@@ -78,6 +94,20 @@ package enum SourceBinding {
     package static let bindAddressNoPortOption: Int32 = 24
     static let bindAddressNoPort = ChannelOptions.Types.SocketOption(
         level: .ip, name: .init(rawValue: SourceBinding.bindAddressNoPortOption))
+    /// `IP_TRANSPARENT` and `IPV6_TRANSPARENT` (Glibc's module lacks the IPv6 one): bind an address this host does
+    /// not have. Needs CAP_NET_ADMIN.
+    package static let ipTransparentOption: Int32 = 19
+    package static let ipv6TransparentOption: Int32 = 75
+
+    /// The (level, name) of the transparent option for `address`'s family.
+    package static func transparentOption(for address: SocketAddress) -> (level: Int32, name: Int32) {
+        address.protocol == .inet6 ? (Int32(IPPROTO_IPV6), Self.ipv6TransparentOption) : (Int32(IPPROTO_IP), Self.ipTransparentOption)
+    }
+
+    static func transparent(for address: SocketAddress) -> ChannelOptions.Types.SocketOption {
+        let option = Self.transparentOption(for: address)
+        return ChannelOptions.Types.SocketOption(level: .init(rawValue: option.level), name: .init(rawValue: option.name))
+    }
 
     /// A connect from a `source:` address that failed for want of a free source port, in an operator's words
     /// (`EADDRNOTAVAIL` at connect, `EADDRINUSE` at bind); `nil` for any other error.

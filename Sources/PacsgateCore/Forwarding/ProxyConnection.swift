@@ -289,7 +289,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
         self.server = identity
         let backend = BackendHandler(connection: self)
         let bound = NIOLoopBound(backend, eventLoop: context.eventLoop)
-        let source = self.snapshot.source(of: identity)
+        let source = self.snapshot.source(of: identity, client: self.clientAddress)
         let future = self.service.connector.connect(
             to: selection.endpoint, from: source, on: context.eventLoop, timeout: self.snapshot.connectTimeout,
             handler: bound)
@@ -359,12 +359,12 @@ public final class ProxyConnection: ChannelDuplexHandler {
         }
     }
 
-    private func connectFailed(_ identity: ServerIdentity, error: any Error, source: SocketAddress? = nil) {
+    private func connectFailed(_ identity: ServerIdentity, error: any Error, source: ServerLegSource? = nil) {
         self.tried.append(identity.label)
         self.server = nil
         var why = ErrorText.describe(error)
-        if let source, let code = (error as? IOError)?.errnoCode,
-            let exhaustion = SourceBinding.exhaustion(errno: code, source: source.ipAddress ?? "\(source)")
+        if let source, !source.transparent, let code = (error as? IOError)?.errnoCode,
+            let exhaustion = SourceBinding.exhaustion(errno: code, source: source.address.ipAddress ?? "\(source.address)")
         {
             why = exhaustion
             self.exhaustion = exhaustion

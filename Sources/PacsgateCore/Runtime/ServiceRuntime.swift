@@ -93,9 +93,14 @@ package final class ServiceSnapshot: Sendable {
         self.sources = sources
     }
 
-    /// The local address a connection to `server` binds before connecting (`source:`), if any.
-    package func source(of server: ServerIdentity) -> SocketAddress? {
-        self.sources.isEmpty ? nil : self.sources[server.label]
+    /// The local address a connection to `server` binds before connecting, if any: the client's own address and port
+    /// (its TCP peer) with `transparent:`, else `source:`.
+    package func source(of server: ServerIdentity, client: SocketAddress?) -> ServerLegSource? {
+        if self.configuration.transparent {
+            return client.map { ServerLegSource(address: $0, transparent: true) }
+        }
+        guard !self.sources.isEmpty, let address = self.sources[server.label] else { return nil }
+        return ServerLegSource(address: address, transparent: false)
     }
 
     /// The PROXY header to write first on a new connection to `server` (nil when the server has no `send_proxy`).

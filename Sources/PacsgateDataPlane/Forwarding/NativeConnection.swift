@@ -737,9 +737,12 @@ final class NativeConnection {
     }
 
     private func openServerLeg(to address: PeerAddress) {
-        let source = self.serverIdentity.flatMap { self.snapshot?.source(of: $0) }.flatMap(PeerAddress.init)
-        self.serverSource = source
-        switch BackendSocket.open(to: address, from: source) {
+        let leg = self.serverIdentity.flatMap { self.snapshot?.source(of: $0, client: self.peer?.socketAddress) }
+        let source = leg.flatMap { PeerAddress($0.address) }
+        let transparent = leg?.transparent ?? false
+        // A transparent source is the client's own address: a failed bind there is no source-port exhaustion.
+        self.serverSource = transparent ? nil : source
+        switch BackendSocket.open(to: address, from: source, transparent: transparent) {
         case .failure(let error):
             self.connectFailed(error)
         case .success(let (descriptor, outcome)):

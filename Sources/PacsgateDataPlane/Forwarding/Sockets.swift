@@ -29,14 +29,26 @@ enum BackendSocket {
     ]
 
     /// A socket connecting to `address` from `source` (or the kernel's choice), or connected already, or why none
-    /// could be opened.
-    static func open(to address: PeerAddress, from source: PeerAddress? = nil) -> Result<(Int32, ConnectOutcome), Errno> {
+    /// could be opened. A `transparent` source (the client's own address and port) is bound with IP_TRANSPARENT
+    /// (IPV6_TRANSPARENT) instead of the `source:` options.
+    static func open(
+        to address: PeerAddress, from source: PeerAddress? = nil, transparent: Bool = false
+    ) -> Result<(Int32, ConnectOutcome), Errno> {
         let descriptor: Int32
         switch SystemCall.tcpSocket(family: address.family) {
         case .success(let opened): descriptor = opened
         case .failure(let error): return .failure(error)
         }
-        for option in Self.options + (source == nil ? [] : Self.sourceOptions) {
+        var sourceOptions: [(level: Int32, name: Int32, value: Int32)] = []
+        if let source {
+            if transparent {
+                let option = SourceBinding.transparentOption(for: source.socketAddress)
+                sourceOptions = [(option.level, option.name, 1)]
+            } else {
+                sourceOptions = Self.sourceOptions
+            }
+        }
+        for option in Self.options + sourceOptions {
             if let error = SystemCall.setOption(descriptor, level: option.level, name: option.name, value: option.value) {
                 SystemCall.close(descriptor)
                 return .failure(error)
