@@ -128,7 +128,6 @@ final class HALab: @unchecked Sendable {
         assoc = ae.associate(host, port, ae_title="PACS")
         if assoc.is_established:
             result["established"] = True
-            result["opened"] = time.monotonic()
             result["node"] = assoc.acceptor.implementation_version_name
             end = time.monotonic() + duration
             while time.monotonic() < end and assoc.is_established:
@@ -388,8 +387,7 @@ final class HALab: @unchecked Sendable {
         var released: Bool
         var aborted: Bool
         var node: String?
-        /// When it was established and when it ended (CLOCK_MONOTONIC, ``HALab/monotonic()``).
-        var opened: Double?
+        /// When it ended (CLOCK_MONOTONIC, ``HALab/monotonic()``).
         var closed: Double?
         var description: String {
             "established \(self.established), \(self.echoes) echoes, \(self.failed) failed, released \(self.released), aborted \(self.aborted), node \(self.node ?? "-")"
@@ -423,7 +421,7 @@ final class HALab: @unchecked Sendable {
             return LongAssociation(
                 established: object["established"] as? Bool ?? false, echoes: object["echoes"] as? Int ?? 0,
                 failed: object["failed"] as? Int ?? -1, released: object["released"] as? Bool ?? false,
-                aborted: object["aborted"] as? Bool ?? true, node: object["node"] as? String, opened: object["opened"] as? Double,
+                aborted: object["aborted"] as? Bool ?? true, node: object["node"] as? String,
                 closed: object["closed"] as? Double)
         }
         return LongRun(result: task, openMarker: marker)
