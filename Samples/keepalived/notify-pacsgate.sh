@@ -4,12 +4,23 @@
 # keepalived appends: TYPE NAME STATE PRIORITY. Usage in keepalived.conf (see pacsgate-vrrp.conf):
 #   notify "/usr/lib/pacsgate/notify-pacsgate.sh /var/lib/pacsgate/vrrp-state /var/lib/pacsgate/vrrp-handover"
 #
-# The handover rule passes packets of connections this unit does not know to the peer. It is turned on only when this
-# unit becomes MASTER and pacsgate's HANDOVER_FILE (ha.vrrp_handover_file) says "copy SECONDS": the peer announced a
-# planned handover, or this unit takes the VIPs from a peer it is linked to. Then it stays on for SECONDS
-# (ha.handover_window), and only while the peer's host keeps sending (pacsgate-handover.nft). After a takeover from a
-# peer that stopped answering, whose host may be dead, it stays off: packets of the peer's connections are answered
-# with a reset at once and the client reconnects, instead of waiting for a timeout. Any other state turns it off.
+# The handover rule passes packets of connections this unit does not know to the peer (pacsgate-handover.nft), only
+# while the peer's host keeps sending. This script arms it:
+# - BACKUP: on, with no time limit. Here it is harmless (the VIPs' traffic goes to the MASTER; what still comes here
+#   is from a client with a stale ARP entry, for a connection the MASTER serves, and belongs there), and it must be on
+#   BEFORE this unit takes the VIPs: keepalived runs this script and sends its gratuitous ARPs at the same moment, so
+#   the first packets of the peer's open connections can arrive here before a script run at MASTER could have turned
+#   the rule on, and the kernel would answer them with a reset (an open association lost on a planned move).
+# - MASTER, pacsgate's HANDOVER_FILE (ha.vrrp_handover_file) saying "copy SECONDS" (the peer announced a planned
+#   handover, or this unit takes the VIPs from a peer it is linked to): stays on, for SECONDS (ha.handover_window).
+# - MASTER otherwise (a takeover from a peer that stopped answering, whose host may be dead), FAULT, STOP: off.
+#   Packets of the peer's connections are then answered with a reset at once and the client reconnects, instead of
+#   being passed into the void until it times out.
+# The cost of arming at BACKUP: after a takeover from a peer that stopped answering, the packets of its connections
+# that arrive in the few milliseconds before this script turns the rule off are still passed to the peer (only while
+# its host has sent within PEER_TIMEOUT: pacsgate-handover.nft); a dead host loses them, and the client's next
+# retransmission gets the reset from here. The switch is changed in one nft transaction, so it is never off between
+# two states that both keep it on.
 #
 # HANDOVER_FILE is read before STATE_FILE is written: pacsgate changes its answer once it sees the new state.
 # Both files are in pacsgate's state directory, which pacsgate's user may write: they are read and written as the
@@ -40,20 +51,36 @@ as_owner() {
     fi
 }
 
+# Sets the switch in one nft transaction: off, or on ("" for no time limit, or a timeout such as 900s).
+copying() {
+    case $1 in
+    off) nft flush set ip pacsgate_handover copying ;;
+    "") nft "flush set ip pacsgate_handover copying; add element ip pacsgate_handover copying { tcp }" ;;
+    *) nft "flush set ip pacsgate_handover copying; add element ip pacsgate_handover copying { tcp timeout $1 }" ;;
+    esac
+}
+
 rule=off
-if [ "$state" = MASTER ] && [ -n "$handover" ]; then
-    # One short line; a FIFO or a huge file in its place cannot hang or flood this script.
-    answer=$(as_owner timeout 1 head -c 64 -- "$handover" 2>/dev/null) || answer=
-    set -- $answer
-    if [ "${1:-}" = copy ] && [ -n "${2:-}" ] && [ -z "$(printf '%s' "$2" | tr -d 0-9)" ]; then
-        rule="on for ${2}s"
-        nft flush set ip pacsgate_handover copying 2>/dev/null &&
-            nft add element ip pacsgate_handover copying "{ tcp timeout ${2}s }" 2>/dev/null ||
-            rule="not installed (pacsgate-handover-net.sh has not run)"
-    fi
+if [ -n "$handover" ]; then
+    case $state in
+    BACKUP)
+        rule="on (standing by)"
+        ;;
+    MASTER)
+        # One short line; a FIFO or a huge file in its place cannot hang or flood this script.
+        answer=$(as_owner timeout 1 head -c 64 -- "$handover" 2>/dev/null) || answer=
+        set -- $answer
+        if [ "${1:-}" = copy ] && [ -n "${2:-}" ] && [ -z "$(printf '%s' "$2" | tr -d 0-9)" ]; then
+            rule="on for ${2}s"
+            limit=${2}s
+        fi
+        ;;
+    esac
 fi
 if [ "$rule" = off ]; then
-    nft flush set ip pacsgate_handover copying 2>/dev/null || true
+    copying off 2>/dev/null || true
+else
+    copying "${limit:-}" 2>/dev/null || rule="not installed (pacsgate-handover-net.sh has not run)"
 fi
 
 as_owner sh -c 'tmp=$(mktemp -- "$1.XXXXXX") && printf "%s %s\n" "$2" "$3" > "$tmp" && chmod 644 -- "$tmp" && mv -f -- "$tmp" "$1"' \

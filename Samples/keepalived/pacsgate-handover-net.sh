@@ -15,7 +15,8 @@
 #   the handover rule recognises the peer's connections; nf_conntrack_tcp_be_liberal=1: a packet of this unit's own
 #   connections is never `invalid` for being outside the window conntrack tracks (only FIN and RST of connections it
 #   does not know are), so the rule never passes those on;
-# - pacsgate-handover.nft (beside this script): the handover rule, off until notify-pacsgate.sh turns it on.
+# - pacsgate-handover.nft (beside this script): the handover rule, off until notify-pacsgate.sh turns it on (at
+#   keepalived's first change of state: BACKUP, once keepalived has started).
 # The sysctls' previous values are saved on the first run and put back by --remove, which also removes the rule and
 # the VIPs from lo.
 #

@@ -54,8 +54,8 @@ public struct HAConfiguration: Sendable, Equatable {
     /// ``VRRPTrackFile``): how pacsgate tells keepalived it is not ready yet, is going, or must take over.
     public var vrrpTrackFile: String?
     /// Written with whether packets of connections this unit does not know go to the peer should it take the VIPs now
-    /// (`copy SECONDS` or `none`), for keepalived's notify script, which turns the handover rule on or off at the
-    /// takeover (Samples/keepalived/notify-pacsgate.sh).
+    /// (`copy SECONDS` or `none`), for keepalived's notify script, which keeps the handover rule on (it is on while
+    /// the unit stands by) or turns it off at the takeover (Samples/keepalived/notify-pacsgate.sh).
     public var vrrpHandoverFile: String?
     /// How long after a takeover the handover rule may pass packets on (the peer's connections that are still open
     /// after it are reset).

@@ -175,16 +175,19 @@ struct FailoverNamespaceTests {
         if let takeover { #expect(events[takeover]["kind"] as? String == "preempt", "run \(run): \(events[takeover])") }
     }
 
-    /// The open defect of issue 18 the SIGTERM/return and switchover tests run under: in most runs an association open
-    /// across a planned VIP move is reset, most likely because the new holder's notify script turns the handover rule
-    /// on only after keepalived has given it the VIP. Remove the known-issue wrapping when the rule is on before the move.
-    static let plannedMoveDefect: Comment =
-        "an association open across a planned VIP move (SIGTERM, switchover, return) can be reset: the new holder's handover rule turns on only after keepalived gave it the VIP"
-
-    /// A long association's result: established, every echo answered, released normally.
-    static func expectCompleted(_ result: HALab.LongAssociation, _ what: String) {
+    /// A long association's result: established, every echo answered, released normally — and open across the VIP
+    /// move, which the test saw done at `moved` (``HALab/monotonic()``; it was started once the association was open).
+    static func expectCompleted(_ result: HALab.LongAssociation, _ what: String, openAt moved: Double) {
         #expect(result.established && result.failed == 0 && result.echoes >= 20, "\(what): \(result)")
         #expect(result.released && !result.aborted, "\(what): \(result)")
+        #expect((result.closed ?? 0) > moved, "\(what): it ended before the VIP had moved: \(result)")
+    }
+
+    /// Waits until the long association is open and carrying traffic (a move before that would prove nothing).
+    static func waitUntilOpen(_ long: HALab.LongRun, _ lab: HALab) async -> Bool {
+        if await long.isOpen() { return true }
+        Issue.record("the long association did not open: \(String(describing: try? await long.result.value))\n\(lab.diagnostics())")
+        return false
     }
 
     /// Whether `node` audited an association whose P-DATA count shows it carried the long association (the record is
@@ -216,53 +219,54 @@ struct FailoverNamespaceTests {
         "SIGTERM on the active unit: no association fails and an open one completes; the unit returns and takes the VIP back after its snapshot, again with no failure",
         .enabled(if: HALab.available, Comment(rawValue: FailoverNamespaceTests.disabled)), .timeLimit(.minutes(6)))
     func sigtermAndReturn() async throws {
-        // Issue 18 stays open (``plannedMoveDefect``): every check still runs and reports, as a known issue.
-        await withKnownIssue(Self.plannedMoveDefect, isIntermittent: true) {
-            let lab = try HALab()
-            defer { lab.cleanUp() }
-            guard try await Self.start(lab) != nil else { return }
-            let started = HALab.monotonic()
-            let long = lab.longAssociation(seconds: 6)
-            try await Task.sleep(for: .seconds(1.5))
-            guard let primary = lab.process("gw-a") else { return }
-            kill(primary.processIdentifier, SIGTERM)
-            #expect(await eventually(timeout: .seconds(60)) { !primary.isRunning }, "the primary did not stop")
-            let result = try await long.value
-            let served = await Self.served(lab, "gw-a", echoes: result.echoes)
-            Self.expectCompleted(result, "the association open during the SIGTERM")
-            #expect(served, "the long association was not served (and drained) by the stopping unit")
-            try await Task.sleep(for: .seconds(1))
-            let during = lab.tries().filter { $0.start > started }
-            #expect(!during.isEmpty && during.allSatisfy(\.ok), "failed: \(during.filter { !$0.ok }.map(\.error))\n\(lab.diagnostics())")
-            #expect(await lab.holdsVIP("b"))
-            let takeover = lab.audit("gw-b", "ha.takeover").last
-            #expect(takeover?["kind"] as? String == "planned", "\(String(describing: takeover))")
-            #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (stopping: pacsgate on gw-a is stopping)") == true)
-            #expect(lab.log("gw-b").contains("the peer said goodbye"), "no goodbye seen by the secondary")
-            let handedOver = lab.log("gw-a").split(separator: "\n").last { $0.contains("HA virtual IPs handed over") }
-            #expect(handedOver != nil)
-            print("HA SIGTERM: \(handedOver.map(String.init) ?? "-"); \(during.count) associations during the stop, all released")
+        let lab = try HALab()
+        defer { lab.cleanUp() }
+        guard try await Self.start(lab) != nil else { return }
+        let started = HALab.monotonic()
+        let long = lab.longAssociation(seconds: 6)
+        guard await Self.waitUntilOpen(long, lab) else { return }
+        guard let primary = lab.process("gw-a") else { return }
+        kill(primary.processIdentifier, SIGTERM)
+        let moved = await eventually(timeout: .seconds(10)) { lab.vrrp("gw-b") == "MASTER" }
+        #expect(moved, "the secondary did not take the VIP\n\(lab.diagnostics())")
+        let movedAt = HALab.monotonic()
+        #expect(await eventually(timeout: .seconds(60)) { !primary.isRunning }, "the primary did not stop")
+        let result = try await long.result.value
+        let served = await Self.served(lab, "gw-a", echoes: result.echoes)
+        Self.expectCompleted(result, "the association open during the SIGTERM", openAt: movedAt)
+        #expect(served, "the long association was not served (and drained) by the stopping unit")
+        try await Task.sleep(for: .seconds(1))
+        let during = lab.tries().filter { $0.start > started }
+        #expect(!during.isEmpty && during.allSatisfy(\.ok), "failed: \(during.filter { !$0.ok }.map(\.error))\n\(lab.diagnostics())")
+        #expect(await lab.holdsVIP("b"))
+        let takeover = lab.audit("gw-b", "ha.takeover").last
+        #expect(takeover?["kind"] as? String == "planned", "\(String(describing: takeover))")
+        #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (stopping: pacsgate on gw-a is stopping)") == true)
+        #expect(lab.log("gw-b").contains("the peer said goodbye"), "no goodbye seen by the secondary")
+        let handedOver = lab.log("gw-a").split(separator: "\n").last { $0.contains("HA virtual IPs handed over") }
+        #expect(handedOver != nil)
+        print("HA SIGTERM: \(handedOver.map(String.init) ?? "-"); \(during.count) associations during the stop, all released")
 
-            // Must show 3: back, with an association open on the secondary while the VIP returns.
-            let restarted = HALab.monotonic()
-            let takeoversBefore = lab.audit("gw-a", "ha.takeover").count
-            let longOnB = lab.longAssociation(seconds: 8)
-            try await Task.sleep(for: .seconds(1))
-            try lab.startPacsgate("gw-a")
-            #expect(
-                await eventually(timeout: .seconds(60)) {
-                    lab.vrrp("gw-a") == "MASTER" && lab.vrrp("gw-b") == "BACKUP" && lab.audit("gw-a", "ha.takeover").count > takeoversBefore
-                }, "\(lab.diagnostics())")
-            try Self.expectReadyBeforeTakeover(lab, node: "gw-a", run: 1)
-            let resultOnB = try await longOnB.value
-            let servedOnB = await Self.served(lab, "gw-b", echoes: resultOnB.echoes)
-            Self.expectCompleted(resultOnB, "the association open on the secondary while the VIP returned")
-            #expect(servedOnB, "the association open during the return was not served by the secondary")
-            try await Task.sleep(for: .seconds(1))
-            await lab.stopModality()
-            let returning = lab.tries().filter { $0.start > restarted }
-            #expect(!returning.isEmpty && returning.allSatisfy(\.ok), "failed during the return: \(returning.filter { !$0.ok }.map(\.error))")
+        // Must show 3: back, with an association open on the secondary while the VIP returns.
+        let restarted = HALab.monotonic()
+        let takeoversBefore = lab.audit("gw-a", "ha.takeover").count
+        let longOnB = lab.longAssociation(seconds: 10)
+        guard await Self.waitUntilOpen(longOnB, lab) else { return }
+        try lab.startPacsgate("gw-a")
+        let returned = await eventually(timeout: .seconds(60)) {
+            lab.vrrp("gw-a") == "MASTER" && lab.vrrp("gw-b") == "BACKUP" && lab.audit("gw-a", "ha.takeover").count > takeoversBefore
         }
+        #expect(returned, "\(lab.diagnostics())")
+        let returnedAt = HALab.monotonic()
+        try Self.expectReadyBeforeTakeover(lab, node: "gw-a", run: 1)
+        let resultOnB = try await longOnB.result.value
+        let servedOnB = await Self.served(lab, "gw-b", echoes: resultOnB.echoes)
+        Self.expectCompleted(resultOnB, "the association open on the secondary while the VIP returned", openAt: returnedAt)
+        #expect(servedOnB, "the association open during the return was not served by the secondary")
+        try await Task.sleep(for: .seconds(1))
+        await lab.stopModality()
+        let returning = lab.tries().filter { $0.start > restarted }
+        #expect(!returning.isEmpty && returning.allSatisfy(\.ok), "failed during the return: \(returning.filter { !$0.ok }.map(\.error))")
     }
 
     // MARK: must show 2 (switchover)
@@ -271,46 +275,45 @@ struct FailoverNamespaceTests {
         "pacsgate ctl switchover: no association fails and an open one completes; the peer's overview, metrics and audit say it was planned; the unit stands by",
         .enabled(if: HALab.available, Comment(rawValue: FailoverNamespaceTests.disabled)), .timeLimit(.minutes(6)))
     func switchover() async throws {
-        // Issue 18 stays open (``plannedMoveDefect``): every check still runs and reports, as a known issue.
-        await withKnownIssue(Self.plannedMoveDefect, isIntermittent: true) {
-            let lab = try HALab()
-            defer { lab.cleanUp() }
-            guard try await Self.start(lab) != nil else { return }
-            // On the unit without the VIP there is nothing to hand over.
-            let refused = try await lab.ctl("b", ["switchover"])
-            #expect(refused.status == 1 && refused.standardError.contains("does not hold the virtual IPs"), "\(refused.standardError)")
-            let started = HALab.monotonic()
-            let long = lab.longAssociation(seconds: 6)
-            try await Task.sleep(for: .seconds(1.5))
-            let output = try await lab.ctl("a", ["switchover"])
-            #expect(output.status == 0, "\(output.standardOutput) \(output.standardError)")
-            #expect(output.standardOutput.contains("the virtual IPs left this unit after"), "\(output.standardOutput)")
-            print("HA switchover: pacsgate ctl switchover said: \(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))")
-            Self.expectCompleted(try await long.value, "the association open during the switchover")
-            let echoes = try await long.value.echoes
-            #expect(await Self.served(lab, "gw-a", echoes: echoes), "the long association was not served by the unit that handed over")
-            let (onB, onA) = (await lab.holdsVIP("b"), await lab.holdsVIP("a"))
-            #expect(onB && !onA)
-            // The unit that handed over stands by: it does not take the VIP back although it has the higher priority.
-            try await Task.sleep(for: .seconds(2))
-            #expect(lab.vrrp("gw-a") == "BACKUP" && lab.vrrp("gw-b") == "MASTER")
-            await lab.stopModality()
-            let during = lab.tries().filter { $0.start > started }
-            #expect(!during.isEmpty && during.allSatisfy(\.ok), "failed: \(during.filter { !$0.ok }.map(\.error))\n\(lab.diagnostics())")
+        let lab = try HALab()
+        defer { lab.cleanUp() }
+        guard try await Self.start(lab) != nil else { return }
+        // On the unit without the VIP there is nothing to hand over.
+        let refused = try await lab.ctl("b", ["switchover"])
+        #expect(refused.status == 1 && refused.standardError.contains("does not hold the virtual IPs"), "\(refused.standardError)")
+        let started = HALab.monotonic()
+        let long = lab.longAssociation(seconds: 6)
+        guard await Self.waitUntilOpen(long, lab) else { return }
+        let output = try await lab.ctl("a", ["switchover"])
+        // ctl returns once the VIP has left (and a second more for connections still arriving).
+        let movedAt = HALab.monotonic()
+        #expect(output.status == 0, "\(output.standardOutput) \(output.standardError)")
+        #expect(output.standardOutput.contains("the virtual IPs left this unit after"), "\(output.standardOutput)")
+        print("HA switchover: pacsgate ctl switchover said: \(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))")
+        let result = try await long.result.value
+        Self.expectCompleted(result, "the association open during the switchover", openAt: movedAt)
+        #expect(await Self.served(lab, "gw-a", echoes: result.echoes), "the long association was not served by the unit that handed over")
+        let (onB, onA) = (await lab.holdsVIP("b"), await lab.holdsVIP("a"))
+        #expect(onB && !onA)
+        // The unit that handed over stands by: it does not take the VIP back although it has the higher priority.
+        try await Task.sleep(for: .seconds(2))
+        #expect(lab.vrrp("gw-a") == "BACKUP" && lab.vrrp("gw-b") == "MASTER")
+        await lab.stopModality()
+        let during = lab.tries().filter { $0.start > started }
+        #expect(!during.isEmpty && during.allSatisfy(\.ok), "failed: \(during.filter { !$0.ok }.map(\.error))\n\(lab.diagnostics())")
 
-            // The peer's view.
-            let takeover = lab.audit("gw-b", "ha.takeover").last
-            #expect(takeover?["kind"] as? String == "planned")
-            #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (switchover: requested by token:lab)") == true, "\(String(describing: takeover))")
-            #expect(lab.audit("gw-a", "ha.switchover").first?["user"] as? String == "token:lab")
-            let curl = try ExternalTools.tool("curl", ["/usr/bin/curl"])
-            let pair = await lab.pair("b")
-            #expect((pair?["last_takeover"] as? String)?.contains("planned") == true, "\(String(describing: pair))")
-            #expect(pair?["peer_readiness"] as? String == "standby", "\(String(describing: pair))")
-            let metrics = try await ExternalTools.run(
-                HALab.ip, ["netns", "exec", lab.ns("b"), curl, "-sf", "-H", "Authorization: Bearer \(HALab.token)", "http://127.0.0.1:9443/metrics"])
-            #expect(metrics.standardOutput.contains("pacsgate_ha_vrrp_master 1"), "\(metrics.standardOutput.suffix(2000))")
-            #expect(metrics.standardOutput.contains("pacsgate_ha_takeovers_total \(lab.audit("gw-b", "ha.takeover").count)"))
-        }
+        // The peer's view.
+        let takeover = lab.audit("gw-b", "ha.takeover").last
+        #expect(takeover?["kind"] as? String == "planned")
+        #expect((takeover?["reason"] as? String)?.contains("gw-a handed over (switchover: requested by token:lab)") == true, "\(String(describing: takeover))")
+        #expect(lab.audit("gw-a", "ha.switchover").first?["user"] as? String == "token:lab")
+        let curl = try ExternalTools.tool("curl", ["/usr/bin/curl"])
+        let pair = await lab.pair("b")
+        #expect((pair?["last_takeover"] as? String)?.contains("planned") == true, "\(String(describing: pair))")
+        #expect(pair?["peer_readiness"] as? String == "standby", "\(String(describing: pair))")
+        let metrics = try await ExternalTools.run(
+            HALab.ip, ["netns", "exec", lab.ns("b"), curl, "-sf", "-H", "Authorization: Bearer \(HALab.token)", "http://127.0.0.1:9443/metrics"])
+        #expect(metrics.standardOutput.contains("pacsgate_ha_vrrp_master 1"), "\(metrics.standardOutput.suffix(2000))")
+        #expect(metrics.standardOutput.contains("pacsgate_ha_takeovers_total \(lab.audit("gw-b", "ha.takeover").count)"))
     }
 }

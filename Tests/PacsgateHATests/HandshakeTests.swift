@@ -239,6 +239,18 @@ struct HandshakeTests {
         }
     }
 
+    @Test("the secret's decoded bytes are zeroed where they are, once the key is derived")
+    func wipesBytes() {
+        var bytes: [UInt8] = Array(0..<32)
+        let address = bytes.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        HASecret.wipe(&bytes)
+        #expect(bytes == [UInt8](repeating: 0, count: 32))
+        #expect(bytes.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == address, "zeroed a copy, not the bytes")
+        var data = Data(0..<32)
+        HASecret.wipe(&data)
+        #expect(data == Data(count: 32))
+    }
+
     @Test("a generated secret is 58 characters of the checksummed form, loads, and differs every time")
     func generatedSecrets() throws {
         let secrets = (0..<20).map { _ in HASecret.generate() }

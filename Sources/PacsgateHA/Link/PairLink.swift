@@ -311,11 +311,10 @@ extension PairController: Service {
         return settings
     }
 
+    /// Rewrites the health file (a failure is logged once, and its recovery: ``KeepalivedFile``).
     func writeHealth(_ text: String) {
         guard let path = self.configuration.healthFile else { return }
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data((text + "\n").utf8)) else { return }
-        _ = rename(temporary, path)
+        self.healthFile.write(text + "\n", to: path, logger: self.logger)
     }
 
     // MARK: one connection

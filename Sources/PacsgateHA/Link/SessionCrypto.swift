@@ -2,6 +2,10 @@ import Crypto
 import Foundation
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The pair's shared secret: 32 random bytes, the same on both units.
 ///
 /// The file holds them in a checksummed form that `pacsgate ha-secret FILE` writes:
@@ -71,16 +75,32 @@ public struct HASecret: Sendable {
     }
 
     /// The secret in a file's text (white space, such as the trailing newline, ignored): the checksummed form, or with
-    /// `allowLegacy` also base64 or hex of at least 32 bytes.
+    /// `allowLegacy` also base64 or hex of at least 32 bytes. The decoded bytes are zeroed once the key is derived (the
+    /// key itself is a `SymmetricKey`, whose storage swift-crypto zeroes when it is released).
     public init(fileText: String, allowLegacy: Bool = false) throws(Problem) {
         let compact = String(fileText.unicodeScalars.filter { !$0.properties.isWhitespace })
-        if compact.hasPrefix(Self.prefix) {
-            try self.init(bytes: try Self.decodeChecksummed(compact))
-            return
-        }
-        let bytes = try Self.decodeLegacy(compact)
-        guard allowLegacy else { throw bytes.count >= Self.minimumLength ? .legacy : .tooShort(bytes: bytes.count) }
+        let checksummed = compact.hasPrefix(Self.prefix)
+        var bytes = checksummed ? try Self.decodeChecksummed(compact) : try Self.decodeLegacy(compact)
+        defer { Self.wipe(&bytes) }
+        guard checksummed || allowLegacy else { throw bytes.count >= Self.minimumLength ? .legacy : .tooShort(bytes: bytes.count) }
         try self.init(bytes: bytes)
+    }
+
+    /// Overwrites `bytes` with zeros in place (`explicit_bzero`, which the compiler does not leave out), so a secret's
+    /// bytes do not stay behind in freed memory.
+    static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            explicit_bzero(base, buffer.count)
+        }
+    }
+
+    /// Overwrites `data` with zeros in place.
+    static func wipe(_ data: inout Data) {
+        data.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            explicit_bzero(base, buffer.count)
+        }
     }
 
     /// Whether `fileText` is in the checksummed form (whether or not it is valid).
@@ -91,7 +111,9 @@ public struct HASecret: Sendable {
     /// A new secret of 32 random bytes from the system's generator, in the checksummed form.
     public static func generate() -> String {
         let key = SymmetricKey(size: .bits256)
-        let payload = key.withUnsafeBytes { Data($0) }.base64EncodedString()
+        var raw = key.withUnsafeBytes { Data($0) }
+        defer { Self.wipe(&raw) }
+        let payload = raw.base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         return Self.prefix + payload + "_" + Self.checksum(payload)
     }
@@ -114,9 +136,9 @@ public struct HASecret: Sendable {
         let check = String(rest[(Self.payloadLength + 1)...]).lowercased()
         guard check == Self.checksum(payload) else { throw .badChecksummed("its checksum does not match") }
         let standard = payload.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + "="
-        guard let data = Data(base64Encoded: standard), data.count == Self.minimumLength else {
-            throw .badChecksummed("not 32 bytes of base64url")
-        }
+        guard var data = Data(base64Encoded: standard) else { throw .badChecksummed("not 32 bytes of base64url") }
+        defer { Self.wipe(&data) }
+        guard data.count == Self.minimumLength else { throw .badChecksummed("not 32 bytes of base64url") }
         return Array(data)
     }
 
@@ -134,7 +156,8 @@ public struct HASecret: Sendable {
             }
             return bytes
         }
-        guard let data = Data(base64Encoded: compact), !data.isEmpty else { throw .notEncoded }
+        guard var data = Data(base64Encoded: compact), !data.isEmpty else { throw .notEncoded }
+        defer { Self.wipe(&data) }
         return Array(data)
     }
 

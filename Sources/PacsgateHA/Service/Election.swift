@@ -156,7 +156,8 @@ public struct Election: Sendable {
     }
 
     /// Whether, should this unit become MASTER now, packets of connections it does not know are the peer's and must be
-    /// passed to it (keepalived's notify script reads this at the takeover and turns the handover rule on or off).
+    /// passed to it (keepalived's notify script reads this at the takeover and keeps the handover rule on, as it was
+    /// while this unit stood by, or turns it off).
     ///
     /// Only when the peer is known to be alive, with open connections that keep working there:
     /// - it announced a planned handover (stopping, switchover), which this unit acknowledged;

@@ -30,6 +30,8 @@ public final class PairController: Sendable {
     /// keepalived's track file (``VRRPTrackFile``) and the notify script's handover file, as last written.
     let trackFile = KeepalivedFile("the VRRP track file")
     let handoverFile = KeepalivedFile("the VRRP handover file")
+    /// The health file keepalived's check script reads (`ok` every 250 ms while the unit may hold the VIPs).
+    let healthFile = KeepalivedFile("the HA health file", everyCall: true)
 
     /// Entries per ENTRIES frame.
     static let batchSize = 1000

@@ -115,11 +115,12 @@ final class HALab: @unchecked Sendable {
         """
 
     /// One long association: associate as MODALITY1, C-ECHO every 0.1 s for DURATION seconds, release; prints JSON.
+    /// Creates the file OPEN once five echoes have been answered (the association is open and carrying traffic).
     static let longAssociationProgram = """
         import json, sys, time
         from pynetdicom import AE
         from pynetdicom.sop_class import Verification
-        host, port, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+        host, port, duration, opened = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
         ae = AE(ae_title="MODALITY1")
         ae.add_requested_context(Verification)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 5
@@ -133,10 +134,12 @@ final class HALab: @unchecked Sendable {
                 status = assoc.send_c_echo()
                 if bool(status) and status.Status == 0:
                     result["echoes"] += 1
+                    if result["echoes"] == 5: open(opened, "w").close()
                 else:
                     result["failed"] += 1
                 time.sleep(0.1)
             assoc.release()
+            result["closed"] = time.monotonic()
             result["released"] = assoc.is_released
             result["aborted"] = assoc.is_aborted
         print(json.dumps(result))
@@ -384,25 +387,44 @@ final class HALab: @unchecked Sendable {
         var released: Bool
         var aborted: Bool
         var node: String?
+        /// When it ended (CLOCK_MONOTONIC, ``HALab/monotonic()``).
+        var closed: Double?
         var description: String {
             "established \(self.established), \(self.echoes) echoes, \(self.failed) failed, released \(self.released), aborted \(self.aborted), node \(self.node ?? "-")"
         }
     }
 
-    /// Runs one long association in the client namespace, in the background.
-    func longAssociation(seconds: Double) -> Task<LongAssociation, any Error> {
+    /// A long association running in the background.
+    struct LongRun: Sendable {
+        let result: Task<LongAssociation, any Error>
+        /// The file the program creates once the association is open and carrying traffic.
+        let openMarker: String
+
+        /// Waits until the association is open and has carried its first echoes (python and pynetdicom take a while to
+        /// start on a loaded machine): false if it is not within `timeout` (the association failed, or never began).
+        func isOpen(timeout: Duration = .seconds(30)) async -> Bool {
+            await eventually(timeout: timeout) { FileManager.default.fileExists(atPath: self.openMarker) }
+        }
+    }
+
+    /// Runs one long association in the client namespace, in the background, for `seconds` after it is established.
+    func longAssociation(seconds: Double) -> LongRun {
         let (namespace, vip, port) = (self.ns("c"), Self.vip, Self.dicomPort)
-        return Task {
+        let marker = self.directory.appendingPathComponent("long-\(UUID().uuidString).open").path
+        let task = Task {
             let output = try await ExternalTools.run(
-                Self.ip, ["netns", "exec", namespace, Peers.env, "python3", "-c", Self.longAssociationProgram, vip, "\(port)", "\(seconds)"])
+                Self.ip,
+                ["netns", "exec", namespace, Peers.env, "python3", "-c", Self.longAssociationProgram, vip, "\(port)", "\(seconds)", marker])
             guard let object = (try? JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8))) as? [String: Any] else {
                 throw HATestFailure("long association: \(output.standardOutput) \(output.standardError)")
             }
             return LongAssociation(
                 established: object["established"] as? Bool ?? false, echoes: object["echoes"] as? Int ?? 0,
                 failed: object["failed"] as? Int ?? -1, released: object["released"] as? Bool ?? false,
-                aborted: object["aborted"] as? Bool ?? true, node: object["node"] as? String)
+                aborted: object["aborted"] as? Bool ?? true, node: object["node"] as? String,
+                closed: object["closed"] as? Double)
         }
+        return LongRun(result: task, openMarker: marker)
     }
 
     /// `pacsgate ctl` in the namespace of `role`, with the lab's token.
