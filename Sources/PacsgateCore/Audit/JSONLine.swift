@@ -127,17 +127,22 @@ public struct JSONLine: Sendable, Equatable {
         return String(decoding: result, as: UTF8.self)
     }
 
-    /// Keys are the writers' own constants (`"calling_ae"`, `"bytes_up"`): lower-case ASCII with nothing to escape,
-    /// so they are copied as they are rather than scanned like a value.
+    /// Keys are the writers' own constants (`"calling_ae"`, `"bytes_up"`): printable ASCII without a quote or
+    /// backslash, copied whole after a check of their bytes instead of going through the escaping of values. A key
+    /// that does need escaping still gets it.
     private mutating func key(_ key: String) {
-        assert(key.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
         if self.needsComma { self.bytes.append(UInt8(ascii: ",")) }
         self.needsComma = true
-        self.bytes.append(UInt8(ascii: "\""))
-        if key.utf8.withContiguousStorageIfAvailable({ self.bytes.append(contentsOf: $0) }) == nil {
-            self.bytes.append(contentsOf: key.utf8)
-        }
-        self.bytes.append(UInt8(ascii: "\""))
+        let copied =
+            key.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+                guard utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
+                else { return false }
+                self.bytes.append(UInt8(ascii: "\""))
+                self.bytes.append(contentsOf: utf8)
+                self.bytes.append(UInt8(ascii: "\""))
+                return true
+            } ?? false
+        if !copied { Self.appendString(key, to: &self.bytes) }
         self.bytes.append(UInt8(ascii: ":"))
     }
 
