@@ -82,6 +82,8 @@ struct AssociationStateMachine {
     private var bytesToClient = 0
     /// Bytes held during the peek; the core counts them only once they are forwarded.
     private var peekedBytes = 0
+    /// The parsed A-ASSOCIATE-RQ's length on the wire, header included.
+    private var requestLength = 0
 
     /// The A-ABORT the gateway sends to either side when it ends an open association itself.
     static let gatewayAbortPDU = AssociationAbort(source: .serviceProvider, reason: .notSpecified)
@@ -106,6 +108,7 @@ struct AssociationStateMachine {
             guard let parsed = try AssociateRequest.parse(&input, maxLength: self.connection.settings.maxPDUPeek - 6)
             else { return .needMore }
             request = parsed
+            self.requestLength = buffered.readableBytes - input.readableBytes
         } catch {
             return self.malformed(error)
         }
@@ -217,6 +220,15 @@ struct AssociationStateMachine {
             request: request,
             secureTransport: self.secureTransport
         )
+    }
+
+    /// The length of the forwarded A-ASSOCIATE-RQ, which starts the client's stream, for its observer to pass over
+    /// (``PDUStreamObserver/passParsedPDU(totalLength:)``): ``peek(_:refuseForAudit:)`` parsed and checked it, and
+    /// the request is now counted as seen in the stream. `nil` when there is none or it was already taken.
+    mutating func takeForwardedRequestLength() -> Int? {
+        guard self.request != nil, !self.requestSeenInStream, self.requestLength > 0 else { return nil }
+        self.requestSeenInStream = true
+        return self.requestLength
     }
 
     /// A PDU event seen in one direction after the verdict.

@@ -107,6 +107,10 @@ public final class DICOMInspector: ConnectionInspector {
         if let line = self.machine.forwarding(to: server) {
             self.audit.write(line)
         }
+        // The client's stream starts with the request the peek parsed: not parsed a second time.
+        if let length = self.machine.takeForwardedRequestLength() {
+            self.upstreamObserver.passParsedPDU(totalLength: length)
+        }
     }
 
     public var upstreamHandling: StreamHandling { .observe }

@@ -42,6 +42,8 @@ public struct PDUStreamObserver: Sendable {
         case buffered(PDUHeader)
         /// Skipping the rest of a P-DATA-TF body.
         case dataTransfer(remaining: UInt32)
+        /// Passing over a PDU the caller parsed before it reached the stream (``passParsedPDU(totalLength:)``).
+        case passing(remaining: Int)
         /// Stopped after a protocol error.
         case failed
     }
@@ -75,6 +77,14 @@ public struct PDUStreamObserver: Sendable {
         return false
     }
 
+    /// The stream's next `totalLength` bytes are a whole PDU the caller has already parsed and checked (the
+    /// A-ASSOCIATE-RQ the gateway peeked and forwards): they are passed over without being copied, parsed again or
+    /// reported. Only at a PDU boundary with nothing buffered; otherwise the PDU is observed as usual.
+    public mutating func passParsedPDU(totalLength: Int) {
+        guard case .header = self.state, self.pending.readableBytes == 0, totalLength > 0 else { return }
+        self.state = .passing(remaining: totalLength)
+    }
+
     /// Consumes the next chunk of the stream, calling `onEvent` for each event in order.
     public mutating func observe(_ chunk: ByteBuffer, _ onEvent: (Event) -> Void) {
         var chunk = chunk
@@ -82,6 +92,16 @@ public struct PDUStreamObserver: Sendable {
             switch self.state {
             case .failed:
                 self.consume(chunk.readableBytes, of: &chunk)
+
+            case .passing(let remaining):
+                let step = min(remaining, chunk.readableBytes)
+                self.consume(step, of: &chunk)
+                if step == remaining {
+                    self.state = .header
+                    self.pduStart = self.bytesObserved
+                } else {
+                    self.state = .passing(remaining: remaining - step)
+                }
 
             case .dataTransfer(let remaining):
                 let step = Int(min(UInt64(remaining), UInt64(chunk.readableBytes)))

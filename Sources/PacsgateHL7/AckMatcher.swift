@@ -52,8 +52,11 @@ public struct AckMatcher<Context: Sendable>: Sendable {
     public init(maximumOutstanding: Int = 256) {
         precondition(maximumOutstanding >= 1, "maximumOutstanding must be at least 1")
         self.maximumOutstanding = maximumOutstanding
-        self.outstanding = CircularBuffer(initialCapacity: min(maximumOutstanding, 16))
-        self.retired = CircularBuffer(initialCapacity: min(maximumOutstanding, 16))
+        // One message in flight is the usual case (every connect-per-message connection makes a matcher): start
+        // with room for two and let a pipelining sender's table grow. Sixteen slots of `Pending` cost more to set
+        // up than the rest of the matcher's work on such a connection.
+        self.outstanding = CircularBuffer(initialCapacity: min(maximumOutstanding, 2))
+        self.retired = CircularBuffer(initialCapacity: min(maximumOutstanding, 2))
     }
 
     /// Number of messages awaiting an ACK.

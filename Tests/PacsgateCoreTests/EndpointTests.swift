@@ -109,5 +109,20 @@ import Testing
         #expect(try SocketAddress(ipAddress: "::1", port: 11112).logDescription == "[::1]:11112")
         #expect(try SocketAddress(ipAddress: "2001:db8::7", port: 104).logDescription == "[2001:db8::7]:104")
         #expect(try SocketAddress(unixDomainSocketPath: "/tmp/pacsgate.sock").logDescription == "?:0")
+        #expect(try SocketAddress(ipAddress: "::ffff:10.1.2.3", port: 7).logDescription == "[::ffff:10.1.2.3]:7")
+    }
+
+    /// IPv4 is written digit by digit: every octet and port width, against the text `inet_ntop` gives.
+    @Test(arguments: ["0.0.0.0", "1.2.3.4", "9.10.99.100", "127.0.0.1", "192.168.110.7", "255.255.255.255"], [0, 7, 42, 104, 9999, 11112, 65535])
+    func logDescriptionOfIPv4(ip: String, port: Int) throws {
+        let address = try SocketAddress(ipAddress: ip, port: port)
+        #expect(address.ipAddress == ip)
+        #expect(address.logDescription == "\(ip):\(port)")
+    }
+
+    @Test func endpointDescription() {
+        #expect(Endpoint(host: "10.0.0.1", port: 104).description == "10.0.0.1:104")
+        #expect(Endpoint(host: "::1", port: 11112).description == "[::1]:11112")
+        #expect(Endpoint(host: "mach7-a.example.org", port: 104).description == "mach7-a.example.org:104")
     }
 }

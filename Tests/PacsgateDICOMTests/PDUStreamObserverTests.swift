@@ -139,6 +139,34 @@ import Testing
         )
     }
 
+    /// The forwarded request, already parsed by the peek, is passed over: not reported, not buffered, and the
+    /// rest of the stream (offsets included) observed as before, however the stream is cut.
+    @Test(arguments: [[100_000], [1], [3], [13, 1, 64]])
+    func passedRequestIsNotParsedAgain(sizes: [Int]) throws {
+        let stream = try Fixture.bytes("findscu-wlmscpfs.client")
+        var input = stream
+        _ = try #require(try AssociateRequest.parse(&input, maxLength: 65536))
+        let requestLength = stream.readableBytes - input.readableBytes
+        var observer = PDUStreamObserver()
+        observer.passParsedPDU(totalLength: requestLength)
+        var events: [Event] = []
+        for chunk in chunks(of: stream, sizes: sizes) {
+            observer.observe(chunk) { events.append($0) }
+        }
+        #expect(events == Array((try self.expectedEvents("findscu-wlmscpfs.client")).dropFirst()))
+        #expect(observer.bytesObserved == stream.readableBytes)
+        #expect(observer.isAtPDUBoundary)
+    }
+
+    @Test func passingOnlyAtABoundary() {
+        var observer = PDUStreamObserver()
+        var events: [Event] = []
+        observer.observe(ByteBuffer(hex: "05 00 0000")) { events.append($0) }
+        observer.passParsedPDU(totalLength: 10)  // mid-header: ignored, the PDU is observed as usual
+        observer.observe(ByteBuffer(hex: "0004 00000000")) { events.append($0) }
+        #expect(events == [.releaseRequest])
+    }
+
     @Test func partialPDUIsNotABoundary() {
         let (events, observer) = self.observe([ByteBuffer(hex: "05 00 00000004 0000")])
         #expect(events.isEmpty)

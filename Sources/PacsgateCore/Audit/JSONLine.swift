@@ -127,10 +127,22 @@ public struct JSONLine: Sendable, Equatable {
         return String(decoding: result, as: UTF8.self)
     }
 
+    /// Keys are the writers' own constants (`"calling_ae"`, `"bytes_up"`): printable ASCII without a quote or
+    /// backslash, copied whole after a check of their bytes instead of going through the escaping of values. A key
+    /// that does need escaping still gets it.
     private mutating func key(_ key: String) {
         if self.needsComma { self.bytes.append(UInt8(ascii: ",")) }
         self.needsComma = true
-        Self.appendString(key, to: &self.bytes)
+        let copied =
+            key.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+                guard utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
+                else { return false }
+                self.bytes.append(UInt8(ascii: "\""))
+                self.bytes.append(contentsOf: utf8)
+                self.bytes.append(UInt8(ascii: "\""))
+                return true
+            } ?? false
+        if !copied { Self.appendString(key, to: &self.bytes) }
         self.bytes.append(UInt8(ascii: ":"))
     }
 
@@ -138,49 +150,60 @@ public struct JSONLine: Sendable, Equatable {
     /// quotes, backslashes, DEL and the JavaScript line separators are escaped. Runs without an escape are copied
     /// whole: most values (AE titles, addresses, message types) have none.
     static func appendString(_ value: String, to bytes: inout [UInt8]) {
-        var value = value
         bytes.append(UInt8(ascii: "\""))
-        value.withUTF8 { utf8 in
-            var runStart = 0
-            var index = 0
-            while index < utf8.count {
-                let byte = utf8[index]
-                let escape: Escape
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): escape = .backslash(byte)
-                case UInt8(ascii: "\n"): escape = .backslash(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): escape = .backslash(UInt8(ascii: "r"))
-                case UInt8(ascii: "\t"): escape = .backslash(UInt8(ascii: "t"))
-                case 0..<0x20, 0x7f: escape = .unicode(byte)
-                case 0xe2 where index + 2 < utf8.count && utf8[index + 1] == 0x80
-                    && (utf8[index + 2] == 0xa8 || utf8[index + 2] == 0xa9):
-                    // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) end lines in JavaScript; escape them.
-                    escape = .lineSeparator(utf8[index + 2] == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
-                default:
-                    index += 1
-                    continue
-                }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                switch escape {
-                case .backslash(let letter):
-                    bytes.append(UInt8(ascii: "\\"))
-                    bytes.append(letter)
-                    index += 1
-                case .unicode(let control):
-                    for ascii in "\\u00".utf8 { bytes.append(ascii) }
-                    bytes.append(Self.hexDigit(control >> 4))
-                    bytes.append(Self.hexDigit(control & 0xf))
-                    index += 1
-                case .lineSeparator(let last):
-                    for ascii in "\\u202".utf8 { bytes.append(ascii) }
-                    bytes.append(last)
-                    index += 3
-                }
-                runStart = index
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
+        // A native or small string lends its UTF-8 without the copy `withUTF8` on a `var` may make.
+        if value.utf8.withContiguousStorageIfAvailable({ Self.appendEscaped($0, to: &bytes) }) == nil {
+            var value = value
+            value.withUTF8 { Self.appendEscaped($0, to: &bytes) }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The body of ``appendString(_:to:)``: `utf8` escaped, without the quotes.
+    private static func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        var runStart = 0
+        var index = 0
+        while index < utf8.count {
+            let byte = utf8[index]
+            // Most bytes need nothing: one range test and three comparisons before the switch below.
+            if byte >= 0x20, byte < 0x7f, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
+                index += 1
+                continue
+            }
+            let escape: Escape
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): escape = .backslash(byte)
+            case UInt8(ascii: "\n"): escape = .backslash(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): escape = .backslash(UInt8(ascii: "r"))
+            case UInt8(ascii: "\t"): escape = .backslash(UInt8(ascii: "t"))
+            case 0..<0x20, 0x7f: escape = .unicode(byte)
+            case 0xe2 where index + 2 < utf8.count && utf8[index + 1] == 0x80
+                && (utf8[index + 2] == 0xa8 || utf8[index + 2] == 0xa9):
+                // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) end lines in JavaScript; escape them.
+                escape = .lineSeparator(utf8[index + 2] == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
+            default:
+                index += 1
+                continue
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+            switch escape {
+            case .backslash(let letter):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(letter)
+                index += 1
+            case .unicode(let control):
+                for ascii in "\\u00".utf8 { bytes.append(ascii) }
+                bytes.append(Self.hexDigit(control >> 4))
+                bytes.append(Self.hexDigit(control & 0xf))
+                index += 1
+            case .lineSeparator(let last):
+                for ascii in "\\u202".utf8 { bytes.append(ascii) }
+                bytes.append(last)
+                index += 3
+            }
+            runStart = index
+        }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
     }
 
     private enum Escape {

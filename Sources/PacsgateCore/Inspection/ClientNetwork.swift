@@ -77,6 +77,16 @@ public struct ClientNetwork: Sendable, Hashable, CustomStringConvertible {
     /// The 16-byte form of an address (see ``addressRange``): `a.b.c.d`, an IPv6 address, either with a port
     /// (`a.b.c.d:port`, `[v6]:port`); `nil` for anything else.
     public static func addressKey(_ text: some StringProtocol) -> [UInt8]? {
+        Self.addressKey(String(text))
+    }
+
+    /// The same for a `String` (what the index reads from a record), not generic, so that the
+    /// dotted-quad reader runs over the string's own bytes from any module.
+    public static func addressKey(_ text: String) -> [UInt8]? {
+        var text = text
+        if let ipv4 = text.withUTF8({ Self.dottedQuad($0) }) {
+            return Self.bytes(0, 0xffff_0000_0000 | UInt64(ipv4))
+        }
         var host = Substring(text)
         if host.hasPrefix("[") {
             guard let close = host.firstIndex(of: "]") else { return nil }
@@ -90,6 +100,44 @@ public struct ClientNetwork: Sendable, Hashable, CustomStringConvertible {
         }
         let words = key.words
         return key.kind == .ipv6 ? Self.bytes(words.high, words.low) : Self.bytes(0, 0xffff_0000_0000 | words.low)
+    }
+
+    /// `a.b.c.d` or `a.b.c.d:port` read straight from its bytes, the usual form of an audit record's `client` and
+    /// server address (the search index keys two per record; the general path below walks `Character`s and asks
+    /// `inet_pton`). `nil` for anything else, including what only the general path decides (leading zeros, IPv6),
+    /// so it answers exactly as that path would.
+    private static func dottedQuad(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        var address: UInt32 = 0
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if digits == 1, octet == 0 { return nil }  // a leading zero
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                digits += 1
+                if octet > 255 { return nil }
+            case UInt8(ascii: "."):
+                if digits == 0 || dots == 3 { return nil }
+                address = address << 8 | octet
+                octet = 0
+                digits = 0
+                dots += 1
+            case UInt8(ascii: ":"):
+                // A port follows (not read, as on the general path) unless another colon makes this IPv6.
+                if utf8[utf8.index(after: index)...].contains(UInt8(ascii: ":")) { return nil }
+                index = utf8.endIndex
+                continue
+            default:
+                return nil
+            }
+            index = utf8.index(after: index)
+        }
+        guard dots == 3, digits > 0 else { return nil }
+        return address << 8 | octet
     }
 
     private static func bytes(_ high: UInt64, _ low: UInt64) -> [UInt8] {
