@@ -46,7 +46,7 @@ struct CheckConfigCommandTests {
         arguments: [
             (
                 "unknown-key.yaml",
-                "unknown-key.yaml:6: service 'DICOM': unknown key 'persistance' (known keys: accept_proxy, balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers, source)"
+                "unknown-key.yaml:6: service 'DICOM': unknown key 'persistance' (known keys: accept_proxy, balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers, source, transparent)"
             ),
             (
                 "bad-address.yaml",

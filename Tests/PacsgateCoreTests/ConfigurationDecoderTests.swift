@@ -9,10 +9,10 @@ import Testing
 
     private static let serviceKeys =
         "accept_proxy, balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, "
-        + "maxconn_per_client, peek_timeout, persistence, protocol, servers, source"
+        + "maxconn_per_client, peek_timeout, persistence, protocol, servers, source, transparent"
     private static let dicomServiceKeys =
         "accept_proxy, balance, calling_ae_allow, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, "
-        + "maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers, source"
+        + "maxconn, maxconn_per_client, peek_timeout, persistence, protocol, servers, source, transparent"
 
     private func decoded(
         _ root: ConfigNode,

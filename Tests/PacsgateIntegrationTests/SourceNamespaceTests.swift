@@ -58,10 +58,10 @@ struct SourceNamespaceTests {
         threading.Event().wait()
         """#
 
-    /// Sends one MLLP-framed ADT^A01 to `PORT` and waits for the gateway to close.
+    /// Sends one MLLP-framed ADT^A01 to `HOST PORT` and waits for the gateway to close.
     static let hl7Script = #"""
         import socket, sys
-        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
         s.sendall(b"\x0bMSH|^~\\&|RIS|HOSP|PACS|HOSP|20240101120000||ADT^A01|MSG0001|P|2.5\rPID|1||12345\r\x1c\r")
         s.settimeout(10)
         try:
@@ -135,7 +135,7 @@ struct SourceNamespaceTests {
             #expect(await eventually { received().count == 2 }, "\(storescp.output)")
             #expect(received().map { String($0.split(separator: " ").last ?? "") } == [source, primary])
 
-            try await Peers.python(Self.hl7Script, [try await port("HL7")], name: "hl7", scope: scope)
+            try await Peers.python(Self.hl7Script, ["127.0.0.1", try await port("HL7")], name: "hl7", scope: scope)
             _ = try await Peers.run(
                 "/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(try await port("HTTPS"))", "-servername", "pacs.test"],
                 name: "s_client", scope: scope, timeout: .seconds(20))

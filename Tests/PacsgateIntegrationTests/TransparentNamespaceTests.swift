@@ -35,19 +35,6 @@ struct TransparentNamespaceTests {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// One MLLP-framed ADT^A01 to HOST:PORT; waits for the gateway to close.
-    static let hl7Script = #"""
-        import socket, sys
-        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
-        s.sendall(b"\x0bMSH|^~\\&|RIS|HOSP|PACS|HOSP|20240101120000||ADT^A01|MSG0001|P|2.5\rPID|1||12345\r\x1c\r")
-        s.settimeout(10)
-        try:
-            while s.recv(4096):
-                pass
-        except OSError:
-            pass
-        """#
-
     @Test("DICOM (storescp), HL7 and TLS passthrough nodes see the modality's address, not the gateway's",
           .enabled(if: SourceNamespaceTests.available))
     func nodesSeeTheClient() async throws {
@@ -136,7 +123,7 @@ struct TransparentNamespaceTests {
             #expect(received().map { String($0.split(separator: " ").last ?? "") } == [modality], "\(storescp.output)")
 
             let hl7Script = "\(scope.directory)/hl7.py"
-            try Self.hl7Script.write(toFile: hl7Script, atomically: true, encoding: .utf8)
+            try SourceNamespaceTests.hl7Script.write(toFile: hl7Script, atomically: true, encoding: .utf8)
             _ = try await Peers.run(
                 Self.ip, ["netns", "exec", client, Peers.env, "python3", hl7Script, vip, "2575"], name: "hl7", scope: scope)
             _ = try await Peers.run(
