@@ -17,7 +17,9 @@ extension PairController: Service {
 
     /// A connection the listener accepted: admitted (with its place in the pre-authentication limits) or refused.
     enum Accepted: Sendable {
-        case admitted(LinkChannel, ticket: Int)
+        /// `remote`: the dialler's address as the socket had it when accepted (a socket that has closed since no longer
+        /// has one, and its records must still name who it was).
+        case admitted(LinkChannel, ticket: Int, remote: SocketAddress?)
         /// Refused before its pipeline was built: nothing it sends is looked at; the accept loop closes it.
         case refused(any Channel)
     }
@@ -185,7 +187,7 @@ extension PairController: Service {
                     reason: "closed before authenticating, to make room for a newer connection (pre-authentication limits)")
             }
             return self.wrap(channel, side: .responder)
-                .map { Accepted.admitted($0, ticket: ticket) }
+                .map { [remote = channel.remoteAddress] in Accepted.admitted($0, ticket: ticket, remote: remote) }
                 .flatMapErrorThrowing { error in
                     self.state.withLockedValue { $0.releaseAdmission(ticket) }
                     throw error
@@ -202,9 +204,9 @@ extension PairController: Service {
                         case .refused(let channel):
                             // Closed at once: a flood costs an accept and a close.
                             channel.close(promise: nil)
-                        case .admitted(let child, let ticket):
+                        case .admitted(let child, let ticket, let remote):
                             group.addTask {
-                                _ = await self.runConnection(child, side: .responder, ticket: ticket)
+                                _ = await self.runConnection(child, side: .responder, ticket: ticket, remote: remote)
                             }
                         }
                     }
@@ -228,7 +230,8 @@ extension PairController: Service {
                     .connect(host: self.configuration.peer.host, port: self.configuration.peer.port) { channel in
                         self.wrap(channel, side: .initiator)
                     }
-                let hadSession = await self.runConnection(channel, side: .initiator, ticket: nil)
+                let hadSession = await self.runConnection(
+                    channel, side: .initiator, ticket: nil, remote: channel.channel.remoteAddress)
                 if hadSession {
                     uptime = ContinuousClock.now - started
                     lastFailure = nil
@@ -332,9 +335,13 @@ extension PairController: Service {
 
     /// Runs one connection, from handshake to close. Returns whether it carried an authenticated session.
     /// `ticket`: an accepted connection's place in the pre-authentication limits, given back once it authenticates.
-    func runConnection(_ channel: LinkChannel, side: HandshakeStateMachine.Side, ticket: Int?) async -> Bool {
-        let remote = channel.channel.remoteAddress.map { "\($0)" } ?? "?"
-        let source = channel.channel.remoteAddress?.ipAddress ?? remote
+    /// `remoteAddress`: the other end's address, read when the connection was made (not here: a dialler that has
+    /// already closed has none by now).
+    func runConnection(
+        _ channel: LinkChannel, side: HandshakeStateMachine.Side, ticket: Int?, remote remoteAddress: SocketAddress?
+    ) async -> Bool {
+        let remote = remoteAddress.map { "\($0)" } ?? "?"
+        let source = remoteAddress?.ipAddress ?? remote
         let id = self.state.withLockedValue { $0.makeSessionID() }
         var established = false
         var peerNode: String?
