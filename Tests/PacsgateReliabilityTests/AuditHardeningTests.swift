@@ -67,8 +67,11 @@ struct AuditHardeningTests {
             audit: audit, auditPath: auditPath, scope: scope)
     }
 
-    static func frame(_ control: String) -> ByteBuffer {
-        ByteBuffer(string: "\u{0B}MSH|^~\\&|SND|FAC|RCV|FAC|20260101000000||ADT^A01|\(control)|P|2.5\rEVN|A01|20260101000000\r\u{1C}\r")
+    /// One MLLP-framed ADT^A01 with MSH-10 `control`; `note` characters of an NTE segment make it longer.
+    static func frame(_ control: String, note: Int = 0) -> ByteBuffer {
+        let nte = note > 0 ? "NTE|1||\(String(repeating: "x", count: note))\r" : ""
+        return ByteBuffer(
+            string: "\u{0B}MSH|^~\\&|SND|FAC|RCV|FAC|20260101000000||ADT^A01|\(control)|P|2.5\rEVN|A01|20260101000000\r\(nte)\u{1C}\r")
     }
 
     /// The MSA-1 codes of the acknowledgments received so far.
@@ -224,10 +227,14 @@ struct AuditHardeningTests {
             let gateway = try await Self.hl7Gateway(receiverPort, audit: "fsync: interval, buffer_records: 200", auditPath: path, scope: scope)
             let port = try await gateway.port("HL7")
             let client = try await RawConnection.connect(port: port, scope: scope)
-            // More messages than the socket buffers between the gateway and the receiver can hold in flight.
+            // More messages than the socket buffers between the gateway and the receiver can hold in flight: a message's
+            // record is made when its ACK comes back, so every message the gateway forwarded before the log stopped
+            // makes one while the client is no longer read. Loopback's buffers grow to several MB each way (a gateway's
+            // send buffer and a receiver's receive buffer: about 10 MB with Linux's defaults); 2 KiB messages keep
+            // that under a quarter of the 40 MB sent (with 100-byte messages it held all of them in one CI run).
             let count = 20_000
             var batch = ByteBuffer()
-            for index in 0..<count { batch.writeImmutableBuffer(Self.frame("M\(index)")) }
+            for index in 0..<count { batch.writeImmutableBuffer(Self.frame("M\(index)", note: 2000)) }
             let sending = Task { try await client.send(batch) }
             // The log fills up and stops accepting; the client's messages stop being read.
             #expect(await eventually(timeout: .seconds(30)) { !gateway.audit.isAccepting })
