@@ -94,10 +94,11 @@ package final class ServiceSnapshot: Sendable {
     }
 
     /// The local address a connection to `server` binds before connecting, if any: the client's own address and port
-    /// (its TCP peer) with `transparent:`, else `source:`.
-    package func source(of server: ServerIdentity, client: SocketAddress?) -> ServerLegSource? {
+    /// (its TCP peer) with `transparent:`, else `source:`. `client` is read only for a transparent service (the native
+    /// engine builds the address from its raw form, which no other connection needs).
+    package func source(of server: ServerIdentity, client: @autoclosure () -> SocketAddress?) -> ServerLegSource? {
         if self.configuration.transparent {
-            return client.map { ServerLegSource(address: $0, transparent: true) }
+            return client().map { ServerLegSource(address: $0, transparent: true) }
         }
         guard !self.sources.isEmpty, let address = self.sources[server.label] else { return nil }
         return ServerLegSource(address: address, transparent: false)
