@@ -154,5 +154,10 @@ struct TransparentModeCheckTests {
         let problem = try #require(TransparentModeCheck.problem(Self.configuration, effective: 0x2000))
         #expect(problem.contains("'DICOM'") && problem.contains("CAP_NET_ADMIN") && problem.contains("AmbientCapabilities"))
         #expect(TransparentModeCheck.problem(GatewayConfiguration(services: []), effective: 0) == nil)
+        // A status without CapEff, or with garbage there, is no capability: the start is refused, not allowed.
+        #expect(TransparentModeCheck.effectiveCapabilities(status: "Name:\tpacsgate\n") == nil)
+        #expect(TransparentModeCheck.effectiveCapabilities(status: "CapEff:\tzz12\n") == nil)
+        #expect(TransparentModeCheck.effectiveCapabilities(status: "CapEff:\t\n") == nil)
+        #expect(TransparentModeCheck.problem(Self.configuration, effective: nil)?.contains("CAP_NET_ADMIN") == true)
     }
 }
