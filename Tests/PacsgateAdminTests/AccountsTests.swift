@@ -82,6 +82,32 @@ struct AccountsTests {
         await backend.kill()
     }
 
+    @Test("guessing the current password on the users page is throttled like a login: after five wrong ones even the right one waits, and so does a login")
+    func currentPasswordIsThrottled() async throws {
+        let (harness, backend) = try await Self.gateway()
+        let newPassword = "a much longer new passphrase"
+        func change(_ session: AdminAPITests.Session, _ client: some TestClientProtocol, current: String) async throws -> TestResponse {
+            try await client.execute(
+                uri: "/users/password", method: .post, headers: Self.formHeaders(session),
+                body: AdminAPITests.form(["csrf": session.csrf, "current": current, "password": newPassword, "repeat": newPassword]))
+        }
+        try await harness.application.test(.router) { client in
+            let session = try await AdminAPITests.login(client)
+            for guess in 1...5 {
+                let wrong = try await change(session, client, current: "guess \(guess)")
+                #expect(wrong.status == .forbidden, "guess \(guess)")
+            }
+            let right = try await change(session, client, current: AdminHarness.password)
+            #expect(right.status == .tooManyRequests)
+            #expect(right.text.contains("too many failed attempts"))
+            #expect(try String(contentsOfFile: harness.configPath, encoding: .utf8).contains(AdminHarness.passwordHash), "unchanged")
+            #expect(try await AdminAPITests.postLogin(client, user: "alice", password: AdminHarness.password).status == .tooManyRequests)
+        }
+        #expect(harness.auditRecords("admin.change").isEmpty)
+        await harness.stop()
+        await backend.kill()
+    }
+
     @Test("an administrator adds a user, who can log in, and removes them; nobody removes themselves")
     func addAndRemoveUser() async throws {
         let (harness, backend) = try await Self.gateway()

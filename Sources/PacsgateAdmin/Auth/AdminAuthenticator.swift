@@ -121,11 +121,6 @@ public final class AdminAuthenticator: Sendable {
         }
     }
 
-    /// Whether `password` is `user`'s (a user changing their own password confirms the current one).
-    public func verify(user: String, password: String) async -> Bool {
-        guard let hash = self.state.withLockedValue({ $0.users[user]?.passwordHash }) else { return false }
-        return await PasswordHasher.verify(password, hash: hash)
-    }
 
     /// The configured tokens' names and scopes (never their digests).
     public var tokenScopes: [(name: String, scope: APIToken.Scope)] {
@@ -138,8 +133,32 @@ public final class AdminAuthenticator: Sendable {
     /// Whether anyone can authenticate at all (a user or a token).
     public var hasCredentials: Bool { self.state.withLockedValue { !$0.users.isEmpty || !$0.tokens.isEmpty } }
 
+    /// Outcome of checking a password under the failed-login throttle.
+    public enum PasswordCheck: Sendable, Equatable {
+        case matched
+        case failed
+        case throttled(retryAfter: Duration)
+    }
+
     /// Checks a user name and password from `client`; starts a session on success.
     public func login(user: String, password: String, client: String) async -> LoginResult {
+        switch await self.checkPassword(user: user, password: password, client: client) {
+        case .throttled(let retryAfter): return .throttled(retryAfter: retryAfter)
+        case .failed: return .failure
+        case .matched:
+            return self.state.withLockedValue { state in
+                guard state.users[user] != nil else { return .failure }
+                let session = state.sessions.create(
+                    id: Base64URL.random(bytes: 32), user: user, csrfToken: Base64URL.random(bytes: 24), now: self.now())
+                return .success(sessionID: session.id, csrfToken: session.csrfToken)
+            }
+        }
+    }
+
+    /// Checks `user`'s password from `client` under the same throttle as a login: a wrong password counts as a failed
+    /// login of that client and user, a right one clears their failures. Logins and the users page's password change
+    /// (which asks for the current password) both come here, so neither is a way around the other's limit.
+    public func checkPassword(user: String, password: String, client: String) async -> PasswordCheck {
         let keys = [LoginThrottle.Key.client(client), .user(user)].map(\.bounded)
         let admitted = self.state.withLockedValue { state -> Result<String?, LoginResultRefusal> in
             let now = self.now()
@@ -168,12 +187,9 @@ public final class AdminAuthenticator: Sendable {
                 state.verifying[key] = left > 0 ? left : nil
             }
             state.verifyingTotal -= 1
-            let now = self.now()
-            guard matches, let hash, state.users[user]?.passwordHash == hash else { return .failure }
+            guard matches, let hash, state.users[user]?.passwordHash == hash else { return .failed }
             state.throttle.recordSuccess(keys)
-            let session = state.sessions.create(
-                id: Base64URL.random(bytes: 32), user: user, csrfToken: Base64URL.random(bytes: 24), now: now)
-            return .success(sessionID: session.id, csrfToken: session.csrfToken)
+            return .matched
         }
     }
 

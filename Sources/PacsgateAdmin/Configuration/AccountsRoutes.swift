@@ -60,17 +60,17 @@ struct AccountsRoutes: Sendable {
 
         admin.post("/users") { request, context in
             let fields = try await AdminRoutes.bodyFields(request, context)
-            let (outcome, _) = try await self.perform(.addUser, fields, by: context.principal?.auditName ?? "?", as: nil)
+            let (outcome, _) = try await self.perform(.addUser, fields, by: context.principal?.auditName ?? "?", as: nil, client: context.clientAddress)
             return AdminRoutes.outcomeResponse(outcome)
         }
         admin.delete("/users/:name") { _, context in
             let name = context.parameters.get("name")?.removingPercentEncoding ?? ""
-            let (outcome, _) = try await self.perform(.removeUser, ["name": name], by: context.principal?.auditName ?? "?", as: nil)
+            let (outcome, _) = try await self.perform(.removeUser, ["name": name], by: context.principal?.auditName ?? "?", as: nil, client: context.clientAddress)
             return AdminRoutes.outcomeResponse(outcome)
         }
         admin.post("/tokens") { request, context in
             let fields = try await AdminRoutes.bodyFields(request, context)
-            let (outcome, token) = try await self.perform(.addToken, fields, by: context.principal?.auditName ?? "?", as: nil)
+            let (outcome, token) = try await self.perform(.addToken, fields, by: context.principal?.auditName ?? "?", as: nil, client: context.clientAddress)
             struct Answer: Encodable {
                 var outcome: ConfigurationManager.Outcome
                 /// The new token, shown once: the file keeps only its digest.
@@ -80,7 +80,7 @@ struct AccountsRoutes: Sendable {
         }
         admin.delete("/tokens/:name") { _, context in
             let name = context.parameters.get("name")?.removingPercentEncoding ?? ""
-            let (outcome, _) = try await self.perform(.removeToken, ["name": name], by: context.principal?.auditName ?? "?", as: nil)
+            let (outcome, _) = try await self.perform(.removeToken, ["name": name], by: context.principal?.auditName ?? "?", as: nil, client: context.clientAddress)
             return AdminRoutes.outcomeResponse(outcome)
         }
     }
@@ -90,8 +90,11 @@ struct AccountsRoutes: Sendable {
     }
 
     /// Checks the fields of `action` and applies it; returns the outcome and, for a new token, the token.
-    /// `current` is the logged-in user (the password change is theirs; they cannot remove themselves).
-    private func perform(_ action: Action, _ fields: [String: String], by user: String, as current: String?) async throws -> (
+    /// `current` is the logged-in user (the password change is theirs; they cannot remove themselves); `client` is the
+    /// request's address, for the throttle the current password is checked under.
+    private func perform(
+        _ action: Action, _ fields: [String: String], by user: String, as current: String?, client: String
+    ) async throws -> (
         ConfigurationManager.Outcome, String?
     ) {
         func field(_ name: String) throws -> String {
@@ -110,8 +113,10 @@ struct AccountsRoutes: Sendable {
         switch action {
         case .password:
             guard let current else { throw AdminError(.badRequest, "a password is changed by its user, logged in to the page") }
-            guard await self.routes.authenticator.verify(user: current, password: fields["current"] ?? "") else {
-                throw AdminError(.forbidden, "the current password is wrong; the password is unchanged")
+            switch await self.routes.authenticator.checkPassword(user: current, password: fields["current"] ?? "", client: client) {
+            case .matched: break
+            case .failed: throw AdminError(.forbidden, "the current password is wrong; the password is unchanged")
+            case .throttled(let retryAfter): throw AdminError.throttled(retryAfter)
             }
             let new = try field("password")
             guard new == fields["repeat"] else { throw AdminError(.badRequest, "the two new passwords differ; the password is unchanged") }
@@ -161,7 +166,7 @@ struct AccountsRoutes: Sendable {
         let fields = FormFields.parse(String(buffer: try await request.collectBody(upTo: 64 << 10)))
         try AdminRoutes.checkCSRF(request: request, form: fields, expected: csrf)
         do {
-            let (outcome, token) = try await self.perform(action, fields, by: name, as: name)
+            let (outcome, token) = try await self.perform(action, fields, by: name, as: name, client: context.clientAddress)
             if outcome.applied, action == .password {
                 // The authenticator ended the sessions of the old password: log in with the new one.
                 return AdminRoutes.redirect("/login")
