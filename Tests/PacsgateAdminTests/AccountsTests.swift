@@ -82,22 +82,24 @@ struct AccountsTests {
         await backend.kill()
     }
 
+    /// Posts the users page's password change with `current` as the current password.
+    static func changePassword(_ session: AdminAPITests.Session, _ client: some TestClientProtocol, current: String) async throws -> TestResponse {
+        let newPassword = "a much longer new passphrase"
+        return try await client.execute(
+            uri: "/users/password", method: .post, headers: Self.formHeaders(session),
+            body: AdminAPITests.form(["csrf": session.csrf, "current": current, "password": newPassword, "repeat": newPassword]))
+    }
+
     @Test("guessing the current password on the users page is throttled like a login: after five wrong ones even the right one waits, and so does a login")
     func currentPasswordIsThrottled() async throws {
         let (harness, backend) = try await Self.gateway()
-        let newPassword = "a much longer new passphrase"
-        func change(_ session: AdminAPITests.Session, _ client: some TestClientProtocol, current: String) async throws -> TestResponse {
-            try await client.execute(
-                uri: "/users/password", method: .post, headers: Self.formHeaders(session),
-                body: AdminAPITests.form(["csrf": session.csrf, "current": current, "password": newPassword, "repeat": newPassword]))
-        }
         try await harness.application.test(.router) { client in
             let session = try await AdminAPITests.login(client)
             for guess in 1...5 {
-                let wrong = try await change(session, client, current: "guess \(guess)")
+                let wrong = try await Self.changePassword(session, client, current: "guess \(guess)")
                 #expect(wrong.status == .forbidden, "guess \(guess)")
             }
-            let right = try await change(session, client, current: AdminHarness.password)
+            let right = try await Self.changePassword(session, client, current: AdminHarness.password)
             #expect(right.status == .tooManyRequests)
             #expect(right.text.contains("too many failed attempts"))
             #expect(try String(contentsOfFile: harness.configPath, encoding: .utf8).contains(AdminHarness.passwordHash), "unchanged")
