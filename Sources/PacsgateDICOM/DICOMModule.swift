@@ -4,8 +4,8 @@ public import PacsgateCore
 ///
 /// Service keys: `max_pdu_peek`, `calling_ae_allow`, `called_ae_allow`, `routes` (see ``DICOMServiceSettings``),
 /// and `tls` when built with a ``SecureTransportProvider``; the core's `peek_timeout` is the ARTIM timer of the
-/// client leg. Persistence type `calling-ae`. Health check type
-/// `dicom-echo` (see ``DICOMEchoHealthCheck``). Register it with `ProtocolRegistry([DICOMModule(), …], sections: …)`.
+/// client leg. Persistence type `calling-ae`. Health check type `dicom-echo` (see ``DICOMEchoHealthCheck``). Register
+/// it with `ProtocolRegistry([DICOMModule(), …], sections: …)`.
 public struct DICOMModule: ProtocolModule {
     /// The idle timeout of DICOM services that set none: long enough for the gaps of a large C-MOVE or a slow
     /// modality, finite so a vanished peer cannot hold a PACS association slot forever (TCP keepalive catches dead

@@ -56,8 +56,8 @@ public struct HealthCheckKind: ConfigName {
 }
 
 /// Where a section a module outside the core decodes sits in the configuration: a top-level key (`admin`), or a key
-/// of the core's `audit` or `logging` mapping (`audit.syslog`, the `syslog` key of `audit`). The module declares its key
-/// (`ConfigSectionKey.admin` in the admin module), registers it (``ConfigSection``) and reads its node from
+/// of the core's `audit` or `logging` mapping (`audit.syslog`, the `syslog` key of `audit`). The module declares its
+/// key (`ConfigSectionKey.admin` in the admin module), registers it (``ConfigSection``) and reads its node from
 /// ``GatewayConfiguration/sections``.
 public struct ConfigSectionKey: ConfigName {
     /// The path with its parts joined by `.` (`audit.syslog`).

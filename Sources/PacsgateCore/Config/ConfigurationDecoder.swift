@@ -370,9 +370,10 @@ public struct ConfigurationDecoder: Sendable {
             if let factory = factories[config.type] {
                 config.check = factory.makeCheck(&nested, service: service)
             } else {
+                let allowed = Self.list([HealthCheckKind.none] + factories.keys.sorted(), sorted: false)
                 nested.problem(
                     nested.entryLine("type") ?? node.line,
-                    "service '\(service.label)': health_check type must be one of \(Self.list([HealthCheckKind.none] + factories.keys.sorted(), sorted: false)), found '\(config.type)'")
+                    "service '\(service.label)': health_check type must be one of \(allowed), found '\(config.type)'")
             }
         }
         nested.finish()
