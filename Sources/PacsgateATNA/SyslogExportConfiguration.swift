@@ -75,13 +75,13 @@ public struct SyslogExportConfiguration: Sendable, Equatable {
 
     /// Decodes `audit.syslog` from the configuration (`nil`: no export); problems carry their lines.
     public static func decode(from configuration: GatewayConfiguration) -> Result<SyslogExportConfiguration?, ConfigErrors> {
-        guard let node = configuration.sections[Self.sectionKey] else { return .success(nil) }
+        guard let node = configuration.sections[.auditSyslog] else { return .success(nil) }
         let (decoded, problems) = Self.decode(node, stateDirectory: configuration.stateDirectory)
         return problems.isEmpty ? .success(decoded) : .failure(ConfigErrors(problems))
     }
 
-    /// The key under which the core hands `audit.syslog` through in ``GatewayConfiguration/sections``.
-    public static let sectionKey = "audit.syslog"
+    /// The `syslog` key of the core's `audit` mapping, as the executable registers it with the configuration decoder.
+    public static let section = ConfigSection(.auditSyslog)
 
     /// Decodes one `audit.syslog` mapping.
     public static func decode(_ node: ConfigNode, stateDirectory: String?) -> (SyslogExportConfiguration?, [ConfigProblem]) {
@@ -132,4 +132,9 @@ public struct SyslogExportConfiguration: Sendable, Equatable {
         if let connectTimeout { result.connectTimeout = connectTimeout }
         return (result, [])
     }
+}
+
+extension ConfigSectionKey {
+    /// `audit.syslog`, the ATNA export's section (``SyslogExportConfiguration``).
+    public static let auditSyslog = ConfigSectionKey("syslog", under: "audit")
 }

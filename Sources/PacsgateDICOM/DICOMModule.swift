@@ -4,11 +4,9 @@ public import PacsgateCore
 ///
 /// Service keys: `max_pdu_peek`, `calling_ae_allow`, `called_ae_allow`, `routes` (see ``DICOMServiceSettings``),
 /// and `tls` when built with a ``SecureTransportProvider``; the core's `peek_timeout` is the ARTIM timer of the
-/// client leg. Persistence type `calling-ae`. Health check type
-/// `dicom-echo` (see ``DICOMEchoHealthCheck``). Register it with `ProtocolRegistry([DICOMModule(), …])`.
+/// client leg. Persistence type `calling-ae`. Health check type `dicom-echo` (see ``DICOMEchoHealthCheck``). Register
+/// it with `ProtocolRegistry([DICOMModule(), …], sections: …)`.
 public struct DICOMModule: ProtocolModule {
-    /// The persistence type keyed by the calling AE title.
-    public static let callingAEPersistence = "calling-ae"
     /// The idle timeout of DICOM services that set none: long enough for the gaps of a large C-MOVE or a slow
     /// modality, finite so a vanished peer cannot hold a PACS association slot forever (TCP keepalive catches dead
     /// peers sooner).
@@ -23,11 +21,11 @@ public struct DICOMModule: ProtocolModule {
         self.secureTransport = secureTransport
     }
 
-    public var name: String { "dicom" }
+    public var name: ProtocolName { .dicom }
 
-    public var persistenceTypes: [String] { [Self.callingAEPersistence] }
+    public var persistenceTypes: [PersistenceKind] { [.callingAE] }
 
-    public var healthChecks: [String: any HealthCheckFactory] { ["dicom-echo": DICOMEchoHealthCheck.Factory()] }
+    public var healthChecks: [HealthCheckKind: any HealthCheckFactory] { [.dicomEcho: DICOMEchoHealthCheck.Factory()] }
 
     public var defaultIdleTimeout: Duration { Self.idleTimeout }
 
@@ -46,4 +44,19 @@ public struct DICOMModule: ProtocolModule {
         let settings = DICOMServiceSettings.read(&reader, service: service, clientCertificates: clientCertificates)
         return DICOMServiceProtocol(settings: settings, termination: termination)
     }
+}
+
+extension ProtocolName {
+    /// DICOM upper layer (``DICOMModule``).
+    public static let dicom: ProtocolName = "dicom"
+}
+
+extension PersistenceKind {
+    /// Keyed by the calling AE title of the A-ASSOCIATE-RQ.
+    public static let callingAE: PersistenceKind = "calling-ae"
+}
+
+extension HealthCheckKind {
+    /// A C-ECHO association (``DICOMEchoHealthCheck``).
+    public static let dicomEcho: HealthCheckKind = "dicom-echo"
 }

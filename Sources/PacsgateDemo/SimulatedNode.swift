@@ -1,4 +1,8 @@
 public import NIOCore
+public import PacsgateCore
+import PacsgateDICOM
+import PacsgateHL7
+import PacsgateTLS
 
 /// A simulated backend server for `pacsgate demo`: sets up the pipeline of each accepted connection.
 ///
@@ -18,12 +22,12 @@ public enum SimulatedNodes {
     ///   - service: the demo service it stands behind (`DMWL` nodes answer worklist queries).
     ///   - stateDirectory: where it may keep generated files (certificates).
     public static func make(
-        protocolName: String, name: String, service: String, stateDirectory: String
+        protocolName: ProtocolName, name: String, service: String, stateDirectory: String
     ) throws -> any SimulatedNode {
         switch protocolName {
-        case "dicom": DICOMSimulatedNode(name: name, service: service)
-        case "hl7": SimulatedHL7Node(name: name)
-        case "tls": try SimulatedHTTPSNode(name: name, stateDirectory: stateDirectory)
+        case .dicom: DICOMSimulatedNode(name: name, service: service)
+        case .hl7: SimulatedHL7Node(name: name)
+        case .tls: try SimulatedHTTPSNode(name: name, stateDirectory: stateDirectory)
         default: EchoNode()
         }
     }

@@ -94,9 +94,13 @@ public struct HAConfiguration: Sendable, Equatable {
     /// A peer silent this long is considered gone and its link is closed.
     public var peerTimeout: Duration { self.statusInterval * 3 }
 
+    /// The `ha:` section as the executable registers it with the configuration decoder. A unit binds the VIP with
+    /// IP_FREEBIND before keepalived gives it the address, so a file with an `ha:` section may name it as a `source:`.
+    public static let section = ConfigSection(.ha, allowsUnheldSource: true)
+
     /// Decodes the `ha:` section of a loaded configuration; `nil` when there is none (or `enabled: false`).
     public static func decode(from configuration: GatewayConfiguration) -> Result<HAConfiguration?, ConfigErrors> {
-        guard let node = configuration.sections["ha"] else { return .success(nil) }
+        guard let node = configuration.sections[.ha] else { return .success(nil) }
         let (decoded, problems) = Self.decode(node, stateDirectory: configuration.stateDirectory)
         return problems.isEmpty ? .success(decoded) : .failure(ConfigErrors(problems))
     }
@@ -204,4 +208,9 @@ public struct HAConfiguration: Sendable, Equatable {
         let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return name.isEmpty ? "pacsgate" : String(name.prefix(64))
     }
+}
+
+extension ConfigSectionKey {
+    /// `ha:`, the HA pair's section (``HAConfiguration``).
+    public static let ha: ConfigSectionKey = "ha"
 }

@@ -8,7 +8,7 @@ public import PacsgateCore
 /// 24 h unless the service sets one: HL7 feeds stay open for days and may be quiet for hours.
 public struct HL7Module: ProtocolModule {
     /// `hl7`.
-    public let name = "hl7"
+    public let name: ProtocolName = .hl7
 
     private let clock: @Sendable () -> WallClock.Instant
     private let connectionTag: @Sendable () -> String
@@ -40,8 +40,8 @@ public struct HL7Module: ProtocolModule {
     public var serverKeys: Set<String> { self.secureTransport?.serverKeys ?? [] }
 
     /// `mllp`: an HL7 test message that must be acknowledged (``MLLPHealthCheck``).
-    public var healthChecks: [String: any HealthCheckFactory] {
-        ["mllp": MLLPHealthCheck.Factory(clock: self.clock)]
+    public var healthChecks: [HealthCheckKind: any HealthCheckFactory] {
+        [.mllp: MLLPHealthCheck.Factory(clock: self.clock)]
     }
 
     /// 24 h: HL7 feeds stay open for days and may be quiet for hours.
@@ -64,4 +64,14 @@ public struct HL7Module: ProtocolModule {
             connectionTag: self.connectionTag
         )
     }
+}
+
+extension ProtocolName {
+    /// HL7 v2 over MLLP (``HL7Module``).
+    public static let hl7: ProtocolName = "hl7"
+}
+
+extension HealthCheckKind {
+    /// An HL7 test message that must be acknowledged (``MLLPHealthCheck``).
+    public static let mllp: HealthCheckKind = "mllp"
 }

@@ -3,13 +3,13 @@ public import PacsgateCore
 /// The TLS protocol module (`protocol: tls`): ClientHello inspection and SNI routing in passthrough, TLS termination
 /// with optional re-encryption to the servers, the fallback page and the `tls` health check.
 ///
-/// Register it with the gateway: `ProtocolRegistry([TLSModule(), …])`. See `docs/tls.md` for the configuration.
+/// Register it with the gateway: `ProtocolRegistry([TLSModule(), …], sections: …)`. See `docs/tls.md` for the configuration.
 public struct TLSModule: ProtocolModule {
     public init() {}
 
-    public var name: String { "tls" }
+    public var name: ProtocolName { .tls }
 
-    public var healthChecks: [String: any HealthCheckFactory] { ["tls": TLSHealthCheck.Factory()] }
+    public var healthChecks: [HealthCheckKind: any HealthCheckFactory] { [.tls: TLSHealthCheck.Factory()] }
 
     /// `reencrypt`, `verify`, `ca_file`, `server_name`, `certificate`, `key`.
     public var serverKeys: Set<String> { TLSServiceConfiguration.serverKeys }
@@ -24,4 +24,14 @@ public struct TLSModule: ProtocolModule {
     /// TLS termination for `tls:` on `dicom` and `hl7` services: hand it to those modules
     /// (`DICOMModule(secureTransport: TLSModule.secureTransport)`).
     public static var secureTransport: any SecureTransportProvider { TLSTransportProvider() }
+}
+
+extension ProtocolName {
+    /// TLS: ClientHello inspection, SNI routing, optional termination (``TLSModule``).
+    public static let tls: ProtocolName = "tls"
+}
+
+extension HealthCheckKind {
+    /// A TLS handshake with the server (``TLSHealthCheck``).
+    public static let tls: HealthCheckKind = "tls"
 }

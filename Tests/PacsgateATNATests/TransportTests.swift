@@ -1,6 +1,7 @@
 import Foundation
 import PacsgateConfig
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateATNA
@@ -64,7 +65,7 @@ struct TransportTests {
     }
 
     static func load(_ yaml: String) -> Result<SyslogExportConfiguration?, ConfigErrors> {
-        switch ConfigurationLoader(registry: ProtocolRegistry([])).load(yaml: yaml) {
+        switch ConfigurationLoader(registry: ProtocolRegistry.gateway([])).load(yaml: yaml) {
         case .failure(let errors): return .failure(errors)
         case .success(let (configuration, _)): return SyslogExportConfiguration.decode(from: configuration)
         }

@@ -341,7 +341,7 @@ struct ConfigurationEditTests {
 
     @Test("a protocol's own key (a DICOM AE allow-list) set in the page is validated as pacsgate check-config validates the file")
     func protocolKeysValidatedAsCheckConfig() async throws {
-        let loader = ConfigurationLoader(registry: ProtocolRegistry([DICOMModule()]))
+        let loader = ConfigurationLoader(registry: ProtocolRegistry.gateway([DICOMModule()]))
         let file = "services:\n  - label: DICOM\n    listen: \"127.0.0.1:11112\"\n    protocol: dicom\n    servers:\n      - { label: N1, address: \"127.0.0.1:4101\" }\n"
         let good = try ConfigurationEdit.setServiceKeys(service: "DICOM", [.init("calling_ae_allow", "[CT_*, MR_3T]")]).apply(to: file)
         #expect(Self.changed(file, good).added == ["    calling_ae_allow: [CT_*, MR_3T]"])

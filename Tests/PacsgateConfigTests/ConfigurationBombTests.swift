@@ -18,7 +18,7 @@ import Glibc
 /// through ``ConfigurationLoader/parse(yaml:)``).
 @Suite("Configuration bombs")
 struct ConfigurationBombTests {
-    let loader = ConfigurationLoader(registry: ProtocolRegistry([]))
+    let loader = ConfigurationLoader(registry: ProtocolRegistry.gateway([]))
 
     static let aliasBomb = ConfigurationBombs.aliasBomb
     static let keyBomb = ConfigurationBombs.keyBomb

@@ -1,6 +1,7 @@
 import Foundation
 import PacsgateConfig
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateApp
@@ -8,7 +9,7 @@ import Testing
 /// YAML → configuration: Yams' line numbers reach the operator; the samples and the demo's embedded default agree.
 @Suite("Configuration loader")
 struct ConfigurationLoaderTests {
-    let loader = ConfigurationLoader(registry: ProtocolRegistry([]))
+    let loader = ConfigurationLoader(registry: ProtocolRegistry.gateway([]))
 
     @Test("the Mach7 sample decodes to the site's four plain services and the two TLS services beside them")
     func mach7() throws {
@@ -49,6 +50,15 @@ struct ConfigurationLoaderTests {
         #expect(configuration.services.first { $0.label == "HL7-TLS" }?.healthCheck.type == "mllp")
         #expect(configuration.audit.path == "/var/log/pacsgate/audit.jsonl")
         #expect(configuration.sections["admin"] != nil)
+    }
+
+    @Test("the tests' registry knows the sections and protocols the executable registers, with the same options")
+    func testRegistryMatchesTheExecutable() {
+        let executable = BuiltInModules.registry
+        let tests = ProtocolRegistry.gateway([])
+        #expect(tests.sections == executable.sections)
+        #expect(tests.definedProtocols == executable.definedProtocols)
+        #expect(executable.notBuilt.isEmpty, "the executable builds every protocol module it defines")
     }
 
     @Test("the demo runs exactly Samples/local.yaml")

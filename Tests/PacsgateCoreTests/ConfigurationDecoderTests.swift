@@ -1,11 +1,12 @@
 import Logging
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateCore
 
 @Suite struct ConfigurationDecoderTests {
-    private static let bare = ConfigurationDecoder(registry: ProtocolRegistry())
-    private static let withDICOM = ConfigurationDecoder(registry: ProtocolRegistry([FakeProtocolModule()]))
+    private static let bare = ConfigurationDecoder(registry: ProtocolRegistry.gateway([]))
+    private static let withDICOM = ConfigurationDecoder(registry: ProtocolRegistry.gateway([FakeProtocolModule()]))
 
     private static let serviceKeys =
         "accept_proxy, balance, close_linger, connect_timeout, engine, health_check, idle_timeout, label, listen, maxconn, "

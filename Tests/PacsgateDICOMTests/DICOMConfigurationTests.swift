@@ -1,6 +1,7 @@
 import NIOCore
 import PacsgateConfig
 import PacsgateCore
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateDICOM
@@ -19,7 +20,7 @@ import Testing
             \(service)
             \(healthCheck)
             """
-        return ConfigurationLoader(registry: ProtocolRegistry([DICOMModule()])).load(yaml: yaml)
+        return ConfigurationLoader(registry: ProtocolRegistry.gateway([DICOMModule()])).load(yaml: yaml)
     }
 
     private func settings(_ service: String) throws -> DICOMServiceSettings {

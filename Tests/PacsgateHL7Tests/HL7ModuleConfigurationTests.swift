@@ -1,4 +1,5 @@
 import PacsgateConfig
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateCore
@@ -17,7 +18,7 @@ struct HL7ModuleConfigurationTests {
                   - { label: HL71, address: "127.0.0.1:7001" }
             \(serviceLines)
             """
-        return ConfigurationLoader(registry: ProtocolRegistry([HL7Module()])).load(yaml: yaml)
+        return ConfigurationLoader(registry: ProtocolRegistry.gateway([HL7Module()])).load(yaml: yaml)
     }
 
     static func settings(_ outcome: ConfigurationLoader.Outcome) throws -> (ServiceConfiguration, HL7ServiceSettings) {

@@ -158,9 +158,7 @@ public actor ConfigurationManager {
         case .failure(let errors):
             // Report the admin section's problems in the same run, when the YAML itself could be read.
             var problems = errors.problems
-            if case .success(let root) = ConfigurationLoader.parse(yaml: text), case .mapping(let entries) = root.kind,
-                let node = entries.first(where: { $0.key == "admin" })?.value
-            {
+            if case .success(let root) = ConfigurationLoader.parse(yaml: text), let node = root.section(.admin) {
                 problems += AdminConfiguration.decode(node).1
             }
             return .failure(ConfigErrors(problems))

@@ -269,13 +269,15 @@ extension Overview {
             services.append(
                 Service(
                     label: runtime.label, listen: configuration.listen.description,
-                    port: listenPorts[runtime.label] ?? configuration.listen.port, protocol: configuration.protocolName,
+                    port: listenPorts[runtime.label] ?? configuration.listen.port,
+                    protocol: configuration.protocolName.rawValue,
                     balance: configuration.balance.rawValue,
                     mode: configuration.protocolHandler == nil ? "layer 7 · TCP" : "layer 7 · inspected",
                     engine: runtime.engine.rawValue,
                     persistence: persistence,
-                    healthCheck: configuration.healthCheck.type == "none"
-                        ? "none" : "\(configuration.healthCheck.type) every \(ConfigValueParser.format(configuration.healthCheck.interval))",
+                    healthCheck: configuration.healthCheck.isEnabled
+                        ? "\(configuration.healthCheck.type) every \(ConfigValueParser.format(configuration.healthCheck.interval))"
+                        : "none",
                     up: servers.contains { $0.acceptsNew },
                     activeConnections: runtime.stats.activeConnections, totalConnections: runtime.stats.totalConnections,
                     refusedConnections: runtime.stats.refusedConnections, bytesUp: runtime.stats.bytesUpstream,

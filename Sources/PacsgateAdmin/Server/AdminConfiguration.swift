@@ -101,11 +101,14 @@ public struct AdminConfiguration: Sendable, Equatable {
 
     // MARK: decoding
 
+    /// The `admin:` section as the executable registers it with the configuration decoder.
+    public static let section = ConfigSection(.admin)
+
     /// Decodes the `admin:` section of a loaded configuration.
     ///
     /// Returns `nil` when the configuration has no `admin:` section (or `enabled: false`): no admin server runs.
     public static func decode(from configuration: GatewayConfiguration) -> Result<AdminConfiguration?, ConfigErrors> {
-        guard let node = configuration.sections["admin"] else { return .success(nil) }
+        guard let node = configuration.sections[.admin] else { return .success(nil) }
         let (decoded, problems) = Self.decode(node)
         if !problems.isEmpty { return .failure(ConfigErrors(problems)) }
         return .success(decoded)
@@ -282,4 +285,9 @@ public struct AdminUser: Sendable, Equatable {
         !name.isEmpty && name.utf8.count <= 64
             && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".-_@".unicodeScalars.contains($0)) }
     }
+}
+
+extension ConfigSectionKey {
+    /// `admin:`, the admin server's section (``AdminConfiguration``).
+    public static let admin: ConfigSectionKey = "admin"
 }

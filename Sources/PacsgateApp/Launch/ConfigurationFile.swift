@@ -63,10 +63,8 @@ enum ConfigurationFile {
         switch ConfigurationManager.validateDocument(text, loader: Self.loader) {
         case .failure(let errors):
             var problems = errors.problems
-            if case .success(let root) = ConfigurationLoader.parse(yaml: text), case .mapping(let entries) = root.kind,
-                let node = entries.first(where: { $0.key == "ha" })?.value
-            {
-                let stateDirectory = entries.first(where: { $0.key == "state_dir" })?.value.scalar
+            if case .success(let root) = ConfigurationLoader.parse(yaml: text), let node = root.section(.ha) {
+                let stateDirectory = MappingReader(root, context: "").peekString("state_dir")
                 problems += HAConfiguration.decode(node, stateDirectory: stateDirectory).1
             }
             return .failure(ConfigErrors(problems))

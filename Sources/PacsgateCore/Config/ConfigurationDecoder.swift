@@ -4,15 +4,9 @@ import NIOCore
 /// Turns a configuration tree into a validated ``GatewayConfiguration``, collecting every problem with its line.
 ///
 /// Core keys are read here; each service's protocol-specific keys are read by its ``ProtocolModule``, and each
-/// health check's extra keys by its ``HealthCheckFactory``.
+/// health check's extra keys by its ``HealthCheckFactory``. The protocol names and the sections of other modules are
+/// the registry's (``ProtocolRegistry``): the sections are kept as raw nodes for their modules.
 public struct ConfigurationDecoder: Sendable {
-    /// Protocol names the product defines. A name here without a registered module is forwarded as plain TCP with a
-    /// warning (the module has not been built in).
-    public static let definedProtocols: Set<String> = ["tcp", "dicom", "hl7", "tls"]
-
-    /// Top-level sections decoded by other modules; kept as raw nodes.
-    public static let moduleSections: Set<String> = ["admin", "ha"]
-
     /// Service keys that are defined but that no forwarding engine acts on yet (none at present). They are refused,
     /// not ignored: an operator who sets such a key must not believe it takes effect when it does not.
     public static let pendingServiceKeys: [String: String] = [:]
@@ -36,12 +30,11 @@ public struct ConfigurationDecoder: Sendable {
         }
         if let servicesNode = reader.node("services") {
             if case .sequence(let items) = servicesNode.kind {
-                // An HA unit binds the VIP before it holds it (IP_FREEBIND): a `source:` it does not hold yet is fine.
-                let freebind = reader.has("ha")
+                let sources = SourcePolicy(self.registry, root: root)
                 for item in items {
                     decoded.append(
                         self.decodeService(
-                            item, engine: engine, freebind: freebind, problems: &reader, warnings: &warnings))
+                            item, engine: engine, sources: sources, problems: &reader, warnings: &warnings))
                 }
                 if items.isEmpty { reader.problem(servicesNode.line, "configuration: 'services' is empty") }
             } else {
@@ -53,7 +46,9 @@ public struct ConfigurationDecoder: Sendable {
         Self.checkUnique(decoded, &reader)
         let services = decoded.map(\.service)
 
-        let (audit, syslog) = self.decodeAudit(&reader)
+        var sections: [ConfigSectionKey: ConfigNode] = [:]
+        self.claimSections(under: nil, &reader, into: &sections)
+        let audit = self.decodeAudit(&reader, sections: &sections)
         var logLevel = Logger.Level.info
         var recentLogLines = GatewayConfiguration.defaultRecentLogLines
         if let loggingNode = reader.node("logging") {
@@ -68,16 +63,12 @@ public struct ConfigurationDecoder: Sendable {
                 }
             }
             if let lines = logging.int("recent_lines", in: 0...1_000_000) { recentLogLines = lines }
+            self.claimSections(under: "logging", &logging, into: &sections)
             logging.finish()
             reader.absorb(logging)
         }
         let stateDirectory = reader.string("state_dir")
         let grace = reader.duration("shutdown_grace") ?? .seconds(30)
-        var sections: [String: ConfigNode] = [:]
-        for name in Self.moduleSections {
-            if let node = reader.node(name) { sections[name] = node }
-        }
-        if let syslog { sections["audit.syslog"] = syslog }
         reader.finish()
         if !reader.problems.isEmpty { return .failure(ConfigErrors(reader.problems)) }
         let configuration = GatewayConfiguration(
@@ -107,7 +98,7 @@ public struct ConfigurationDecoder: Sendable {
     }
 
     private func decodeService(
-        _ node: ConfigNode, engine defaultEngine: EngineChoice, freebind: Bool, problems parent: inout MappingReader,
+        _ node: ConfigNode, engine defaultEngine: EngineChoice, sources: SourcePolicy, problems parent: inout MappingReader,
         warnings: inout [ConfigProblem]
     ) -> DecodedService {
         let givenLabel = MappingReader(node, context: "service").peekString("label")
@@ -123,15 +114,16 @@ public struct ConfigurationDecoder: Sendable {
                 reader.problem(reader.entryLine("listen") ?? node.line, "service '\(label)': bad listen address '\(text)': \(error)")
             }
         }
-        var protocolName = reader.string("protocol") ?? "tcp"
-        if !Self.definedProtocols.contains(protocolName) {
+        var protocolName = reader.string("protocol").map(ProtocolName.init(rawValue:)) ?? .tcp
+        let defined = self.registry.definedProtocols
+        if !defined.contains(protocolName) {
             reader.problem(
                 reader.entryLine("protocol") ?? node.line,
-                "service '\(label)': 'protocol' must be one of \(Self.definedProtocols.sorted().joined(separator: " | ")), found '\(protocolName)'")
-            protocolName = "tcp"
+                "service '\(label)': 'protocol' must be one of \(Self.list(defined)), found '\(protocolName)'")
+            protocolName = .tcp
         }
-        let module = protocolName == "tcp" ? nil : self.registry[protocolName]
-        if protocolName != "tcp", module == nil {
+        let module = protocolName == .tcp ? nil : self.registry[protocolName]
+        if protocolName != .tcp, module == nil {
             warnings.append(ConfigProblem(
                 line: reader.entryLine("protocol") ?? node.line,
                 "service '\(label)': protocol '\(protocolName)' is not built into this gateway; forwarding as plain TCP"))
@@ -139,10 +131,10 @@ public struct ConfigurationDecoder: Sendable {
 
         let balance = reader.choice("balance", BalanceMethod.self) ?? .roundrobin
         let persistence = self.decodePersistence(&reader, label: label, module: module, warnings: &warnings)
-        let source = Self.decodeSource(&reader, context: "service '\(label)'", freebind: freebind)
+        let source = Self.decodeSource(&reader, context: "service '\(label)'", policy: sources)
         let servers = self.decodeServers(
             &reader, label: label, serviceLine: node.line, moduleKeys: module?.serverKeys ?? [], source: source,
-            freebind: freebind)
+            sources: sources)
         Self.refusePending(Self.pendingServiceKeys, in: &reader, context: "service '\(label)'")
         let maxConnections = reader.int("maxconn", in: 1...1_000_000) ?? 10_000
         let perClient = reader.int("maxconn_per_client", in: 0...1_000_000) ?? 0
@@ -186,19 +178,40 @@ public struct ConfigurationDecoder: Sendable {
         return DecodedService(service: service, labelValid: givenLabel != nil, listenLine: listenLine)
     }
 
+    /// Which `source:` addresses a file may name: those of this host, and any when the file has a section whose module
+    /// binds its addresses before it holds them (``ConfigSection/allowsUnheldSource``: an HA unit binds the VIP with
+    /// IP_FREEBIND before keepalived gives it the address).
+    private struct SourcePolicy {
+        /// The registered section that allows unheld addresses, named in the refusal.
+        var section: ConfigSectionKey?
+        /// Whether the file has it.
+        var allowsUnheld: Bool
+
+        init(_ registry: ProtocolRegistry, root: ConfigNode) {
+            self.section = registry.sections.first(where: \.allowsUnheldSource)?.key
+            self.allowsUnheld = self.section.map { root.section($0) != nil } ?? false
+        }
+
+        /// The refusal of `host`, which this host does not have.
+        func refusal(_ host: String, context: String) -> String {
+            let reason = self.section.map {
+                " (only an HA unit, with an '\($0)' section, may name the VIP before it holds it)"
+            }
+            return "\(context): 'source' \(host) is not an address of this host\(reason ?? "")"
+        }
+    }
+
     /// `source:` an IP address of this host the server leg binds before it connects. One the host does not have is
-    /// refused unless `freebind` (an HA unit, which binds the VIP before keepalived gives it the address).
-    private static func decodeSource(_ reader: inout MappingReader, context: String, freebind: Bool) -> SocketAddress? {
+    /// refused unless the `policy` allows it.
+    private static func decodeSource(_ reader: inout MappingReader, context: String, policy: SourcePolicy) -> SocketAddress? {
         guard let text = reader.string("source"), let line = reader.entryLine("source") else { return nil }
         let host = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
         guard let address = try? SocketAddress(ipAddress: host, port: 0) else {
             reader.problem(line, "\(context): 'source' must be an IP address of this host (e.g. the VIP), found '\(text)'")
             return nil
         }
-        if !freebind, !LocalAddresses.contains(address) {
-            reader.problem(
-                line,
-                "\(context): 'source' \(host) is not an address of this host (only an HA unit, with an 'ha' section, may name the VIP before it holds it)")
+        if !policy.allowsUnheld, !LocalAddresses.contains(address) {
+            reader.problem(line, policy.refusal(host, context: context))
         }
         return address
     }
@@ -253,19 +266,19 @@ public struct ConfigurationDecoder: Sendable {
         _ reader: inout MappingReader, label: String, module: (any ProtocolModule)?, warnings: inout [ConfigProblem]
     ) -> PersistenceConfiguration {
         guard let node = reader.node("persistence") else { return PersistenceConfiguration() }
-        var persistence = PersistenceConfiguration(type: "source-ip")
+        var persistence = PersistenceConfiguration(type: .sourceIP)
         var typeLine = node.line
         if let type = node.scalar {
-            persistence.type = type
+            persistence.type = PersistenceKind(rawValue: type)
         } else {
             var nested = MappingReader(node, context: "service '\(label)' persistence")
-            persistence.type = nested.string("type") ?? "source-ip"
+            persistence.type = nested.string("type").map(PersistenceKind.init(rawValue:)) ?? .sourceIP
             typeLine = nested.entryLine("type") ?? node.line
             if let timeout = nested.duration("timeout") { persistence.timeout = timeout }
             if let max = nested.int("max_entries", in: 1...10_000_000) { persistence.maxEntries = max }
             if let back = nested.bool("return_to_primary") {
                 persistence.returnToPrimary = back
-                if persistence.type == "none" {
+                if persistence.type == .none {
                     warnings.append(ConfigProblem(
                         line: nested.entryLine("return_to_primary") ?? node.line,
                         "service '\(label)': persistence 'return_to_primary' has no effect with persistence type 'none'"))
@@ -274,10 +287,12 @@ public struct ConfigurationDecoder: Sendable {
             nested.finish()
             reader.absorb(nested)
         }
-        let allowed = ["none", "source-ip"] + (module?.persistenceTypes ?? [])
+        let allowed: [PersistenceKind] = [.none, .sourceIP] + (module?.persistenceTypes ?? [])
         if !allowed.contains(persistence.type) {
-            reader.problem(typeLine, "service '\(label)': persistence type must be one of \(allowed.joined(separator: " | ")), found '\(persistence.type)'")
-            persistence.type = "none"
+            reader.problem(
+                typeLine,
+                "service '\(label)': persistence type must be one of \(Self.list(allowed, sorted: false)), found '\(persistence.type)'")
+            persistence.type = .none
         }
         if persistence.timeout <= .zero {
             reader.problem(node.line, "service '\(label)': persistence timeout must be longer than zero")
@@ -287,7 +302,7 @@ public struct ConfigurationDecoder: Sendable {
 
     private func decodeServers(
         _ reader: inout MappingReader, label: String, serviceLine: Int, moduleKeys: Set<String>,
-        source serviceSource: SocketAddress?, freebind: Bool
+        source serviceSource: SocketAddress?, sources: SourcePolicy
     ) -> [ServerConfiguration] {
         guard let node = reader.node("servers") else {
             reader.problem(serviceLine, "service '\(label)': has no servers (add a 'servers' list)")
@@ -308,7 +323,7 @@ public struct ConfigurationDecoder: Sendable {
             let state = server.choice("state", ServerAdminState.self) ?? .online
             let backup = server.bool("backup") ?? false
             let sendProxy = server.choice("send_proxy", ProxyProtocolVersion.self)
-            let source = Self.decodeSource(&server, context: server.context, freebind: freebind) ?? serviceSource
+            let source = Self.decodeSource(&server, context: server.context, policy: sources) ?? serviceSource
             let addressLine = server.entryLine("address") ?? item.line
             for key in moduleKeys { _ = server.node(key) }  // read by the protocol module
             Self.refusePending(Self.pendingServerKeys, in: &server, context: server.context)
@@ -343,21 +358,22 @@ public struct ConfigurationDecoder: Sendable {
     private func decodeHealthCheck(_ reader: inout MappingReader, service: ServiceConfiguration) -> HealthCheckConfiguration {
         guard let node = reader.node("health_check") else { return HealthCheckConfiguration() }
         var nested = MappingReader(node, context: "service '\(service.label)' health_check")
-        var config = HealthCheckConfiguration(type: nested.string("type") ?? "connect")
+        var config = HealthCheckConfiguration(type: nested.string("type").map(HealthCheckKind.init(rawValue:)) ?? .connect)
         if let interval = nested.duration("interval") { config.interval = interval }
         if let timeout = nested.duration("timeout") { config.timeout = timeout }
         if let rise = nested.int("rise", in: 1...100) { config.rise = rise }
         if let fall = nested.int("fall", in: 1...100) { config.fall = fall }
         if config.interval <= .zero { nested.problem(node.line, "service '\(service.label)': health_check interval must be longer than zero") }
         if config.timeout <= .zero { nested.problem(node.line, "service '\(service.label)': health_check timeout must be longer than zero") }
-        if config.type != "none" {
+        if config.isEnabled {
             let factories = self.registry.healthChecks
             if let factory = factories[config.type] {
                 config.check = factory.makeCheck(&nested, service: service)
             } else {
+                let allowed = Self.list([HealthCheckKind.none] + factories.keys.sorted(), sorted: false)
                 nested.problem(
                     nested.entryLine("type") ?? node.line,
-                    "service '\(service.label)': health_check type must be one of none | \(factories.keys.sorted().joined(separator: " | ")), found '\(config.type)'")
+                    "service '\(service.label)': health_check type must be one of \(allowed), found '\(config.type)'")
             }
         }
         nested.finish()
@@ -365,9 +381,12 @@ public struct ConfigurationDecoder: Sendable {
         return config
     }
 
-    /// The audit log's configuration, and `audit.syslog` as a raw node (decoded by the ATNA module).
-    private func decodeAudit(_ reader: inout MappingReader) -> (AuditConfiguration, ConfigNode?) {
-        guard let node = reader.node("audit") else { return (AuditConfiguration(), nil) }
+    /// The audit log's configuration; the sections registered under `audit` (the ATNA module's `audit.syslog`) go into
+    /// `sections` as raw nodes.
+    private func decodeAudit(
+        _ reader: inout MappingReader, sections: inout [ConfigSectionKey: ConfigNode]
+    ) -> AuditConfiguration {
+        guard let node = reader.node("audit") else { return AuditConfiguration() }
         var nested = MappingReader(node, context: "audit")
         var audit = AuditConfiguration()
         audit.path = nested.string("path")
@@ -391,10 +410,25 @@ public struct ConfigurationDecoder: Sendable {
                 audit.refusedInterval = interval
             }
         }
-        let syslog = nested.node("syslog")
+        self.claimSections(under: "audit", &nested, into: &sections)
         nested.finish()
         reader.absorb(nested)
-        return (audit, syslog)
+        return audit
+    }
+
+    /// Claims the registered sections whose key sits in the core's mapping `parent` (`nil`: the top level) and keeps
+    /// the nodes of those the file has.
+    private func claimSections(
+        under parent: String?, _ reader: inout MappingReader, into sections: inout [ConfigSectionKey: ConfigNode]
+    ) {
+        for section in self.registry.sections where section.key.parent == parent {
+            if let node = reader.node(section.key.name) { sections[section.key] = node }
+        }
+    }
+
+    /// `a | b | c`, sorted by default, for "must be one of" messages.
+    private static func list<Name: ConfigName>(_ names: some Collection<Name>, sorted: Bool = true) -> String {
+        (sorted ? names.sorted() : Array(names)).map(\.rawValue).joined(separator: " | ")
     }
 
     private static func checkUnique(_ services: [DecodedService], _ reader: inout MappingReader) {

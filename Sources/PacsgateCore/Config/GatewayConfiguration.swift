@@ -14,13 +14,14 @@ public struct GatewayConfiguration: Sendable {
     public var stateDirectory: String?
     /// How long open connections may take to finish after SIGTERM before they are closed.
     public var shutdownGracePeriod: Duration
-    /// Top-level sections owned by other modules (`admin`, `ha`), decoded by them.
-    public var sections: [String: ConfigNode]
+    /// The sections other modules registered (``ProtocolRegistry/sections``) and the file has, by key, for those
+    /// modules to decode.
+    public var sections: [ConfigSectionKey: ConfigNode]
 
     public init(
         services: [ServiceConfiguration], audit: AuditConfiguration = AuditConfiguration(),
         logLevel: Logger.Level = .info, stateDirectory: String? = nil, shutdownGracePeriod: Duration = .seconds(30),
-        sections: [String: ConfigNode] = [:], recentLogLines: Int = GatewayConfiguration.defaultRecentLogLines
+        sections: [ConfigSectionKey: ConfigNode] = [:], recentLogLines: Int = GatewayConfiguration.defaultRecentLogLines
     ) {
         self.services = services
         self.audit = audit
@@ -36,8 +37,8 @@ public struct GatewayConfiguration: Sendable {
 public struct ServiceConfiguration: Sendable {
     public var label: String
     public var listen: Endpoint
-    /// `tcp`, `dicom`, `hl7` or `tls`.
-    public var protocolName: String
+    /// `tcp` or a protocol module's name.
+    public var protocolName: ProtocolName
     public var balance: BalanceMethod
     public var persistence: PersistenceConfiguration
     public var healthCheck: HealthCheckConfiguration
@@ -65,7 +66,7 @@ public struct ServiceConfiguration: Sendable {
     public var addsChannelHandlers: Bool { self.protocolHandler?.addsChannelHandlers ?? false }
 
     public init(
-        label: String, listen: Endpoint, protocolName: String = "tcp", balance: BalanceMethod = .roundrobin,
+        label: String, listen: Endpoint, protocolName: ProtocolName = .tcp, balance: BalanceMethod = .roundrobin,
         persistence: PersistenceConfiguration = PersistenceConfiguration(),
         healthCheck: HealthCheckConfiguration = HealthCheckConfiguration(), servers: [ServerConfiguration],
         maxConnections: Int = 10_000, maxConnectionsPerClient: Int = 0, timeouts: ServiceTimeouts = ServiceTimeouts(),
@@ -142,7 +143,7 @@ public enum ServerAdminState: String, Sendable, CaseIterable {
 /// Source-IP (or protocol-key) persistence.
 public struct PersistenceConfiguration: Sendable, Equatable {
     /// `none`, `source-ip`, or a protocol-supplied type such as `calling-ae`.
-    public var type: String
+    public var type: PersistenceKind
     public var timeout: Duration
     /// Most entries kept.
     public var maxEntries: Int
@@ -151,7 +152,7 @@ public struct PersistenceConfiguration: Sendable, Equatable {
     public var returnToPrimary: Bool
 
     public init(
-        type: String = "none", timeout: Duration = .seconds(1800), maxEntries: Int = 100_000, returnToPrimary: Bool = true
+        type: PersistenceKind = .none, timeout: Duration = .seconds(1800), maxEntries: Int = 100_000, returnToPrimary: Bool = true
     ) {
         self.type = type
         self.timeout = timeout
@@ -159,13 +160,13 @@ public struct PersistenceConfiguration: Sendable, Equatable {
         self.returnToPrimary = returnToPrimary
     }
 
-    public var isEnabled: Bool { self.type != "none" }
+    public var isEnabled: Bool { self.type != .none }
 }
 
 /// Health checking of a service's servers.
 public struct HealthCheckConfiguration: Sendable {
     /// `none`, `connect`, or a module's check (`dicom-echo`, `mllp`, `tls`).
-    public var type: String
+    public var type: HealthCheckKind
     public var interval: Duration
     public var timeout: Duration
     public var rise: Int
@@ -173,7 +174,7 @@ public struct HealthCheckConfiguration: Sendable {
     public var check: (any HealthCheck)?
 
     public init(
-        type: String = "none", interval: Duration = .seconds(2), timeout: Duration = .seconds(1), rise: Int = 2,
+        type: HealthCheckKind = .none, interval: Duration = .seconds(2), timeout: Duration = .seconds(1), rise: Int = 2,
         fall: Int = 3, check: (any HealthCheck)? = nil
     ) {
         self.type = type
@@ -183,6 +184,9 @@ public struct HealthCheckConfiguration: Sendable {
         self.fall = fall
         self.check = check
     }
+
+    /// Whether the servers are checked at all (a type other than `none`).
+    public var isEnabled: Bool { self.type != .none }
 }
 
 /// Timeouts of a service.

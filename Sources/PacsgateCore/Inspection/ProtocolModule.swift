@@ -7,14 +7,14 @@ public import NIOCore
 /// `protocol:` key, which reads its own keys and returns the service's ``ServiceProtocol``. Keys nobody reads are
 /// reported as unknown.
 public protocol ProtocolModule: Sendable {
-    /// The `protocol:` value this module serves (`dicom`, `hl7`, `tls`).
-    var name: String { get }
+    /// The `protocol:` value this module serves (`dicom`, `hl7`, `tls`), declared by the module.
+    var name: ProtocolName { get }
 
     /// Persistence types the protocol can supply a key for, beyond `none` and `source-ip` (e.g. `calling-ae`).
-    var persistenceTypes: [String] { get }
+    var persistenceTypes: [PersistenceKind] { get }
 
     /// Health check types the module adds (e.g. `dicom-echo`), by their `type:` value.
-    var healthChecks: [String: any HealthCheckFactory] { get }
+    var healthChecks: [HealthCheckKind: any HealthCheckFactory] { get }
 
     /// The idle timeout used when a service of this protocol sets none.
     var defaultIdleTimeout: Duration { get }
@@ -30,8 +30,8 @@ public protocol ProtocolModule: Sendable {
 }
 
 extension ProtocolModule {
-    public var persistenceTypes: [String] { [] }
-    public var healthChecks: [String: any HealthCheckFactory] { [:] }
+    public var persistenceTypes: [PersistenceKind] { [] }
+    public var healthChecks: [HealthCheckKind: any HealthCheckFactory] { [:] }
     public var defaultIdleTimeout: Duration { .seconds(3600) }
     public var serverKeys: Set<String> { [] }
 }
@@ -78,11 +78,11 @@ public struct ConnectionContext: Sendable {
     /// Wall-clock time the connection was accepted.
     public var acceptedAt: WallClock.Instant
     /// The persistence type configured for the service (`none`, `source-ip`, or a protocol type like `calling-ae`).
-    public var persistenceType: String
+    public var persistenceType: PersistenceKind
 
     public init(
         service: String, client: SocketAddress, eventLoop: any EventLoop, audit: AuditLog, logger: Logger,
-        acceptedAt: WallClock.Instant, persistenceType: String
+        acceptedAt: WallClock.Instant, persistenceType: PersistenceKind
     ) {
         self.service = service
         self.client = client
@@ -94,22 +94,35 @@ public struct ConnectionContext: Sendable {
     }
 }
 
-/// The set of protocol modules a gateway knows, by name.
+/// What a gateway is built with, as its configuration sees it: the protocol modules by name, and the sections that
+/// modules outside the core (admin, HA, audit export) register. The executable assembles it
+/// (`PacsgateApp/Launch/Registry.swift`); the core names none of its members.
 public struct ProtocolRegistry: Sendable {
-    public private(set) var modules: [String: any ProtocolModule] = [:]
+    public let modules: [ProtocolName: any ProtocolModule]
+    /// The sections other modules decode, in registration order.
+    public let sections: [ConfigSection]
+    /// Protocol names the product defines whose module this build leaves out: a service of one is forwarded as plain
+    /// TCP with a warning instead of being refused.
+    public let notBuilt: Set<ProtocolName>
 
-    public init(_ modules: [any ProtocolModule] = []) {
-        for module in modules { self.modules[module.name] = module }
+    /// A registry of `modules`, the `sections` other modules decode, and the product's protocols built without their
+    /// module (`notBuilt`).
+    public init(_ modules: [any ProtocolModule] = [], sections: [ConfigSection], notBuilt: Set<ProtocolName> = []) {
+        var byName: [ProtocolName: any ProtocolModule] = [:]
+        for module in modules { byName[module.name] = module }
+        self.modules = byName
+        self.sections = sections
+        self.notBuilt = notBuilt.subtracting(byName.keys)
     }
 
-    /// The protocol names a configuration may use: `tcp` plus every module.
-    public var knownProtocols: [String] { ["tcp"] + self.modules.keys.sorted() }
+    /// The protocol names a configuration may use: `tcp`, every module's, and those not built in.
+    public var definedProtocols: Set<ProtocolName> { self.notBuilt.union(self.modules.keys).union([.tcp]) }
 
-    public subscript(name: String) -> (any ProtocolModule)? { self.modules[name] }
+    public subscript(name: ProtocolName) -> (any ProtocolModule)? { self.modules[name] }
 
     /// Every health check type: the core's `connect` plus what the modules add.
-    public var healthChecks: [String: any HealthCheckFactory] {
-        var result: [String: any HealthCheckFactory] = ["connect": ConnectHealthCheck.Factory()]
+    public var healthChecks: [HealthCheckKind: any HealthCheckFactory] {
+        var result: [HealthCheckKind: any HealthCheckFactory] = [.connect: ConnectHealthCheck.Factory()]
         for module in self.modules.values {
             result.merge(module.healthChecks) { first, _ in first }
         }

@@ -78,7 +78,7 @@ package final class ServiceSnapshot: Sendable {
 
     init(_ configuration: ServiceConfiguration) {
         self.configuration = configuration
-        self.usesSourceIP = configuration.persistence.type == "source-ip"
+        self.usesSourceIP = configuration.persistence.type == .sourceIP
         self.idleTimeout = .milliseconds(configuration.timeouts.idle.milliseconds)
         self.peekTimeout = .milliseconds(configuration.timeouts.peek.milliseconds)
         self.connectTimeout = .milliseconds(configuration.timeouts.connect.milliseconds)

@@ -55,7 +55,7 @@ public final class DICOMInspector: ConnectionInspector {
                 client: context.client,
                 acceptedAt: context.acceptedAt,
                 settings: settings,
-                persistsByCallingAE: context.persistenceType == DICOMModule.callingAEPersistence
+                persistsByCallingAE: context.persistenceType == .callingAE
             )
         )
         // The client's stream starts with the request already checked against max_pdu_peek; the server's

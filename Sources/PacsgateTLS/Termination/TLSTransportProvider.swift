@@ -137,7 +137,7 @@ public struct TLSTransportProvider: SecureTransportProvider {
         }
         return TLSTermination(
             service: service.label,
-            protocolName: service.protocolName,
+            protocolName: service.protocolName.rawValue,
             context: sslContext,
             certificate: entry,
             clientAuthentication: clientAuthentication,

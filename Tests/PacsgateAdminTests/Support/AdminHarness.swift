@@ -31,7 +31,7 @@ struct AdminHarness {
     }()
 
     /// The loader the tests validate with (no protocol modules: services forward plain TCP).
-    static let loader = ConfigurationLoader(registry: ProtocolRegistry([]))
+    static let loader = ConfigurationLoader(registry: ProtocolRegistry.gateway([]))
 
     /// A password for test users, hashed at bcrypt's lowest cost to keep tests fast.
     static let password = "correct horse battery staple"

@@ -5,9 +5,9 @@ import NIOCore
 /// A stand-in for the DICOM module: registered as `dicom`, it claims the service key `calling_ae_allow`, the
 /// persistence type `calling-ae`, and a health check `fake-echo` with its own key `called_ae`.
 struct FakeProtocolModule: ProtocolModule {
-    var name: String { "dicom" }
-    var persistenceTypes: [String] { ["calling-ae"] }
-    var healthChecks: [String: any HealthCheckFactory] { ["fake-echo": FakeEchoCheck.Factory()] }
+    var name: ProtocolName { "dicom" }
+    var persistenceTypes: [PersistenceKind] { ["calling-ae"] }
+    var healthChecks: [HealthCheckKind: any HealthCheckFactory] { ["fake-echo": FakeEchoCheck.Factory()] }
     var defaultIdleTimeout: Duration { .seconds(7200) }
 
     func makeServiceProtocol(_ reader: inout MappingReader, service: ServiceConfiguration) -> (any ServiceProtocol)? {

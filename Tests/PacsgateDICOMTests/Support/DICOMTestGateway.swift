@@ -24,7 +24,7 @@ struct DICOMTestGateway {
         let logs = LogRecorder()
         let logger = Logger(label: "pacsgate-dicom-test") { _ in logs.handler() }
         let (gateway, audit) = try await startInProcessGateway(
-            yaml: yaml, registry: ProtocolRegistry([DICOMModule()]), logger: logger, scope: scope)
+            yaml: yaml, registry: ProtocolRegistry.gateway([DICOMModule()]), logger: logger, scope: scope)
         return DICOMTestGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
     }
 

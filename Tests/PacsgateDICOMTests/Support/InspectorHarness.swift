@@ -17,7 +17,7 @@ final class InspectorHarness {
 
     init(
         settings: DICOMServiceSettings = DICOMServiceSettings(),
-        persistence: String = "none",
+        persistence: PersistenceKind = .none,
         client: String = "10.1.2.7",
         clientPort: Int = 40123
     ) throws {

@@ -21,7 +21,7 @@ final class MemoryHost: HAConfigurationHost {
     func runningText() async -> String { self.text.withLockedValue { $0 } }
 
     func applySynced(_ text: String, from peer: String) async -> (applied: Bool, message: String) {
-        switch ConfigurationLoader(registry: ProtocolRegistry([])).load(yaml: text) {
+        switch ConfigurationLoader(registry: ProtocolRegistry.gateway([])).load(yaml: text) {
         case .failure(let errors):
             return (false, "refused: \(errors)")
         case .success(let (configuration, _)):
@@ -86,7 +86,7 @@ struct TestUnit {
         let directory = try makeTemporaryDirectory("pacsgate-ha-\(node)")
         let text = Self.yaml(directory: directory, servicePort: try Ports.free())
         let configuration: GatewayConfiguration
-        switch ConfigurationLoader(registry: ProtocolRegistry([])).load(yaml: text) {
+        switch ConfigurationLoader(registry: ProtocolRegistry.gateway([])).load(yaml: text) {
         case .failure(let errors): throw HATestFailure("test configuration: \(errors)")
         case .success(let (loaded, _)): configuration = loaded
         }

@@ -50,7 +50,7 @@ struct HL7TestGateway {
             \(servers)
             audit: { path: "\(auditPath)", fsync: every }
             """
-        let loader = ConfigurationLoader(registry: ProtocolRegistry([Self.module()]))
+        let loader = ConfigurationLoader(registry: ProtocolRegistry.gateway([Self.module()]))
         var configuration: GatewayConfiguration
         switch loader.load(yaml: yaml) {
         case .success(let loaded): configuration = loaded.0

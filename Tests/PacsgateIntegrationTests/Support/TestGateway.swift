@@ -28,7 +28,7 @@ struct TestGateway {
     /// A service listening on a free loopback port.
     static func service(
         _ label: String = "SVC", servers: [ServerConfigurationStub], balance: BalanceMethod = .roundrobin,
-        persistence: String = "none", healthCheck: HealthCheckConfiguration = HealthCheckConfiguration(),
+        persistence: PersistenceKind = .none, healthCheck: HealthCheckConfiguration = HealthCheckConfiguration(),
         maxConnections: Int = 10_000, timeouts: ServiceTimeouts = ServiceTimeouts(connect: .seconds(30))
     ) -> ServiceConfiguration {
         ServiceConfiguration(

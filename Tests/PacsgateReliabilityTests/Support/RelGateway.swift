@@ -18,7 +18,7 @@ struct RelGateway {
     let auditPath: String
     let logs: LogRecorder
 
-    static let registry = ProtocolRegistry([DICOMModule(), HL7Module(), TLSModule()])
+    static let registry = ProtocolRegistry.gateway([DICOMModule(), HL7Module(), TLSModule()])
 
     /// Loads `services` (the YAML list under `services:`) and starts the gateway. Every service listens on
     /// 127.0.0.1 and a free port whatever its `listen:` says. `audit` is the YAML mapping under `audit:` without

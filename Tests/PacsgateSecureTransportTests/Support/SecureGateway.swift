@@ -16,7 +16,7 @@ struct SecureGateway {
     let logs: LogRecorder
 
     static var registry: ProtocolRegistry {
-        ProtocolRegistry([
+        ProtocolRegistry.gateway([
             DICOMModule(secureTransport: TLSModule.secureTransport),
             HL7Module(secureTransport: TLSModule.secureTransport),
             TLSModule(),

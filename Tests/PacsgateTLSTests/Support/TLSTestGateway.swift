@@ -33,7 +33,7 @@ struct TLSTestGateway {
 
     /// The configuration `yaml` describes, or a failure listing every problem.
     static func loadConfiguration(_ yaml: String) throws -> GatewayConfiguration {
-        switch ConfigurationLoader(registry: ProtocolRegistry([TLSModule()])).load(yaml: yaml) {
+        switch ConfigurationLoader(registry: ProtocolRegistry.gateway([TLSModule()])).load(yaml: yaml) {
         case .success(let (configuration, _)):
             return configuration
         case .failure(let errors):
@@ -129,7 +129,7 @@ struct AuditRecord: CustomStringConvertible, @unchecked Sendable {
 enum ConfigurationLoaderHelper {
     /// Every problem of `yaml` as `LINE: message` lines; empty when it loads.
     static func load(_ yaml: String) -> String {
-        switch ConfigurationLoader(registry: ProtocolRegistry([TLSModule()])).load(yaml: yaml) {
+        switch ConfigurationLoader(registry: ProtocolRegistry.gateway([TLSModule()])).load(yaml: yaml) {
         case .success: return ""
         case .failure(let errors): return errors.description
         }

@@ -6,7 +6,11 @@ import PacsgateDICOM
 import PacsgateHL7
 import PacsgateTLS
 
-private let loader = ConfigurationLoader(registry: ProtocolRegistry([DICOMModule(), HL7Module(), TLSModule()]))
+// The sections the executable registers for its admin, HA and audit-export modules (not linked here), kept as raw nodes.
+private let loader = ConfigurationLoader(
+    registry: ProtocolRegistry(
+        [DICOMModule(), HL7Module(), TLSModule()],
+        sections: [ConfigSection("admin"), ConfigSection("ha", allowsUnheldSource: true), ConfigSection("audit.syslog")]))
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzConfig(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
