@@ -47,6 +47,8 @@ struct TransparentPairNamespaceTests {
         let began = HALab.monotonic()
         let lab = try HALab(prefix: "pg20t", services: Self.services, extraVIPs: "\(Self.nodeSideVIP)/24 dev eth1")
         defer { lab.cleanUp() }
+        // storescp does not end on the SIGTERM of the clean-up (which would wait 25 s for it); it has nothing to keep.
+        defer { if let storescp = lab.process("storescp") { kill(storescp.processIdentifier, SIGKILL) } }
         try await Self.build(lab)
         guard await lab.waitForPair(holder: "gw-a", timeout: .seconds(90)), await Self.bothVIPs(on: "a", lab) else {
             Issue.record("the pair did not come up with both VIPs on A\n\(lab.diagnostics())")
