@@ -66,9 +66,10 @@ fi
 # timeouts would measure the machine's load rather than the gateway.
 #
 # Twice: every test, with the test gateways on the native engine (engine: auto on Linux); then the suites that
-# forward traffic — forwarding, DICOM, HL7, TLS passthrough, reliability, admin — again on the NIO engine
-# (PACSGATE_TEST_ENGINE=nio gives the test gateways no native engine). TLS termination runs on NIO in both passes, and
-# the out-of-descriptors test starts one gateway per engine itself, so the second pass skips them.
+# forward traffic — forwarding, DICOM, HL7, TLS passthrough, reliability, admin, the HA pair in transparent mode —
+# again on the NIO engine (PACSGATE_TEST_ENGINE=nio gives the test gateways no native engine, and the `pacsgate run`
+# of the namespace tests `engine: nio`). TLS termination runs on NIO in both passes, and the out-of-descriptors test
+# starts one gateway per engine itself, so the second pass skips them.
 if [ "$#" -eq 0 ]; then
     main_status=0
     PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build --no-parallel --skip "$ha_lab_filter" || main_status=$?
@@ -84,6 +85,6 @@ fi
 if [ $# -eq 0 ]; then
     echo "== the same suites on the NIO engine" >&2
     PACSGATE_TEST_ENGINE=nio PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build --no-parallel \
-        --filter 'PacsgateIntegrationTests|PacsgateDICOMTests|PacsgateHL7Tests|PacsgateTLSTests|PacsgateReliabilityTests|PacsgateAdminTests' \
+        --filter 'PacsgateIntegrationTests|PacsgateDICOMTests|PacsgateHL7Tests|PacsgateTLSTests|PacsgateReliabilityTests|PacsgateAdminTests|TransparentPairNamespaceTests' \
         --skip 'TerminationTests|DescriptorLimitTests'
 fi

@@ -51,17 +51,9 @@ struct TransparentNamespaceTests {
             for namespace in [client, gateway, node] {
                 await scope.onCleanup { SourceNamespaceTests.run([Self.ip, "netns", "del", namespace]) }
             }
-            let nft = """
-                table ip pacsgate_transparent {
-                    chain prerouting {
-                        type filter hook prerouting priority mangle; policy accept;
-                        meta l4proto tcp socket transparent 1 meta mark set 1 accept
-                    }
-                }
-                """
             let nftFile = "\(scope.directory)/transparent.nft"
-            try nft.write(toFile: nftFile, atomically: true, encoding: .utf8)
-            for command in [
+            try TransparentRouting.ruleset.write(toFile: nftFile, atomically: true, encoding: .utf8)
+            let network: [[String]] = [
                 [Self.ip, "netns", "add", client], [Self.ip, "netns", "add", gateway], [Self.ip, "netns", "add", node],
                 [Self.ip, "-n", gateway, "link", "add", "c0", "type", "veth", "peer", "name", "eth0", "netns", client],
                 [Self.ip, "-n", gateway, "link", "add", "n0", "type", "veth", "peer", "name", "eth0", "netns", node],
@@ -76,11 +68,9 @@ struct TransparentNamespaceTests {
                 [Self.ip, "-n", client, "route", "add", "default", "via", vip],
                 // The node's way back to the modalities is the gateway (as docs/operations.md says).
                 [Self.ip, "-n", node, "route", "add", "default", "via", gatewayNodeSide],
-                // On the gateway: the nodes' answers to a modality's address belong to a transparent socket here.
-                [Self.ip, "-n", gateway, "rule", "add", "fwmark", "1", "lookup", "100"],
-                [Self.ip, "-n", gateway, "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100"],
-                [Self.ip, "netns", "exec", gateway, "/usr/sbin/nft", "-f", nftFile],
-            ] {
+            ]
+            // On the gateway: the nodes' answers to a modality's address belong to a transparent socket here.
+            for command in network + TransparentRouting.commands(ip: Self.ip, namespace: gateway, rulesetFile: nftFile) {
                 try #require(SourceNamespaceTests.run(command) == 0, "\(command.joined(separator: " "))")
             }
 

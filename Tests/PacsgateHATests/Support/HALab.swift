@@ -147,23 +147,49 @@ final class HALab: @unchecked Sendable {
 
     // MARK: the lab
 
+    /// The lab's services: two pynetdicom nodes behind the VIP, the modality stuck to one by its calling AE title.
+    static let dicomServices = """
+        services:
+          - label: DICOM
+            listen: "\(HALab.vip):\(HALab.dicomPort)"
+            protocol: dicom
+            balance: roundrobin
+            persistence: { type: calling-ae, timeout: 30m }
+            health_check: { type: connect, interval: 1s }
+            servers:
+              - { label: X, address: "10.77.0.11:\(HALab.dicomPort)" }
+              - { label: Y, address: "10.77.0.12:\(HALab.dicomPort)" }
+
+        """
+
     let id: String
     let directory: URL
+    /// The start of every namespace name of this lab.
+    let prefix: String
+    /// What pacsgate.yaml has before its `audit:` line: the `services:` section (and top-level keys such as `engine:`).
+    let services: String
+    /// keepalived's `$EXTRA_VIPS` (Samples/keepalived/pacsgate-vrrp.conf): more VIPs of the same instance, or "".
+    let extraVIPs: String
     private(set) var namespaces: [String] = []
     private var processes: [String: Process] = [:]
     private static let counter = NIOLockedValueBox(0)
 
-    init() throws {
+    /// A lab whose namespaces are named `prefix` + role + a number unique to this lab; the units serve `services`,
+    /// and keepalived moves `extraVIPs` with the VIP.
+    init(prefix: String = "pg18", services: String = HALab.dicomServices, extraVIPs: String = "") throws {
         let serial = Self.counter.withLockedValue { value -> Int in
             value += 1
             return value
         }
         self.id = "\(getpid() % 100_000)x\(serial)"
+        self.prefix = prefix
+        self.services = services
+        self.extraVIPs = extraVIPs
         self.directory = try makeTemporaryDirectory("pacsgate-halab")
     }
 
-    /// The namespace of `role` (s, c, a, b, x, y): `pg18` + role + this lab's id, unique to these tests.
-    func ns(_ role: String) -> String { "pg18\(role)\(self.id)" }
+    /// The namespace of `role` (s, c, a, b, x, y): the lab's prefix + role + this lab's id, unique to these tests.
+    func ns(_ role: String) -> String { "\(self.prefix)\(role)\(self.id)" }
 
     func unit(_ node: String) -> URL { self.directory.appendingPathComponent(node) }
 
@@ -223,37 +249,56 @@ final class HALab: @unchecked Sendable {
         return String(text.split(separator: " ").first ?? "")
     }
 
-    func holdsVIP(_ role: String) async -> Bool {
-        let output = try? await ExternalTools.run(Self.ip, ["-n", self.ns(role), "-4", "addr", "show", "dev", "eth0"])
-        return output?.standardOutput.contains("\(Self.vip)/") == true
+    /// Whether the unit of `role` has `address` (the VIP unless said) on `device` (where keepalived puts it).
+    func holdsVIP(_ role: String, _ address: String = HALab.vip, on device: String = "eth0") async -> Bool {
+        let output = try? await ExternalTools.run(Self.ip, ["-n", self.ns(role), "-4", "addr", "show", "dev", device])
+        return output?.standardOutput.contains(" \(address)/") == true
     }
 
     // MARK: building it
 
     /// The network, the two DICOM nodes, and both gateways with their keepalived.
     func build(secret: String) async throws {
-        let hosts: [(role: String, address: String)] = [
-            ("c", "10.77.0.10"), ("a", "10.77.0.2"), ("b", "10.77.0.3"), ("x", "10.77.0.11"), ("y", "10.77.0.12"),
-        ]
-        let switchNS = self.ns("s")
-        try self.run(Self.ip, ["netns", "add", switchNS])
-        self.namespaces.append(switchNS)
-        try self.run(Self.ip, ["-n", switchNS, "link", "add", "br0", "type", "bridge"])
-        try self.run(Self.ip, ["-n", switchNS, "link", "set", "br0", "up"])
-        for host in hosts {
-            let namespace = self.ns(host.role)
-            try self.run(Self.ip, ["netns", "add", namespace])
-            self.namespaces.append(namespace)
-            let port = "p\(host.role)"
-            try self.run(Self.ip, ["-n", switchNS, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace])
-            try self.run(Self.ip, ["-n", switchNS, "link", "set", port, "master", "br0", "up"])
-            try self.run(Self.ip, ["-n", namespace, "link", "set", "lo", "up"])
-            try self.run(Self.ip, ["-n", namespace, "addr", "add", "\(host.address)/24", "dev", "eth0"])
-            try self.run(Self.ip, ["-n", namespace, "link", "set", "eth0", "up"])
+        try self.makeSwitch(bridges: ["br0"])
+        for (role, address) in [("c", "10.77.0.10"), ("a", "10.77.0.2"), ("b", "10.77.0.3"), ("x", "10.77.0.11"), ("y", "10.77.0.12")] {
+            try self.attach(role, address: address)
         }
         for (role, name) in [("x", "X"), ("y", "Y")] {
             try self.spawn("scp-\(name)", in: self.ns(role), [Peers.env, "python3", "-u", "-c", Self.scpProgram, name, "\(Self.dicomPort)"])
         }
+        try self.startUnits(secret: secret)
+    }
+
+    /// The lab's switch: a namespace (role `s`) with one bridge for each network segment.
+    func makeSwitch(bridges: [String]) throws {
+        let switchNS = self.ns("s")
+        try self.run(Self.ip, ["netns", "add", switchNS])
+        self.namespaces.append(switchNS)
+        for bridge in bridges {
+            try self.run(Self.ip, ["-n", switchNS, "link", "add", bridge, "type", "bridge"])
+            try self.run(Self.ip, ["-n", switchNS, "link", "set", bridge, "up"])
+        }
+    }
+
+    /// Plugs the host of `role` into `bridge` of the switch as `interface` with `address`/24 (its namespace is made
+    /// with its first interface).
+    func attach(_ role: String, _ interface: String = "eth0", address: String, bridge: String = "br0") throws {
+        let (switchNS, namespace) = (self.ns("s"), self.ns(role))
+        if !self.namespaces.contains(namespace) {
+            try self.run(Self.ip, ["netns", "add", namespace])
+            self.namespaces.append(namespace)
+            try self.run(Self.ip, ["-n", namespace, "link", "set", "lo", "up"])
+        }
+        let port = "p\(role)\(interface)"
+        try self.run(Self.ip, ["-n", switchNS, "link", "add", port, "type", "veth", "peer", "name", interface, "netns", namespace])
+        try self.run(Self.ip, ["-n", switchNS, "link", "set", port, "master", bridge, "up"])
+        try self.run(Self.ip, ["-n", namespace, "addr", "add", "\(address)/24", "dev", interface])
+        try self.run(Self.ip, ["-n", namespace, "link", "set", interface, "up"])
+    }
+
+    /// Both gateways (roles `a` and `b`, at 10.77.0.2 and 10.77.0.3 on eth0) as an operator sets them up: the shared
+    /// secret, pacsgate.yaml, keepalived.conf, the sample's handover networking, pacsgate, then keepalived.
+    func startUnits(secret: String) throws {
         let secretFile = self.directory.appendingPathComponent("ha.secret").path
         guard FileManager.default.createFile(atPath: secretFile, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
         else { throw HATestFailure("cannot write the secret") }
@@ -285,17 +330,7 @@ final class HALab: @unchecked Sendable {
         let unit = self.unit(node).path
         let digest = SHA256.hash(data: Array(Self.token.utf8)).map { String(format: "%02x", $0) }.joined()
         return """
-            services:
-              - label: DICOM
-                listen: "\(Self.vip):\(Self.dicomPort)"
-                protocol: dicom
-                balance: roundrobin
-                persistence: { type: calling-ae, timeout: 30m }
-                health_check: { type: connect, interval: 1s }
-                servers:
-                  - { label: X, address: "10.77.0.11:\(Self.dicomPort)" }
-                  - { label: Y, address: "10.77.0.12:\(Self.dicomPort)" }
-            audit: { path: "\(unit)/audit.jsonl" }
+            \(self.services)audit: { path: "\(unit)/audit.jsonl" }
             state_dir: "\(unit)"
             shutdown_grace: 20s
             admin:
@@ -323,6 +358,7 @@ final class HALab: @unchecked Sendable {
             $PRIORITY=\(primary ? 100 : 90)
             $INTERFACE=eth0
             $VIP=\(Self.vip)/24
+            $EXTRA_VIPS=\(self.extraVIPs)
             $VRID=77
             $STATE_DIR=\(self.unit(node).path)
             $SCRIPTS=\(Self.samples)
