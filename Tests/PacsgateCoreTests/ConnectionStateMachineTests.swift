@@ -267,7 +267,7 @@ import Testing
 
     @Test func legFailedWhileForwardingTerminates() {
         var machine = forwardingMachine()
-        #expect(machine.legFailed() == .terminate)
+        #expect(machine.legFailed() == .terminate(client: true, server: true))
         #expect(isEnding(machine))
         #expect(machine.legFailed() == .none)
     }
@@ -275,7 +275,7 @@ import Testing
     @Test func legFailedWhileHalfClosedTerminates() {
         var machine = forwardingMachine()
         _ = machine.clientInputClosed()
-        #expect(machine.legFailed() == .terminate)
+        #expect(machine.legFailed() == .terminate(client: true, server: true))
         #expect(isEnding(machine))
     }
 
@@ -283,7 +283,7 @@ import Testing
         var machine = peeking()
         _ = machine.clientRead(bytes("x"))
         machine.forwardDecided()
-        #expect(machine.legFailed() == .terminate)
+        #expect(machine.legFailed() == .terminate(client: true, server: false), "no server leg is open yet")
         #expect(isEnding(machine))
         #expect(isCloseServer(machine.connected()), "a connect that completes late is closed")
     }
@@ -338,6 +338,207 @@ import Testing
         var forwarding = forwardingMachine()
         #expect(forwarding.ended() == true)
         #expect(!forwarding.isForwarding)
+    }
+
+    // MARK: legs closing
+
+    @Test func bothFINsThenBothLegsClosedFinishOnce() {
+        var machine = forwardingMachine()
+        #expect(machine.endReason == .closed)
+        _ = machine.clientInputClosed()
+        #expect(machine.serverInputClosed() == .closeBoth)
+        #expect(machine.endReason == .closedByBothSides)
+        #expect(machine.isClientOpen)
+        #expect(machine.legClosed(.server) == .none, "the client leg is still open")
+        #expect(machine.isClientOpen)
+        #expect(machine.legClosed(.client) == .finish)
+        #expect(!machine.isClientOpen)
+        #expect(isEnded(machine))
+        #expect(machine.legClosed(.client) == .none)
+        #expect(machine.legClosed(.server) == .none)
+        #expect(machine.endReason == .closedByBothSides)
+        #expect(!machine.refused)
+    }
+
+    @Test func clientGoingAwayWhileForwardingEndsTheServerLeg() {
+        var machine = forwardingMachine()
+        #expect(machine.legClosed(.client) == .abort(.terminate(client: false, server: true)))
+        #expect(machine.endReason == .wentAway(.client))
+        #expect(!machine.isClientOpen, "bytes from the server have nowhere to go")
+        #expect(machine.legFailed(.client, error: "late") == .none, "already ending")
+        #expect(machine.legClosed(.server) == .finish)
+    }
+
+    @Test func serverGoingAwayWhileForwardingEndsTheClientLeg() {
+        var machine = forwardingMachine()
+        #expect(machine.legClosed(.server) == .abort(.terminate(client: true, server: false)))
+        #expect(machine.endReason == .wentAway(.server))
+        #expect(machine.isClientOpen)
+        #expect(machine.legClosed(.client) == .finish)
+    }
+
+    /// NIO reports a FIN as a full close when the channel's output is already shut.
+    @Test func aLegClosingAfterTheOthersFINIsACleanEnd() {
+        var clientFirst = forwardingMachine()
+        _ = clientFirst.clientInputClosed()
+        #expect(clientFirst.legClosed(.server) == .closeOtherAfterFlush)
+        #expect(clientFirst.endReason == .closedByBothSides)
+        #expect(clientFirst.legClosed(.client) == .finish)
+
+        var serverFirst = forwardingMachine()
+        _ = serverFirst.serverInputClosed()
+        #expect(serverFirst.legClosed(.client) == .closeOtherAfterFlush)
+        #expect(serverFirst.endReason == .closedByBothSides)
+        #expect(serverFirst.legClosed(.server) == .finish)
+    }
+
+    @Test func clientClosingBeforeAnyServerLegFinishesAtOnce() {
+        var peek = peeking()
+        #expect(peek.legClosed(.client) == .finish)
+        var connecting = ConnectionStateMachine()
+        _ = connecting.clientActive(peek: false)
+        #expect(connecting.legClosed(.client) == .finish)
+        #expect(isCloseServer(connecting.connected()), "a connect that completes after the end is closed")
+        #expect(connecting.legClosed(.server) == .none)
+        var answering = peeking()
+        answering.refuse(.rejected("calling AE not allowed"))
+        #expect(answering.legClosed(.client) == .finish)
+        #expect(answering.endReason == .rejected("calling AE not allowed"))
+        #expect(answering.refused)
+        #expect(connecting.endReason == .closed)
+    }
+
+    @Test func aServerLegConnectingAfterTheEndBeganIsWaitedFor() {
+        var machine = ConnectionStateMachine()
+        _ = machine.clientActive(peek: false)
+        let action = machine.legFailed(.client, error: "Connection reset by peer")
+        #expect(action == .terminate(client: true, server: false))
+        #expect(isCloseServer(machine.connected()))
+        #expect(machine.legClosed(.client) == .none, "the server leg just connected is still open")
+        #expect(machine.legClosed(.server) == .finish)
+    }
+
+    /// A server leg whose preparation (a TLS handshake) fails closes before ``ConnectionStateMachine/connected()``.
+    @Test func aServerLegClosingWhileConnectingEndsTheConnection() {
+        var machine = ConnectionStateMachine()
+        _ = machine.clientActive(peek: false)
+        #expect(machine.legClosed(.server) == .abort(.terminate(client: true, server: false)))
+        #expect(machine.endReason == .wentAway(.server))
+        #expect(machine.legClosed(.client) == .finish)
+    }
+
+    // MARK: end reasons
+
+    @Test func failuresRecordTheirSideAndTheLatestErrorStands() {
+        var machine = forwardingMachine()
+        let first = machine.legFailed(.server, error: "Connection reset by peer")
+        #expect(first == .terminate(client: true, server: true))
+        #expect(machine.endReason == .failed(.server, "Connection reset by peer"))
+        #expect(machine.legFailed(.client, error: "Broken pipe") == .none)
+        #expect(machine.endReason.description == "client error: Broken pipe")
+    }
+
+    @Test func theInspectorEndingOnAFINNamesTheSide() {
+        var machine = forwardingMachine()
+        #expect(machine.serverInputClosed() == .shutdownOtherOutput)
+        #expect(machine.halfCloseEnds(by: .server) == .terminate(client: true, server: true))
+        #expect(machine.endReason.description == "server closed its side")
+    }
+
+    @Test func terminateWhilePeekingFailsThePeekAndTheAnswerNamesTheEnd() {
+        var machine = peeking()
+        #expect(machine.terminate(.shutdown) == .failPeek)
+        #expect(machine.isPeeking)
+        #expect(machine.endReason == .terminated(.shutdown))
+        machine.refuse(.rejected("no A-ASSOCIATE-RQ within the peek timeout"))
+        #expect(isAnswering(machine))
+        #expect(machine.refused)
+        #expect(machine.endReason.description == "no A-ASSOCIATE-RQ within the peek timeout")
+    }
+
+    @Test func terminateWhileForwardingOrAnswering() {
+        var forwarding = forwardingMachine()
+        let action = forwarding.terminate(.inspectorRequested("A-ABORT from the SCU"))
+        #expect(action == .abort(.terminate(client: true, server: true)))
+        #expect(forwarding.endReason.description == "A-ABORT from the SCU")
+        var answering = peeking()
+        answering.refuse(.unavailable(.noServer))
+        #expect(answering.terminate(.shutdown) == .abort(.closeClient))
+        #expect(answering.refused, "a refused connection stays refused whatever ends it")
+        #expect(answering.endReason.description == "gateway shutdown")
+    }
+
+    @Test func idleTimer() {
+        var peek = peeking()
+        #expect(peek.idleTimerFired(expired: true) == .stop)
+        var machine = forwardingMachine()
+        #expect(machine.idleTimerFired(expired: false) == .rearm)
+        #expect(machine.endReason == .closed)
+        #expect(machine.idleTimerFired(expired: true) == .abort(.terminate(client: true, server: true)))
+        #expect(machine.endReason.description == "idle timeout")
+        #expect(machine.idleTimerFired(expired: false) == .rearm, "ending: the last bytes may still go out")
+        #expect(machine.idleTimerFired(expired: true) == .closeBoth)
+        #expect(machine.endReason.description == "idle timeout; last bytes not read within the idle timeout")
+        _ = machine.legClosed(.client)
+        _ = machine.legClosed(.server)
+        #expect(machine.idleTimerFired(expired: true) == .stop)
+    }
+
+    @Test func refusalsAreRecorded() {
+        var idle = ConnectionStateMachine()
+        idle.refuse(.unavailable(.maxConnections))
+        #expect(isAnswering(idle))
+        #expect(idle.refused)
+        #expect(idle.endReason.description == "refused: \(UnavailableReason.maxConnections)")
+        var setup = ConnectionStateMachine()
+        setup.refuse(.setupFailed("no TLS context"))
+        #expect(setup.endReason.description == "cannot set up the protocol handlers: no TLS context")
+        #expect(setup.legClosed(.client) == .finish)
+    }
+
+    /// The words the connection log line and the audit records carry.
+    @Test func endReasonWords() {
+        let words: [(ConnectionEndReason, String)] = [
+            (.closed, "closed"),
+            (.closedByBothSides, "closed by both sides"),
+            (.halfClosed(by: .client), "client closed its side"),
+            (.wentAway(.client), "client went away"),
+            (.wentAway(.server), "server went away"),
+            (.failed(.server, "Connection refused"), "server error: Connection refused"),
+            (.terminated(.idleTimeout), "idle timeout"),
+            (.terminated(.clientFailed("x")), "client failed: x"),
+            (.rejected("calling AE title not allowed"), "calling AE title not allowed"),
+            (.unavailable(.noServer), "refused: \(UnavailableReason.noServer)"),
+            (
+                .lastBytesUnread(after: .closedByBothSides),
+                "closed by both sides; last bytes not read within the idle timeout"
+            ),
+        ]
+        for (reason, text) in words {
+            #expect(reason.description == text)
+        }
+    }
+
+    // MARK: reading the client
+
+    @Test func theClientIsReadWhileConnectingUpToTheHoldLimit() {
+        var machine = ConnectionStateMachine()
+        _ = machine.clientActive(peek: false)
+        #expect(machine.mayReadClient(serverWritable: false), "no server leg yet: its writability does not count")
+        _ = machine.clientRead(ByteBuffer(repeating: 1, count: ConnectionStateMachine.connectHoldLimit - 1))
+        #expect(machine.mayReadClient(serverWritable: true))
+        _ = machine.clientRead(bytes("x"))
+        #expect(!machine.mayReadClient(serverWritable: true))
+    }
+
+    @Test func theClientIsReadWhileForwardingOnlyWhenTheServerTakesMore() {
+        let machine = forwardingMachine()
+        #expect(machine.mayReadClient(serverWritable: true))
+        #expect(!machine.mayReadClient(serverWritable: false))
+        var peek = peeking()
+        #expect(peek.mayReadClient(serverWritable: false))
+        _ = peek.legClosed(.client)
+        #expect(peek.mayReadClient(serverWritable: false))
     }
 
     @Test func clientActiveTwiceIsAProgrammingError() async {

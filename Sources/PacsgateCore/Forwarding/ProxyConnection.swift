@@ -1,23 +1,16 @@
 import Logging
-public import NIOCore
+package import NIOCore
 
-/// One proxied connection: the handler of the client channel, owner of the server channel.
+/// One proxied connection of the NIO engine: its client leg (through the ``ClientLegHandler``'s context), its server
+/// leg (a channel whose ``BackendHandler`` reports here), the inspector, the timers and the counters.
+/// ``ConnectionStateMachine`` decides; this performs the actions it returns.
 ///
 /// Both channels live on the same event loop, so the glue between them needs no synchronisation. Backpressure works
 /// by withholding `read()` on one leg while the other cannot take more writes, so a peer that stops reading makes the
 /// gateway buffer at most one write-buffer high-water mark plus one read per leg.
-public final class ProxyConnection: ChannelDuplexHandler {
-    public typealias InboundIn = ByteBuffer
-    public typealias InboundOut = ByteBuffer
-    public typealias OutboundIn = ByteBuffer
-    public typealias OutboundOut = ByteBuffer
-
+package final class ProxyConnection {
     /// Upper bound of the peek buffer whatever the inspector says; inspectors set their own, smaller caps.
     package static let peekHardCap = 1 << 20
-    /// While the server leg connects the client is read on until this much is held (then reading waits for the
-    /// connect). Reading on rather than pausing at once saves withdrawing and restoring the client socket's read
-    /// interest — two `epoll_ctl` calls per connection — and the protocols here send a request and wait anyway.
-    static let connectHoldLimit = 64 * 1024
 
     private let service: ServiceRuntime
     private let snapshot: ServiceSnapshot
@@ -52,32 +45,25 @@ public final class ProxyConnection: ChannelDuplexHandler {
     private var bytesUp = 0
     private var bytesDown = 0
     private var unreportedBytes = (up: 0, down: 0)
-    private var endReason = "closed"
-    private var refused = false
-    private var clientOpen = false
-    private var serverOpen = false
-    private var registered = false
 
     init(service: ServiceRuntime, snapshot: ServiceSnapshot) {
         self.service = service
         self.snapshot = snapshot
     }
 
-    // MARK: client channel events
+    // MARK: client leg events (from the ClientLegHandler)
 
-    public func handlerAdded(context: ChannelHandlerContext) {
+    func clientAdded(_ context: ChannelHandlerContext) {
         self.clientContext = context
     }
 
-    public func channelActive(context: ChannelHandlerContext) {
-        self.clientOpen = true
+    func clientActive(context: ChannelHandlerContext) {
         let channel = context.channel
         // `accept_proxy`: the address a trusted PROXY header gave (``ProxyHeaderReceiver``), else the socket's.
         if self.clientAddress == nil { self.clientAddress = channel.remoteAddress }
         self.clientKey = self.clientAddress.flatMap { StickKey(clientAddress: $0) }
         let active = self.service.stats.opened()
         let perClient = self.service.connections.add(channel, client: self.limitKey)
-        self.registered = true
         let configuration = self.snapshot.configuration
         if let handler = configuration.protocolHandler, let clientAddress {
             let inspector = handler.makeInspector(
@@ -90,14 +76,13 @@ public final class ProxyConnection: ChannelDuplexHandler {
             self.observesDownstream = inspector.downstreamHandling != .passthrough
             self.closesDirectly = !inspector.addsChannelHandlers
             do {
-                try inspector.configureClientPipeline(context.pipeline.syncOperations, position: .before(self))
+                try inspector.configureClientPipeline(
+                    context.pipeline.syncOperations, position: .before(context.handler))
             } catch {
-                self.refused = true
-                self.endReason = "cannot set up the protocol handlers: \(error)"
+                self.machine.refuse(.setupFailed("\(error)"))
                 self.service.logger.error(
                     "cannot set up the protocol handlers of a connection",
                     metadata: ["conn.client": "\(self.clientDescription)", "error": "\(error)"])
-                self.machine.answering()
                 context.fireChannelActive()
                 context.close(promise: nil)
                 return
@@ -128,8 +113,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
         self.snapshot.configuration.maxConnectionsPerClient > 0 ? self.clientKey : nil
     }
 
-    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = self.unwrapInboundIn(data)
+    func clientRead(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
         switch self.machine.clientRead(bytes) {
         case .forward:
             self.lastActivity = .now()
@@ -141,7 +125,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
         }
     }
 
-    public func channelReadComplete(context: ChannelHandlerContext) {
+    func clientReadComplete() {
         if self.serverFlushPending {
             self.serverFlushPending = false
             self.serverChannel?.flush()
@@ -149,82 +133,49 @@ public final class ProxyConnection: ChannelDuplexHandler {
         self.reportBytesIfLarge()
     }
 
-    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            switch self.machine.clientInputClosed() {
-            case .none: break
-            case .peekFailed: self.peekFailed(.clientClosed)
-            case .shutdownOtherOutput:
-                if self.inspector?.halfClosed(by: .client) == .terminate {
-                    self.endReason = "client closed its side"
-                    self.legFailed(clientSide: true)
-                } else if let server = self.serverChannel {
-                    OutputCloser.finish(server, then: .halfClose, direct: self.closesDirectly)
-                }
-            case .closeBoth:
-                self.endReason = "closed by both sides"
-                self.closeBothAfterFlush()
-            case .closeClient:
-                context.close(promise: nil)
+    func clientInputClosed(context: ChannelHandlerContext) {
+        switch self.machine.clientInputClosed() {
+        case .none: break
+        case .peekFailed: self.peekFailed(.clientClosed)
+        case .shutdownOtherOutput:
+            if self.inspector?.halfClosed(by: .client) == .terminate {
+                self.abort(self.machine.halfCloseEnds(by: .client), failedSide: .client)
+            } else if let server = self.serverChannel {
+                OutputCloser.finish(server, then: .halfClose, direct: self.closesDirectly)
             }
-        } else if let request = event as? GatewayCloseRequest {
-            self.terminate(request.reason)
-        } else if let proxied = event as? ProxiedClientAddress {
-            self.clientAddress = proxied.address
-        } else {
-            context.fireUserInboundEventTriggered(event)
+        case .closeBoth:
+            self.closeBothAfterFlush()
+        case .closeClient:
+            context.close(promise: nil)
         }
     }
 
-    public func channelInactive(context: ChannelHandlerContext) {
-        self.clientOpen = false
-        if self.serverOpen {
-            switch self.machine.state {
-            case .ending:
-                break  // The server leg closes once its last bytes are out.
-            case .forwarding(_, serverInputClosed: true):
-                // The client's FIN after we passed the server's on (see serverInactive).
-                _ = self.machine.clientInputClosed()
-                self.endReason = "closed by both sides"
-                if let server = self.serverChannel {
-                    OutputCloser.finish(server, then: .fullClose, direct: self.closesDirectly)
-                }
-            default:
-                self.endReason = "client went away"
-                self.legFailed(clientSide: true)
-            }
-        }
-        self.finishIfClosed()
-        context.fireChannelInactive()
+    /// `accept_proxy`: the client's address from a trusted PROXY header, before the connection sees the leg active.
+    func clientAddressProxied(_ address: SocketAddress) {
+        self.clientAddress = address
     }
 
-    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.endReason = "client error: \(ErrorText.describe(error))"
-        self.legFailed(clientSide: true)
-        context.close(promise: nil)
+    /// A read or write on the `side` leg failed (from either leg's handler).
+    func legFailed(_ side: ConnectionSide, _ error: any Error) {
+        self.abort(self.machine.legFailed(side, error: ErrorText.describe(error)), failedSide: side)
     }
 
-    public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, self.pendingServerRead {
+    func clientWritabilityChanged(_ writable: Bool) {
+        if writable, self.pendingServerRead {
             self.pendingServerRead = false
             self.serverChannel?.read()
         }
-        context.fireChannelWritabilityChanged()
     }
 
-    public func read(context: ChannelHandlerContext) {
+    /// The client leg's `read()`: let through, or withheld until the audit log, the connect or the server leg can
+    /// take more.
+    func readClient(context: ChannelHandlerContext) {
         if !self.service.audit.isAccepting {
             self.waitForAudit(context: context)
-        } else if self.machine.isConnecting {
-            if self.machine.heldBytes < Self.connectHoldLimit {
-                context.read()
-            } else {
-                self.pendingClientRead = true
-            }
-        } else if self.machine.isForwarding, let server = self.serverChannel, !server.isWritable {
-            self.pendingClientRead = true
-        } else {
+        } else if self.machine.mayReadClient(serverWritable: self.serverChannel?.isWritable ?? true) {
             context.read()
+        } else {
+            self.pendingClientRead = true
         }
     }
 
@@ -239,8 +190,8 @@ public final class ProxyConnection: ChannelDuplexHandler {
             eventLoop.execute {
                 let connection = connection.value
                 connection.waitingForAudit = false
-                guard connection.clientOpen, let context = connection.clientContext else { return }
-                connection.read(context: context)
+                guard connection.machine.isClientOpen, let context = connection.clientContext else { return }
+                connection.readClient(context: context)
             }
         }
     }
@@ -329,7 +280,6 @@ public final class ProxyConnection: ChannelDuplexHandler {
 
     private func serverConnected(_ channel: any Channel, identity: ServerIdentity) {
         self.serverChannel = channel
-        self.serverOpen = true
         if let client = self.clientContext?.channel { self.service.connections.attachServer(channel, to: client) }
         switch self.machine.connected() {
         case .closeServer:
@@ -354,7 +304,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
             self.armIdleTimer()
             if self.pendingClientRead, let context = self.clientContext {
                 self.pendingClientRead = false
-                self.read(context: context)
+                self.readClient(context: context)
             }
         }
     }
@@ -394,12 +344,12 @@ public final class ProxyConnection: ChannelDuplexHandler {
 
     /// Bytes from the server (called by ``BackendHandler``).
     func serverRead(_ bytes: ByteBuffer) {
-        guard self.clientOpen else { return }
+        guard self.machine.isClientOpen else { return }
         self.lastActivity = .now()
         self.bytesDown += bytes.readableBytes
         self.unreportedBytes.down += bytes.readableBytes
         if self.observesDownstream { self.inspector?.downstream(bytes) }
-        self.clientContext?.write(self.wrapOutboundOut(bytes), promise: nil)
+        self.clientContext?.write(NIOAny(bytes), promise: nil)
     }
 
     func serverReadComplete() {
@@ -418,7 +368,7 @@ public final class ProxyConnection: ChannelDuplexHandler {
     func serverWritabilityChanged(_ writable: Bool) {
         if writable, self.pendingClientRead, self.machine.isForwarding, let context = self.clientContext {
             self.pendingClientRead = false
-            self.read(context: context)
+            self.readClient(context: context)
         }
     }
 
@@ -426,40 +376,31 @@ public final class ProxyConnection: ChannelDuplexHandler {
         switch self.machine.serverInputClosed() {
         case .shutdownOtherOutput:
             if self.inspector?.halfClosed(by: .server) == .terminate {
-                self.endReason = "server closed its side"
-                self.legFailed(clientSide: false)
+                self.abort(self.machine.halfCloseEnds(by: .server), failedSide: .server)
             } else if let client = self.clientContext?.channel {
                 OutputCloser.finish(client, then: .halfClose, direct: self.closesDirectly)
             }
         case .closeBoth:
-            self.endReason = "closed by both sides"
             self.closeBothAfterFlush()
         case .none, .peekFailed, .closeClient:
             break
         }
     }
 
-    func serverInactive() {
-        self.serverOpen = false
-        if self.clientOpen {
-            switch self.machine.state {
-            case .ending:
-                break  // Both sides finished; the client leg closes once its writes are out.
-            case .forwarding(clientInputClosed: true, _):
-                // We had passed the client's FIN on; NIO reports the server's FIN as a full close when our output
-                // to it is already shut. A clean end in both directions.
-                self.serverInputClosed()
-            default:
-                self.endReason = "server went away"
-                self.legFailed(clientSide: false)
+    /// The `side` leg's channel closed (from either leg's handler).
+    func legClosed(_ side: ConnectionSide) {
+        switch self.machine.legClosed(side) {
+        case .none:
+            break
+        case .closeOtherAfterFlush:
+            if let other = side == .client ? self.serverChannel : self.clientContext?.channel {
+                OutputCloser.finish(other, then: .fullClose, direct: self.closesDirectly)
             }
+        case .abort(let action):
+            self.abort(action, failedSide: side)
+        case .finish:
+            self.finish()
         }
-        self.finishIfClosed()
-    }
-
-    func serverError(_ error: any Error) {
-        self.endReason = "server error: \(ErrorText.describe(error))"
-        self.legFailed(clientSide: false)
     }
 
     private func closeBothAfterFlush() {
@@ -475,45 +416,47 @@ public final class ProxyConnection: ChannelDuplexHandler {
 
     // MARK: ending
 
-    /// One leg failed (reset, error) or went away without a FIN: give the protocol its last words and close.
-    private func legFailed(clientSide: Bool) {
-        let why = self.endReason
-        switch self.machine.legFailed() {
+    /// One leg failed (reset, error, a FIN the inspector ends on) or went away without a FIN: the protocol's last
+    /// words name the failed side and the machine's end reason.
+    private func abort(_ action: ConnectionStateMachine.AbortAction, failedSide side: ConnectionSide) {
+        let why = self.machine.endReason.description
+        self.abort(action, for: side == .client ? .clientFailed(why) : .serverFailed(why))
+    }
+
+    /// Performs the legs' part of the connection's end: last words for `reason` to the legs still open, or a close.
+    private func abort(_ action: ConnectionStateMachine.AbortAction, for reason: @autoclosure () -> CloseReason) {
+        switch action {
         case .none:
             break
         case .closeClient:
             self.clientContext?.close(promise: nil)
-        case .terminate:
-            let words = self.inspector?.closing(clientSide ? .clientFailed(why) : .serverFailed(why)) ?? ClosingWords()
-            self.sayLastWordsAndClose(words)
+        case .terminate(let client, let server):
+            let words = self.inspector?.closing(reason()) ?? ClosingWords()
+            self.sayLastWordsAndClose(words, client: client, server: server)
         }
     }
 
-    /// The gateway ends the connection (idle timeout, shutdown, removed service).
-    private func terminate(_ reason: CloseReason) {
-        self.endReason = reason.description
-        if self.machine.isPeeking, let inspector {
+    /// The gateway ends the connection (idle timeout, shutdown, removed service, the inspector asked).
+    func terminate(_ reason: CloseReason) {
+        switch self.machine.terminate(reason) {
+        case .failPeek:
+            guard let inspector else { return }
             self.peekTimer?.cancel()
             self.answer(inspector.peekFailed(.timeout))
-            return
-        }
-        switch self.machine.legFailed() {
-        case .none:
-            break
-        case .closeClient:
-            self.clientContext?.close(promise: nil)
-        case .terminate:
-            self.sayLastWordsAndClose(self.inspector?.closing(reason) ?? ClosingWords())
+        case .abort(let action):
+            self.abort(action, for: reason)
         }
     }
 
-    private func sayLastWordsAndClose(_ words: ClosingWords) {
-        if let server = self.serverChannel, self.serverOpen {
+    /// Writes `words` to the legs still open (`client`, `server`), closes them once the words are out, and arms the
+    /// linger that closes whatever is left.
+    private func sayLastWordsAndClose(_ words: ClosingWords, client: Bool, server: Bool) {
+        if server, let server = self.serverChannel {
             if let bytes = words.toServer { server.write(bytes, promise: nil) }
             OutputCloser.finish(server, then: .fullClose, direct: self.closesDirectly)
         }
-        if let context = self.clientContext, self.clientOpen {
-            if let bytes = words.toClient { context.write(self.wrapOutboundOut(bytes), promise: nil) }
+        if client, let context = self.clientContext {
+            if let bytes = words.toClient { context.write(NIOAny(bytes), promise: nil) }
             let client = context.channel
             OutputCloser.finish(client, then: .fullClose, direct: self.closesDirectly)
         }
@@ -523,13 +466,11 @@ public final class ProxyConnection: ChannelDuplexHandler {
     /// Answers the client without forwarding (rejection, refusal, peek failure).
     private func answer(_ rejection: Rejection) {
         guard let context = self.clientContext else { return }
-        self.refused = true
-        self.endReason = rejection.reason
+        self.machine.refuse(.rejected(rejection.reason))
         self.service.stats.refusedOne()
-        self.machine.answering()
         let client = context.channel
         if let bytes = rejection.answer {
-            context.write(self.wrapOutboundOut(bytes), promise: nil)
+            context.write(NIOAny(bytes), promise: nil)
         }
         if rejection.waitForClientClose {
             // As PS3.8 prescribes after A-ASSOCIATE-RJ / A-ABORT: half-close, let the requester close, and close
@@ -545,10 +486,8 @@ public final class ProxyConnection: ChannelDuplexHandler {
         if let inspector {
             self.answer(inspector.unavailable(reason))
         } else {
-            self.refused = true
-            self.endReason = "refused: \(reason)"
+            self.machine.refuse(.unavailable(reason))
             self.service.stats.refusedOne()
-            self.machine.answering()
             context.close(promise: nil)
         }
     }
@@ -567,45 +506,46 @@ public final class ProxyConnection: ChannelDuplexHandler {
         guard let eventLoop = self.clientContext?.eventLoop else { return }
         let deadline = self.lastActivity + self.snapshot.idleTimeout
         self.idleTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            guard self.machine.isForwardingOrEnding else { return }
-            self.reportBytes()
-            if NIODeadline.now() - self.lastActivity >= self.snapshot.idleTimeout {
-                if self.machine.isForwarding {
-                    self.terminate(.idleTimeout)
-                } else {
-                    // Ending, but a peer stopped reading the last bytes: give up on them.
-                    self.endReason += "; last bytes not read within the idle timeout"
-                    self.clientContext?.channel.close(promise: nil)
-                    self.serverChannel?.close(promise: nil)
-                }
-            } else {
+            let expired = NIODeadline.now() - self.lastActivity >= self.snapshot.idleTimeout
+            let action = self.machine.idleTimerFired(expired: expired)
+            if action != .stop { self.reportBytes() }
+            switch action {
+            case .stop:
+                break
+            case .rearm:
                 self.armIdleTimer()
+            case .abort(let action):
+                self.abort(action, for: .idleTimeout)
+            case .closeBoth:
+                // Ending, but a peer stopped reading the last bytes: give up on them.
+                self.clientContext?.channel.close(promise: nil)
+                self.serverChannel?.close(promise: nil)
             }
         }
     }
 
-    private func finishIfClosed() {
-        guard !self.clientOpen, !self.serverOpen, self.machine.ended() else { return }
+    /// Both legs are closed: report the connection and release it.
+    private func finish() {
         self.peekTimer?.cancel()
         self.idleTimer?.cancel()
         self.lingerTimer?.cancel()
         self.reportBytes()
         let duration = Duration.nanoseconds((NIODeadline.now() - self.acceptedAt).nanoseconds)
+        let endReason = self.machine.endReason.description
         // The summary (and its formatted client address) is built only for an inspector; the log line formats its
         // fields only when `info` is enabled.
         let finished = self.inspector.flatMap { inspector in
             inspector.finished(
                 ConnectionSummary(
                     service: self.service.label, client: self.clientDescription, server: self.server,
-                    bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: self.endReason,
-                    refused: self.refused))
+                    bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: endReason,
+                    refused: self.machine.refused))
         }
         self.inspector = nil
         let release: @Sendable () -> Void = {
             [
                 service = self.service, channel = self.clientContext?.channel, key = self.limitKey,
-                client = self.clientAddress, server = self.server, bytes = (self.bytesUp, self.bytesDown),
-                endReason = self.endReason
+                client = self.clientAddress, server = self.server, bytes = (self.bytesUp, self.bytesDown)
             ] in
             if let channel { service.connections.remove(channel, client: key) }
             service.connectionReleased(
@@ -640,103 +580,13 @@ extension ProxyConnection: UpstreamSinkTarget {
     }
 
     package func sinkReply(_ data: ByteBuffer) {
-        self.clientContext?.writeAndFlush(self.wrapOutboundOut(data), promise: nil)
+        self.clientContext?.writeAndFlush(NIOAny(data), promise: nil)
     }
 
     package func sinkClose(reason: String) {
-        self.endReason = reason
         self.terminate(.inspectorRequested(reason))
     }
 }
 
 @available(*, unavailable)
 extension ProxyConnection: Sendable {}
-
-/// The handler of the server channel: hands everything to its ``ProxyConnection``.
-public final class BackendHandler: ChannelDuplexHandler {
-    public typealias InboundIn = ByteBuffer
-    public typealias OutboundIn = ByteBuffer
-    public typealias OutboundOut = ByteBuffer
-
-    private var connection: ProxyConnection?
-
-    init(connection: ProxyConnection) {
-        self.connection = connection
-    }
-
-    /// Stops handing events to the connection (the leg was given up before forwarding started).
-    func detach() {
-        self.connection = nil
-    }
-
-    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.connection?.serverRead(self.unwrapInboundIn(data))
-    }
-
-    public func channelReadComplete(context: ChannelHandlerContext) {
-        self.connection?.serverReadComplete()
-    }
-
-    public func read(context: ChannelHandlerContext) {
-        if let connection { connection.serverRead(context: context) } else { context.read() }
-    }
-
-    public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        self.connection?.serverWritabilityChanged(context.channel.isWritable)
-    }
-
-    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            self.connection?.serverInputClosed()
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-
-    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.connection?.serverError(error)
-        context.close(promise: nil)
-    }
-
-    public func channelInactive(context: ChannelHandlerContext) {
-        let connection = self.connection
-        self.connection = nil
-        connection?.serverInactive()
-    }
-}
-
-@available(*, unavailable)
-extension BackendHandler: Sendable {}
-
-/// Ends a channel's output only after every byte queued on it has been written.
-///
-/// NIO's `close(mode: .output)` waits for queued writes — unless the peer's FIN was already seen, in which case it
-/// escalates to a full close and drops them. A zero-length write completes only after the writes queued before it,
-/// so it serves as the barrier in every case.
-enum OutputCloser {
-    enum Then {
-        /// Send FIN and keep reading (the peer may still talk, or we wait for it to close).
-        case halfClose
-        /// Close the channel.
-        case fullClose
-    }
-
-    /// Ends `channel`'s output once everything written to it is out. `direct`: no handler but the core's sits on the
-    /// channel (nothing can hold bytes above the socket), so a channel with nothing queued on its socket is closed
-    /// at once, without the barrier's promise and callback (the common case: the last bytes went out with their read).
-    static func finish(_ channel: any Channel, then: Then, direct: Bool) {
-        if direct, channel.eventLoop.inEventLoop, (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 {
-            switch then {
-            case .halfClose: channel.close(mode: .output, promise: nil)
-            case .fullClose: channel.close(promise: nil)
-            }
-            return
-        }
-        channel.writeAndFlush(ByteBuffer()).whenComplete { _ in
-            switch then {
-            case .halfClose: channel.close(mode: .output, promise: nil)
-            case .fullClose: channel.close(promise: nil)
-            }
-        }
-    }
-}

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// The NIO engine's ``ProxyHeaderGate`` (`accept_proxy:`): sits in front of a connection's ``ProxyConnection`` and
+/// The NIO engine's ``ProxyHeaderGate`` (`accept_proxy:`): sits in front of a connection's ``ClientLegHandler`` and
 /// keeps the connection from it until the gate has decided. Accepted, it tells the connection the client address
 /// (``ProxiedClientAddress``) before the connection sees it active, hands on the bytes after the header, and leaves
 /// the pipeline; refused, it logs, audits and closes, and the connection never starts (nothing reaches a server).

@@ -3,8 +3,8 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Binds a service's listening socket. Every accepted connection gets a ``ProxyConnection`` bound to the service
-/// configuration current at that moment.
+/// Binds a service's listening socket. Every accepted connection gets a ``ClientLegHandler`` (and with it a
+/// ``ProxyConnection``) bound to the service configuration current at that moment.
 enum Listener {
     static func bind(_ runtime: ServiceRuntime, at endpoint: Endpoint, group: any EventLoopGroup) async throws -> any Channel {
         let bootstrap = ServerBootstrap(group: group)
@@ -39,7 +39,8 @@ enum Listener {
                         try channel.pipeline.syncOperations.addHandler(
                             ProxyHeaderReceiver(service: runtime, snapshot: snapshot))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ProxyConnection(service: runtime, snapshot: snapshot))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ClientLegHandler(service: runtime, snapshot: snapshot))
                 }
             }
         let address: SocketAddress
