@@ -1,7 +1,6 @@
 import Foundation
 import PacsgateTestSupport
 import Logging
-import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -19,27 +18,9 @@ func makeTemporaryDirectory(_ prefix: String) throws -> URL {
     return directory
 }
 
-/// Keeps every log line in memory (tests check what an operator would read).
-struct CapturingLogHandler: LogHandler {
-    let lines: NIOLockedValueBox<[String]>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { self.metadata[key] }
-        set { self.metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
-        let text = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        self.lines.withLockedValue { $0.append("\(event.level) \(event.message) \(text)") }
-    }
-}
-
-/// A logger whose lines land in `lines`.
-func capturingLogger(_ lines: NIOLockedValueBox<[String]>) -> Logger {
-    Logger(label: "pacsgate-ha-test") { _ in CapturingLogHandler(lines: lines) }
+extension LogRecorder {
+    /// The HA tests' logger: its lines land here, from `.info` up.
+    func haLogger() -> Logger { self.logger(label: "pacsgate-ha-test", level: .info) }
 }
 
 /// Runs external programs (the pacsgate executable, curl, ip, keepalived) on a thread of their own, so the wait does
