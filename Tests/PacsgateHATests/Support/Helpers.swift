@@ -32,33 +32,6 @@ enum ExternalTools {
         try await ToolRunner.run(executable, arguments, input: input)
     }
 
-    /// The `pacsgate` executable: `PACSGATE_BIN`, else beside the test bundle (same build directory), else
-    /// `.build/debug/pacsgate`.
-    static var pacsgate: String {
-        get throws {
-            var candidates: [String] = []
-            if let path = ProcessInfo.processInfo.environment["PACSGATE_BIN"] { candidates.append(path) }
-            var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent()
-            for _ in 0..<4 {
-                candidates.append(directory.appendingPathComponent("pacsgate").path)
-                directory = directory.deletingLastPathComponent()
-            }
-            for bundle in Bundle.allBundles {
-                candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("pacsgate").path)
-            }
-            candidates.append(
-                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/pacsgate").path)
-            for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
-                    return candidate
-                }
-            }
-            throw HATestFailure("pacsgate executable not found (tried \(candidates.joined(separator: ", "))): run `swift build` first or set PACSGATE_BIN")
-        }
-    }
-
     /// The first of `paths` that is an executable file.
     static func tool(_ name: String, _ paths: [String]) throws -> String {
         for path in paths where FileManager.default.isExecutableFile(atPath: path) { return path }

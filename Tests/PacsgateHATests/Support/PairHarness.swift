@@ -92,10 +92,8 @@ struct TestUnit {
         }
         let log = LogRecorder()
         let logger = log.haLogger()
-        let audit = AuditLog(configuration: configuration.audit, logger: logger)
-        try audit.start()
-        let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
-        try await gateway.start()
+        let started = try await GatewayUnderTest.inProcess(configuration, logger: logger)
+        let (gateway, audit) = (started.gateway, started.audit)
         let host = MemoryHost(text: text)
         host.gateway.withLockedValue { $0 = gateway }
         var ha = HAConfiguration(
