@@ -84,7 +84,8 @@ package enum GatewayUnderTest {
         environment: [String: String]? = nil,
         scope: TestScope
     ) async throws -> ChildProcess {
-        let command = launcher + [try Self.executable, "run", "--config", config] + arguments
+        let executable = try Self.executable
+        let command = launcher + [executable, "run", "--config", config] + arguments
         return try await ChildProcess.start(
             command[0], Array(command.dropFirst()), name: name, directory: directory ?? scope.directory,
             environment: environment, scope: scope)
