@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// An A-ASSOCIATE-RQ or -AC (PS3.8 §9.3.2, §9.3.3). The two share their fixed part (protocol version, called and
 /// calling AE titles) and their variable items (one application context, one or more presentation contexts, one user
