@@ -11,19 +11,6 @@ import PacsgateTestSupport
 /// and participants.
 @Suite("pacsgate run exports to rsyslog", .serialized)
 struct GatewayExportTests {
-    /// The built executable: `PACSGATE_BIN`, or this checkout's `.build-atna` / `.build` debug build.
-    static var pacsgate: String {
-        get throws {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            var candidates = [".build-atna/debug/pacsgate", ".build/debug/pacsgate"].map { root.appendingPathComponent($0).path }
-            if let explicit = ProcessInfo.processInfo.environment["PACSGATE_BIN"] { candidates = [explicit] }
-            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw ToolFailure("pacsgate executable not found (\(candidates)): run `swift build` first or set PACSGATE_BIN")
-            }
-            return found
-        }
-    }
-
     @Test("an echoscu association, a refused AE, an HL7 NAK and an admin login failure reach rsyslog over mutual TLS")
     func fourEvents() async throws {
         let directory = try Tools.temporaryDirectory("gateway")
@@ -73,7 +60,7 @@ struct GatewayExportTests {
             """
         let configPath = "\(directory)/pacsgate.yaml"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let check = try await Tools.run(try Self.pacsgate, ["check-config", configPath])
+        let check = try await Tools.run(try GatewayUnderTest.executable, ["check-config", configPath])
         #expect(check.status == 0, "check-config: \(check.standardError)")
 
         let (gateway, gatewayLog) = try ExportPeers.gateway(config: configPath, directory: directory)

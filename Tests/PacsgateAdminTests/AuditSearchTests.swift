@@ -73,7 +73,7 @@ struct AuditSearchTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("audit.jsonl") }
         #expect(files.count == 10)
         let checked = try await ExternalTools.run(
-            python, [Self.checkScript, "check", "--dir", directory, "--bin", try ExternalTools.pacsgate, "--csv"])
+            python, [Self.checkScript, "check", "--dir", directory, "--bin", try GatewayUnderTest.executable, "--csv"])
         #expect(checked.status == 0, "\(checked.standardOutput)\n\(checked.standardError)")
         #expect(checked.standardOutput.contains("ok index deleted, rebuilt"))
         #expect(checked.standardOutput.contains("ok a record appended a moment ago is found"))

@@ -103,11 +103,9 @@ struct BackupServerRunTests {
 
                 """ + ExecutableTests.tail(adminPort: adminPort, directory: scope.directory)).write(
                     toFile: configPath, atomically: true, encoding: .utf8)
-            let check = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", configPath])
+            let check = try await ExternalTools.run(try GatewayUnderTest.executable, ["check-config", configPath])
             #expect(check.status == 0, "check-config: \(check.standardError)")
-            let process = try await ChildProcess.start(
-                try ExternalTools.pacsgate, ["run", "--config", configPath], name: "pacsgate", directory: scope.directory,
-                scope: scope)
+            let process = try await GatewayUnderTest.process(config: configPath, scope: scope)
             let gateway = "http://127.0.0.1:\(adminPort)"
             let ready = await eventually { await Self.takingNew(gateway) == ["A": true, "B": true, "DR": false] }
             try #require(ready, "the primaries take new connections, the backup stands by: \(process.output)")

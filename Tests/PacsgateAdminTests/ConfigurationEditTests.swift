@@ -360,7 +360,7 @@ struct ConfigurationEditTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("pacsgate.yaml").path
         try bad.write(toFile: path, atomically: true, encoding: .utf8)
-        let checked = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", path])
+        let checked = try await ExternalTools.run(try GatewayUnderTest.executable, ["check-config", path])
         #expect(checked.status != 0)
         let problems = errors.formatted(file: path).split(separator: "\n").map(String.init)
         #expect(!problems.isEmpty)

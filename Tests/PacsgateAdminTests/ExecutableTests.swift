@@ -56,16 +56,10 @@ struct ExecutableTests {
         let configPath = directory.appendingPathComponent("pacsgate.yaml").path
         try Self.yaml(port: port, adminPort: adminPort, backends: backends, weight: 100, directory: directory)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
-        let check = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", configPath])
+        let check = try await ExternalTools.run(try GatewayUnderTest.executable, ["check-config", configPath])
         #expect(check.status == 0, "check-config: \(check.standardError)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ExternalTools.pacsgate)
-        process.arguments = ["run", "--config", configPath]
         let log = directory.appendingPathComponent("stderr.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try GatewayUnderTest.detachedProcess(config: configPath, log: log.path)
         let gateway = Gateway(
             process: process, directory: directory, configPath: configPath, adminURL: "http://127.0.0.1:\(adminPort)", log: log)
         let up = await eventually(timeout: .seconds(30)) {
@@ -85,7 +79,7 @@ struct ExecutableTests {
 
     static func ctl(_ gateway: Gateway, _ arguments: [String]) async throws -> ExternalTools.Output {
         try await ExternalTools.run(
-            try ExternalTools.pacsgate, ["ctl", "--admin", gateway.adminURL] + arguments,
+            try GatewayUnderTest.executable, ["ctl", "--admin", gateway.adminURL] + arguments,
             environment: ["PACSGATE_TOKEN": AdminHarness.token])
     }
 
@@ -145,7 +139,7 @@ struct ExecutableTests {
         #expect(drained.standardOutput.split(separator: "\n").contains { $0.contains("  A ") && $0.contains("drain") })
 
         let wrong = try await ExternalTools.run(
-            try ExternalTools.pacsgate, ["ctl", "halt", "SVC", "B", "--admin", gateway.adminURL, "--token", "wrong-token-wrong-token"])
+            try GatewayUnderTest.executable, ["ctl", "halt", "SVC", "B", "--admin", gateway.adminURL, "--token", "wrong-token-wrong-token"])
         #expect(wrong.status == 1)
         #expect(wrong.standardError.contains("401"))
         let missing = try await Self.ctl(gateway, ["online", "SVC", "NOPE"])
@@ -179,18 +173,18 @@ struct ExecutableTests {
 
     @Test("hash-password prints a bcrypt hash that verifies, and --token a token with its digest")
     func hashPassword() async throws {
-        let hashed = try await ExternalTools.run(try ExternalTools.pacsgate, ["hash-password", "--cost", "10"], input: "a long enough password\n")
+        let hashed = try await ExternalTools.run(try GatewayUnderTest.executable, ["hash-password", "--cost", "10"], input: "a long enough password\n")
         #expect(hashed.status == 0, "\(hashed.standardError)")
         let hash = hashed.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(PasswordHasher.isWellFormedHash(hash))
         #expect(hash.hasPrefix("$2b$10$"))
         #expect(await PasswordHasher.verify("a long enough password", hash: hash))
         #expect(await !PasswordHasher.verify("a long enough passwore", hash: hash))
-        let short = try await ExternalTools.run(try ExternalTools.pacsgate, ["hash-password"], input: "short\n")
+        let short = try await ExternalTools.run(try GatewayUnderTest.executable, ["hash-password"], input: "short\n")
         #expect(short.status == 1)
         #expect(short.standardError.contains("at least 10"))
 
-        let token = try await ExternalTools.run(try ExternalTools.pacsgate, ["hash-password", "--token"])
+        let token = try await ExternalTools.run(try GatewayUnderTest.executable, ["hash-password", "--token"])
         let lines = token.standardOutput.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
         let plain = try #require(lines.first { $0.first == "token:" }?.last.map(String.init))
         let digest = try #require(lines.first { $0.first == "token_hash:" }?.last.map(String.init))

@@ -62,7 +62,7 @@ struct SecretFileTests {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
         process.arguments = [
             "-f", "-qq", "-e", "trace=openat,rename,renameat,renameat2,chmod,fchmodat", "-o", trace,
-            try ExternalTools.pacsgate, "run", "--config", config,
+            try GatewayUnderTest.executable, "run", "--config", config,
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -1,4 +1,5 @@
 import Foundation
+import PacsgateTestSupport
 import Testing
 
 /// `pacsgate check-config` as an operator runs it: the real executable, real files, exit codes and output.
@@ -122,14 +123,7 @@ enum PacsgateProcess {
     }
 
     static var executable: URL {
-        get throws {
-            let path = ProcessInfo.processInfo.environment["PACSGATE_BIN"]
-                ?? CheckConfigCommandTests.repository.appendingPathComponent(".build/debug/pacsgate").path
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw Missing(description: "pacsgate executable not found at \(path): run `swift build` first (scripts/test.sh does)")
-            }
-            return URL(fileURLWithPath: path)
-        }
+        get throws { URL(fileURLWithPath: try GatewayUnderTest.executable) }
     }
 
     static func run(_ arguments: [String], in directory: URL) throws -> Result {

@@ -2,6 +2,7 @@ import Foundation
 import PacsgateConfig
 import PacsgateCore
 import PacsgateHA
+import PacsgateTestSupport
 import Testing
 
 @testable import PacsgateApp
@@ -259,12 +260,12 @@ struct SecretFileTests {
             """
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: secret, contents: Data("correct horse battery staple\n".utf8), attributes: [.posixPermissions: 0o600])
-        let weak = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", config])
+        let weak = try await ExternalTools.run(try GatewayUnderTest.executable, ["check-config", config])
         #expect(weak.status == 1)
         #expect(weak.standardError.contains("p.yaml:10: ha.secret_file"), "\(weak.standardError)")
         #expect(weak.standardError.contains("pacsgate ha-secret FILE"), "\(weak.standardError)")
         _ = FileManager.default.createFile(atPath: secret, contents: Data((TestSecrets.pair + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        let strong = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", config])
+        let strong = try await ExternalTools.run(try GatewayUnderTest.executable, ["check-config", config])
         #expect(strong.status == 0, "\(strong.standardError)")
     }
 
@@ -273,7 +274,7 @@ struct SecretFileTests {
         let directory = try makeTemporaryDirectory("pacsgate-ha-secret-command")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("ha.secret").path
-        let made = try await ExternalTools.run(try ExternalTools.pacsgate, ["ha-secret", file])
+        let made = try await ExternalTools.run(try GatewayUnderTest.executable, ["ha-secret", file])
         #expect(made.status == 0, "\(made.standardError)")
         let text = try String(contentsOfFile: file, encoding: .utf8)
         #expect(!made.standardOutput.contains(text.trimmingCharacters(in: .whitespacesAndNewlines)), "the secret is never printed")
@@ -281,10 +282,10 @@ struct SecretFileTests {
         #expect(mode == 0o600)
         #expect(throws: Never.self) { try HAWiring.readSecret(Self.configuration(file)) }
         // Not replaced without --force; a new one with it.
-        let again = try await ExternalTools.run(try ExternalTools.pacsgate, ["ha-secret", file])
+        let again = try await ExternalTools.run(try GatewayUnderTest.executable, ["ha-secret", file])
         #expect(again.status == 1 && again.standardError.contains("--force"), "\(again.standardError)")
         #expect(try String(contentsOfFile: file, encoding: .utf8) == text)
-        let forced = try await ExternalTools.run(try ExternalTools.pacsgate, ["ha-secret", "--force", file])
+        let forced = try await ExternalTools.run(try GatewayUnderTest.executable, ["ha-secret", "--force", file])
         #expect(forced.status == 0, "\(forced.standardError)")
         #expect(try String(contentsOfFile: file, encoding: .utf8) != text)
     }

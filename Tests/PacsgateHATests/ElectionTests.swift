@@ -156,7 +156,7 @@ struct HandoverTests {
             let (sa, sb) = (await a.controller.status(), await b.controller.status())
             return sa.readiness == .ready && sb.readiness == .ready && sa.peerReadiness == .ready && sb.peerReadiness == .ready
         }
-        if !ready { throw HATestFailure("pair not ready: \(a.logLines.withLockedValue { $0 }) \(b.logLines.withLockedValue { $0 })") }
+        if !ready { throw HATestFailure("pair not ready: \(a.log.rendered) \(b.log.rendered)") }
         return (a, b)
     }
 
@@ -177,7 +177,7 @@ struct HandoverTests {
         #expect(await eventually(timeout: .seconds(15)) {
             a.trackValue == VRRPTrackFile.ready && !a.logs(containing: "HA ready to hold the virtual IPs").isEmpty
         })
-        let lines = a.logLines.withLockedValue { $0 }
+        let lines = a.log.rendered
         let snapshot = lines.firstIndex { $0.contains("HA snapshot received") }
         let ready = lines.firstIndex { $0.contains("HA ready to hold the virtual IPs") }
         #expect(snapshot != nil && ready != nil && snapshot! < ready!, "\(lines)")

@@ -84,7 +84,7 @@ struct PreAuthTests {
         })
         let primary = try await TestUnit.start(role: .primary, node: "gw-a", peerPort: secondary.haPort)
         #expect(await eventually(timeout: .seconds(10)) { await secondary.controller.status().link == .up },
-            "\(secondary.logLines.withLockedValue { $0.suffix(10) })")
+            "\(secondary.log.rendered.suffix(10))")
         #expect(squatters.contains { !$0.isActive }, "the peer's newest attempt took the slot of its oldest")
         let audited = secondary.auditRecords("ha.link.rejected").compactMap { $0["reason"] as? String }
         #expect(audited.contains { $0.contains("to make room") }, "\(audited)")

@@ -103,9 +103,9 @@ struct ProcessPairTests {
         #expect(directFile.status != 0)
         #expect(directFile.standardOutput.contains("this unit is the HA secondary"), "\(directFile.standardOutput)")
         let ctlArguments = ["ctl", "--admin", pair.secondary.adminURL, "--token", ProcessPair.token]
-        let refusedCtl = try await ExternalTools.run(try ExternalTools.pacsgate, ctlArguments + ["weight", "WEB", "s2", "5"])
+        let refusedCtl = try await ExternalTools.run(try GatewayUnderTest.executable, ctlArguments + ["weight", "WEB", "s2", "5"])
         #expect(refusedCtl.status == 1 && refusedCtl.standardError.contains("this unit is the HA secondary"), "\(refusedCtl.standardError)")
-        let forced = try await ExternalTools.run(try ExternalTools.pacsgate, ["ctl", "--force", "--admin", pair.secondary.adminURL, "--token", ProcessPair.token, "weight", "WEB", "s2", "5"])
+        let forced = try await ExternalTools.run(try GatewayUnderTest.executable, ["ctl", "--force", "--admin", pair.secondary.adminURL, "--token", ProcessPair.token, "weight", "WEB", "s2", "5"])
         #expect(forced.status == 0, "\(forced.standardError)")
         #expect(await ProcessPair.weight(pair.secondary, service: "WEB", server: "s2") == 5)
         await s1.stop()

@@ -47,7 +47,7 @@ struct ReplicationTests {
             let b = await secondary.controller.status().link
             return a == .up && b == .up
         }
-        #expect(up, "link did not come up: \(primary.logLines.withLockedValue { $0 })")
+        #expect(up, "link did not come up: \(primary.log.rendered)")
         let source = try await primary.table()
         let target = try await secondary.table()
         // Different ages, so expiries differ: entry i was last used i/10 seconds before entry 0. The table's clock is

@@ -74,7 +74,7 @@ struct BalancingTests {
             var lines = inbound.makeAsyncIterator()
             // The open connection is on A before the state changes.
             #expect(try await lines.next().map { String(buffer: $0) } == "A\n")
-            try await gateway.gateway.setServerState(service: "SVC", server: "A", to: .drain)
+            try await gateway.gateway.change(service: "SVC", server: "A", to: .state(.drain))
             for host in 50...60 {
                 #expect(try await TestClient.identify(port: port, from: "127.0.0.\(host)") == "B")
             }
@@ -103,7 +103,7 @@ struct BalancingTests {
         try await open.executeThenClose { inbound, outbound in
             var lines = inbound.makeAsyncIterator()
             #expect(try await lines.next().map { String(buffer: $0) } == "A\n")
-            try await gateway.gateway.setServerState(service: "SVC", server: "A", to: .halt)
+            try await gateway.gateway.change(service: "SVC", server: "A", to: .state(.halt))
             #expect(try await TestClient.identify(port: port, from: sticky) == "B")
             #expect(try await TestClient.identify(port: port, from: sticky) == "B")
             try await outbound.write(ByteBuffer(string: "still here"))
@@ -112,7 +112,7 @@ struct BalancingTests {
             while let chunk = try await lines.next() { text += String(buffer: chunk) }
             #expect(text == "still here")
         }
-        try await gateway.gateway.setServerState(service: "SVC", server: "A", to: .online)
+        try await gateway.gateway.change(service: "SVC", server: "A", to: .state(.online))
         #expect(try await TestClient.identify(port: port, from: sticky) == "B", "re-stuck to B")
         await gateway.stop()
         await a.kill()
@@ -158,7 +158,7 @@ struct BalancingTests {
         let gateway = try await TestGateway.start([TestGateway.service(servers: [a.server(weight: 0), b.server()])])
         let port = try await gateway.port()
         for _ in 0..<20 { #expect(try await TestClient.identify(port: port) == "B") }
-        try await gateway.gateway.setWeight(service: "SVC", server: "A", to: 100)
+        try await gateway.gateway.change(service: "SVC", server: "A", to: .weight(100))
         var seen: Set<String> = []
         for _ in 0..<4 { seen.insert(try await TestClient.identify(port: port)) }
         #expect(seen == ["A", "B"])

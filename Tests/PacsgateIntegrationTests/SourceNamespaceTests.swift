@@ -118,9 +118,10 @@ struct SourceNamespaceTests {
                   - { label: HTTPS, listen: "127.0.0.1:4", protocol: tls, source: \(source), servers: [{ label: N, address: "\(node):8443" }] }
                 """
             let logs = LogRecorder()
-            let (gateway, _) = try await startInProcessGateway(
+            let gateway = try await GatewayUnderTest.inProcess(
                 yaml: yaml, registry: BuiltInModules.registry, logger: Logger(label: "source-ns") { _ in logs.handler() },
-                scope: scope)
+                scope: scope
+            ).gateway
             func port(_ service: String) async throws -> String {
                 String(try #require(await gateway.listenAddress(of: service)?.port, "\(service) not listening"))
             }

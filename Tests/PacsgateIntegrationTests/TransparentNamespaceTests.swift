@@ -15,12 +15,6 @@ import Testing
 struct TransparentNamespaceTests {
     static var ip: String { SourceNamespaceTests.ip }
 
-    static var pacsgate: String {
-        ProcessInfo.processInfo.environment["PACSGATE_BIN"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/pacsgate").path
-    }
-
     /// What `command` printed on standard output (nothing when it failed).
     static func output(_ command: [String]) -> String {
         let process = Process()
@@ -96,9 +90,9 @@ struct TransparentNamespaceTests {
                   - { label: HL7, listen: "\(vip):2575", protocol: hl7, transparent: true, servers: [{ label: N, address: "\(nodeAddress):2575" }] }
                   - { label: HTTPS, listen: "\(vip):8443", protocol: tls, transparent: true, servers: [{ label: N, address: "\(nodeAddress):8443" }] }
                 """.write(toFile: configuration, atomically: true, encoding: .utf8)
-            let gatewayProcess = try await ChildProcess.start(
-                Self.ip, ["netns", "exec", gateway, Self.pacsgate, "run", "--config", configuration, "--log-format", "plain"],
-                name: "pacsgate", directory: scope.directory, scope: scope)
+            let gatewayProcess = try await GatewayUnderTest.process(
+                config: configuration, arguments: ["--log-format", "plain"], launcher: [Self.ip, "netns", "exec", gateway],
+                scope: scope)
             let listening = await eventually(timeout: .seconds(30)) {
                 Self.output([Self.ip, "netns", "exec", gateway, "ss", "-Hltn"]).contains("\(vip):8443")
             }

@@ -84,7 +84,7 @@ struct AuditHardeningTests {
     @Test("run warns at start when audit.path is not set, and refuses to start without it when audit.required is true")
     func auditPathDefaults() async throws {
         try await withTestScope { scope in
-            let binary = try CrashRecoveryTests.pacsgate()
+            let binary = try GatewayUnderTest.executable
             let port = try Ports.free()
             let service = """
                 services:
@@ -96,7 +96,7 @@ struct AuditHardeningTests {
                 """
             let unset = "\(scope.directory)/unset.yaml"
             try service.write(toFile: unset, atomically: true, encoding: .utf8)
-            let warned = try await ChildProcess.start(binary, ["run", "--config", unset], name: "unset", directory: scope.directory, scope: scope)
+            let warned = try await GatewayUnderTest.process(config: unset, name: "unset", scope: scope)
             #expect(await Ports.waitListening(port, while: { warned.isRunning }))
             #expect(
                 await eventually(timeout: .seconds(10)) {
@@ -106,8 +106,7 @@ struct AuditHardeningTests {
 
             let required = "\(scope.directory)/required.yaml"
             try (service + "audit: { required: true }\n").write(toFile: required, atomically: true, encoding: .utf8)
-            let refused = try await ChildProcess.start(
-                binary, ["run", "--config", required], name: "required", directory: scope.directory, scope: scope)
+            let refused = try await GatewayUnderTest.process(config: required, name: "required", scope: scope)
             #expect(await refused.waitForExit(timeout: .seconds(30)) == 1)
             #expect(
                 refused.output.contains("\(required):6: audit: 'required: true' but no 'path'"), "\(refused.output)")

@@ -9,18 +9,6 @@ import Glibc
 /// `kill -9` of the pacsgate process in the middle of a study (storescu → pacsgate → storescp).
 @Suite("Faults: kill -9 during a study", .timeLimit(.minutes(3)))
 struct CrashRecoveryTests {
-    /// The built `pacsgate` executable: `PACSGATE_BIN` (scripts/test.sh sets it), or `.build/debug/pacsgate`.
-    static func pacsgate() throws -> String {
-        let path = ProcessInfo.processInfo.environment["PACSGATE_BIN"]
-            ?? Fixture.root.deletingLastPathComponent().appendingPathComponent(".build/debug/pacsgate").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            let message = "pacsgate executable not found at \(path): build it first or set PACSGATE_BIN"
-            Issue.record(Comment(rawValue: message))
-            throw Peers.Missing(description: message)
-        }
-        return path
-    }
-
     /// Writes `count` CT images of `bytes` pixel bytes each (pydicom), for storescu to send as one study.
     static let makeStudy = #"""
         import sys
@@ -58,7 +46,6 @@ struct CrashRecoveryTests {
     @Test("kill -9 mid-study: the audit log is whole JSON lines with the start record; a torn tail is cut on restart")
     func killNineDuringAStudy() async throws {
         try await withTestScope { scope in
-            let binary = try Self.pacsgate()
             let scp = try await RealSCP.storescp("storescp", scope: scope)
             let study = try scope.makeDirectory("study")
             try await Peers.python(Self.makeStudy, [study, "20", "524288"], name: "make-study", scope: scope)
@@ -76,8 +63,7 @@ struct CrashRecoveryTests {
             """).write(toFile: config, atomically: true, encoding: .utf8)
             chmod(config, 0o600)
 
-            let first = try await ChildProcess.start(
-                binary, ["run", "--config", config], name: "pacsgate-1", directory: scope.directory, scope: scope)
+            let first = try await GatewayUnderTest.process(config: config, name: "pacsgate-1", scope: scope)
             #expect(
                 await Ports.waitListening(port, while: { first.isRunning }), "pacsgate did not start: \(first.output)")
             let files = try FileManager.default.contentsOfDirectory(atPath: study).sorted().map { "\(study)/\($0)" }
@@ -112,8 +98,7 @@ struct CrashRecoveryTests {
             try torn?.write(contentsOf: Data(#"{"time":"2026-01-01T00:00:00.000Z","event":"dicom.assoc"#.utf8))
             try torn?.close()
 
-            let second = try await ChildProcess.start(
-                binary, ["run", "--config", config], name: "pacsgate-2", directory: scope.directory, scope: scope)
+            let second = try await GatewayUnderTest.process(config: config, name: "pacsgate-2", scope: scope)
             #expect(await Ports.waitListening(port, while: { second.isRunning }), "pacsgate did not restart")
             let echo = try await Peers.run(
                 Peers.echoscu, ["-aet", "AFTERCRASH", "-aec", "MACH7", "127.0.0.1", String(port)],

@@ -42,7 +42,6 @@ struct DescriptorLimitTests {
     static func startGateway(
         engine: Engine, soft: Int, hard: Int, scp: RealSCP, name: String, scope: TestScope
     ) async throws -> Gateway {
-        let binary = try CrashRecoveryTests.pacsgate()
         let port = try Ports.free()
         let directory = try scope.makeDirectory(name)
         let config = "\(directory)/pacsgate.yaml"
@@ -59,9 +58,8 @@ struct DescriptorLimitTests {
         """.write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
         try Peers.require("/usr/bin/prlimit", scope.missingPeerAdvice)
-        let process = try await ChildProcess.start(
-            "/usr/bin/prlimit", ["--nofile=\(soft):\(hard)", binary, "run", "--config", config], name: name,
-            directory: directory, scope: scope)
+        let process = try await GatewayUnderTest.process(
+            config: config, launcher: ["/usr/bin/prlimit", "--nofile=\(soft):\(hard)"], name: name, directory: directory, scope: scope)
         #expect(await Ports.waitListening(port, while: { process.isRunning }), "pacsgate did not start: \(process.output)")
         return Gateway(process: process, port: port, directory: directory)
     }

@@ -10,20 +10,6 @@ import Glibc
 /// open by pynetdicom over TLS across the reload, and new connections that get the renewed certificate.
 @Suite("Certificate reload on SIGHUP", .timeLimit(.minutes(5)))
 struct CertificateReloadTests {
-    /// The built executable: `PACSGATE_BIN`, or this checkout's debug build.
-    static var pacsgate: String {
-        get throws {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent()
-            var candidates = [root.appendingPathComponent(".build/debug/pacsgate").path]
-            if let explicit = ProcessInfo.processInfo.environment["PACSGATE_BIN"] { candidates = [explicit] }
-            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw Peers.Missing(description: "pacsgate executable not found (\(candidates)): swift build, or set PACSGATE_BIN")
-            }
-            return found
-        }
-    }
-
     /// Holds one association open over TLS (pynetdicom), prints `ASSOCIATED <serial of the gateway's certificate>`,
     /// waits for the flag file, then echoes on the same association and releases it.
     static let heldAssociation = #"""
@@ -77,8 +63,7 @@ struct CertificateReloadTests {
                 audit: { path: "\(scope.directory)/audit.jsonl" }
 
                 """.write(toFile: config, atomically: true, encoding: .utf8)
-            let gateway = try await ChildProcess.start(
-                try Self.pacsgate, ["run", "--config", config], name: "pacsgate", directory: scope.directory, scope: scope)
+            let gateway = try await GatewayUnderTest.process(config: config, scope: scope)
             try #require(await Ports.waitListening(port, while: { gateway.isRunning }), "pacsgate: \(gateway.output)")
 
             let flag = "\(scope.directory)/continue"

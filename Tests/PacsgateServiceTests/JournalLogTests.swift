@@ -40,7 +40,7 @@ struct JournalLogTests {
                 listen: "127.0.0.1:\(port)"
                 servers: [ { label: B1, address: "127.0.0.1:9" } ]
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let binary = try ServiceTestSupport.pacsgate()
+        let binary = try GatewayUnderTest.executable
         let script = "config=$1; shift; JOURNAL_STREAM=\(journalStream) exec \"$0\" run --config \"$config\" \"$@\""
         // READY=1 says the gateway handles SIGTERM (its signal handlers are in place).
         let receiver = try NotifyReceiver(path: "\(scope.directory)/notify-\(UUID().uuidString.prefix(8)).sock")

@@ -77,9 +77,8 @@ struct NotifyProtocolTests {
                 socketKind == "path"
                 ? try NotifyReceiver(path: "\(scope.directory)/notify.sock")
                 : try NotifyReceiver(abstractName: "pacsgate-test-\(UUID().uuidString.prefix(12))")
-            let gateway = try await ChildProcess.start(
-                try ServiceTestSupport.pacsgate(), ["run", "--config", setup.config], name: "pacsgate", directory: scope.directory,
-                environment: ["NOTIFY_SOCKET": receiver.address, "WATCHDOG_USEC": "1000000"], scope: scope)
+            let gateway = try await GatewayUnderTest.process(
+                config: setup.config, environment: ["NOTIFY_SOCKET": receiver.address, "WATCHDOG_USEC": "1000000"], scope: scope)
 
             // READY=1: at that moment every listener accepts a connection at the first try.
             var beforeReady: [Notification] = []
@@ -131,9 +130,8 @@ struct NotifyProtocolTests {
         try await withTestScope { scope in
             let setup = try await Self.setup(scope)
             let receiver = try NotifyReceiver(path: "\(scope.directory)/notify.sock")
-            let gateway = try await ChildProcess.start(
-                try ServiceTestSupport.pacsgate(), ["run", "--config", setup.config], name: "pacsgate", directory: scope.directory,
-                environment: ["NOTIFY_SOCKET": receiver.address], scope: scope)
+            let gateway = try await GatewayUnderTest.process(
+                config: setup.config, environment: ["NOTIFY_SOCKET": receiver.address], scope: scope)
             try #require(await receiver.next(where: { $0["READY"] == "1" }) != nil, "\(gateway.output)")
             try "services: [ { label: BROKEN } ]\n".write(toFile: setup.config, atomically: true, encoding: .utf8)
             gateway.signal(SIGHUP)

@@ -14,7 +14,7 @@ struct UnitFileTests {
         let text = try String(contentsOfFile: Self.unit, encoding: .utf8)
         #expect(text.contains("ExecStart=/usr/bin/pacsgate run --config /etc/pacsgate/pacsgate.yaml"))
         let staged = "\(scope.directory)/pacsgate.service"
-        try text.replacingOccurrences(of: "/usr/bin/pacsgate", with: try ServiceTestSupport.pacsgate())
+        try text.replacingOccurrences(of: "/usr/bin/pacsgate", with: try GatewayUnderTest.executable)
             .write(toFile: staged, atomically: true, encoding: .utf8)
         return staged
     }

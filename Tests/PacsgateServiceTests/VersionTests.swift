@@ -10,7 +10,7 @@ struct VersionTests {
 
     @Test("--version prints the release and a commit of this repository")
     func versionNamesACommit() async throws {
-        let result = try await ToolRunner.run(try ServiceTestSupport.pacsgate(), ["--version"])
+        let result = try await ToolRunner.run(try GatewayUnderTest.executable, ["--version"])
         #expect(result.status == 0)
         #expect(result.standardOutput == "\(PacsgateVersion.version) (commit \(PacsgateVersion.commit))\n")
         let match = try #require(result.standardOutput.firstMatch(of: /^[0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12})(-modified)?\)\n$/), "\(result.standardOutput)")

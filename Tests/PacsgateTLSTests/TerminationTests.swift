@@ -165,7 +165,7 @@ struct TerminationTests {
             )
             try await withGateway(yaml: yaml) { gateway in
                 let port = try await gateway.port("FALLBACK")
-                try await gateway.gateway.setServerState(service: "FALLBACK", server: "N1", to: .halt)
+                try await gateway.gateway.change(service: "FALLBACK", server: "N1", to: .state(.halt))
                 let halted = try await environment.curl(
                     "viewer.mach7.test",
                     port: port,
@@ -187,7 +187,7 @@ struct TerminationTests {
                 )
                 #expect(service.counters.fallbackPages == 1)
 
-                try await gateway.gateway.setServerState(service: "FALLBACK", server: "N1", to: .online)
+                try await gateway.gateway.change(service: "FALLBACK", server: "N1", to: .state(.online))
                 let online = try await environment.curl(
                     "viewer.mach7.test",
                     port: port,

@@ -78,8 +78,8 @@ public struct AdminRoutes: Sendable {
         pages.get("/") { request, context in try await self.page(request, context) }
         pages.get("/fragment/overview") { request, context in try await self.fragment(request, context) }
         pages.post("/logout") { request, context in try await self.logout(request, context) }
-        pages.post("/actions/state") { request, context in try await self.formAction(request, context, .state) }
-        pages.post("/actions/weight") { request, context in try await self.formAction(request, context, .weight) }
+        pages.post("/actions/state") { request, context in try await self.formAction(request, context, .server(.state)) }
+        pages.post("/actions/weight") { request, context in try await self.formAction(request, context, .server(.weight)) }
         pages.post("/actions/reload") { request, context in try await self.formAction(request, context, .reload) }
 
         // Metrics: a bearer token (Prometheus' `authorization`) or a session.
@@ -93,10 +93,10 @@ public struct AdminRoutes: Sendable {
         read.get("/config") { _, context in try await self.configurationText(context) }
         let operate = router.group("/api/v1").add(middleware: AuthenticationMiddleware(routes: self, kind: .api, requires: .operate))
         operate.post("/services/:service/servers/:server/state") { request, context in
-            try await self.apiSetState(request, context)
+            try await self.apiChange(request, context, .state)
         }
         operate.put("/services/:service/servers/:server/weight") { request, context in
-            try await self.apiSetWeight(request, context)
+            try await self.apiChange(request, context, .weight)
         }
         operate.post("/reload") { request, context in
             Self.outcomeResponse(await self.manager.reload(by: context.principal?.auditName ?? "?", forced: Self.forced(request)))
@@ -319,9 +319,31 @@ public struct AdminRoutes: Sendable {
     // MARK: runtime control
 
     enum FormAction {
+        case server(ServerSetting)
+        case reload
+    }
+
+    /// What a request changes of a server: its form field, JSON key, query parameter and answer key.
+    enum ServerSetting: String {
         case state
         case weight
-        case reload
+
+        /// The change `text` asks for, or 400.
+        func change(_ text: String?) throws -> ServerChange {
+            switch self {
+            case .state:
+                guard let text, let state = ServerAdminState(rawValue: text) else {
+                    throw AdminError(.badRequest, "state must be one of online | drain | halt, found '\(text ?? "")'")
+                }
+                return .state(state)
+            case .weight:
+                guard let text, let weight = Int(text.trimmingCharacters(in: .whitespaces)), ServerChange.weights.contains(weight)
+                else {
+                    throw AdminError(.badRequest, "weight must be a whole number from 0 to 1000000, found '\(text ?? "")'")
+                }
+                return .weight(weight)
+            }
+        }
     }
 
     private func formAction(_ request: Request, _ context: AdminRequestContext, _ action: FormAction) async throws -> Response {
@@ -333,14 +355,10 @@ public struct AdminRoutes: Sendable {
         let result: Response
         do {
             switch action {
-            case .state:
-                let state = try Self.state(form["state"])
-                let message = try await self.setState(
-                    service: form["service"] ?? "", server: form["server"] ?? "", to: state, by: name)
-                result = JSONBody.response(["message": message])
-            case .weight:
-                let message = try await self.setWeight(
-                    service: form["service"] ?? "", server: form["server"] ?? "", to: try Self.weight(form["weight"]), by: name)
+            case .server(let setting):
+                let message = try await self.change(
+                    service: form["service"] ?? "", server: form["server"] ?? "", to: try setting.change(form[setting.rawValue]),
+                    by: name)
                 result = JSONBody.response(["message": message])
             case .reload:
                 result = Self.outcomeResponse(await self.manager.reload(by: name))
@@ -352,22 +370,13 @@ public struct AdminRoutes: Sendable {
         return wantsJSON ? result : Self.redirect("/")
     }
 
-    private func apiSetState(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
+    private func apiChange(_ request: Request, _ context: AdminRequestContext, _ setting: ServerSetting) async throws -> Response {
         let (service, server) = try Self.target(context)
         let fields = try await Self.bodyFields(request, context)
-        let state = try Self.state(fields["state"] ?? request.uri.queryParameters.get("state"))
-        let message = try await self.setState(
-            service: service, server: server, to: state, by: context.principal?.auditName ?? "?", forced: Self.forced(request))
-        return JSONBody.response(["message": message, "state": state.rawValue])
-    }
-
-    private func apiSetWeight(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
-        let (service, server) = try Self.target(context)
-        let fields = try await Self.bodyFields(request, context)
-        let weight = try Self.weight(fields["weight"] ?? request.uri.queryParameters.get("weight"))
-        let message = try await self.setWeight(
-            service: service, server: server, to: weight, by: context.principal?.auditName ?? "?", forced: Self.forced(request))
-        return JSONBody.response(["message": message, "weight": String(weight)])
+        let change = try setting.change(fields[setting.rawValue] ?? request.uri.queryParameters.get(setting.rawValue))
+        let message = try await self.change(
+            service: service, server: server, to: change, by: context.principal?.auditName ?? "?", forced: Self.forced(request))
+        return JSONBody.response(["message": message, setting.rawValue: change.description])
     }
 
     private static func target(_ context: AdminRequestContext) throws -> (String, String) {
@@ -399,64 +408,37 @@ public struct AdminRoutes: Sendable {
         return fields
     }
 
-    private static func state(_ text: String?) throws -> ServerAdminState {
-        guard let text, let state = ServerAdminState(rawValue: text) else {
-            throw AdminError(.badRequest, "state must be one of online | drain | halt, found '\(text ?? "")'")
-        }
-        return state
-    }
-
-    private static func weight(_ text: String?) throws -> Int {
-        guard let text, let weight = Int(text.trimmingCharacters(in: .whitespaces)), (0...1_000_000).contains(weight) else {
-            throw AdminError(.badRequest, "weight must be a whole number from 0 to 1000000, found '\(text ?? "")'")
-        }
-        return weight
-    }
-
     /// `?force=true`: override the HA secondary's refusal of direct changes.
     static func forced(_ request: Request) -> Bool {
         request.uri.queryParameters.get("force") == "true"
     }
 
-    /// Changes a server's administrative state once its audit record is written; returns a sentence for people.
-    func setState(service: String, server: String, to state: ServerAdminState, by user: String, forced: Bool = false) async throws -> String {
+    /// Changes a server's administrative state or weight once its audit record is written; returns a sentence for
+    /// people.
+    func change(service: String, server: String, to change: ServerChange, by user: String, forced: Bool = false) async throws -> String {
         if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
-        let previous = try await self.server(service, server).adminState
+        if case .weight(let weight) = change, !ServerChange.weights.contains(weight) {
+            throw Self.controlError(.badWeight(weight))
+        }
+        let previous = change.current(in: try await self.server(service, server))
         var line = AuditLog.record(event: "admin.change")
         line.field("user", user)
-        line.field("what", "server.state")
+        line.field("what", change.subject)
         line.field("service", service)
         line.field("server", server)
-        line.field("before", previous.rawValue)
-        line.field("after", state.rawValue)
+        previous.field("before", in: &line)
+        change.field("after", in: &line)
         try await self.recordChange(line)
         do {
-            try await self.gateway.setServerState(service: service, server: server, to: state)
+            try await self.gateway.change(service: service, server: server, to: change)
         } catch {
             throw Self.controlError(error)
         }
-        return previous == state ? "\(service)/\(server) is already \(state.rawValue)" : "\(service)/\(server): \(previous.rawValue) → \(state.rawValue)"
-    }
-
-    /// Changes a server's weight once its audit record is written.
-    func setWeight(service: String, server: String, to weight: Int, by user: String, forced: Bool = false) async throws -> String {
-        if let refusal = await self.manager.permitRuntimeChange(forced: forced) { throw AdminError(.conflict, refusal) }
-        guard (0...1_000_000).contains(weight) else { throw Self.controlError(.badWeight(weight)) }
-        let previous = try await self.server(service, server).weight
-        var line = AuditLog.record(event: "admin.change")
-        line.field("user", user)
-        line.field("what", "server.weight")
-        line.field("service", service)
-        line.field("server", server)
-        line.field("before", previous)
-        line.field("after", weight)
-        try await self.recordChange(line)
-        do {
-            try await self.gateway.setWeight(service: service, server: server, to: weight)
-        } catch {
-            throw Self.controlError(error)
+        switch change {
+        case .state where previous == change: return "\(service)/\(server) is already \(change)"
+        case .state: return "\(service)/\(server): \(previous) → \(change)"
+        case .weight: return "\(service)/\(server): weight \(previous) → \(change)"
         }
-        return "\(service)/\(server): weight \(previous) → \(weight)"
     }
 
     /// The current state of a server, or 404.
@@ -483,6 +465,21 @@ public struct AdminRoutes: Sendable {
         switch error {
         case .unknownService, .unknownServer: return AdminError(.notFound, error.description)
         case .badWeight: return AdminError(.badRequest, error.description)
+        }
+    }
+}
+
+extension ServerChange {
+    /// What an `admin.change` record says changed: `server.state` or `server.weight`.
+    fileprivate var subject: String {
+        if case .state = self { "server.state" } else { "server.weight" }
+    }
+
+    /// Writes the value into an `admin.change` record: a state by name, a weight as a number.
+    fileprivate func field(_ key: String, in line: inout JSONLine) {
+        switch self {
+        case .state(let state): line.field(key, state.rawValue)
+        case .weight(let weight): line.field(key, weight)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PacsgateAdmin
+import PacsgateCore
 
 /// `pacsgate ctl`: drive a running gateway through its admin API.
 struct CtlCommand: AsyncParsableCommand {
@@ -113,25 +114,42 @@ struct CtlStatus: AsyncParsableCommand {
     }
 }
 
-enum CtlState {
-    static func change(_ connection: CtlCommand.Connection, service: String, server: String, to state: String) async throws {
-        let path = "/api/v1/services/\(Self.escape(service))/servers/\(Self.escape(server))/state"
-        let response = try await ctlSend(try connection.client(), .post, connection.forcing(path), json: ["state": state])
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
-        print(object?["message"] as? String ?? "\(service)/\(server): \(state)")
+/// Prints the `message` of the admin API's JSON answer, or `fallback`.
+func ctlPrintMessage(_ response: AdminClient.Response, or fallback: String) {
+    let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+    print(object?["message"] as? String ?? fallback)
+}
+
+/// Changes one server of a service, named by its label, through the admin API (`POST …/state`, `PUT …/weight`) and
+/// prints the API's sentence: the one path of `drain`, `halt`, `online` and `weight`.
+enum CtlServer {
+    static func change(_ connection: CtlCommand.Connection, service: String, server: String, to change: ServerChange) async throws {
+        let (setting, method, value, fallback): (String, HTTPMethodName, Any, String) =
+            switch change {
+            case .state(let state): ("state", .post, state.rawValue, "\(service)/\(server): \(state.rawValue)")
+            case .weight(let weight): ("weight", .put, weight, "weight set")
+            }
+        let path = "/api/v1/services/\(Self.escape(service))/servers/\(Self.escape(server))/\(setting)"
+        let response = try await ctlSend(try connection.client(), method, connection.forcing(path), json: [setting: value])
+        ctlPrintMessage(response, or: fallback)
     }
 
     static func escape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? text
     }
+}
 
+/// `ctl drain`, `ctl halt` and `ctl online`.
+enum CtlState {
     struct Drain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "drain", abstract: "Take no new connections on a server (stuck clients and open connections continue).")
         @OptionGroup var connection: CtlCommand.Connection
         @Argument(help: "Service label.") var service: String
         @Argument(help: "Server label.") var server: String
-        func run() async throws { try await CtlState.change(self.connection, service: self.service, server: self.server, to: "drain") }
+        func run() async throws {
+            try await CtlServer.change(self.connection, service: self.service, server: self.server, to: .state(.drain))
+        }
     }
 
     struct Halt: AsyncParsableCommand {
@@ -140,7 +158,9 @@ enum CtlState {
         @OptionGroup var connection: CtlCommand.Connection
         @Argument(help: "Service label.") var service: String
         @Argument(help: "Server label.") var server: String
-        func run() async throws { try await CtlState.change(self.connection, service: self.service, server: self.server, to: "halt") }
+        func run() async throws {
+            try await CtlServer.change(self.connection, service: self.service, server: self.server, to: .state(.halt))
+        }
     }
 
     struct Online: AsyncParsableCommand {
@@ -148,7 +168,9 @@ enum CtlState {
         @OptionGroup var connection: CtlCommand.Connection
         @Argument(help: "Service label.") var service: String
         @Argument(help: "Server label.") var server: String
-        func run() async throws { try await CtlState.change(self.connection, service: self.service, server: self.server, to: "online") }
+        func run() async throws {
+            try await CtlServer.change(self.connection, service: self.service, server: self.server, to: .state(.online))
+        }
     }
 }
 
@@ -160,10 +182,7 @@ struct CtlWeight: AsyncParsableCommand {
     @Argument(help: "New weight.") var weight: Int
 
     func run() async throws {
-        let path = "/api/v1/services/\(CtlState.escape(self.service))/servers/\(CtlState.escape(self.server))/weight"
-        let response = try await ctlSend(try self.connection.client(), .put, self.connection.forcing(path), json: ["weight": self.weight])
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
-        print(object?["message"] as? String ?? "weight set")
+        try await CtlServer.change(self.connection, service: self.service, server: self.server, to: .weight(self.weight))
     }
 }
 
@@ -174,8 +193,7 @@ struct CtlReload: AsyncParsableCommand {
 
     func run() async throws {
         let response = try await ctlSend(try self.connection.client(), .post, self.connection.forcing("/api/v1/reload"))
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
-        print(object?["message"] as? String ?? "reloaded")
+        ctlPrintMessage(response, or: "reloaded")
     }
 }
 
@@ -191,7 +209,6 @@ struct CtlSwitchover: AsyncParsableCommand {
 
     func run() async throws {
         let response = try await ctlSend(try self.connection.client(), .post, "/api/v1/ha/switchover")
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
-        print(object?["message"] as? String ?? "handed over")
+        ctlPrintMessage(response, or: "handed over")
     }
 }

@@ -69,6 +69,19 @@ public enum ProbeConnection {
         server: Endpoint, timeout: Duration, group: any EventLoopGroup, probe: Probe,
         transport: (any ProbeTransport)? = nil
     ) async -> HealthCheckResult {
+        await Self.run(server: server, timeout: timeout, group: group) { pipeline, promise in
+            try transport?.addHandlers(to: pipeline)
+            try pipeline.addHandler(ProbeHandler(probe: probe, promise: promise))
+        }
+    }
+
+    /// The frame of every check that talks to its server: connects to `server` with the handlers `addHandlers` puts
+    /// on the new channel, waits until one of them fulfils the promise or `timeout` passes, and always closes the
+    /// connection. The result carries the latency; a connect failure or the timeout is a failure in operator words.
+    public static func run(
+        server: Endpoint, timeout: Duration, group: any EventLoopGroup,
+        addHandlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations, EventLoopPromise<HealthCheckResult>) throws -> Void
+    ) async -> HealthCheckResult {
         let eventLoop = group.next()
         let started = NIODeadline.now()
         let promise = eventLoop.makePromise(of: HealthCheckResult.self)
@@ -81,8 +94,7 @@ public enum ProbeConnection {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try ServerLegProxyHeader.writeFirst(proxyHeader, on: channel.pipeline.syncOperations)
-                    try transport?.addHandlers(to: channel.pipeline.syncOperations)
-                    try channel.pipeline.syncOperations.addHandler(ProbeHandler(probe: probe, promise: promise))
+                    try addHandlers(channel.pipeline.syncOperations, promise)
                 }
             }
         let connect: EventLoopFuture<any Channel>

@@ -255,31 +255,20 @@ public actor Gateway {
         }
     }
 
-    /// Sets a server to `online`, `drain` or `halt`; returns the previous state.
+    /// Changes one server of a service, named by its label: its administrative state or its weight. Returns the
+    /// value it replaced (of the same kind); logs the change when there is one.
     @discardableResult
-    public func setServerState(service: String, server: String, to state: ServerAdminState) throws(ControlError) -> ServerAdminState {
+    public func change(service: String, server: String, to change: ServerChange) throws(ControlError) -> ServerChange {
+        if case .weight(let weight) = change, !ServerChange.weights.contains(weight) { throw .badWeight(weight) }
         guard let runtime = self.running[service]?.runtime else { throw .unknownService(service) }
-        guard let previous = runtime.pool.setAdminState(server, state) else {
+        guard let previous = runtime.pool.apply(change, to: server) else {
             throw .unknownServer(service: service, server: server)
         }
-        if previous != state {
+        if previous != change {
+            let what = if case .state = change { "server state changed" } else { "server weight changed" }
             self.logger.notice(
-                "server state changed", metadata: ["service": "\(service)", "server": "\(server)", "from": "\(previous.rawValue)", "to": "\(state.rawValue)"])
+                "\(what)", metadata: ["service": "\(service)", "server": "\(server)", "from": "\(previous)", "to": "\(change)"])
         }
-        HealthMonitor.logBackupTier(runtime.pool, logger: runtime.logger)
-        return previous
-    }
-
-    /// Sets a server's weight; returns the previous one.
-    @discardableResult
-    public func setWeight(service: String, server: String, to weight: Int) throws(ControlError) -> Int {
-        guard (0...1_000_000).contains(weight) else { throw .badWeight(weight) }
-        guard let runtime = self.running[service]?.runtime else { throw .unknownService(service) }
-        guard let previous = runtime.pool.setWeight(server, weight) else {
-            throw .unknownServer(service: service, server: server)
-        }
-        self.logger.notice(
-            "server weight changed", metadata: ["service": "\(service)", "server": "\(server)", "from": "\(previous)", "to": "\(weight)"])
         HealthMonitor.logBackupTier(runtime.pool, logger: runtime.logger)
         return previous
     }

@@ -1,37 +1,9 @@
 public import NIOCore
 
 /// A parsed A-ASSOCIATE-AC (PS3.8 §9.3.3): the acceptor's answer per presentation context.
-public struct AssociateAccept: Sendable, Hashable {
-    /// Protocol version field.
-    public var protocolVersion: UInt16
-    /// Called AE title, echoed from the RQ (receivers must not test it).
-    public var calledAETitle: AETitle
-    /// Calling AE title, echoed from the RQ.
-    public var callingAETitle: AETitle
-    /// Application context name (item 0x10).
-    public var applicationContextName: String
-    /// Per-context results (items 0x21), in wire order.
-    public var presentationContexts: [PresentationContextResult]
-    /// User information (item 0x50).
-    public var userInformation: UserInformation
+public typealias AssociateAccept = AssociatePDU<PresentationContextResult>
 
-    /// Creates an accept.
-    public init(
-        calledAETitle: AETitle,
-        callingAETitle: AETitle,
-        applicationContextName: String = DICOMUID.applicationContext,
-        presentationContexts: [PresentationContextResult],
-        userInformation: UserInformation,
-        protocolVersion: UInt16 = 0x0001
-    ) {
-        self.protocolVersion = protocolVersion
-        self.calledAETitle = calledAETitle
-        self.callingAETitle = callingAETitle
-        self.applicationContextName = applicationContextName
-        self.presentationContexts = presentationContexts
-        self.userInformation = userInformation
-    }
-
+extension AssociateAccept {
     /// Creates the accept that answers `request`: AE titles and application context echoed,
     /// one result per proposed context as `decide` returns it.
     public init(
@@ -53,28 +25,13 @@ public struct AssociateAccept: Sendable, Hashable {
         self.presentationContexts.reduce(0) { $0 + ($1.result == .acceptance ? 1 : 0) }
     }
 
-    /// Parses a complete, header-validated AC in `pdu` (readerIndex 0).
-    init(pdu: ByteBuffer) throws(DICOMParseError) {
-        let items = try AssociateItems<PresentationContextResult>(pdu: pdu, type: .associateAccept)
-        self.protocolVersion = items.fixed.protocolVersion
-        self.calledAETitle = items.fixed.calledAETitle
-        self.callingAETitle = items.fixed.callingAETitle
-        self.applicationContextName = items.applicationContextName
-        self.presentationContexts = items.presentationContexts
-        self.userInformation = items.userInformation
-    }
-
     /// Writes the PDU. User identity and extended negotiation sub-items are not encoded.
-    public func encode(into buffer: inout ByteBuffer) {
-        AssociateItems<PresentationContextResult>.encode(
-            type: .associateAccept, protocolVersion: self.protocolVersion, called: self.calledAETitle, calling: self.callingAETitle,
-            applicationContextName: self.applicationContextName, presentationContexts: self.presentationContexts,
-            userInformation: self.userInformation, into: &buffer)
-    }
+    public func encode(into buffer: inout ByteBuffer) { self.write(into: &buffer) }
 }
 
 /// The acceptor's answer for one presentation context (item 0x21).
 public struct PresentationContextResult: Sendable, Hashable, AssociatePresentationContext {
+    static let pduType = PDUType.associateAccept
     static let itemType = ItemType.presentationContextAccept
 
     /// Result/reason byte (PS3.8 Table 9-18).

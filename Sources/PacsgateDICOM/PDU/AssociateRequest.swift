@@ -6,37 +6,9 @@ public import NIOCore
 /// routes on it, then forwards the original bytes untouched; this value is never re-encoded for
 /// forwarding. Parsed values copy what they keep (no view into the PDU, which may hold a
 /// passcode) and never hold a User Identity secondary field.
-public struct AssociateRequest: Sendable, Hashable {
-    /// Protocol version field (bit 0 set; 0x0001 in practice).
-    public var protocolVersion: UInt16
-    /// Called AE title (the acceptor the requestor asks for).
-    public var calledAETitle: AETitle
-    /// Calling AE title (the requestor).
-    public var callingAETitle: AETitle
-    /// Application context name (item 0x10), normally ``DICOMUID/applicationContext``.
-    public var applicationContextName: String
-    /// Proposed presentation contexts (items 0x20), in wire order.
-    public var presentationContexts: [PresentationContextProposal]
-    /// User information (item 0x50).
-    public var userInformation: UserInformation
+public typealias AssociateRequest = AssociatePDU<PresentationContextProposal>
 
-    /// Creates a request, e.g. for the C-ECHO health check.
-    public init(
-        calledAETitle: AETitle,
-        callingAETitle: AETitle,
-        applicationContextName: String = DICOMUID.applicationContext,
-        presentationContexts: [PresentationContextProposal],
-        userInformation: UserInformation,
-        protocolVersion: UInt16 = 0x0001
-    ) {
-        self.protocolVersion = protocolVersion
-        self.calledAETitle = calledAETitle
-        self.callingAETitle = callingAETitle
-        self.applicationContextName = applicationContextName
-        self.presentationContexts = presentationContexts
-        self.userInformation = userInformation
-    }
-
+extension AssociateRequest {
     /// Parses the A-ASSOCIATE-RQ at the reader index of a stream's first bytes.
     ///
     /// On success the reader index moves past the PDU; on `nil` or error it does not move.
@@ -63,29 +35,14 @@ public struct AssociateRequest: Sendable, Hashable {
         return request
     }
 
-    /// Parses a complete, header-validated RQ in `pdu` (readerIndex 0).
-    init(pdu: ByteBuffer) throws(DICOMParseError) {
-        let items = try AssociateItems<PresentationContextProposal>(pdu: pdu, type: .associateRequest)
-        self.protocolVersion = items.fixed.protocolVersion
-        self.calledAETitle = items.fixed.calledAETitle
-        self.callingAETitle = items.fixed.callingAETitle
-        self.applicationContextName = items.applicationContextName
-        self.presentationContexts = items.presentationContexts
-        self.userInformation = items.userInformation
-    }
-
     /// Writes the PDU. User identity and extended negotiation sub-items are not encoded.
-    public func encode(into buffer: inout ByteBuffer) {
-        AssociateItems<PresentationContextProposal>.encode(
-            type: .associateRequest, protocolVersion: self.protocolVersion, called: self.calledAETitle, calling: self.callingAETitle,
-            applicationContextName: self.applicationContextName, presentationContexts: self.presentationContexts,
-            userInformation: self.userInformation, into: &buffer)
-    }
+    public func encode(into buffer: inout ByteBuffer) { self.write(into: &buffer) }
 }
 
 /// One proposed presentation context (item 0x20): an abstract syntax and the transfer
 /// syntaxes the requestor can use for it.
 public struct PresentationContextProposal: Sendable, Hashable, AssociatePresentationContext {
+    static let pduType = PDUType.associateRequest
     static let itemType = ItemType.presentationContextRequest
 
     /// Presentation context ID: odd, 1–255, unique within the association.

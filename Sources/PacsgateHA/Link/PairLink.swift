@@ -662,9 +662,11 @@ extension PairController: Service {
             let current = await self.runtimeSettings()
             for server in update.servers where current["\(server.service)/\(server.server)"] != server {
                 do {
-                    let previousWeight = try await self.gateway.setWeight(service: server.service, server: server.server, to: server.weight)
-                    let previousState = try await self.gateway.setServerState(service: server.service, server: server.server, to: server.state)
-                    if previousWeight != server.weight || previousState != server.state {
+                    let weight = ServerChange.weight(server.weight)
+                    let state = ServerChange.state(server.state)
+                    let previousWeight = try await self.gateway.change(service: server.service, server: server.server, to: weight)
+                    let previousState = try await self.gateway.change(service: server.service, server: server.server, to: state)
+                    if previousWeight != weight || previousState != state {
                         self.logger.notice(
                             "HA runtime setting synced from the primary",
                             metadata: [

@@ -1,5 +1,4 @@
 public import NIOCore
-import NIOPosix
 public import NIOSSL
 import NIOTLS
 public import PacsgateCore
@@ -37,42 +36,12 @@ public struct TLSHealthCheck: HealthCheck {
         let probe = self.request.map {
             HTTPStatusProbe(path: $0.path, host: self.serverName ?? server.host, expectedStatus: $0.expectedStatus)
         }
-        let eventLoop = group.next()
-        let started = NIODeadline.now()
-        let promise = eventLoop.makePromise(of: HealthCheckResult.self)
-        let deadline = TimeAmount.milliseconds(timeout.milliseconds)
         let context = self.context
         let serverName = self.serverName
-        let proxyHeader = ServerLegProxyHeader.healthCheckHeader
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(deadline)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try ServerLegProxyHeader.writeFirst(proxyHeader, on: channel.pipeline.syncOperations)
-                    let tls = try NIOSSLClientHandler(context: context, serverHostname: serverName)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        tls, TLSProbeHandler(probe: probe, promise: promise),
-                    ])
-                }
-            }
-        let connect: EventLoopFuture<any Channel>
-        if let address = server.socketAddress {
-            connect = bootstrap.connect(to: address)
-        } else {
-            connect = bootstrap.connect(host: server.host, port: server.port)
+        return await ProbeConnection.run(server: server, timeout: timeout, group: group) { pipeline, promise in
+            let tls = try NIOSSLClientHandler(context: context, serverHostname: serverName)
+            try pipeline.addHandlers([tls, TLSProbeHandler(probe: probe, promise: promise)])
         }
-        let timer = eventLoop.scheduleTask(in: deadline) {
-            promise.succeed(.failure("no answer within \(ConfigValueParser.format(timeout))"))
-        }
-        connect.whenFailure { error in promise.succeed(.failure(ErrorText.describe(error))) }
-        var result = (try? await promise.futureResult.get()) ?? .failure("check abandoned")
-        timer.cancel()
-        if let channel = try? await connect.get() {
-            try? await channel.close()
-        }
-        result.latency = .nanoseconds((NIODeadline.now() - started).nanoseconds)
-        return result
     }
 
     /// The factory registered under `type: tls`.

@@ -75,14 +75,8 @@ enum ExportPeers {
     /// `pacsgate run --config CONFIG`, its standard error in `<directory>/pacsgate.stderr`; returns the process and a
     /// reader of that log.
     static func gateway(config: String, directory: String) throws -> (Process, @Sendable () -> String) {
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: try GatewayExportTests.pacsgate)
-        gateway.arguments = ["run", "--config", config]
         let log = "\(directory)/pacsgate.stderr"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        gateway.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        gateway.standardOutput = FileHandle.nullDevice
-        try gateway.run()
+        let gateway = try GatewayUnderTest.detachedProcess(config: config, log: log)
         return (gateway, { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" })
     }
 }

@@ -67,10 +67,10 @@ struct AdminHarness {
             throw HarnessError("test configuration does not validate: \(Self.loader.load(yaml: yaml))")
         }
         let auditPath = directory.appendingPathComponent("audit.jsonl").path
-        let audit = AuditLog(configuration: AuditConfiguration(path: auditPath), logger: logger)
-        try audit.start()
-        let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
-        try await gateway.start()
+        var withAudit = configuration
+        withAudit.audit = AuditConfiguration(path: auditPath)
+        let started = try await GatewayUnderTest.inProcess(withAudit, logger: logger)
+        let (gateway, audit) = (started.gateway, started.audit)
         let manager = ConfigurationManager(
             gateway: gateway, loader: loader, audit: audit, logger: logger, path: path, runningText: yaml,
             backupDirectory: directory.appendingPathComponent("backups").path)

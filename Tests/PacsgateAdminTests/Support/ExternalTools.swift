@@ -52,18 +52,5 @@ enum ExternalTools {
         }
         return object
     }
-
-    /// The built `pacsgate` executable: `PACSGATE_BIN`, or `.build/debug/pacsgate` of this checkout.
-    static var pacsgate: String {
-        get throws {
-            let path = ProcessInfo.processInfo.environment["PACSGATE_BIN"]
-                ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/pacsgate").path
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw Failure(description: "pacsgate executable not found at \(path): run `swift build` first or set PACSGATE_BIN (scripts/test.sh does)")
-            }
-            return path
-        }
-    }
 }
 

@@ -23,9 +23,8 @@ struct DICOMTestGateway {
         let yaml = "services:\n\(services)\naudit: { path: \"\(auditPath)\", fsync: every }\n"
         let logs = LogRecorder()
         let logger = Logger(label: "pacsgate-dicom-test") { _ in logs.handler() }
-        let (gateway, audit) = try await startInProcessGateway(
-            yaml: yaml, registry: ProtocolRegistry.gateway([DICOMModule()]), logger: logger, scope: scope)
-        return DICOMTestGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
+        let started = try await GatewayUnderTest.inProcess(yaml: yaml, registry: ProtocolRegistry.gateway([DICOMModule()]), logger: logger, scope: scope)
+        return DICOMTestGateway(gateway: started.gateway, audit: started.audit, auditPath: auditPath, logs: logs)
     }
 
     /// The port a service listens on.

@@ -323,7 +323,7 @@ final class HALab: @unchecked Sendable {
     func startPacsgate(_ node: String) throws {
         try self.spawn(
             node, in: self.ns(node == "gw-a" ? "a" : "b"),
-            [try ExternalTools.pacsgate, "run", "--config", self.unit(node).appendingPathComponent("pacsgate.yaml").path])
+            [try GatewayUnderTest.executable, "run", "--config", self.unit(node).appendingPathComponent("pacsgate.yaml").path])
     }
 
     func pacsgateYAML(node: String, role: String, peer: String, secretFile: String) -> String {
@@ -467,7 +467,7 @@ final class HALab: @unchecked Sendable {
     func ctl(_ role: String, _ arguments: [String]) async throws -> ToolOutput {
         try await ExternalTools.run(
             Self.ip,
-            ["netns", "exec", self.ns(role), try ExternalTools.pacsgate, "ctl", "--admin", "http://127.0.0.1:9443", "--token", Self.token]
+            ["netns", "exec", self.ns(role), try GatewayUnderTest.executable, "ctl", "--admin", "http://127.0.0.1:9443", "--token", Self.token]
                 + arguments)
     }
 

@@ -1,7 +1,6 @@
 import Foundation
 import PacsgateTestSupport
 import Logging
-import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -19,27 +18,9 @@ func makeTemporaryDirectory(_ prefix: String) throws -> URL {
     return directory
 }
 
-/// Keeps every log line in memory (tests check what an operator would read).
-struct CapturingLogHandler: LogHandler {
-    let lines: NIOLockedValueBox<[String]>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { self.metadata[key] }
-        set { self.metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
-        let text = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        self.lines.withLockedValue { $0.append("\(event.level) \(event.message) \(text)") }
-    }
-}
-
-/// A logger whose lines land in `lines`.
-func capturingLogger(_ lines: NIOLockedValueBox<[String]>) -> Logger {
-    Logger(label: "pacsgate-ha-test") { _ in CapturingLogHandler(lines: lines) }
+extension LogRecorder {
+    /// The HA tests' logger: its lines land here, from `.info` up.
+    func haLogger() -> Logger { self.logger(label: "pacsgate-ha-test", level: .info) }
 }
 
 /// Runs external programs (the pacsgate executable, curl, ip, keepalived) on a thread of their own, so the wait does
@@ -49,33 +30,6 @@ enum ExternalTools {
 
     static func run(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> Output {
         try await ToolRunner.run(executable, arguments, input: input)
-    }
-
-    /// The `pacsgate` executable: `PACSGATE_BIN`, else beside the test bundle (same build directory), else
-    /// `.build/debug/pacsgate`.
-    static var pacsgate: String {
-        get throws {
-            var candidates: [String] = []
-            if let path = ProcessInfo.processInfo.environment["PACSGATE_BIN"] { candidates.append(path) }
-            var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent()
-            for _ in 0..<4 {
-                candidates.append(directory.appendingPathComponent("pacsgate").path)
-                directory = directory.deletingLastPathComponent()
-            }
-            for bundle in Bundle.allBundles {
-                candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("pacsgate").path)
-            }
-            candidates.append(
-                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/pacsgate").path)
-            for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
-                    return candidate
-                }
-            }
-            throw HATestFailure("pacsgate executable not found (tried \(candidates.joined(separator: ", "))): run `swift build` first or set PACSGATE_BIN")
-        }
     }
 
     /// The first of `paths` that is an executable file.

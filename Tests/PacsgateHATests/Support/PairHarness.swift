@@ -54,7 +54,7 @@ struct TestUnit {
     let host: MemoryHost
     let task: Task<Void, any Error>
     let directory: URL
-    let logLines: NIOLockedValueBox<[String]>
+    let log: LogRecorder
 
     static func yaml(directory: URL, servicePort: Int) -> String {
         """
@@ -90,12 +90,10 @@ struct TestUnit {
         case .failure(let errors): throw HATestFailure("test configuration: \(errors)")
         case .success(let (loaded, _)): configuration = loaded
         }
-        let lines = NIOLockedValueBox<[String]>([])
-        let logger = capturingLogger(lines)
-        let audit = AuditLog(configuration: configuration.audit, logger: logger)
-        try audit.start()
-        let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
-        try await gateway.start()
+        let log = LogRecorder()
+        let logger = log.haLogger()
+        let started = try await GatewayUnderTest.inProcess(configuration, logger: logger)
+        let (gateway, audit) = (started.gateway, started.audit)
         let host = MemoryHost(text: text)
         host.gateway.withLockedValue { $0 = gateway }
         var ha = HAConfiguration(
@@ -111,10 +109,10 @@ struct TestUnit {
             group: MultiThreadedEventLoopGroup.singleton, logger: logger, software: "pacsgate test", limits: limits)
         let task = Task { try await controller.run() }
         let unit = TestUnit(
-            gateway: gateway, audit: audit, controller: controller, host: host, task: task, directory: directory, logLines: lines)
+            gateway: gateway, audit: audit, controller: controller, host: host, task: task, directory: directory, log: log)
         guard await eventually(timeout: .seconds(10), { controller.listeningAddress != nil }) else {
             await unit.stop()
-            throw HATestFailure("\(node): HA link did not start listening: \(lines.withLockedValue { $0 })")
+            throw HATestFailure("\(node): HA link did not start listening: \(log.rendered)")
         }
         return unit
     }
@@ -158,7 +156,7 @@ struct TestUnit {
     }
 
     func logs(containing text: String) -> [String] {
-        self.logLines.withLockedValue { $0.filter { $0.contains(text) } }
+        self.log.rendered.filter { $0.contains(text) }
     }
 
     func stop() async {

@@ -98,16 +98,10 @@ struct ProcessPair {
             node: node, role: role, directory: unitDirectory, servicePort: servicePort, adminPort: adminPort, haPort: haPort,
             peerPort: peerPort, backends: backends, secretFile: secretFile
         ).write(toFile: configPath, atomically: true, encoding: .utf8)
-        let check = try await ExternalTools.run(try ExternalTools.pacsgate, ["check-config", configPath])
+        let check = try await ExternalTools.run(try GatewayUnderTest.executable, ["check-config", configPath])
         guard check.status == 0 else { throw HATestFailure("check-config \(node): \(check.standardError)") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ExternalTools.pacsgate)
-        process.arguments = ["run", "--config", configPath]
         let log = unitDirectory.appendingPathComponent("stderr.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try GatewayUnderTest.detachedProcess(config: configPath, log: log.path)
         let unit = Unit(
             name: node, process: process, configPath: configPath, adminURL: "http://127.0.0.1:\(adminPort)",
             servicePort: servicePort, log: log, directory: unitDirectory)

@@ -51,19 +51,15 @@ struct HL7TestGateway {
             audit: { path: "\(auditPath)", fsync: every }
             """
         let loader = ConfigurationLoader(registry: ProtocolRegistry.gateway([Self.module()]))
-        var configuration: GatewayConfiguration
+        let configuration: GatewayConfiguration
         switch loader.load(yaml: yaml) {
         case .success(let loaded): configuration = loaded.0
         case .failure(let errors): throw PeerFailure("configuration rejected: \(errors)\n\(yaml)")
         }
-        configuration.services[0].listen = Endpoint(host: "127.0.0.1", port: 0)
         let logs = LogRecorder()
-        let logger = logs.logger(label: "pacsgate-hl7-test")
-        let audit = AuditLog(configuration: configuration.audit, logger: logger)
-        try audit.start()
-        let gateway = TestEngine.gateway(configuration: configuration, audit: audit, logger: logger)
-        try await gateway.start()
-        return HL7TestGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
+        let started = try await GatewayUnderTest.inProcess(
+            configuration, loopback: true, logger: logs.logger(label: "pacsgate-hl7-test"))
+        return HL7TestGateway(gateway: started.gateway, audit: started.audit, auditPath: auditPath, logs: logs)
     }
 
     func port() async throws -> Int {

@@ -17,12 +17,8 @@ struct TestGateway {
 
     /// Starts a gateway with the given services (listening on 127.0.0.1 and a free port unless set).
     static func start(_ services: [ServiceConfiguration], audit: AuditConfiguration = AuditConfiguration()) async throws -> TestGateway {
-        let auditLog = AuditLog(configuration: audit, logger: logger)
-        try auditLog.start()
-        let gateway = TestEngine.gateway(
-            configuration: GatewayConfiguration(services: services, audit: audit), audit: auditLog, logger: logger)
-        try await gateway.start()
-        return TestGateway(gateway: gateway, audit: auditLog)
+        let started = try await GatewayUnderTest.inProcess(GatewayConfiguration(services: services, audit: audit), logger: logger)
+        return TestGateway(gateway: started.gateway, audit: started.audit)
     }
 
     /// A service listening on a free loopback port.

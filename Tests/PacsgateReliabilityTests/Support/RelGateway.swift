@@ -34,9 +34,8 @@ struct RelGateway {
         let yaml = "services:\n\(services)\naudit: { path: \"\(auditPath)\", \(auditYAML) }\n"
         let logs = LogRecorder()
         let logger = Logger(label: "pacsgate-rel-test") { label in logHandler?(label) ?? logs.handler() }
-        let (gateway, audit) = try await startInProcessGateway(
-            yaml: yaml, registry: Self.registry, logger: logger, scope: scope)
-        return RelGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
+        let started = try await GatewayUnderTest.inProcess(yaml: yaml, registry: Self.registry, logger: logger, scope: scope)
+        return RelGateway(gateway: started.gateway, audit: started.audit, auditPath: auditPath, logs: logs)
     }
 
     /// The port a service listens on.

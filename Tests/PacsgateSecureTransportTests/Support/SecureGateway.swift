@@ -29,9 +29,8 @@ struct SecureGateway {
         let yaml = "services:\n\(services)\naudit: { path: \"\(auditPath)\", fsync: every }\n"
         let logs = LogRecorder()
         let logger = Logger(label: "pacsgate-secure-test") { _ in logs.handler() }
-        let (gateway, audit) = try await startInProcessGateway(
-            yaml: yaml, registry: Self.registry, logger: logger, scope: scope)
-        return SecureGateway(gateway: gateway, audit: audit, auditPath: auditPath, logs: logs)
+        let started = try await GatewayUnderTest.inProcess(yaml: yaml, registry: Self.registry, logger: logger, scope: scope)
+        return SecureGateway(gateway: started.gateway, audit: started.audit, auditPath: auditPath, logs: logs)
     }
 
     func port(_ service: String) async throws -> Int {

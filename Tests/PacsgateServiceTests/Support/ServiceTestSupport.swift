@@ -21,18 +21,6 @@ enum ServiceTestSupport {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The built `pacsgate` executable: `PACSGATE_BIN` (scripts/test.sh sets it), or `.build/debug/pacsgate`.
-    static func pacsgate() throws -> String {
-        let path = ProcessInfo.processInfo.environment["PACSGATE_BIN"]
-            ?? Self.repository.appendingPathComponent(".build/debug/pacsgate").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            let message = "pacsgate executable not found at \(path): build it first or set PACSGATE_BIN"
-            Issue.record(Comment(rawValue: message))
-            throw Peers.Missing(description: message)
-        }
-        return path
-    }
-
     /// CLOCK_MONOTONIC in microseconds, the clock of `MONOTONIC_USEC`.
     static func monotonicMicroseconds() -> UInt64 {
         var now = timespec()

@@ -13,22 +13,15 @@ struct TLSTestGateway {
     let gateway: Gateway
     let audit: AuditLog
     let logs: LogRecorder
-    let configuration: GatewayConfiguration
 
     /// Loads `yaml` with the TLS module registered and starts the gateway.
     static func start(yaml: String, audit: AuditConfiguration = AuditConfiguration()) async throws -> TLSTestGateway {
         var configuration = try loadConfiguration(yaml)
-        for index in configuration.services.indices {
-            configuration.services[index].listen = Endpoint(host: "127.0.0.1", port: 0)
-        }
         configuration.audit = audit
         let logs = LogRecorder()
-        let logger = logs.logger(label: "pacsgate-tls-test")
-        let auditLog = AuditLog(configuration: audit, logger: logger)
-        try auditLog.start()
-        let gateway = TestEngine.gateway(configuration: configuration, audit: auditLog, logger: logger)
-        try await gateway.start()
-        return TLSTestGateway(gateway: gateway, audit: auditLog, logs: logs, configuration: configuration)
+        let started = try await GatewayUnderTest.inProcess(
+            configuration, loopback: true, logger: logs.logger(label: "pacsgate-tls-test"))
+        return TLSTestGateway(gateway: started.gateway, audit: started.audit, logs: logs)
     }
 
     /// The configuration `yaml` describes, or a failure listing every problem.
