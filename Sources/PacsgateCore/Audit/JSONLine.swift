@@ -112,6 +112,12 @@ public struct JSONLine: Sendable, Equatable {
         return result
     }
 
+    /// Closes the object and adds its newline in place (``AuditRecord``, which then shares the bytes with the log).
+    mutating func close() {
+        self.bytes.append(UInt8(ascii: "}"))
+        self.bytes.append(UInt8(ascii: "\n"))
+    }
+
     /// The finished object followed by a newline.
     public var line: [UInt8] {
         var result = self.bytes
