@@ -52,13 +52,24 @@ public final class AuditLog: Sendable {
     /// hand them to a queue and return.
     public typealias PlacementObserver = @Sendable (_ placed: AuditPlacement) -> Void
 
+    /// A record in the queue.
+    fileprivate final class RecordBox: Sendable {
+        let record: AuditRecord
+
+        init(_ record: AuditRecord) {
+            self.record = record
+        }
+    }
+
     fileprivate struct Pending {
         /// The line with its newline; empty for a barrier (``written(on:)``), which only waits for the records
         /// before it.
         var bytes: [UInt8]
         var completion: Completion?
         /// The record (`nil` for a barrier): its search fields go to the placement observers once it is written.
-        var record: AuditRecord?
+        /// Boxed, so the queue and the writer's backlog move one reference per record, not the record's fields.
+        var box: RecordBox?
+        var record: AuditRecord? { self.box?.record }
         /// Set for ``writeOrWithdraw(_:)``: the record is published (recent records, observers) only once it is
         /// written; if the write fails it is withdrawn instead of buffered.
         var withdrawable = false
@@ -208,7 +219,7 @@ public final class AuditLog: Sendable {
         let line = record.finish()
         let (accepted, wake, observers, stopped) = self.shared.withLockedValue { shared -> (Bool, Bool, [Observer], Int?) in
             guard !shared.stopping else { return (false, false, [], nil) }
-            shared.queue.append(Pending(bytes: line, completion: completion, record: record, withdrawable: withdrawable))
+            shared.queue.append(Pending(bytes: line, completion: completion, box: RecordBox(record), withdrawable: withdrawable))
             shared.pendingRecords += 1
             var stopped: Int?
             if shared.accepting, shared.pendingRecords >= self.configuration.bufferRecords {

@@ -96,7 +96,12 @@ public struct AuditRecord: Sendable {
             self.json.nullField(key)
             return
         }
-        self.field(key, server: server, rendered: JSONLine.object(server))
+        let address = server.endpoint.description
+        self.json.field(key, JSONLine.object(label: server.label, address: address))
+        if key == "server" {
+            self.searchFields.server = server.label
+            self.searchFields.serverAddress = address
+        }
     }
 
     /// The real server a connection went to, already rendered with ``JSONLine/object(_:)`` (writers that render it
