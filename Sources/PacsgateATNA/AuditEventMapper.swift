@@ -27,7 +27,12 @@ public struct AuditEventMapper: Sendable {
         self.processID = processID
     }
 
-    /// The message for one record (`event` and its JSON text as ``AuditLog`` hands them to observers).
+    /// The events that have a message; the rest are not looked at.
+    public static let mappedEvents: Set<AuditEvent> = [
+        "dicom.association", "hl7.rejected", "tls.connection", "admin.login", "admin.logout", "admin.change",
+    ]
+
+    /// The message for one record (`event` and its JSON text).
     public func message(event: String, line: String) -> AuditMessage? {
         switch event {
         case "dicom.association":

@@ -5,7 +5,7 @@ import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
 import NIOSSL
-import PacsgateCore
+public import PacsgateCore
 public import ServiceLifecycle
 
 /// Sends the gateway's audit trail to an audit record repository as DICOM audit messages over syslog
@@ -117,6 +117,12 @@ public final class AuditExporter: Service, Sendable {
     }
 
     /// The ``AuditLog`` observer: maps the record and queues its message (records with no message are ignored).
+    public func observe(_ record: AuditRecord) {
+        guard AuditEventMapper.mappedEvents.contains(record.event) else { return }
+        self.observe(event: record.event.name, line: record.text)
+    }
+
+    /// Maps one record given as its event and JSON text, and queues its message if it has one.
     public func observe(event: String, line: String) {
         guard let message = self.mapper.message(event: event, line: line) else { return }
         self.submit(message)

@@ -6,7 +6,7 @@ public import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import PacsgateCore
+public import PacsgateCore
 import SQLiteNIO
 
 /// The search index of an audit log: an SQLite database beside the log (`audit.jsonl.index.sqlite`), built from the
@@ -64,6 +64,8 @@ public actor AuditIndex {
         public var filesDropped: Int
         /// Whether the index was created (missing, deleted, or of another schema).
         public var rebuilt: Bool
+        /// Of ``records``, those the audit writer handed over (``take(_:)``): indexed without reading their lines.
+        public var handed = 0
     }
 
     /// Where a page of answers ends: the next page starts after this record (newest first).
@@ -123,6 +125,7 @@ public actor AuditIndex {
     private var createdOnOpen = false
     private var started = false
     private nonisolated let progressBox = NIOLockedValueBox(Progress(running: false, bytesDone: 0, bytesTotal: 0))
+    private nonisolated let handed = NIOLockedValueBox(HandedRecords())
 
     /// Records per `INSERT`.
     static let batchRows = 400
@@ -137,6 +140,12 @@ public actor AuditIndex {
         self.lowPriority = lowPriority
         self.pool = NIOThreadPool(numberOfThreads: 1)
         self.loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Takes where the audit writer put records and their fields (``AuditLog/addPlacementObserver(_:)``, on the
+    /// writer's thread: only queued here). The next catch-up indexes them without reading their lines.
+    public nonisolated func take(_ placement: AuditPlacement) {
+        self.handed.withLockedValue { $0.add(placement) }
     }
 
     /// How far the catch-up under way (or the last one) has come.
@@ -216,6 +225,7 @@ public actor AuditIndex {
         var summary = CatchUp(records: 0, bytes: 0, filesDropped: 0, rebuilt: self.createdOnOpen)
         self.createdOnOpen = false
         let opened = self.openFiles()
+        self.handed.withLockedValue { $0.keep(files: opened.map { (device: $0.device, inode: $0.inode) }) }
         let known = try await Self.knownFiles(connection)
         var plan: [(file: AuditLogFiles.Opened, id: Int64?, from: Int64)] = []
         var matched: Set<Int64> = []
@@ -263,9 +273,10 @@ public actor AuditIndex {
             }
             guard let id else { throw Failure(description: "cannot register \(step.file.path) in the index") }
             self.locations[id] = (step.file.path, step.file.device, step.file.inode)
-            let (records, bytes) = try await self.index(step.file, id: id, from: step.from, connection: connection)
+            let (records, bytes, handed) = try await self.index(step.file, id: id, from: step.from, connection: connection)
             summary.records += records
             summary.bytes += bytes
+            summary.handed += handed
         }
         if summary.records > 10_000 {
             // Statistics for the query planner after a large addition (bounded work: analysis_limit).
@@ -277,14 +288,31 @@ public actor AuditIndex {
     /// Indexes `file` from `offset` to its last complete line, a chunk per transaction.
     private func index(
         _ file: AuditLogFiles.Opened, id: Int64, from offset: Int64, connection: SQLiteConnection
-    ) async throws -> (records: Int, bytes: Int64) {
+    ) async throws -> (records: Int, bytes: Int64, handed: Int) {
         var position = offset
         var records = 0
+        var handedRecords = 0
         let start = offset
         while position < file.size {
             try Task.checkCancellation()
             let from = position
-            let chunk = try await self.pool.runIfActive { Self.parseChunk(file, id: id, from: from) }
+            let (handed, next) = self.handed.withLockedValue {
+                $0.take(device: file.device, inode: file.inode, from: from, end: file.size, limit: Int64(Self.chunkBytes))
+            }
+            var chunk: ParsedChunk
+            let wasHanded: Bool
+            if !handed.isEmpty, let built = try await self.pool.runIfActive({ Self.handedChunk(handed, file: file, from: from) }) {
+                chunk = built
+                wasHanded = true
+            } else {
+                wasHanded = false
+                let limit = next.flatMap { $0 > from ? $0 : nil }
+                chunk = try await self.pool.runIfActive { Self.parseChunk(file, id: id, from: from, upTo: limit) }
+                if chunk.end == from, limit != nil {
+                    // The next handed record starts inside a line (something else wrote to the file): read past it.
+                    chunk = try await self.pool.runIfActive { Self.parseChunk(file, id: id, from: from, upTo: nil) }
+                }
+            }
             guard chunk.end > from else { break }  // no complete line yet
             // Another process sharing the index may have indexed some of these bytes already: then go on from
             // where it got to.
@@ -318,20 +346,42 @@ public actor AuditIndex {
                 return (chunk.rows.count, chunk.end)
             }
             records += outcome.inserted
+            if wasHanded { handedRecords += outcome.inserted }
             self.progressBox.withLockedValue { $0.bytesDone += max(0, outcome.indexed - position) }
             position = max(position, outcome.indexed)
         }
-        return (records, position - start)
+        return (records, position - start, handedRecords)
     }
 
-    /// The lines of one chunk of a file, parsed (runs on the index's thread).
-    private static func parseChunk(_ file: AuditLogFiles.Opened, id: Int64, from offset: Int64) -> ParsedChunk {
+    /// The chunk of the records the writer handed, starting at `from`: their fields as the writer noted them, their
+    /// lines not parsed. `nil` when there are none, or when the file does not have a line break at the end of each
+    /// (something else wrote to the file; its lines are then parsed).
+    private static func handedChunk(
+        _ handed: ArraySlice<AuditPlacement.Record>, file: AuditLogFiles.Opened, from: Int64
+    ) -> ParsedChunk? {
+        guard let last = handed.last else { return nil }
+        let end = last.offset + Int64(last.length) + 1
+        let bytes = file.read(at: from, count: Int(end - from))
+        guard bytes.count == Int(end - from) else { return nil }
+        var chunk = ParsedChunk(end: end)
+        for record in handed {
+            let start = Int(record.offset - from)
+            guard bytes[start] == UInt8(ascii: "{"), bytes[start + record.length] == UInt8(ascii: "\n") else { return nil }
+            chunk.add(record.fields, offset: record.offset, length: record.length)
+        }
+        return chunk
+    }
+
+    /// The lines of one chunk of a file, parsed (runs on the index's thread); not beyond `limit` (where the records
+    /// the writer handed start again) when given.
+    private static func parseChunk(_ file: AuditLogFiles.Opened, id: Int64, from offset: Int64, upTo limit: Int64?) -> ParsedChunk {
         var size = Self.chunkBytes
+        let end = min(file.size, limit ?? file.size)
         while true {
-            let bytes = file.read(at: offset, count: Int(min(Int64(size), file.size - offset)))
+            let bytes = file.read(at: offset, count: Int(min(Int64(size), end - offset)))
             guard let lastNewline = bytes.lastIndex(of: UInt8(ascii: "\n")) else {
                 // A line longer than the chunk: read more, unless the file ends first (a line being written).
-                if offset + Int64(bytes.count) >= file.size { return ParsedChunk(end: offset) }
+                if offset + Int64(bytes.count) >= end { return ParsedChunk(end: offset) }
                 size *= 2
                 continue
             }

@@ -71,7 +71,7 @@ struct ExportTests {
         }
     }
 
-    static func association(_ index: Int) -> JSONLine {
+    static func association(_ index: Int) -> AuditRecord {
         var line = AuditLog.record(event: "dicom.association", time: WallClock.now())
         line.field("service", "DICOM")
         line.field("client", "127.0.0.1:40000")
@@ -99,7 +99,7 @@ struct ExportTests {
         let capture = LogCapture()
         let exporter = try AuditExporter(configuration: harness.configuration(port: port), group: harness.group, logger: capture.logger)
         let audit = AuditLog(configuration: AuditConfiguration(path: "\(harness.directory)/audit.jsonl", fsync: .interval), logger: capture.logger)
-        audit.addObserver { event, line in exporter.observe(event: event, line: line) }
+        audit.addObserver { record in exporter.observe(record) }
         try audit.start()
         try await Self.running(exporter) {
             let started = await eventually { repository.received.contains { $0.contains(#"csd-code="110120""#) } }

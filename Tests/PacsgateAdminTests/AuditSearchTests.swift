@@ -23,7 +23,7 @@ struct AuditSearchTests {
     /// A DICOM association record as the gateway writes one (the fields the search looks at).
     static func association(
         _ callingAE: String, client: String, outcome: String, minute: Int, server: String? = "A"
-    ) -> JSONLine {
+    ) -> AuditRecord {
         var line = AuditLog.record(event: "dicom.association", time: WallClock.Instant(millisecondsSinceEpoch: Self.base.millisecondsSinceEpoch + Int64(minute) * 60_000))
         line.field("service", "SVC")
         line.field("client", client)

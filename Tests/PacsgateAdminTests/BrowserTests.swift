@@ -85,8 +85,8 @@ struct BrowserTests {
     static let url = NIOLockedValueBox<String?>(nil)
 
     /// Audit records in the shape the protocol modules write them.
-    static func sampleActivity() -> [JSONLine] {
-        var records: [JSONLine] = []
+    static func sampleActivity() -> [AuditRecord] {
+        var records: [AuditRecord] = []
         let modalities = [
             ("CT_SCANNER1", "10.40.12.31"), ("US_ROOM3", "10.40.14.7"), ("MR_3T", "10.40.12.40"), ("WORKSTATION7", "10.40.30.77"),
             ("CR_ER2", "10.40.16.12"),

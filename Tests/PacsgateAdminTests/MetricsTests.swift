@@ -20,7 +20,7 @@ struct MetricsTests {
     }
 
     /// Audit records as the protocol modules write them (field names from their record types).
-    static func association(outcome: String, calling: String = "MODALITY1") -> JSONLine {
+    static func association(outcome: String, calling: String = "MODALITY1") -> AuditRecord {
         var line = AuditLog.record(event: "dicom.association")
         line.field("service", "SVC")
         line.field("client", "127.0.0.9:40000")
@@ -34,7 +34,7 @@ struct MetricsTests {
         return line
     }
 
-    static func hl7(type: String, ack: String) -> JSONLine {
+    static func hl7(type: String, ack: String) -> AuditRecord {
         var line = AuditLog.record(event: "hl7.message")
         line.field("service", "SVC")
         line.field("client", "127.0.0.9:40001")
@@ -44,7 +44,7 @@ struct MetricsTests {
         return line
     }
 
-    static func tls(sni: String?) -> JSONLine {
+    static func tls(sni: String?) -> AuditRecord {
         var line = AuditLog.record(event: "tls.connection")
         line.field("service", "SVC")
         line.field("sni", sni)

@@ -7,7 +7,7 @@ import Testing
 @Suite("Overview data and rendering")
 struct PageAndActivityTests {
     static func record(_ event: String, _ fields: [String: String?]) -> String {
-        var line = AuditLog.record(event: event)
+        var line = AuditLog.record(event: AuditEvent(event))
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line.field(key, value) }
         return line.text
     }

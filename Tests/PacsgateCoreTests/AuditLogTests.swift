@@ -34,7 +34,7 @@ import Testing
         )
     }
 
-    private func record(_ event: String, _ number: Int, padding: Int = 0) -> JSONLine {
+    private func record(_ event: AuditEvent, _ number: Int, padding: Int = 0) -> AuditRecord {
         var line = AuditLog.record(event: event, time: WallClock.Instant(millisecondsSinceEpoch: 1_764_100_862_345))
         line.field("n", number)
         if padding > 0 { line.field("pad", String(repeating: "x", count: padding)) }
@@ -54,7 +54,7 @@ import Testing
         #expect(actual == expected, sourceLocation: sourceLocation)
     }
 
-    private func lines(_ records: [JSONLine]) -> String {
+    private func lines(_ records: [AuditRecord]) -> String {
         records.map { $0.text + "\n" }.joined()
     }
 

@@ -167,7 +167,7 @@ struct AuditFailureTests {
         }
     }
 
-    static func record(_ number: Int) -> JSONLine {
+    static func record(_ number: Int) -> PacsgateCore.AuditRecord {
         var line = AuditLog.record(event: "rel.test")
         line.field("n", number)
         return line

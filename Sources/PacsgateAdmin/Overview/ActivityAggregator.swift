@@ -27,7 +27,10 @@ public final class ActivityAggregator: Sendable {
 
     /// Registers with `audit` so every record from now on is seen.
     public func attach(to audit: AuditLog) {
-        audit.addObserver { [weak self] event, line in self?.accept(event: event, line: line) }
+        audit.addObserver { [weak self] record in
+            guard Self.events.contains(record.event.name) else { return }
+            self?.accept(event: record.event.name, line: record.text)
+        }
     }
 
     /// Takes one audit record (cheap: queued for parsing).

@@ -202,7 +202,7 @@ public struct AdminRoutes: Sendable {
     private func auditRecords(_ request: Request) -> Response {
         let parameters = request.uri.queryParameters
         let limit = min(1000, max(1, parameters.get("limit").flatMap { Int($0) } ?? 100))
-        let event = parameters.get("event").flatMap { $0.isEmpty ? nil : $0 }
+        let event = parameters.get("event").flatMap { $0.isEmpty ? nil : AuditEvent($0) }
         let records = self.audit.recent(limit: limit, event: event)
         return JSONBody.raw("{\"records\":[" + records.joined(separator: ",") + "]}")
     }
@@ -300,7 +300,7 @@ public struct AdminRoutes: Sendable {
             ])
     }
 
-    private func record(event: String, user: String, client: String, result: String) async {
+    private func record(event: AuditEvent, user: String, client: String, result: String) async {
         var line = AuditLog.record(event: event)
         line.field("user", user)
         line.field("client", client)
@@ -452,7 +452,7 @@ public struct AdminRoutes: Sendable {
 
     /// Writes an admin change's record before the change is made; when it cannot be written the change is not made
     /// (503).
-    private func recordChange(_ line: JSONLine) async throws {
+    private func recordChange(_ line: AuditRecord) async throws {
         do {
             try await self.audit.writeOrWithdraw(line)
         } catch {

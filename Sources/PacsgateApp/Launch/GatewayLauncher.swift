@@ -83,7 +83,7 @@ enum GatewayLauncher {
         }
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
         if let exporter {
-            audit.addObserver { event, line in exporter.observe(event: event, line: line) }
+            audit.addObserver { record in exporter.observe(record) }
         }
         do {
             try audit.start()
@@ -127,7 +127,11 @@ enum GatewayLauncher {
         let auditIndex = configuration.audit.path.map {
             AuditIndex(location: .init(logPath: $0), logger: logger, lowPriority: true)
         }
-        if let auditIndex { services.append(AuditIndexService(index: auditIndex)) }
+        if let auditIndex {
+            // The writer hands the index each record's place and fields: it indexes them without parsing the lines.
+            audit.addPlacementObserver { auditIndex.take($0) }
+            services.append(AuditIndexService(index: auditIndex))
+        }
         // Listeners bound inside the service group, awaited before READY=1.
         var listenersBound: [@Sendable () async -> Void] = []
         if let (adminConfiguration, tls, generated) = admin {

@@ -41,20 +41,38 @@ public final class AuditLog: Sendable {
         public var description: String { "audit record not durably written: \(reason)" }
     }
 
-    private typealias Completion = @Sendable (Result<Void, any Error>) -> Void
+    fileprivate typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 
-    /// Receives every record the log accepts: its `event` and its JSON text (no newline). Called by the thread that
-    /// wrote the record (often an event loop), outside the log's lock: hand the record to a queue and return.
-    public typealias Observer = @Sendable (_ event: String, _ line: String) -> Void
+    /// Receives every record the log accepts, typed: its ``AuditRecord/event``, its ``AuditRecord/payload`` when it
+    /// has one, its JSON text on demand (``AuditRecord/text``). Called by the thread that wrote the record (often an
+    /// event loop), outside the log's lock: take what you need, hand it to a queue and return.
+    public typealias Observer = @Sendable (_ record: AuditRecord) -> Void
 
-    private struct Pending {
+    /// Receives, on the writer's thread, where each record went once it is in the file (the audit search index):
+    /// hand them to a queue and return.
+    public typealias PlacementObserver = @Sendable (_ placed: AuditPlacement) -> Void
+
+    /// A record in the queue.
+    fileprivate final class RecordBox: Sendable {
+        let record: AuditRecord
+
+        init(_ record: AuditRecord) {
+            self.record = record
+        }
+    }
+
+    fileprivate struct Pending {
         /// The line with its newline; empty for a barrier (``written(on:)``), which only waits for the records
         /// before it.
         var bytes: [UInt8]
         var completion: Completion?
-        /// Set for ``writeOrWithdraw(_:)``: the record's `event`, published (recent records, observers) only once it
-        /// is written; if the write fails it is withdrawn instead of buffered.
-        var withdrawable: String?
+        /// The record (`nil` for a barrier): its search fields go to the placement observers once it is written.
+        /// Boxed, so the queue and the writer's backlog move one reference per record, not the record's fields.
+        var box: RecordBox?
+        var record: AuditRecord? { self.box?.record }
+        /// Set for ``writeOrWithdraw(_:)``: the record is published (recent records, observers) only once it is
+        /// written; if the write fails it is withdrawn instead of buffered.
+        var withdrawable = false
 
         var isRecord: Bool { !self.bytes.isEmpty }
     }
@@ -70,10 +88,11 @@ public final class AuditLog: Sendable {
         /// burst) records are only queued, so a burst costs one wake-up instead of one per record.
         var writerIdle = false
         /// Kept as bytes (shared with the queue, not copied) and decoded only when the admin API asks.
-        var recent: [(event: String, line: [UInt8])] = []
+        var recent: [(event: AuditEvent, line: [UInt8])] = []
         var recentStart = 0
         var written = 0
         var observers: [Observer] = []
+        var placementObservers: [PlacementObserver] = []
         /// Records accepted and not yet written (barriers not counted).
         var pendingRecords = 0
         var accepting = true
@@ -133,14 +152,14 @@ public final class AuditLog: Sendable {
 
     /// Appends a record; the future succeeds once it is written (and synced per policy) and fails with
     /// ``NotWritten`` if the file cannot be written now (the record stays buffered).
-    public func write(_ record: consuming JSONLine, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+    public func write(_ record: consuming AuditRecord, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         self.enqueue(record) { promise.completeWith($0) }
         return promise.futureResult
     }
 
     /// Appends a record without waiting for it.
-    public func write(_ record: consuming JSONLine) {
+    public func write(_ record: consuming AuditRecord) {
         self.enqueue(record, completion: nil)
     }
 
@@ -178,7 +197,7 @@ public final class AuditLog: Sendable {
     }
 
     /// Appends a record and waits until it is written.
-    public func writeAndWait(_ record: JSONLine) async throws {
+    public func writeAndWait(_ record: AuditRecord) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             self.enqueue(record) { continuation.resume(with: $0) }
         }
@@ -188,18 +207,19 @@ public final class AuditLog: Sendable {
     /// it is written (and synced per policy); if the file cannot be written the record is withdrawn — never written
     /// later, never shown or exported — and ``NotWritten`` is thrown, so the caller does not go ahead. (Should the
     /// write succeed and only the sync fail, the record is in the file but not known to be on disk: that too throws.)
-    public func writeOrWithdraw(_ record: JSONLine) async throws {
+    public func writeOrWithdraw(_ record: AuditRecord) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             self.enqueue(record, withdrawable: true) { continuation.resume(with: $0) }
         }
     }
 
-    private func enqueue(_ record: consuming JSONLine, withdrawable: Bool = false, completion: Completion?) {
-        let event = Self.eventName(of: record)
-        let line = record.finishedLine()
+    private func enqueue(_ incoming: consuming AuditRecord, withdrawable: Bool = false, completion: Completion?) {
+        var record = consume incoming
+        // Closed in place: the queue, the recent ring and the record share these bytes.
+        let line = record.finish()
         let (accepted, wake, observers, stopped) = self.shared.withLockedValue { shared -> (Bool, Bool, [Observer], Int?) in
             guard !shared.stopping else { return (false, false, [], nil) }
-            shared.queue.append(Pending(bytes: line, completion: completion, withdrawable: withdrawable ? event : nil))
+            shared.queue.append(Pending(bytes: line, completion: completion, box: RecordBox(record), withdrawable: withdrawable))
             shared.pendingRecords += 1
             var stopped: Int?
             if shared.accepting, shared.pendingRecords >= self.configuration.bufferRecords {
@@ -209,7 +229,7 @@ public final class AuditLog: Sendable {
             }
             defer { shared.writerIdle = false }
             guard !withdrawable else { return (true, shared.writerIdle, [], stopped) }
-            self.remember(event: event, line: line, in: &shared)
+            self.remember(event: record.event, line: line, in: &shared)
             return (true, shared.writerIdle, shared.observers, stopped)
         }
         guard accepted else {
@@ -221,15 +241,12 @@ public final class AuditLog: Sendable {
                 "audit log: records are waiting to be written; not reading clients or accepting connections until the writer catches up",
                 metadata: ["audit.waiting": "\(stopped)", "audit.buffer_records": "\(self.configuration.bufferRecords)"])
         }
-        if !observers.isEmpty {
-            let text = String(decoding: line.dropLast(), as: UTF8.self)
-            for observer in observers { observer(event, text) }
-        }
+        for observer in observers { observer(record) }
         if wake { self.wakeWriter() }
     }
 
     /// Adds a record to the recent-records ring of the admin API.
-    private func remember(event: String, line: [UInt8], in shared: inout Shared) {
+    private func remember(event: AuditEvent, line: [UInt8], in shared: inout Shared) {
         let entry = (event: event, line: line)
         if shared.recent.count < self.recentCapacity {
             shared.recent.append(entry)
@@ -241,15 +258,14 @@ public final class AuditLog: Sendable {
 
     /// Shows and exports withdrawable records once they are in the file.
     private func publishWithdrawable(_ items: some Sequence<Pending>) {
-        let published = items.filter { $0.withdrawable != nil }
+        let published = items.compactMap { $0.withdrawable ? $0.record : nil }
         guard !published.isEmpty else { return }
         let observers = self.shared.withLockedValue { shared -> [Observer] in
-            for item in published { self.remember(event: item.withdrawable ?? "", line: item.bytes, in: &shared) }
+            for record in published { self.remember(event: record.event, line: record.line, in: &shared) }
             return shared.observers
         }
-        for item in published {
-            let text = String(decoding: item.bytes.dropLast(), as: UTF8.self)
-            for observer in observers { observer(item.withdrawable ?? "", text) }
+        for record in published {
+            for observer in observers { observer(record) }
         }
     }
 
@@ -258,9 +274,15 @@ public final class AuditLog: Sendable {
         self.wakeUp.unlock(withValue: true)
     }
 
-    /// Adds an observer of every record accepted from now on (the admin page's counters).
+    /// Adds an observer of every record accepted from now on (the admin page's counters, the ATNA export).
     public func addObserver(_ observer: @escaping Observer) {
         self.shared.withLockedValue { $0.observers.append(observer) }
+    }
+
+    /// Adds an observer of where the records written from now on are in the file (the audit search index, which
+    /// then indexes them without reading and parsing their lines again).
+    public func addPlacementObserver(_ observer: @escaping PlacementObserver) {
+        self.shared.withLockedValue { $0.placementObservers.append(observer) }
     }
 
     // MARK: backpressure
@@ -297,24 +319,18 @@ public final class AuditLog: Sendable {
         for resume in waiters { resume() }
     }
 
-    /// Whether new connections (and HL7 messages) must be refused now: `audit.on_failure: refuse` and the log is
-    /// failing or stalled.
-    public var refusing: Bool {
-        self.configuration.onFailure == .refuse && self.status != .ok
-    }
-
     // MARK: refused connections
 
     /// Whether the record of a refused connection from `client` is written in full (`true`), or only counted into
     /// that client's `connection.refused.aggregate` record for the current `refused_interval` (`false`: write
     /// nothing). Protocol modules ask before writing the record of a connection they refused.
-    public func admitRefusal(client: SocketAddress, service: String, event: String) -> Bool {
+    public func admitRefusal(client: SocketAddress, service: String, event: AuditEvent) -> Bool {
         let key = client.ipAddress ?? client.description
         let (admitted, due, earlier) = self.shared.withLockedValue { shared in
             let now = NIODeadline.now()
             let due = shared.refusals.takeDue(now: now)
             let before = shared.refusals.nextDeadline
-            let admitted = shared.refusals.admit(client: key, service: service, event: event, now: now, time: WallClock.now())
+            let admitted = shared.refusals.admit(client: key, service: service, event: event.name, now: now, time: WallClock.now())
             let earlier = shared.refusals.nextDeadline.map { next in before.map { next < $0 } ?? true } ?? false
             return (admitted, due, earlier && shared.writerIdle)
         }
@@ -332,7 +348,7 @@ public final class AuditLog: Sendable {
     }
 
     /// The most recent records (newest last), optionally only those of one `event`.
-    public func recent(limit: Int, event: String? = nil) -> [String] {
+    public func recent(limit: Int, event: AuditEvent? = nil) -> [String] {
         self.shared.withLockedValue { shared in
             let ordered = shared.recent[shared.recentStart...] + shared.recent[..<shared.recentStart]
             let matching = ordered.filter { event == nil || $0.event == event }.suffix(max(0, limit))
@@ -468,9 +484,14 @@ public final class AuditLog: Sendable {
         }
         var bytes: [UInt8] = []
         for item in backlog { bytes.append(contentsOf: item.bytes) }
-        self.shared.withLockedValue { $0.writeStartedAt = .now() }
+        let placementObservers = self.shared.withLockedValue { shared in
+            shared.writeStartedAt = .now()
+            return shared.placementObservers
+        }
         defer { self.shared.withLockedValue { $0.writeStartedAt = nil } }
         let (written, writeError) = writer.append(bytes)
+        let placement =
+            writeError == nil && !placementObservers.isEmpty ? writer.placement(of: backlog, ending: writer.size) : nil
         var failure = writeError
         if failure == nil {
             do {
@@ -499,6 +520,10 @@ public final class AuditLog: Sendable {
                 self.logger.notice("audit log writable again; buffered records written", metadata: ["audit.records": "\(count)"])
             }
             self.publishWithdrawable(backlog)
+            // Before the writers hear of it: a record acknowledged is one the search index has been handed.
+            if let placement, !placement.records.isEmpty {
+                for observer in placementObservers { observer(placement) }
+            }
             self.recordsWritten(count)
             for item in backlog { item.completion?(.success(())) }
             backlog.removeAll(keepingCapacity: true)
@@ -526,8 +551,8 @@ public final class AuditLog: Sendable {
         backlog.removeFirst(whole)
         self.shared.withLockedValue { $0.written += wholeRecords }
         // Withdrawable records not in the file are given up, not buffered: their callers did not go ahead.
-        let withdrawn = backlog.filter { $0.withdrawable != nil }
-        backlog.removeAll { $0.withdrawable != nil }
+        let withdrawn = backlog.filter(\.withdrawable)
+        backlog.removeAll(where: \.withdrawable)
         for item in withdrawn { item.completion?(.failure(NotWritten(reason: "withdrawn: \(failure)"))) }
         self.recordsWritten(wholeRecords + withdrawn.count)
         let reason = "\(failure)"
@@ -550,36 +575,9 @@ public final class AuditLog: Sendable {
         }
     }
 
-    private static let eventMarker: [UInt8] = Array("\"event\":\"".utf8)
-
-    private static func eventName(of record: JSONLine) -> String {
-        // Records start with {"time":"…","event":"…" — find the event value without parsing the whole line.
-        record.bytes.withUnsafeBufferPointer { bytes in
-            Self.eventMarker.withUnsafeBufferPointer { marker in
-                guard bytes.count > marker.count else { return "" }
-                var index = 0
-                while index + marker.count <= bytes.count {
-                    if bytes[index] == marker[0],
-                        UnsafeBufferPointer(rebasing: bytes[index..<(index + marker.count)]).elementsEqual(marker)
-                    {
-                        let start = index + marker.count
-                        var end = start
-                        while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
-                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-                    }
-                    index += 1
-                }
-                return ""
-            }
-        }
-    }
-
     /// A record that starts with the fields every audit line has: `time` and `event`.
-    public static func record(event: String, time: WallClock.Instant = WallClock.now(), capacity: Int = 256) -> JSONLine {
-        var line = JSONLine(capacity: capacity)
-        line.field("time", time)
-        line.field("event", event)
-        return line
+    public static func record(event: AuditEvent, time: WallClock.Instant = WallClock.now(), capacity: Int = 256) -> AuditRecord {
+        AuditRecord(event: event, time: time, capacity: capacity)
     }
 }
 
@@ -589,6 +587,9 @@ private struct FileWriter {
     var descriptor: Int32 = -1
     var size = 0
     var lastError: String?
+    /// Device and inode of the open file (placements name the file by them, as the search index knows files).
+    var device: Int64 = 0
+    var inode: Int64 = 0
 
     init(configuration: AuditConfiguration) {
         self.configuration = configuration
@@ -600,8 +601,29 @@ private struct FileWriter {
         guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
         self.descriptor = fd
         var info = stat()
-        if fstat(fd, &info) == 0 { self.size = Int(info.st_size) }
+        if fstat(fd, &info) == 0 {
+            self.size = Int(info.st_size)
+            self.device = Int64(info.st_dev)
+            self.inode = Int64(info.st_ino)
+        }
         self.cutTornTail()
+    }
+
+    /// Where the records of `items` are in the open file, `items` having just been appended whole and the file
+    /// now being `end` bytes long.
+    func placement(of items: [AuditLog.Pending], ending end: Int) -> AuditPlacement {
+        var offset = Int64(end)
+        for item in items { offset -= Int64(item.bytes.count) }
+        var placement = AuditPlacement(device: self.device, inode: self.inode, records: [])
+        placement.records.reserveCapacity(items.count)
+        for item in items {
+            if let record = item.record {
+                placement.records.append(
+                    AuditPlacement.Record(offset: offset, length: item.bytes.count - 1, fields: record.searchFields))
+            }
+            offset += Int64(item.bytes.count)
+        }
+        return placement
     }
 
     /// A crash or a full disk can leave a last line without its newline; cut it so every line is whole JSON.

@@ -91,9 +91,14 @@ public struct JSONLine: Sendable, Equatable {
 
     /// The `{label, address}` object of a real server, for writers that render it once and add it to many records.
     public static func object(_ server: ServerIdentity) -> JSONLine {
+        Self.object(label: server.label, address: server.endpoint.description)
+    }
+
+    /// The `{label, address}` object of a real server whose address is already described.
+    static func object(label: String, address: String) -> JSONLine {
         var object = JSONLine(capacity: 64)
-        object.field("label", server.label)
-        object.field("address", server.endpoint.description)
+        object.field("label", label)
+        object.field("address", address)
         return object
     }
 
@@ -110,6 +115,12 @@ public struct JSONLine: Sendable, Equatable {
         result.append(UInt8(ascii: "}"))
         result.append(UInt8(ascii: "\n"))
         return result
+    }
+
+    /// Closes the object and adds its newline in place (``AuditRecord``, which then shares the bytes with the log).
+    mutating func close() {
+        self.bytes.append(UInt8(ascii: "}"))
+        self.bytes.append(UInt8(ascii: "\n"))
     }
 
     /// The finished object followed by a newline.

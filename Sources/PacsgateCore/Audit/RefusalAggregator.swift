@@ -16,8 +16,8 @@ struct RefusalAggregator {
         var last: WallClock.Instant
 
         /// The `connection.refused.aggregate` record.
-        func record(interval: TimeAmount, writtenInFull: Int) -> JSONLine {
-            var line = AuditLog.record(event: "connection.refused.aggregate", time: self.last)
+        func record(interval: TimeAmount, writtenInFull: Int) -> AuditRecord {
+            var line = AuditLog.record(event: .connectionRefusedAggregate, time: self.last)
             line.field("client", self.client)
             line.field("refused", self.count)
             line.field("services", self.services)

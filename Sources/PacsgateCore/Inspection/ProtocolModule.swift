@@ -73,6 +73,9 @@ public struct ConnectionContext: Sendable {
     public var eventLoop: any EventLoop
     /// The audit log records are written to.
     public var audit: AuditLog
+    /// Whether new work must be refused because the audit log cannot record it (`audit.on_failure`): inspectors ask
+    /// this, not the log's status.
+    public var auditRefusal: AuditRefusalPolicy
     /// The service's logger (metadata `service` set).
     public var logger: Logger
     /// Wall-clock time the connection was accepted.
@@ -88,6 +91,7 @@ public struct ConnectionContext: Sendable {
         self.client = client
         self.eventLoop = eventLoop
         self.audit = audit
+        self.auditRefusal = AuditRefusalPolicy(audit)
         self.logger = logger
         self.acceptedAt = acceptedAt
         self.persistenceType = persistenceType

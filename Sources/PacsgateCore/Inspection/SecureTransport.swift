@@ -356,7 +356,7 @@ public enum SecureTransportSetting {
     }
 }
 
-extension JSONLine {
+extension AuditRecord {
     /// The TLS fields of an audit record on a terminating service: `tls` (`{"version":…,"cipher":…}`) and
     /// `client_certificate` (``PeerCertificate/jsonObject``, or `null` without one). Nothing on a plain service, so
     /// its records keep their keys.

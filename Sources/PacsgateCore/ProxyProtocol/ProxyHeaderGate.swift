@@ -80,8 +80,8 @@ extension ServiceRuntime {
         self.logger.warning(
             "connection refused: \(reason)",
             metadata: ["service": "\(self.label)", "conn.client": "\(source)", "bytes": "\(received)"])
-        if let client, !self.audit.admitRefusal(client: client, service: self.label, event: "proxy.refused") { return }
-        var record = AuditLog.record(event: "proxy.refused")
+        if let client, !self.audit.admitRefusal(client: client, service: self.label, event: .proxyRefused) { return }
+        var record = AuditLog.record(event: .proxyRefused)
         record.field("service", self.label)
         record.field("client", source)
         record.field("reason", reason)

@@ -31,7 +31,7 @@ public enum AssociationSide: String, Sendable, Hashable {
 
 /// One `dicom.association` audit record: everything known about an association when it ended.
 ///
-/// Built by ``AssociationStateMachine``; rendered by ``jsonLine``, keys in a fixed order. Every text taken from the
+/// Built by ``AssociationStateMachine``; rendered by ``auditRecord``, keys in a fixed order. Every text taken from the
 /// wire (AE titles, UIDs, names) goes through ``JSONLine``'s escaping, AE titles additionally through
 /// ``AETitle/auditText``, so a hostile title can neither forge a line nor hide a byte.
 public struct AssociationRecord: Sendable {
@@ -75,13 +75,13 @@ public struct AssociationRecord: Sendable {
     /// `client_certificate`.
     public var secureTransport: SecureTransportFacts?
 
-    /// The audit event name of the end record.
-    public static let event = "dicom.association"
-    /// The audit event name of the start record.
-    public static let startEvent = "dicom.association.start"
+    /// The audit event of the end record.
+    public static let event: AuditEvent = "dicom.association"
+    /// The audit event of the start record.
+    public static let startEvent: AuditEvent = "dicom.association.start"
 
-    /// The JSON object, fields in the documented order.
-    public var jsonLine: JSONLine {
+    /// The audit record, fields in the documented order; this value is its ``AuditRecord/payload``.
+    public var auditRecord: AuditRecord {
         // Sized for a typical record (600–900 bytes, more with many contexts) so it is built without growing.
         var line = AuditLog.record(event: Self.event, time: self.time, capacity: 1024)
         line.field("service", self.service)
@@ -118,6 +118,7 @@ public struct AssociationRecord: Sendable {
         line.field("pdata_pdus_down", self.dataTransfersDown)
         line.field("duration_ms", Int(self.duration.milliseconds))
         line.field("end", self.end)
+        line.payload = self
         return line
     }
 
@@ -129,7 +130,7 @@ public struct AssociationRecord: Sendable {
         server: ServerIdentity,
         request: AssociateRequest,
         secureTransport: SecureTransportFacts? = nil
-    ) -> JSONLine {
+    ) -> AuditRecord {
         var line = AuditLog.record(event: Self.startEvent, time: time, capacity: 512)
         line.field("service", service)
         line.field("client", client)
@@ -145,7 +146,7 @@ public struct AssociationRecord: Sendable {
     }
 
 
-    private func requestFields(into line: inout JSONLine) {
+    private func requestFields(into line: inout AuditRecord) {
         guard let request = self.request else {
             for key in ["calling_ae", "called_ae", "contexts", "implementation_class_uid", "implementation_version"] {
                 line.nullField(key)

@@ -209,7 +209,7 @@ struct AssociationStateMachine {
     // MARK: forwarding
 
     /// The server leg is up and has the request.
-    mutating func forwarding(to server: ServerIdentity) -> JSONLine? {
+    mutating func forwarding(to server: ServerIdentity) -> AuditRecord? {
         self.server = server
         guard let request else { return nil }
         return AssociationRecord.startLine(

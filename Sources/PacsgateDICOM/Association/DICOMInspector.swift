@@ -43,6 +43,7 @@ public final class DICOMInspector: ConnectionInspector {
     private var upstreamObserver: PDUStreamObserver
     private var downstreamObserver: PDUStreamObserver
     private let audit: AuditLog
+    private let auditRefusal: AuditRefusalPolicy
     private let client: SocketAddress
     private let eventLoop: any EventLoop
     private let logger: Logger
@@ -63,6 +64,7 @@ public final class DICOMInspector: ConnectionInspector {
         self.upstreamObserver = PDUStreamObserver(maxBufferedLength: settings.maxPDUPeek)
         self.downstreamObserver = PDUStreamObserver(maxBufferedLength: max(settings.maxPDUPeek, 1 << 20))
         self.audit = context.audit
+        self.auditRefusal = context.auditRefusal
         self.client = context.client
         self.eventLoop = context.eventLoop
         var logger = context.logger
@@ -78,8 +80,7 @@ public final class DICOMInspector: ConnectionInspector {
 
     public func inspect(_ buffered: ByteBuffer) -> InspectionVerdict {
         // Consulted once per peek step (not per relayed read); only `refuse` needs the log's health.
-        let refuseForAudit = self.audit.configuration.onFailure == .refuse && self.audit.status != .ok
-        let verdict = self.machine.peek(buffered, refuseForAudit: refuseForAudit)
+        let verdict = self.machine.peek(buffered, refuseForAudit: self.auditRefusal.refusesNow)
         switch verdict {
         case .needMore:
             break
@@ -157,10 +158,10 @@ public final class DICOMInspector: ConnectionInspector {
         guard let record = self.machine.finished(summary) else { return nil }
         if self.logger.logLevel <= .info { self.logEnd(record) }
         // A flood of refused associations is counted per client beyond `audit.refused_records` (AuditLog).
-        if summary.refused, !self.audit.admitRefusal(client: self.client, service: summary.service, event: "dicom.association") {
+        if summary.refused, !self.audit.admitRefusal(client: self.client, service: summary.service, event: AssociationRecord.event) {
             return nil
         }
-        return self.audit.write(record.jsonLine, on: self.eventLoop)
+        return self.audit.write(record.auditRecord, on: self.eventLoop)
     }
 
     /// The `association ended` line (info), built only when it is logged.

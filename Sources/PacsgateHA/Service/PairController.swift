@@ -158,7 +158,7 @@ public final class PairController: Sendable {
 
     // MARK: audit
 
-    func auditLink(_ event: String, peer: String?, remote: String?, reason: String?) {
+    func auditLink(_ event: AuditEvent, peer: String?, remote: String?, reason: String?) {
         var record = AuditLog.record(event: event)
         record.field("node", self.configuration.node)
         record.field("role", self.configuration.role.rawValue)

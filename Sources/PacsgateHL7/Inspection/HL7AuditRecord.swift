@@ -27,13 +27,13 @@ enum HL7AuditRecord {
         }
     }
 
-    static let messageEvent = "hl7.message"
-    static let rejectedEvent = "hl7.rejected"
-    static let lateAcknowledgmentEvent = "hl7.late_ack"
+    static let messageEvent: AuditEvent = "hl7.message"
+    static let rejectedEvent: AuditEvent = "hl7.rejected"
+    static let lateAcknowledgmentEvent: AuditEvent = "hl7.late_ack"
 
     /// `hl7.message`: one per forwarded message, written when its ACK arrives or it is closed out without one.
     /// `time` is when the gateway received the message.
-    static func message(_ outcome: HL7MessageOutcome, connection: Connection) -> JSONLine {
+    static func message(_ outcome: HL7MessageOutcome, connection: Connection) -> AuditRecord {
         let message = outcome.message
         // Sized for a typical record (about 360 bytes, longer MSH values) so it is built without growing.
         var line = AuditLog.record(event: Self.messageEvent, time: message.receivedAt, capacity: 640)
@@ -53,7 +53,7 @@ enum HL7AuditRecord {
     }
 
     /// `hl7.rejected`: one per piece of client input the gateway refused to forward.
-    static func rejected(_ input: HL7RejectedInput, connection: Connection) -> JSONLine {
+    static func rejected(_ input: HL7RejectedInput, connection: Connection) -> AuditRecord {
         var line = AuditLog.record(event: Self.rejectedEvent, time: input.time)
         Self.connectionFields(connection, into: &line)
         line.field("reason", input.reason.rawValue)
@@ -82,7 +82,7 @@ enum HL7AuditRecord {
         latency: TimeAmount,
         time: WallClock.Instant,
         connection: Connection
-    ) -> JSONLine {
+    ) -> AuditRecord {
         var line = AuditLog.record(event: Self.lateAcknowledgmentEvent, time: time)
         Self.connectionFields(connection, into: &line)
         Self.summaryFields(message.summary, into: &line)
@@ -92,18 +92,18 @@ enum HL7AuditRecord {
         return line
     }
 
-    private static func connectionFields(_ connection: Connection, into line: inout JSONLine) {
+    private static func connectionFields(_ connection: Connection, into line: inout AuditRecord) {
         line.field("service", connection.service)
         line.field("client", connection.client)
-        if let server = connection.renderedServer {
-            line.field("server", server)
+        if let server = connection.server, let rendered = connection.renderedServer {
+            line.field("server", server: server, rendered: rendered)
         } else {
             line.nullField("server")
         }
         line.secureTransportFields(connection.secureTransport)
     }
 
-    private static func summaryFields(_ summary: HL7MessageSummary, into line: inout JSONLine) {
+    private static func summaryFields(_ summary: HL7MessageSummary, into line: inout AuditRecord) {
         line.field("sending_app", summary.sendingApplication)
         line.field("sending_facility", summary.sendingFacility)
         line.field("receiving_app", summary.receivingApplication)

@@ -90,7 +90,7 @@ final class HL7Inspector: ConnectionInspector {
     /// Whether the records of this refused connection are written in full, or counted per client beyond
     /// `audit.refused_records` (AuditLog).
     private func admitRefusal() -> Bool {
-        self.context.audit.admitRefusal(client: self.context.client, service: self.context.service, event: "hl7.rejected")
+        self.context.audit.admitRefusal(client: self.context.client, service: self.context.service, event: HL7AuditRecord.rejectedEvent)
     }
 
     // MARK: - Forwarding
@@ -111,7 +111,7 @@ final class HL7Inspector: ConnectionInspector {
         var chunk = data
         let now = NIODeadline.now()
         let time = self.clock()
-        let refuseForAudit = self.context.audit.refusing
+        let refuseForAudit = self.context.auditRefusal.refusesNow
         while let action = self.machine.nextUpstreamAction(from: &chunk, now: now, time: time, refuseForAudit: refuseForAudit) {
             switch action {
             case .forward(let frame, let message):
@@ -278,7 +278,7 @@ final class HL7Inspector: ConnectionInspector {
         }
     }
 
-    private func audit(_ line: JSONLine) {
+    private func audit(_ line: AuditRecord) {
         self.context.audit.write(line)
         self.wroteAuditRecords = true
     }

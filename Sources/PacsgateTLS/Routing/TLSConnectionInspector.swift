@@ -82,7 +82,7 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
     private func forward(servers: Set<String>?, note: String) -> InspectionVerdict {
         // `audit.on_failure: refuse`: nothing is forwarded while the audit log cannot be written; the client gets the
         // same answer as when no server can take it, before any byte reaches a server.
-        if self.context.audit.refusing {
+        if self.context.auditRefusal.refusesNow {
             return .reject(self.rejection(self.machine.unavailable(.auditLogFailing)))
         }
         self.context.logger.debug(
@@ -220,7 +220,7 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
     func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? {
         let facts = self.machine.facts
         let outcome = self.machine.outcome
-        var line = AuditLog.record(event: "tls.connection", capacity: 512)
+        var line = AuditLog.record(event: .tlsConnection, capacity: 512)
         line.field("service", summary.service)
         line.field("client", summary.client)
         line.field("server", summary.server)
@@ -243,7 +243,7 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
         line.field("reason", reason)
         // A flood of refused connections is counted per client beyond `audit.refused_records` (AuditLog).
         if summary.refused,
-            !self.context.audit.admitRefusal(client: self.context.client, service: summary.service, event: "tls.connection")
+            !self.context.audit.admitRefusal(client: self.context.client, service: summary.service, event: .tlsConnection)
         {
             return nil
         }
@@ -253,3 +253,8 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
 
 @available(*, unavailable)
 extension TLSConnectionInspector: Sendable {}
+
+extension AuditEvent {
+    /// One TLS connection (passthrough or terminated), or a terminated DICOM or HL7 connection whose TLS failed.
+    static let tlsConnection: AuditEvent = "tls.connection"
+}

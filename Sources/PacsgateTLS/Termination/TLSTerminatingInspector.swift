@@ -163,7 +163,7 @@ final class TLSTerminatingInspector: ConnectionInspector, TLSClientSessionDelega
         let inner = self.inner.finished(summary)
         guard let (outcome, reason) = self.machine.failureRecord else { return inner }
         self.logFailure()
-        var line = AuditLog.record(event: "tls.connection", time: self.context.acceptedAt, capacity: 768)
+        var line = AuditLog.record(event: .tlsConnection, time: self.context.acceptedAt, capacity: 768)
         line.field("service", summary.service)
         line.field("client", summary.client)
         line.field("server", summary.server)

@@ -76,6 +76,8 @@ struct AdminHarness {
             backupDirectory: directory.appendingPathComponent("backups").path)
         let metrics = AdminMetrics()
         let auditIndex = searchIndex ? AuditIndex(location: .init(logPath: auditPath), logger: logger) : nil
+        // As the gateway wires it: the writer hands the index each record's place and fields.
+        if let auditIndex { audit.addPlacementObserver { auditIndex.take($0) } }
         let server = try AdminServer(
             configuration: admin, gateway: gateway, manager: manager, metrics: metrics, tls: nil, logger: logger,
             history: TrafficHistory(interval: .milliseconds(200)), features: AdminFeatures(auditIndex: auditIndex, logs: logs))
@@ -98,7 +100,7 @@ struct AdminHarness {
 
     /// The audit records of `event` written so far, as JSON objects.
     func auditRecords(_ event: String) -> [[String: Any]] {
-        self.audit.recent(limit: 1000, event: event).compactMap {
+        self.audit.recent(limit: 1000, event: AuditEvent(event)).compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
         }
     }

@@ -39,12 +39,12 @@ struct DICOMTestGateway {
     }
 
     /// Every record in the audit file (each line parsed as JSON), optionally only those of `event`.
-    func records(_ event: String? = nil) throws -> [AuditRecord] {
+    func records(_ event: PacsgateCore.AuditEvent? = nil) throws -> [AuditRecord] {
         guard let text = try? String(contentsOfFile: self.auditPath, encoding: .utf8) else { return [] }
         return try text.split(separator: "\n").map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
             return AuditRecord(fields: try #require(object as? [String: Any], "audit line is not an object: \(line)"))
-        }.filter { event == nil || $0.string("event") == event }
+        }.filter { event == nil || $0.string("event") == event?.name }
     }
 
     /// Waits until the audit file holds `count` end records, and returns them.
