@@ -476,7 +476,7 @@ extension ServerChange {
     }
 
     /// Writes the value into an `admin.change` record: a state by name, a weight as a number.
-    fileprivate func field(_ key: String, in line: inout JSONLine) {
+    fileprivate func field(_ key: String, in line: inout AuditRecord) {
         switch self {
         case .state(let state): line.field(key, state.rawValue)
         case .weight(let weight): line.field(key, weight)
