@@ -29,7 +29,8 @@ public struct AuditEventMapper: Sendable {
 
     /// The events that have a message; the rest are not looked at.
     public static let mappedEvents: Set<AuditEvent> = [
-        "dicom.association", "hl7.rejected", "tls.connection", "admin.login", "admin.logout", "admin.change",
+        "dicom.association", "hl7.rejected", "tls.connection", "proxy.refused", "admin.login", "admin.logout",
+        "admin.change",
     ]
 
     /// The message for one record (`event` and its JSON text).
@@ -41,6 +42,8 @@ public struct AuditEventMapper: Sendable {
             GatewayAuditRecord.decode(GatewayAuditRecord.HL7Rejected.self, from: line).flatMap(self.hl7Rejected)
         case "tls.connection":
             GatewayAuditRecord.decode(GatewayAuditRecord.TLSConnection.self, from: line).flatMap(self.tlsConnection)
+        case "proxy.refused":
+            GatewayAuditRecord.decode(GatewayAuditRecord.ProxyRefused.self, from: line).flatMap(self.proxyRefused)
         case "admin.login", "admin.logout":
             GatewayAuditRecord.decode(GatewayAuditRecord.AdminSession.self, from: line).flatMap {
                 self.adminSession($0, login: event == "admin.login")
@@ -134,6 +137,25 @@ public struct AuditEventMapper: Sendable {
             ],
             source: self.source,
             objects: [Self.alertSubject(node: clientHost, description: "\(record.reason): \(record.detail)")])
+    }
+
+    /// A refused PROXY header: the header was not believed, so the requestor is the connection's own peer (the
+    /// upstream proxy, or whoever sent a header it had no right to send).
+    private func proxyRefused(_ record: GatewayAuditRecord.ProxyRefused) -> AuditMessage? {
+        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+        let peerHost = Self.host(of: record.client)
+        return AuditMessage(
+            event: EventIdentification(
+                id: AuditCode.securityAlert, types: [AuditCode.protocolError], time: time, outcome: .minorFailure,
+                outcomeDescription: "\(record.service): PROXY header refused"),
+            participants: [
+                ActiveParticipant(
+                    userID: peerHost, isRequestor: true, roles: [AuditCode.sourceRole],
+                    networkAccessPoint: Self.accessPoint(peerHost)),
+                self.gateway,
+            ],
+            source: self.source,
+            objects: [Self.alertSubject(node: peerHost, description: record.reason)])
     }
 
     private func tlsConnection(_ record: GatewayAuditRecord.TLSConnection) -> AuditMessage? {

@@ -61,6 +61,15 @@ enum GatewayAuditRecord {
     }
 
     /// `hl7.rejected`: client input the gateway refused to forward.
+    /// `proxy.refused`: a connection refused by a service's `accept_proxy` gate (a missing, malformed, truncated or
+    /// too slow PROXY header from an upstream, or a header from a source outside `accept_proxy`).
+    struct ProxyRefused: Decodable {
+        var time: String
+        var service: String
+        var client: String
+        var reason: String
+    }
+
     struct HL7Rejected: Decodable {
         var time: String
         var service: String

@@ -17,6 +17,7 @@ enum SampleRecords {
     static let secureAssociation = #"{"time":"2026-11-25T22:13:55.412Z","event":"dicom.association","service":"DICOM-TLS","client":"127.0.0.1:43868","server":{"label":"DICOM1","address":"127.0.0.1:31084"},"tls":{"version":"TLS1.3","cipher":"TLS_AES_256_GCM_SHA384"},"client_certificate":\#(certificate),"calling_ae":"CT_SCANNER1","called_ae":"MACH7","contexts":[],"outcome":"released","reject":null,"bytes_up":301,"bytes_down":290,"duration_ms":87,"end":"closed by both sides"}"#
     static let secureHL7NAK = #"{"time":"2026-11-25T22:22:00.000Z","event":"hl7.rejected","service":"HL7-TLS","client":"10.1.2.3:40000","server":null,"tls":{"version":"TLS1.3","cipher":null},"client_certificate":\#(certificate),"reason":"sender_not_allowed","detail":"sending application RIS facility HOSP not on sender_allow","offset":0,"bytes":120,"action":"nak","nak_code":"AR","sending_app":"RIS","sending_facility":"HOSP","message_type":"ORM^O01","control_id":"MSG0001"}"#
     static let refusedCertificate = #"{"time":"2026-11-25T22:20:44.053Z","event":"tls.connection","service":"DICOM-TLS","client":"10.1.2.3:53264","server":null,"mode":"terminate","protocol":"dicom","client_certificate":\#(certificate),"bytes_up":0,"bytes_down":0,"duration_ms":3,"outcome":"handshake_failed","refusal":"client_handshake_failed","reason":"certificate expired on 2020-01-02"}"#
+    static let proxyRefused = #"{"time":"2026-11-25T22:22:30.000Z","event":"proxy.refused","service":"DICOM","client":"10.9.8.7:50212","reason":"a PROXY header from 10.9.8.7, which is not in accept_proxy","bytes_received":108,"outcome":"refused"}"#
     static let loginFailed = #"{"time":"2026-11-25T22:23:00.000Z","event":"admin.login","user":"(unknown user)","client":"10.1.2.3","result":"failed"}"#
     static let loginOK = #"{"time":"2026-11-25T22:23:01.000Z","event":"admin.login","user":"alice","client":"10.1.2.3","result":"ok"}"#
     static let logout = #"{"time":"2026-11-25T22:24:01.000Z","event":"admin.logout","user":"alice","client":"10.1.2.3","result":"ok"}"#
@@ -28,6 +29,7 @@ enum SampleRecords {
         ("hl7.rejected", hl7NAK), ("tls.connection", tlsFailed), ("admin.login", loginFailed), ("admin.login", loginOK),
         ("admin.logout", logout), ("admin.change", serverState), ("admin.change", reloadRefused),
         ("dicom.association", secureAssociation), ("hl7.rejected", secureHL7NAK), ("tls.connection", refusedCertificate),
+        ("proxy.refused", proxyRefused),
     ]
 }
 
@@ -95,6 +97,18 @@ struct AuditMessageTests {
         #expect(xml.contains(#"<EventOutcomeDescription>HL7: bad_msh, nak AE</EventOutcomeDescription>"#))
         #expect(xml.contains(#"<ActiveParticipant UserID="RIS" UserName="HOSP" UserIsRequestor="true" NetworkAccessPointID="10.1.2.3" NetworkAccessPointTypeCode="2">"#))
         #expect(!xml.contains("MSG0001"), "the control ID is not an audit field")
+    }
+
+    @Test("a refused PROXY header: Security Alert, Protocol Error, the connection's own peer as requestor, the reason as the alert's detail")
+    func proxyRefused() throws {
+        let xml = try self.xml("proxy.refused", SampleRecords.proxyRefused)
+        #expect(xml.contains(#"<EventID csd-code="110113""#))
+        #expect(xml.contains(#"<EventTypeCode csd-code="PROTOCOL-ERROR" codeSystemName="99PACSGATE" originalText="Protocol Error"/>"#))
+        #expect(xml.contains(#"EventOutcomeIndicator="4""#), "\(xml)")
+        #expect(xml.contains("<EventOutcomeDescription>DICOM: PROXY header refused</EventOutcomeDescription>"))
+        #expect(xml.contains(#"<ActiveParticipant UserID="10.9.8.7" UserIsRequestor="true" NetworkAccessPointID="10.9.8.7" NetworkAccessPointTypeCode="2">"#), "\(xml)")
+        let detail = Base64.encode(Array("a PROXY header from 10.9.8.7, which is not in accept_proxy".utf8))
+        #expect(xml.contains(#"<ParticipantObjectDetail type="Alert Description" value="\#(detail)"/>"#), "\(xml)")
     }
 
     @Test("a client certificate in the record names the requesting participant (DICOM, HL7, a refused handshake)")
