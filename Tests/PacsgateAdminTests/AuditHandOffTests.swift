@@ -51,7 +51,7 @@ struct AuditHandOffTests {
         var message = AuditLog.record(event: "hl7.message", time: Self.time(3))
         message.field("service", "HL7")
         message.field("client", "10.40.2.15:40112")
-        message.field("server", server: server, rendered: JSONLine.object(server))
+        message.field("server", AuditServer(server))
         message.field("sending_app", "RIS")
         message.field("sending_facility", "GENERAL")
         message.field("message_type", "ORM^O01")

@@ -96,21 +96,15 @@ public struct AuditRecord: Sendable {
             self.json.nullField(key)
             return
         }
-        let address = server.endpoint.description
-        self.json.field(key, JSONLine.object(label: server.label, address: address))
-        if key == "server" {
-            self.searchFields.server = server.label
-            self.searchFields.serverAddress = address
-        }
+        self.field(key, AuditServer(server))
     }
 
-    /// The real server a connection went to, already rendered with ``JSONLine/object(_:)`` (writers that render it
-    /// once and add it to many records).
-    public mutating func field(_ key: String, server: ServerIdentity, rendered: JSONLine) {
-        self.json.field(key, rendered)
+    /// The real server a connection went to, described once by a writer that adds it to many records.
+    public mutating func field(_ key: String, _ server: AuditServer) {
+        self.json.field(key, server.object)
         if key == "server" {
             self.searchFields.server = server.label
-            self.searchFields.serverAddress = server.endpoint.description
+            self.searchFields.serverAddress = server.address
         }
     }
 
@@ -139,6 +133,21 @@ public struct AuditRecord: Sendable {
             self.finished = true
         }
         return self.json.bytes
+    }
+}
+
+/// A real server as audit records write it (`{"label":…,"address":…}`), its address described once: a writer that
+/// adds it to many records (HL7, one per message) keeps one instead of describing the endpoint for every record.
+public struct AuditServer: Sendable, Equatable {
+    public let label: String
+    /// The endpoint as text (`ip:port`).
+    public let address: String
+    let object: JSONLine
+
+    public init(_ server: ServerIdentity) {
+        self.label = server.label
+        self.address = server.endpoint.description
+        self.object = JSONLine.object(label: self.label, address: self.address)
     }
 }
 

@@ -12,10 +12,10 @@ enum HL7AuditRecord {
         var client: String
         /// The Mach7 node, once forwarding started.
         var server: ServerIdentity? {
-            didSet { self.renderedServer = self.server.map(JSONLine.object) }
+            didSet { self.renderedServer = self.server.map(AuditServer.init) }
         }
-        /// `server` as its JSON object: rendered once per connection, not once per message.
-        private(set) var renderedServer: JSONLine?
+        /// `server` as the records write it: described once per connection, not once per message.
+        private(set) var renderedServer: AuditServer?
         /// The client's TLS session on a terminating service: `tls` and `client_certificate` of every record.
         var secureTransport: SecureTransportFacts?
 
@@ -23,7 +23,7 @@ enum HL7AuditRecord {
             self.service = service
             self.client = client
             self.server = server
-            self.renderedServer = server.map(JSONLine.object)
+            self.renderedServer = server.map(AuditServer.init)
         }
     }
 
@@ -95,8 +95,8 @@ enum HL7AuditRecord {
     private static func connectionFields(_ connection: Connection, into line: inout AuditRecord) {
         line.field("service", connection.service)
         line.field("client", connection.client)
-        if let server = connection.server, let rendered = connection.renderedServer {
-            line.field("server", server: server, rendered: rendered)
+        if let rendered = connection.renderedServer {
+            line.field("server", rendered)
         } else {
             line.nullField("server")
         }
