@@ -334,6 +334,31 @@ struct MLLPFrameScannerTests {
 
     // MARK: - Defects inside frames
 
+    /// The scanner looks for SB and EB eight bytes at a time: every position in and around a word, after payload
+    /// bytes next to the framing bytes' values (and with their high bit set), must still be found exactly.
+    @Test("SB and EB are found at every offset, after any payload byte", arguments: [0x00, 0x0A, 0x0C, 0x1B, 0x1D, 0x41, 0x7F, 0x8B, 0x9C, 0xFF] as [UInt8])
+    func framingBytesAtEveryOffset(filler: UInt8) {
+        for length in 0..<40 {
+            let payload = ByteBuffer(bytes: Array(repeating: filler, count: length))
+            var frame = ByteBuffer(bytes: [0x0B])
+            frame.writeImmutableBuffer(payload)
+            frame.writeBytes([0x1C, 0x0D])
+            var scanner = MLLPFrameScanner()
+            #expect(scanner.scanned(from: frame, pieceSize: Int.max) == [.frame(frame, at: 0)], "length \(length)")
+
+            var interrupted = ByteBuffer(bytes: [0x0B])
+            interrupted.writeImmutableBuffer(payload)
+            let next = ByteBuffer.framed("MSH|next")
+            interrupted.writeImmutableBuffer(next)
+            scanner = MLLPFrameScanner()
+            #expect(
+                scanner.scanned(from: interrupted, pieceSize: Int.max) == [
+                    .defect(.startBlockInsideFrame(offset: 1 + length, frameOffset: 0, partialPayload: payload)),
+                    .frame(next, at: 1 + length),
+                ], "length \(length)")
+        }
+    }
+
     @Test("SB inside a frame: the partial frame is dropped and the SB starts the next one", arguments: pieceSizes)
     func startBlockInsideFrame(pieceSize: Int) {
         let next = ByteBuffer.framed("MSH|second")

@@ -330,9 +330,25 @@ public struct MLLPFrameScanner: Sendable {
 
 extension ByteBuffer {
     /// Index (relative to the reader index, from `start`) of the first SB or EB, if any.
+    ///
+    /// Eight bytes at a time first: a message's payload is hundreds of bytes with no framing byte, and a byte at a
+    /// time cost about nine instructions per byte (callgrind, `bench/profile/instructions.sh`). A word holds SB or
+    /// EB exactly when the word XOR that byte repeated has a zero byte, which `(x - 0x01…) & ~x & 0x80…` tells
+    /// without false positives; the word that has one is then read a byte at a time for the exact index.
     fileprivate func firstFramingByte(from start: Int) -> Int? {
         self.withUnsafeReadableBytes { bytes in
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highBits: UInt64 = 0x8080_8080_8080_8080
+            let startBlocks = ones &* UInt64(MLLPFrameScanner.startBlock)
+            let endBlocks = ones &* UInt64(MLLPFrameScanner.endBlock)
             var index = start
+            while index + 8 <= bytes.count {
+                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                let startBits = word ^ startBlocks
+                let endBits = word ^ endBlocks
+                if ((startBits &- ones) & ~startBits | (endBits &- ones) & ~endBits) & highBits != 0 { break }
+                index += 8
+            }
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == MLLPFrameScanner.startBlock || byte == MLLPFrameScanner.endBlock { return index }
