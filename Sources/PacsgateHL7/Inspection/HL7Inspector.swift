@@ -20,7 +20,15 @@ final class HL7Inspector: ConnectionInspector {
     private let clock: @Sendable () -> WallClock.Instant
     private var machine: HL7StreamStateMachine
     private var connection: HL7AuditRecord.Connection
-    private var logger: Logger
+    /// The connection's logger, with its client and (once forwarding) server. Made when a line is written, not per
+    /// connection: setting the two metadata values and letting them go cost about 7k instructions per connection,
+    /// most of which write no line at the default level (`bench/profile/instructions.sh`).
+    private var logger: Logger {
+        var logger = self.context.logger
+        logger[metadataKey: "conn.client"] = "\(self.connection.client)"
+        if let server = self.connection.server { logger[metadataKey: "conn.server"] = "\(server)" }
+        return logger
+    }
     private var wroteAuditRecords = false
     private var acknowledgmentTimer: Scheduled<Void>?
     /// NAKs waiting for the server to finish the frame it is in the middle of sending to the client.
@@ -44,9 +52,6 @@ final class HL7Inspector: ConnectionInspector {
             client: context.client.logDescription,
             server: nil
         )
-        var logger = context.logger
-        logger[metadataKey: "conn.client"] = "\(self.connection.client)"
-        self.logger = logger
     }
 
     // MARK: - Peek
@@ -97,7 +102,6 @@ final class HL7Inspector: ConnectionInspector {
 
     func forwarding(to server: ServerIdentity) {
         self.connection.server = server
-        self.logger[metadataKey: "conn.server"] = "\(server)"
     }
 
     var upstreamHandling: StreamHandling { .filter }
@@ -116,6 +120,7 @@ final class HL7Inspector: ConnectionInspector {
             switch action {
             case .forward(let frame, let message):
                 sink.forward(frame)
+                guard self.logs(.debug) else { break }
                 self.logger.debug(
                     "hl7 message forwarded",
                     metadata: [
@@ -198,7 +203,7 @@ final class HL7Inspector: ConnectionInspector {
             }
         }
         let statistics = self.machine.statistics
-        if statistics != HL7StreamStateMachine.Statistics() {
+        if statistics != HL7StreamStateMachine.Statistics(), self.logs(.info) {
             self.logger.info(
                 "hl7 connection summary",
                 metadata: [
@@ -253,11 +258,17 @@ final class HL7Inspector: ConnectionInspector {
         )
     }
 
+    /// Whether a line at `level` would be written (so ``logger`` is made only then).
+    private func logs(_ level: Logger.Level) -> Bool {
+        self.context.logger.logLevel <= level
+    }
+
     private func complete(_ outcome: HL7MessageOutcome) {
         self.audit(HL7AuditRecord.message(outcome, connection: self.connection))
         let summary = outcome.message.summary
         switch outcome.acknowledgment {
         case .received(let code, let latency):
+            guard self.logs(.debug) else { break }
             self.logger.debug(
                 "hl7 message acknowledged",
                 metadata: [
