@@ -17,8 +17,17 @@ public enum MSAParser {
         } catch {
             throw .header(error)
         }
-        let bytes = payload.readableBytesView
-        let base = bytes.startIndex
+        // Read through the buffer's pointer, as MSHParser does (ByteBufferView checks and reads every byte apart).
+        return try payload.withUnsafeReadableBytes { (bytes) throws(MSAParseError) -> HL7Acknowledgment in
+            try Self.parse(bytes, header: header)
+        }
+    }
+
+    /// The segments after MSH: `bytes` are the payload's readable bytes, `header` its parsed MSH.
+    private static func parse(
+        _ bytes: UnsafeRawBufferPointer, header: HL7MessageHeader
+    ) throws(MSAParseError) -> HL7Acknowledgment {
+        let base = 0
         let count = bytes.count
         let fieldSeparator = header.delimiters.field
 
