@@ -509,6 +509,8 @@ import Testing
             (.terminated(.clientFailed("x")), "client failed: x"),
             (.rejected("calling AE title not allowed"), "calling AE title not allowed"),
             (.unavailable(.noServer), "refused: \(UnavailableReason.noServer)"),
+            (.notWatched("Too many open files"), "cannot watch the client socket: Too many open files"),
+            (.proxyHeaderRefused("not a PROXY header"), "refused: not a PROXY header"),
             (
                 .lastBytesUnread(after: .closedByBothSides),
                 "closed by both sides; last bytes not read within the idle timeout"

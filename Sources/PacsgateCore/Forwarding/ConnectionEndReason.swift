@@ -22,6 +22,10 @@ package enum ConnectionEndReason: Equatable, CustomStringConvertible {
     case unavailable(UnavailableReason)
     /// The protocol's handlers could not be added to the client channel.
     case setupFailed(String)
+    /// The native engine could not register the client's socket with its reactor.
+    case notWatched(String)
+    /// The client's PROXY header was refused (`accept_proxy`), in the parser's words.
+    case proxyHeaderRefused(String)
     /// Ending, a peer did not read the last bytes within the idle timeout: the connection was cut.
     indirect case lastBytesUnread(after: ConnectionEndReason)
 
@@ -36,6 +40,8 @@ package enum ConnectionEndReason: Equatable, CustomStringConvertible {
         case .rejected(let reason): return reason
         case .unavailable(let reason): return "refused: \(reason)"
         case .setupFailed(let error): return "cannot set up the protocol handlers: \(error)"
+        case .notWatched(let error): return "cannot watch the client socket: \(error)"
+        case .proxyHeaderRefused(let reason): return "refused: \(reason)"
         case .lastBytesUnread(let reason): return "\(reason); last bytes not read within the idle timeout"
         }
     }

@@ -69,7 +69,7 @@ final class NativeConnection {
     private var bytesUp = 0
     private var bytesDown = 0
     private var unreported = (up: 0, down: 0)
-    private var endReason = "closed"
+    private var endReason = ConnectionEndReason.closed
     private var refused = false
     /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``: the client is not read until it calls back.
     private var waitingForAudit = false
@@ -151,7 +151,7 @@ final class NativeConnection {
     private func registerClient() -> Bool {
         guard let error = self.register(.client) else { return true }
         self.refused = true
-        self.endReason = "cannot watch the client socket: \(error)"
+        self.endReason = .notWatched("\(error)")
         self.machine.answering()
         self.closeLeg(.client)
         return false
@@ -233,7 +233,7 @@ final class NativeConnection {
         self.proxyBytes = nil
         self.service?.proxyHeaderRefused(client: self.peer?.socketAddress, reason: reason, received: received)
         self.refused = true
-        self.endReason = "refused: \(reason)"
+        self.endReason = .proxyHeaderRefused(reason)
         self.machine.answering()
         self.closeLeg(.client)
     }
@@ -840,13 +840,13 @@ final class NativeConnection {
             self.peekFailed(.clientClosed)
         case .shutdownOtherOutput:
             if self.inspector?.halfClosed(by: .client) == .terminate {
-                self.endReason = "client closed its side"
+                self.endReason = .halfClosed(by: .client)
                 self.abort(failedSide: .client)
             } else {
                 self.finishOutput(.server, close: false)
             }
         case .closeBoth:
-            self.endReason = "closed by both sides"
+            self.endReason = .closedByBothSides
             self.closeBothAfterFlush()
         case .closeClient:
             self.finishOutput(.client, close: true)
@@ -859,13 +859,13 @@ final class NativeConnection {
         switch self.machine.serverInputClosed() {
         case .shutdownOtherOutput:
             if self.inspector?.halfClosed(by: .server) == .terminate {
-                self.endReason = "server closed its side"
+                self.endReason = .halfClosed(by: .server)
                 self.abort(failedSide: .server)
             } else {
                 self.finishOutput(.client, close: false)
             }
         case .closeBoth:
-            self.endReason = "closed by both sides"
+            self.endReason = .closedByBothSides
             self.closeBothAfterFlush()
         case .none, .peekFailed, .closeClient:
             break
@@ -887,7 +887,7 @@ final class NativeConnection {
         case .ending, .ended:
             break  // the reason it is ending stands (a write of last words to a vanished peer fails, say)
         default:
-            self.endReason = "\(side == .client ? "client" : "server") error: \(error.operatorText)"
+            self.endReason = .failed(side, error.operatorText)
         }
         self.withLeg(side) { leg in
             leg.inputDone = true
@@ -899,7 +899,7 @@ final class NativeConnection {
 
     /// One side failed or ended without the other (``ProxyConnection``'s `legFailed`).
     private func abort(failedSide side: ConnectionSide) {
-        let why = self.endReason
+        let why = self.endReason.description
         switch self.machine.legFailed() {
         case .none:
             break
@@ -915,7 +915,7 @@ final class NativeConnection {
     /// The gateway ends the connection (idle timeout, shutdown, the inspector asked).
     func terminate(_ reason: CloseReason) {
         guard self.inUse else { return }
-        self.endReason = reason.description
+        self.endReason = .terminated(reason)
         if self.machine.isPeeking, let inspector = self.inspector {
             self.peekDeadline = 0
             self.answer(inspector.peekFailed(.timeout))
@@ -955,7 +955,7 @@ final class NativeConnection {
     /// Answers the client without forwarding (rejection, refusal, peek failure).
     private func answer(_ rejection: Rejection) {
         self.refused = true
-        self.endReason = rejection.reason
+        self.endReason = .rejected(rejection.reason)
         self.service?.stats.refusedOne()
         self.machine.answering()
         if let bytes = rejection.answer { self.enqueue(.client, bytes) }
@@ -969,7 +969,7 @@ final class NativeConnection {
             self.answer(inspector.unavailable(reason))
         } else {
             self.refused = true
-            self.endReason = "refused: \(reason)"
+            self.endReason = .unavailable(reason)
             self.service?.stats.refusedOne()
             self.machine.answering()
             self.closeLeg(.client)
@@ -1056,7 +1056,7 @@ final class NativeConnection {
             self.terminate(.idleTimeout)
         } else {
             // Ending, but a peer stopped reading the last bytes: give up on them.
-            self.endReason += "; last bytes not read within the idle timeout"
+            self.endReason = .lastBytesUnread(after: self.endReason)
             self.closeLeg(.client)
             self.closeLeg(.server)
         }
@@ -1075,17 +1075,18 @@ final class NativeConnection {
         guard let service = self.service, let registry = self.registry else { return }
         self.reportBytes()
         let duration = Duration.nanoseconds(Int64(self.now &- self.acceptedAt))
+        let endReason = self.endReason.description
         let finished = self.inspector.flatMap { inspector in
             inspector.finished(
                 ConnectionSummary(
                     service: service.label, client: self.clientDescription, server: self.serverIdentity,
-                    bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: self.endReason,
+                    bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: endReason,
                     refused: self.refused))
         }
         self.inspector = nil
         let ended = EndedConnection(
             service: service, registry: registry, limitKey: self.limitKey, peer: self.peer, server: self.serverIdentity,
-            bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: self.endReason)
+            bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: endReason)
         if let finished {
             // The inspector's audit record must be durable first; its future completes on this reactor.
             finished.whenComplete { _ in ended.release() }
@@ -1127,7 +1128,7 @@ final class NativeConnection {
         self.bytesUp = 0
         self.bytesDown = 0
         self.unreported = (0, 0)
-        self.endReason = "closed"
+        self.endReason = .closed
         self.refused = false
         self.waitingForAudit = false
         self.proxyGate = nil
@@ -1200,7 +1201,6 @@ extension NativeConnection: UpstreamSinkTarget {
     }
 
     func sinkClose(reason: String) {
-        self.endReason = reason
         self.terminate(.inspectorRequested(reason))
     }
 }
