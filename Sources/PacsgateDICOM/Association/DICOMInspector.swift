@@ -46,7 +46,15 @@ public final class DICOMInspector: ConnectionInspector {
     private let auditRefusal: AuditRefusalPolicy
     private let client: SocketAddress
     private let eventLoop: any EventLoop
-    private let logger: Logger
+    private let baseLogger: Logger
+    /// The connection's logger, with its client as `conn.client`: made at the first line written, not for every
+    /// association (setting the value and letting it go cost a few thousand instructions per association, and at
+    /// the default level most associations write no line). Lines below `notice` are built only when their level is on.
+    private lazy var logger: Logger = {
+        var logger = self.baseLogger
+        logger[metadataKey: "conn.client"] = "\(self.client.logDescription)"
+        return logger
+    }()
 
     /// Creates the inspector of a newly accepted connection.
     public init(context: ConnectionContext, settings: DICOMServiceSettings) {
@@ -67,9 +75,7 @@ public final class DICOMInspector: ConnectionInspector {
         self.auditRefusal = context.auditRefusal
         self.client = context.client
         self.eventLoop = context.eventLoop
-        var logger = context.logger
-        logger[metadataKey: "conn.client"] = "\(context.client.logDescription)"
-        self.logger = logger
+        self.baseLogger = context.logger
     }
 
     /// The TLS session in front of this inspector: its client certificate is what `certificate:` entries of the
@@ -85,6 +91,7 @@ public final class DICOMInspector: ConnectionInspector {
         case .needMore:
             break
         case .forward(let routing):
+            guard self.logs(.debug) else { break }
             self.logger.debug("A-ASSOCIATE-RQ accepted for forwarding", metadata: self.requestMetadata(routing.note))
         case .reject(let rejection):
             self.logRefusal(rejection)
@@ -156,7 +163,7 @@ public final class DICOMInspector: ConnectionInspector {
 
     public func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? {
         guard let record = self.machine.finished(summary) else { return nil }
-        if self.logger.logLevel <= .info { self.logEnd(record) }
+        if self.logs(.info) { self.logEnd(record) }
         // A flood of refused associations is counted per client beyond `audit.refused_records` (AuditLog).
         if summary.refused, !self.audit.admitRefusal(client: self.client, service: summary.service, event: AssociationRecord.event) {
             return nil
@@ -202,9 +209,15 @@ public final class DICOMInspector: ConnectionInspector {
         self.logger.notice("association refused by the gateway", metadata: metadata)
     }
 
+    /// Whether a line at `level` would be written.
+    private func logs(_ level: Logger.Level) -> Bool {
+        self.baseLogger.logLevel <= level
+    }
+
     private func log(_ transition: AssociationStateMachine.Transition) {
         switch transition {
         case .established(let accepted):
+            guard self.logs(.debug) else { break }
             self.logger.debug(
                 "association accepted by the server",
                 metadata: ["dicom.accepted_contexts": "\(accepted)"]
@@ -212,8 +225,10 @@ public final class DICOMInspector: ConnectionInspector {
         case .rejectedByServer(let reject):
             self.logger.info("association rejected by the server", metadata: ["dicom.reject": "\(reject)"])
         case .releaseRequested(let side):
+            guard self.logs(.debug) else { break }
             self.logger.debug("release requested", metadata: ["dicom.by": "\(side.rawValue)"])
         case .released:
+            guard self.logs(.debug) else { break }
             self.logger.debug("association released")
         case .aborted(let abort, let side):
             self.logger.info(
