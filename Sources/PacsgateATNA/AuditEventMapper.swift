@@ -123,8 +123,7 @@ public struct AuditEventMapper: Sendable {
             participants: [
                 ActiveParticipant(
                     userID: sendingApp ?? clientHost, userName: certificate?.auditIdentity ?? sendingFacility,
-                    isRequestor: true,
-                    roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost)),
+                    isRequestor: true, roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost)),
                 self.gateway,
             ],
             source: self.source,
