@@ -339,6 +339,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateHL7Tests",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateDemo",
                 "PacsgateTestSupport",
                 "PacsgateHL7",

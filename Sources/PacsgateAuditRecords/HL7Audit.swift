@@ -26,17 +26,29 @@ public struct HL7ConnectionAudit: Sendable, Equatable {
     }
 }
 
-/// A message's MSH values as the records write them (MSH-3, -4, -5, -6, -9, -10, -12): never a byte of PID or any
-/// later segment.
-public struct HL7SummaryAudit: Sendable, Equatable {
+/// The MSH values of one message that its audit records and log lines carry (MSH-3, -4, -5, -6, -9, -10, -12).
+///
+/// Only MSH is read, so nothing here is patient data. Values are copied out of the received bytes (a header would keep
+/// the whole read buffer alive until the message's ACK arrives) and kept in wire form (escape sequences undecoded,
+/// components joined by the message's own separator). The HL7 module builds it from a parsed header
+/// (`HL7MessageSummary(header)`).
+public struct HL7MessageSummary: Sendable, Hashable {
+    /// MSH-3.
     public var sendingApplication: String
+    /// MSH-4.
     public var sendingFacility: String
+    /// MSH-5.
     public var receivingApplication: String
+    /// MSH-6.
     public var receivingFacility: String
+    /// MSH-9 in full, e.g. `ORM^O01^ORM_O01`.
     public var messageType: String
+    /// MSH-10.
     public var controlID: String
+    /// MSH-12.
     public var version: String
 
+    /// Creates a summary from explicit values.
     public init(
         sendingApplication: String, sendingFacility: String, receivingApplication: String, receivingFacility: String,
         messageType: String, controlID: String, version: String
@@ -54,7 +66,7 @@ public struct HL7SummaryAudit: Sendable, Equatable {
         "sending_app", "sending_facility", "receiving_app", "receiving_facility", "message_type", "control_id", "version",
     ]
 
-    fileprivate static func write(_ summary: HL7SummaryAudit?, into line: inout AuditRecord) {
+    fileprivate static func write(_ summary: HL7MessageSummary?, into line: inout AuditRecord) {
         guard let summary else {
             for key in Self.keys { line.nullField(key) }
             return
@@ -90,13 +102,13 @@ public struct HL7MessageAudit: Sendable, Equatable {
 
     public var time: WallClock.Instant
     public var connection: HL7ConnectionAudit
-    public var summary: HL7SummaryAudit
+    public var summary: HL7MessageSummary
     /// The message's length in bytes.
     public var bytes: Int
     public var acknowledgment: Acknowledgment
 
     public init(
-        time: WallClock.Instant, connection: HL7ConnectionAudit, summary: HL7SummaryAudit, bytes: Int,
+        time: WallClock.Instant, connection: HL7ConnectionAudit, summary: HL7MessageSummary, bytes: Int,
         acknowledgment: Acknowledgment
     ) {
         self.time = time
@@ -111,7 +123,7 @@ public struct HL7MessageAudit: Sendable, Equatable {
         // Sized for a typical record (about 360 bytes, longer MSH values) so it is built without growing.
         var line = AuditRecord(event: .hl7Message, time: self.time, capacity: 640)
         self.connection.write(into: &line)
-        HL7SummaryAudit.write(self.summary, into: &line)
+        HL7MessageSummary.write(self.summary, into: &line)
         line.field("bytes", self.bytes)
         switch self.acknowledgment {
         case .received(let code, let milliseconds):
@@ -143,11 +155,11 @@ public struct HL7RejectedAudit: Sendable, Equatable {
     /// The NAK's code, when one was sent.
     public var nakCode: String?
     /// The MSH values, when the header could be read (the keys are `null` otherwise).
-    public var summary: HL7SummaryAudit?
+    public var summary: HL7MessageSummary?
 
     public init(
         time: WallClock.Instant, connection: HL7ConnectionAudit, reason: String, detail: String, offset: Int,
-        bytes: Int, action: String, nakCode: String?, summary: HL7SummaryAudit?
+        bytes: Int, action: String, nakCode: String?, summary: HL7MessageSummary?
     ) {
         self.time = time
         self.connection = connection
@@ -170,7 +182,7 @@ public struct HL7RejectedAudit: Sendable, Equatable {
         line.field("bytes", self.bytes)
         line.field("action", self.action)
         line.field("nak_code", self.nakCode)
-        HL7SummaryAudit.write(self.summary, into: &line)
+        HL7MessageSummary.write(self.summary, into: &line)
         line.payload = self
         return line
     }
@@ -181,13 +193,13 @@ public struct HL7RejectedAudit: Sendable, Equatable {
 public struct HL7LateAcknowledgmentAudit: Sendable, Equatable {
     public var time: WallClock.Instant
     public var connection: HL7ConnectionAudit
-    public var summary: HL7SummaryAudit
+    public var summary: HL7MessageSummary
     public var received: WallClock.Instant
     public var code: String
     public var milliseconds: Int
 
     public init(
-        time: WallClock.Instant, connection: HL7ConnectionAudit, summary: HL7SummaryAudit, received: WallClock.Instant,
+        time: WallClock.Instant, connection: HL7ConnectionAudit, summary: HL7MessageSummary, received: WallClock.Instant,
         code: String, milliseconds: Int
     ) {
         self.time = time
@@ -202,7 +214,7 @@ public struct HL7LateAcknowledgmentAudit: Sendable, Equatable {
     public var auditRecord: AuditRecord {
         var line = AuditRecord(event: .hl7LateAcknowledgment, time: self.time)
         self.connection.write(into: &line)
-        HL7SummaryAudit.write(self.summary, into: &line)
+        HL7MessageSummary.write(self.summary, into: &line)
         line.field("received", self.received)
         line.field("ack_code", self.code)
         line.field("ack_ms", self.milliseconds)

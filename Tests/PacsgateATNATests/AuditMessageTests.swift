@@ -45,7 +45,7 @@ enum SampleRecords {
         "2026-11-25T22:21:01.006Z", client: "[::1]:51022", server: nil, request: nil, outcome: "protocol-error",
         error: "PDU type 0x41 is not A-ASSOCIATE-RQ", end: "protocol error")
 
-    static let summary = HL7SummaryAudit(
+    static let summary = HL7MessageSummary(
         sendingApplication: "RIS", sendingFacility: "HOSP", receivingApplication: "PACS", receivingFacility: "MACH7",
         messageType: "ORM^O01", controlID: "MSG0001", version: "2.5")
 

@@ -86,7 +86,7 @@ struct AuditRecordLineTests {
         service: "HL7", client: "10.0.0.5:40000",
         server: AuditServer(ServerIdentity(label: "HL71", endpoint: Endpoint(host: "10.0.0.9", port: 6667))),
         secureTransport: nil)
-    static let summary = HL7SummaryAudit(
+    static let summary = HL7MessageSummary(
         sendingApplication: "RIS", sendingFacility: "HOSP", receivingApplication: "PACS", receivingFacility: "MACH7",
         messageType: "ORM^O01^ORM_O01", controlID: "C1", version: "2.5.1")
 

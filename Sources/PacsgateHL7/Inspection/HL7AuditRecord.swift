@@ -46,7 +46,7 @@ enum HL7AuditRecord {
             case .missing(let why): .missing(why.rawValue)
             }
         return HL7MessageAudit(
-            time: message.receivedAt, connection: connection.audit, summary: message.summary.audit, bytes: message.bytes,
+            time: message.receivedAt, connection: connection.audit, summary: message.summary, bytes: message.bytes,
             acknowledgment: acknowledgment
         ).auditRecord
     }
@@ -56,7 +56,7 @@ enum HL7AuditRecord {
         HL7RejectedAudit(
             time: input.time, connection: connection.audit, reason: input.reason.rawValue, detail: input.detail,
             offset: input.streamOffset, bytes: input.byteCount, action: input.response.action,
-            nakCode: input.response.code?.rawValue, summary: input.summary?.audit
+            nakCode: input.response.code?.rawValue, summary: input.summary
         ).auditRecord
     }
 
@@ -69,22 +69,12 @@ enum HL7AuditRecord {
         connection: Connection
     ) -> AuditRecord {
         HL7LateAcknowledgmentAudit(
-            time: time, connection: connection.audit, summary: message.summary.audit, received: message.receivedAt,
+            time: time, connection: connection.audit, summary: message.summary, received: message.receivedAt,
             code: code.rawValue, milliseconds: Self.milliseconds(latency)
         ).auditRecord
     }
 
     static func milliseconds(_ amount: TimeAmount) -> Int {
         Int(amount.nanoseconds / 1_000_000)
-    }
-}
-
-extension HL7MessageSummary {
-    /// The MSH values as the records write them.
-    var audit: HL7SummaryAudit {
-        HL7SummaryAudit(
-            sendingApplication: self.sendingApplication, sendingFacility: self.sendingFacility,
-            receivingApplication: self.receivingApplication, receivingFacility: self.receivingFacility,
-            messageType: self.messageType, controlID: self.controlID, version: self.version)
     }
 }

@@ -26,8 +26,8 @@ enum ActivityRecords {
             secureTransport: nil)
     }
 
-    static func summary(type: String) -> HL7SummaryAudit {
-        HL7SummaryAudit(
+    static func summary(type: String) -> HL7MessageSummary {
+        HL7MessageSummary(
             sendingApplication: "RIS", sendingFacility: "HOSP", receivingApplication: "PACS", receivingFacility: "MACH7",
             messageType: type, controlID: "C1", version: "2.5")
     }
