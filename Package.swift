@@ -10,8 +10,12 @@ import PackageDescription
 //                  and the benchmark; kept out of the protocol libraries)
 //   PacsgateApp → PacsgateAdmin, PacsgateAuditIndex, PacsgateHA, PacsgateATNA, PacsgateConfig, PacsgateDICOM, PacsgateHL7, PacsgateTLS
 //               → PacsgateCore
-//   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig, PacsgateAuditIndex
+//   PacsgateAdmin → PacsgateTLS (the project's TLS settings for its HTTPS), PacsgateConfig, PacsgateAuditIndex,
+//                   PacsgateAuditRecords
+//   PacsgateATNA → PacsgateAuditRecords (maps the typed records to DICOM audit messages)
 //   PacsgateAuditIndex → PacsgateCore (the audit log's SQLite search index, for the admin and `pacsgate audit`)
+//   PacsgateAuditRecords → PacsgateCore (the typed audit records the protocol modules and the admin write, the ATNA
+//                 export and the overview read)
 //   PacsgateCore: forwarding, balancing, persistence, health checks, audit log, inspector seam, the NIO engine.
 //                 Knows nothing of DICOM, HL7 or TLS.
 //   PacsgateDataPlane → PacsgateCore: the native engine (epoll reactors, Linux). The only module that handles raw
@@ -81,6 +85,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The audit records the ATNA export and the overview read, each defined once as a typed value that writes its
+        // own line and is that record's payload (dicom.association, hl7.*, tls.connection, admin.*).
+        .target(
+            name: "PacsgateAuditRecords",
+            dependencies: ["PacsgateCore"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "CPacsgateDataPlane"
         ),
@@ -108,6 +119,7 @@ let package = Package(
         .target(
             name: "PacsgateDICOM",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,6 +129,7 @@ let package = Package(
         .target(
             name: "PacsgateHL7",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateCore",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -127,6 +140,7 @@ let package = Package(
         .target(
             name: "PacsgateTLS",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -153,6 +167,7 @@ let package = Package(
         .target(
             name: "PacsgateAdmin",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateCore",
                 "PacsgateVersion",
                 "PacsgateConfig",
@@ -193,6 +208,7 @@ let package = Package(
         .target(
             name: "PacsgateATNA",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -280,6 +296,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PacsgateAuditRecordsTests",
+            dependencies: ["PacsgateAuditRecords", "PacsgateCore"]
+        ),
+        .testTarget(
             name: "PacsgateDataPlaneTests",
             dependencies: [
                 "PacsgateDataPlane",
@@ -319,6 +339,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateHL7Tests",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateDemo",
                 "PacsgateTestSupport",
                 "PacsgateHL7",
@@ -352,6 +373,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateAdminTests",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateTestSupport",
                 "PacsgateAdmin",
                 "PacsgateVersion",
@@ -384,6 +406,7 @@ let package = Package(
         .testTarget(
             name: "PacsgateATNATests",
             dependencies: [
+                "PacsgateAuditRecords",
                 "PacsgateTestSupport",
                 "PacsgateATNA", "PacsgateCore", "PacsgateConfig",
                 .product(name: "NIOCore", package: "swift-nio"),

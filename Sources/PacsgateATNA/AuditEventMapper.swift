@@ -1,6 +1,8 @@
+import PacsgateAuditRecords
 public import PacsgateCore
 
-/// Builds the DICOM audit message (PS3.15 §A.5.3) for one gateway audit record — only from the fields the record
+/// Builds the DICOM audit message (PS3.15 §A.5.3) for one gateway audit record — from its typed payload (the
+/// record types of PacsgateAuditRecords, and the core's ``ProxyRefusedAudit``), only from the fields the record
 /// carries; nothing is invented. Records that describe nothing a repository wants (an accepted TLS connection, a
 /// late HL7 ACK) give `nil`.
 ///
@@ -27,31 +29,17 @@ public struct AuditEventMapper: Sendable {
         self.processID = processID
     }
 
-    /// The events that have a message; the rest are not looked at.
-    public static let mappedEvents: Set<AuditEvent> = [
-        "dicom.association", "hl7.rejected", "tls.connection", "proxy.refused", "admin.login", "admin.logout",
-        "admin.change",
-    ]
-
-    /// The message for one record (`event` and its JSON text).
-    public func message(event: String, line: String) -> AuditMessage? {
-        switch event {
-        case "dicom.association":
-            GatewayAuditRecord.decode(GatewayAuditRecord.DICOMAssociation.self, from: line).flatMap(self.association)
-        case "hl7.rejected":
-            GatewayAuditRecord.decode(GatewayAuditRecord.HL7Rejected.self, from: line).flatMap(self.hl7Rejected)
-        case "tls.connection":
-            GatewayAuditRecord.decode(GatewayAuditRecord.TLSConnection.self, from: line).flatMap(self.tlsConnection)
-        case "proxy.refused":
-            GatewayAuditRecord.decode(GatewayAuditRecord.ProxyRefused.self, from: line).flatMap(self.proxyRefused)
-        case "admin.login", "admin.logout":
-            GatewayAuditRecord.decode(GatewayAuditRecord.AdminSession.self, from: line).flatMap {
-                self.adminSession($0, login: event == "admin.login")
-            }
-        case "admin.change":
-            GatewayAuditRecord.decode(GatewayAuditRecord.AdminChange.self, from: line).flatMap(self.adminChange)
-        default:
-            nil
+    /// The message for one record, from its typed payload (PacsgateAuditRecords' types, the core's
+    /// ``ProxyRefusedAudit``); `nil` for a record whose payload has no message or that has no payload of these types.
+    public func message(for record: AuditRecord) -> AuditMessage? {
+        switch record.payload {
+        case let association as DICOMAssociationAudit: self.association(association)
+        case let rejected as HL7RejectedAudit: self.hl7Rejected(rejected)
+        case let connection as TLSConnectionAudit: self.tlsConnection(connection)
+        case let refused as ProxyRefusedAudit: self.proxyRefused(refused)
+        case let session as AdminSessionAudit: self.adminSession(session)
+        case let change as AdminChangeAudit: self.adminChange(change)
+        default: nil
         }
     }
 
@@ -76,15 +64,16 @@ public struct AuditEventMapper: Sendable {
             userID: self.source.id, alternativeUserID: self.processID, isRequestor: false, roles: [AuditCode.application])
     }
 
-    private func association(_ record: GatewayAuditRecord.DICOMAssociation) -> AuditMessage? {
-        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+    private func association(_ record: DICOMAssociationAudit) -> AuditMessage? {
+        let time = record.time
         let clientHost = Self.host(of: record.client)
+        let callingAE = record.request?.callingAE
         let calling = ActiveParticipant(
-            userID: record.callingAE ?? clientHost, alternativeUserID: record.callingAE.map { ActiveParticipant.aeTitles([$0]) },
-            userName: record.clientCertificate?.identity, isRequestor: true, roles: [AuditCode.sourceRole],
-            networkAccessPoint: Self.accessPoint(clientHost))
+            userID: callingAE ?? clientHost, alternativeUserID: callingAE.map { ActiveParticipant.aeTitles([$0]) },
+            userName: record.secureTransport?.clientCertificate?.auditIdentity, isRequestor: true,
+            roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost))
         var participants = [calling]
-        if let called = record.calledAE {
+        if let called = record.request?.calledAE {
             participants.append(
                 ActiveParticipant(
                     userID: called, alternativeUserID: ActiveParticipant.aeTitles([called]), isRequestor: false,
@@ -93,7 +82,7 @@ public struct AuditEventMapper: Sendable {
         }
         switch record.outcome {
         case "rejected-by-gateway", "protocol-error":
-            let description = record.reject?.description ?? record.error ?? record.end ?? record.outcome
+            let description = record.reject?.description ?? record.error ?? record.end
             participants.append(self.gateway)
             return AuditMessage(
                 event: EventIdentification(
@@ -106,7 +95,7 @@ public struct AuditEventMapper: Sendable {
         default:
             var description = "\(record.service): \(record.outcome)"
             if let server = record.server { description += " via \(server.label)" }
-            if let end = record.end { description += "; \(end)" }
+            description += "; \(record.end)"
             return AuditMessage(
                 event: EventIdentification(
                     id: AuditCode.networkEntry, types: [AuditCode.attach], time: time,
@@ -115,13 +104,16 @@ public struct AuditEventMapper: Sendable {
         }
     }
 
-    private func hl7Rejected(_ record: GatewayAuditRecord.HL7Rejected) -> AuditMessage? {
-        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
-        let clientHost = Self.host(of: record.client)
-        var description = "\(record.service): \(record.reason), \(record.action)"
+    private func hl7Rejected(_ record: HL7RejectedAudit) -> AuditMessage? {
+        let time = record.time
+        let certificate = record.connection.secureTransport?.clientCertificate
+        let sendingApp = record.summary?.sendingApplication
+        let sendingFacility = record.summary?.sendingFacility
+        let clientHost = Self.host(of: record.connection.client)
+        var description = "\(record.connection.service): \(record.reason), \(record.action)"
         if let code = record.nakCode { description += " \(code)" }
         // With a client certificate, UserName names it; the sending facility (MSH-4) then goes here.
-        if record.clientCertificate != nil, let facility = record.sendingFacility, !facility.isEmpty {
+        if certificate != nil, let facility = sendingFacility, !facility.isEmpty {
             description += "; sending facility \(facility)"
         }
         return AuditMessage(
@@ -130,9 +122,8 @@ public struct AuditEventMapper: Sendable {
                 outcomeDescription: description),
             participants: [
                 ActiveParticipant(
-                    userID: record.sendingApp ?? clientHost,
-                    userName: record.clientCertificate?.identity ?? record.sendingFacility, isRequestor: true,
-                    roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost)),
+                    userID: sendingApp ?? clientHost, userName: certificate?.auditIdentity ?? sendingFacility,
+                    isRequestor: true, roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost)),
                 self.gateway,
             ],
             source: self.source,
@@ -141,8 +132,8 @@ public struct AuditEventMapper: Sendable {
 
     /// A refused PROXY header: the header was not believed, so the requestor is the connection's own peer (the
     /// upstream proxy, or whoever sent a header it had no right to send).
-    private func proxyRefused(_ record: GatewayAuditRecord.ProxyRefused) -> AuditMessage? {
-        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+    private func proxyRefused(_ record: ProxyRefusedAudit) -> AuditMessage? {
+        let time = record.time
         let peerHost = Self.host(of: record.client)
         return AuditMessage(
             event: EventIdentification(
@@ -158,32 +149,32 @@ public struct AuditEventMapper: Sendable {
             objects: [Self.alertSubject(node: peerHost, description: record.reason)])
     }
 
-    private func tlsConnection(_ record: GatewayAuditRecord.TLSConnection) -> AuditMessage? {
-        guard record.outcome == "handshake_failed" || record.outcome == "rejected",
-            let time = WallClock.Instant(iso8601: record.time)
-        else { return nil }
+    private func tlsConnection(_ record: TLSConnectionAudit) -> AuditMessage? {
+        guard record.outcome == "handshake_failed" || record.outcome == "rejected" else { return nil }
+        let time = record.time
         let clientHost = Self.host(of: record.client)
-        let reason = record.reason ?? record.refusal ?? record.outcome
+        let certificate = record.clientCertificate
         var description = "\(record.service): \(record.outcome)"
-        if let sni = record.sni { description += " (SNI \(sni))" }
+        if case .inspected(let inspected) = record.detail, let sni = inspected.sni { description += " (SNI \(sni))" }
         return AuditMessage(
             event: EventIdentification(
                 id: AuditCode.securityAlert, types: [AuditCode.nodeAuthentication], time: time, outcome: .minorFailure,
                 outcomeDescription: description),
             participants: [
                 ActiveParticipant(
-                    userID: record.clientCertificate?.subject ?? clientHost,
-                    alternativeUserID: record.clientCertificate.map { "SHA256=\($0.sha256)" },
-                    userName: record.clientCertificate?.identity, isRequestor: true, roles: [AuditCode.sourceRole],
+                    userID: certificate?.subject ?? clientHost,
+                    alternativeUserID: certificate.map { "SHA256=\($0.sha256Fingerprint)" },
+                    userName: certificate?.auditIdentity, isRequestor: true, roles: [AuditCode.sourceRole],
                     networkAccessPoint: Self.accessPoint(clientHost)),
                 self.gateway,
             ],
             source: self.source,
-            objects: [Self.alertSubject(node: clientHost, description: reason)])
+            objects: [Self.alertSubject(node: clientHost, description: record.reason)])
     }
 
-    private func adminSession(_ record: GatewayAuditRecord.AdminSession, login: Bool) -> AuditMessage? {
-        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+    private func adminSession(_ record: AdminSessionAudit) -> AuditMessage? {
+        let time = record.time
+        let login = record.login
         let clientHost = Self.host(of: record.client)
         let outcome: EventIdentification.Outcome =
             switch record.result {
@@ -205,14 +196,14 @@ public struct AuditEventMapper: Sendable {
             source: self.source)
     }
 
-    private func adminChange(_ record: GatewayAuditRecord.AdminChange) -> AuditMessage? {
-        guard let time = WallClock.Instant(iso8601: record.time) else { return nil }
+    private func adminChange(_ record: AdminChangeAudit) -> AuditMessage? {
+        let time = record.time
         let failed = record.result == "refused" || record.result == "failed" || record.error != nil
         let network = record.what.hasPrefix("server.")
         var description = record.what
         if let service = record.service { description += " \(service)" }
         if let server = record.server { description += "/\(server)" }
-        if let before = record.before, let after = record.after, network { description += ": \(before) → \(after)" }
+        if network, let after = record.values.after { description += ": \(record.values.before) → \(after)" }
         if let result = record.result { description += " (\(result))" }
         let subject = network ? "\(record.service ?? "-")/\(record.server ?? "-")" : self.source.id
         return AuditMessage(
@@ -258,5 +249,15 @@ public struct AuditEventMapper: Sendable {
             return String(address[..<colon])
         }
         return address
+    }
+}
+
+extension PeerCertificate {
+    /// `CN=… (SAN DNS:…; SHA-256 AB:…)`: the requesting participant's `UserName`.
+    fileprivate var auditIdentity: String {
+        let names =
+            self.subjectAlternativeNames.isEmpty
+            ? "" : "SAN \(self.subjectAlternativeNames.map(\.description).joined(separator: ", ")); "
+        return "\(self.subject) (\(names)SHA-256 \(self.sha256Fingerprint))"
     }
 }

@@ -116,15 +116,10 @@ public final class AuditExporter: Service, Sendable {
         self.metrics.queued(restored)
     }
 
-    /// The ``AuditLog`` observer: maps the record and queues its message (records with no message are ignored).
+    /// The ``AuditLog`` observer: maps the record's typed payload and queues its message (records with no message
+    /// are ignored).
     public func observe(_ record: AuditRecord) {
-        guard AuditEventMapper.mappedEvents.contains(record.event) else { return }
-        self.observe(event: record.event.name, line: record.text)
-    }
-
-    /// Maps one record given as its event and JSON text, and queues its message if it has one.
-    public func observe(event: String, line: String) {
-        guard let message = self.mapper.message(event: event, line: line) else { return }
+        guard let message = self.mapper.message(for: record) else { return }
         self.submit(message)
     }
 

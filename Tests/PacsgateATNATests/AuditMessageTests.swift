@@ -1,35 +1,120 @@
 import Foundation
+import PacsgateAuditRecords
 import PacsgateCore
 import Testing
 
 @testable import PacsgateATNA
 
-/// Every gateway record the export maps, as the modules write it (docs/dicom.md, hl7.md, tls.md, admin.md).
+/// Every gateway record the export maps, as the modules build them (docs/dicom.md, hl7.md, tls.md, admin.md): typed
+/// values, whose lines PacsgateAuditRecordsTests checks.
 enum SampleRecords {
-    static let association = #"{"time":"2026-11-25T22:13:55.412Z","event":"dicom.association","service":"DICOM","client":"127.0.0.1:43868","server":{"label":"DICOM1","address":"127.0.0.1:31084"},"calling_ae":"MODALITY1","called_ae":"MACH7","contexts":[],"outcome":"released","reject":null,"bytes_up":301,"bytes_down":290,"duration_ms":87,"end":"closed by both sides"}"#
-    static let rejectedAE = #"{"time":"2026-11-25T22:20:01.006Z","event":"dicom.association","service":"DICOM","client":"10.20.1.14:51022","server":null,"calling_ae":"INTRUDER","called_ae":"MACH7","outcome":"rejected-by-gateway","reject":{"result":1,"source":1,"reason":3,"description":"calling AE title not recognized"},"error":"calling AE title not on calling_ae_allow","duration_ms":3,"end":"calling AE title not on calling_ae_allow"}"#
-    static let protocolError = #"{"time":"2026-11-25T22:21:01.006Z","event":"dicom.association","service":"DICOM","client":"[::1]:51022","server":null,"calling_ae":null,"called_ae":null,"outcome":"protocol-error","reject":null,"error":"PDU type 0x41 is not A-ASSOCIATE-RQ","end":"protocol error"}"#
-    static let hl7NAK = #"{"time":"2026-11-25T22:22:00.000Z","event":"hl7.rejected","service":"HL7","client":"10.1.2.3:40000","server":null,"reason":"bad_msh","detail":"MSH-9 missing at offset 41","offset":0,"bytes":120,"action":"nak","nak_code":"AE","sending_app":"RIS","sending_facility":"HOSP","message_type":"ORM^O01","control_id":"MSG0001"}"#
-    static let tlsFailed = #"{"time":"2026-11-25T22:20:44.053Z","event":"tls.connection","service":"HTTPS","client":"10.1.2.3:53264","server":null,"sni":"viewer.hospital.example","outcome":"handshake_failed","refusal":null,"reason":"certificate unknown <&>"}"#
-    static let tlsForwarded = #"{"time":"2026-11-25T22:20:44.053Z","event":"tls.connection","service":"HTTPS","client":"10.1.2.3:53264","sni":"viewer.hospital.example","outcome":"forwarded","refusal":null,"reason":"closed by both sides"}"#
-    // TLS services with client authentication (issue 19): the client certificate in the records.
-    static let certificate = #"{"subject":"O=Radiology,CN=ct1.hospital.example","san":["DNS:ct1.hospital.example"],"sha256":"87:2F:EC","issuer":"CN=Test Hospital CA","serial":"1001","not_after":"2026-12-09T06:15:41.000Z"}"#
-    static let secureAssociation = #"{"time":"2026-11-25T22:13:55.412Z","event":"dicom.association","service":"DICOM-TLS","client":"127.0.0.1:43868","server":{"label":"DICOM1","address":"127.0.0.1:31084"},"tls":{"version":"TLS1.3","cipher":"TLS_AES_256_GCM_SHA384"},"client_certificate":\#(certificate),"calling_ae":"CT_SCANNER1","called_ae":"MACH7","contexts":[],"outcome":"released","reject":null,"bytes_up":301,"bytes_down":290,"duration_ms":87,"end":"closed by both sides"}"#
-    static let secureHL7NAK = #"{"time":"2026-11-25T22:22:00.000Z","event":"hl7.rejected","service":"HL7-TLS","client":"10.1.2.3:40000","server":null,"tls":{"version":"TLS1.3","cipher":null},"client_certificate":\#(certificate),"reason":"sender_not_allowed","detail":"sending application RIS facility HOSP not on sender_allow","offset":0,"bytes":120,"action":"nak","nak_code":"AR","sending_app":"RIS","sending_facility":"HOSP","message_type":"ORM^O01","control_id":"MSG0001"}"#
-    static let refusedCertificate = #"{"time":"2026-11-25T22:20:44.053Z","event":"tls.connection","service":"DICOM-TLS","client":"10.1.2.3:53264","server":null,"mode":"terminate","protocol":"dicom","client_certificate":\#(certificate),"bytes_up":0,"bytes_down":0,"duration_ms":3,"outcome":"handshake_failed","refusal":"client_handshake_failed","reason":"certificate expired on 2020-01-02"}"#
-    static let proxyRefused = #"{"time":"2026-11-25T22:22:30.000Z","event":"proxy.refused","service":"DICOM","client":"10.9.8.7:50212","reason":"a PROXY header from 10.9.8.7, which is not in accept_proxy","bytes_received":108,"outcome":"refused"}"#
-    static let loginFailed = #"{"time":"2026-11-25T22:23:00.000Z","event":"admin.login","user":"(unknown user)","client":"10.1.2.3","result":"failed"}"#
-    static let loginOK = #"{"time":"2026-11-25T22:23:01.000Z","event":"admin.login","user":"alice","client":"10.1.2.3","result":"ok"}"#
-    static let logout = #"{"time":"2026-11-25T22:24:01.000Z","event":"admin.logout","user":"alice","client":"10.1.2.3","result":"ok"}"#
-    static let serverState = #"{"time":"2026-11-25T22:25:00.000Z","event":"admin.change","user":"alice","what":"server.state","service":"DICOM","server":"DICOM1","before":"online","after":"drain"}"#
-    static let reloadRefused = #"{"time":"2026-11-25T22:26:00.000Z","event":"admin.change","user":"SIGHUP","what":"reload","before":"sha256:ab","after":"sha256:cd","result":"refused","error":"configuration refused: 2 problem(s)","problems":2}"#
+    static func time(_ text: String) -> WallClock.Instant {
+        WallClock.Instant(iso8601: text) ?? WallClock.Instant(millisecondsSinceEpoch: 0)
+    }
 
-    static let all: [(String, String)] = [
-        ("dicom.association", association), ("dicom.association", rejectedAE), ("dicom.association", protocolError),
-        ("hl7.rejected", hl7NAK), ("tls.connection", tlsFailed), ("admin.login", loginFailed), ("admin.login", loginOK),
-        ("admin.logout", logout), ("admin.change", serverState), ("admin.change", reloadRefused),
-        ("dicom.association", secureAssociation), ("hl7.rejected", secureHL7NAK), ("tls.connection", refusedCertificate),
-        ("proxy.refused", proxyRefused),
+    static let server = AuditServer(ServerIdentity(label: "DICOM1", endpoint: Endpoint(host: "127.0.0.1", port: 31084)))
+
+    static func request(calling: String) -> DICOMAssociationAudit.Request {
+        DICOMAssociationAudit.Request(
+            callingAE: calling, calledAE: "MACH7", contexts: [], implementationClassUID: nil, implementationVersion: nil,
+            maxPDU: nil, userIdentity: nil)
+    }
+
+    static func association(
+        _ time: String, service: String = "DICOM", client: String, server: AuditServer?, secure: SecureTransportFacts? = nil,
+        request: DICOMAssociationAudit.Request?, outcome: String, reject: DICOMAssociationAudit.Reject? = nil,
+        error: String? = nil, durationMilliseconds: Int = 87, end: String
+    ) -> AuditRecord {
+        DICOMAssociationAudit(
+            time: Self.time(time), service: service, client: client, server: server, secureTransport: secure,
+            request: request, acceptedContexts: nil, outcome: outcome, reject: reject, abort: nil, error: error,
+            warnings: [], bytesUp: 301, bytesDown: 290, dataTransfersUp: 0, dataTransfersDown: 0,
+            durationMilliseconds: durationMilliseconds, end: end
+        ).auditRecord
+    }
+
+    static let association = Self.association(
+        "2026-11-25T22:13:55.412Z", client: "127.0.0.1:43868", server: server, request: request(calling: "MODALITY1"),
+        outcome: "released", end: "closed by both sides")
+    static let rejectedAE = Self.association(
+        "2026-11-25T22:20:01.006Z", client: "10.20.1.14:51022", server: nil, request: request(calling: "INTRUDER"),
+        outcome: "rejected-by-gateway",
+        reject: .init(result: 1, source: 1, reason: 3, description: "calling AE title not recognized"),
+        error: "calling AE title not on calling_ae_allow", durationMilliseconds: 3, end: "calling AE title not on calling_ae_allow")
+    static let protocolError = Self.association(
+        "2026-11-25T22:21:01.006Z", client: "[::1]:51022", server: nil, request: nil, outcome: "protocol-error",
+        error: "PDU type 0x41 is not A-ASSOCIATE-RQ", end: "protocol error")
+
+    static let summary = HL7MessageSummary(
+        sendingApplication: "RIS", sendingFacility: "HOSP", receivingApplication: "PACS", receivingFacility: "MACH7",
+        messageType: "ORM^O01", controlID: "MSG0001", version: "2.5")
+
+    static func hl7NAK(service: String, secure: SecureTransportFacts?, reason: String, detail: String, code: String) -> AuditRecord {
+        HL7RejectedAudit(
+            time: Self.time("2026-11-25T22:22:00.000Z"),
+            connection: HL7ConnectionAudit(service: service, client: "10.1.2.3:40000", server: nil, secureTransport: secure),
+            reason: reason, detail: detail, offset: 0, bytes: 120, action: "nak", nakCode: code, summary: summary
+        ).auditRecord
+    }
+
+    static let hl7NAK = Self.hl7NAK(service: "HL7", secure: nil, reason: "bad_msh", detail: "MSH-9 missing at offset 41", code: "AE")
+
+    static func tls(outcome: String, reason: String) -> AuditRecord {
+        TLSConnectionAudit(
+            time: Self.time("2026-11-25T22:20:44.053Z"), service: "HTTPS", client: "10.1.2.3:53264", server: nil,
+            mode: "passthrough",
+            detail: .inspected(
+                .init(sni: "viewer.hospital.example", alpn: [], tlsVersions: [], negotiated: nil, route: nil)),
+            bytesUp: 0, bytesDown: 0, durationMilliseconds: 3, outcome: outcome, refusal: nil, reason: reason
+        ).auditRecord
+    }
+
+    static let tlsFailed = Self.tls(outcome: "handshake_failed", reason: "certificate unknown <&>")
+    static let tlsForwarded = Self.tls(outcome: "forwarded", reason: "closed by both sides")
+    // TLS services with client authentication (issue 19): the client certificate in the records.
+    static let certificate = PeerCertificate(
+        subject: "O=Radiology,CN=ct1.hospital.example", issuer: "CN=Test Hospital CA",
+        subjectAlternativeNames: [SubjectAlternativeName(.dns, "ct1.hospital.example")], sha256Fingerprint: "87:2F:EC",
+        serialNumber: "1001", notValidAfter: time("2026-12-09T06:15:41.000Z"))
+    static let secureAssociation = Self.association(
+        "2026-11-25T22:13:55.412Z", service: "DICOM-TLS", client: "127.0.0.1:43868", server: server,
+        secure: SecureTransportFacts(version: "TLS1.3", cipher: "TLS_AES_256_GCM_SHA384", clientCertificate: certificate),
+        request: request(calling: "CT_SCANNER1"), outcome: "released", end: "closed by both sides")
+    static let secureHL7NAK = Self.hl7NAK(
+        service: "HL7-TLS", secure: SecureTransportFacts(version: "TLS1.3", cipher: nil, clientCertificate: certificate),
+        reason: "sender_not_allowed", detail: "sending application RIS facility HOSP not on sender_allow", code: "AR")
+    static let refusedCertificate = TLSConnectionAudit(
+        time: time("2026-11-25T22:20:44.053Z"), service: "DICOM-TLS", client: "10.1.2.3:53264", server: nil,
+        mode: "terminate", detail: .terminated(protocolName: "dicom", clientCertificate: certificate), bytesUp: 0,
+        bytesDown: 0, durationMilliseconds: 3, outcome: "handshake_failed", refusal: "client_handshake_failed",
+        reason: "certificate expired on 2020-01-02"
+    ).auditRecord
+    static let proxyRefused = ProxyRefusedAudit(
+        time: time("2026-11-25T22:22:30.000Z"), service: "DICOM", client: "10.9.8.7:50212",
+        reason: "a PROXY header from 10.9.8.7, which is not in accept_proxy", bytesReceived: 108
+    ).auditRecord
+    static let loginFailed = AdminSessionAudit(
+        time: time("2026-11-25T22:23:00.000Z"), login: true, user: "(unknown user)", client: "10.1.2.3", result: "failed"
+    ).auditRecord
+    static let loginOK = AdminSessionAudit(
+        time: time("2026-11-25T22:23:01.000Z"), login: true, user: "alice", client: "10.1.2.3", result: "ok"
+    ).auditRecord
+    static let logout = AdminSessionAudit(
+        time: time("2026-11-25T22:24:01.000Z"), login: false, user: "alice", client: "10.1.2.3", result: "ok"
+    ).auditRecord
+    static let serverState = AdminChangeAudit(
+        time: time("2026-11-25T22:25:00.000Z"), user: "alice", what: "server.state",
+        change: .server(service: "DICOM", server: "DICOM1", before: .text("online"), after: .text("drain"))
+    ).auditRecord
+    static let reloadRefused = AdminChangeAudit(
+        time: time("2026-11-25T22:26:00.000Z"), user: "SIGHUP", what: "reload",
+        change: .refused(
+            edit: nil, before: "sha256:ab", after: "sha256:cd", error: "configuration refused: 2 problem(s)", problems: 2)
+    ).auditRecord
+
+    static let all: [AuditRecord] = [
+        association, rejectedAE, protocolError, hl7NAK, tlsFailed, loginFailed, loginOK, logout, serverState,
+        reloadRefused, secureAssociation, secureHL7NAK, refusedCertificate, proxyRefused,
     ]
 }
 
@@ -37,14 +122,14 @@ enum SampleRecords {
 struct AuditMessageTests {
     let mapper = AuditEventMapper(sourceID: "pacsgate-1", siteID: "RADIOLOGY", processID: "4242")
 
-    func xml(_ event: String, _ line: String) throws -> String {
-        let message = try #require(self.mapper.message(event: event, line: line), "no message for \(event)")
+    func xml(_ record: AuditRecord) throws -> String {
+        let message = try #require(self.mapper.message(for: record), "no message for \(record.event)")
         return AuditMessageEncoder.string(message)
     }
 
     @Test("every mapped record and the application start/stop validate against the PS3.15 schema")
     func schemaValid() async throws {
-        var documents = try SampleRecords.all.map { try self.xml($0.0, $0.1) }
+        var documents = try SampleRecords.all.map { try self.xml($0) }
         let time = WallClock.Instant(millisecondsSinceEpoch: 1_764_108_835_412)
         documents.append(AuditMessageEncoder.string(self.mapper.applicationActivity(started: true, time: time)))
         documents.append(AuditMessageEncoder.string(self.mapper.applicationActivity(started: false, time: time)))
@@ -54,7 +139,7 @@ struct AuditMessageTests {
 
     @Test("the validator does reject a message that breaks the schema")
     func validatorRejects() async throws {
-        let broken = try self.xml("dicom.association", SampleRecords.association)
+        let broken = try self.xml(SampleRecords.association)
             .replacingOccurrences(of: #"EventOutcomeIndicator="0""#, with: #"EventOutcomeIndicator="3""#)
         let complaints = try await Tools.validate([broken])
         #expect(complaints.contains("fails to validate"), "\(complaints)")
@@ -62,7 +147,7 @@ struct AuditMessageTests {
 
     @Test("an association: Network Entry, calling AE requestor with the client IP, called AE with the server IP")
     func association() throws {
-        let xml = try self.xml("dicom.association", SampleRecords.association)
+        let xml = try self.xml(SampleRecords.association)
         #expect(xml.hasPrefix(#"<?xml version="1.0" encoding="UTF-8"?><AuditMessage><EventIdentification EventActionCode="E" EventDateTime="2026-11-25T22:13:55.412Z" EventOutcomeIndicator="0">"#))
         #expect(xml.contains(#"<EventID csd-code="110108" codeSystemName="DCM" originalText="Network Entry"/>"#))
         #expect(xml.contains(#"<EventTypeCode csd-code="110124" codeSystemName="DCM" originalText="Attach"/>"#))
@@ -73,7 +158,7 @@ struct AuditMessageTests {
 
     @Test("a rejected AE: Security Alert, Use of Restricted Function, minor failure, Node ID subject with the reason")
     func rejectedAE() throws {
-        let xml = try self.xml("dicom.association", SampleRecords.rejectedAE)
+        let xml = try self.xml(SampleRecords.rejectedAE)
         #expect(xml.contains(#"EventOutcomeIndicator="4""#))
         #expect(xml.contains(#"<EventID csd-code="110113" codeSystemName="DCM" originalText="Security Alert"/>"#))
         #expect(xml.contains(#"<EventTypeCode csd-code="110132" codeSystemName="DCM" originalText="Use of Restricted Function"/>"#))
@@ -85,14 +170,14 @@ struct AuditMessageTests {
 
     @Test("a protocol error from an IPv6 client: Security Alert with the private Protocol Error type")
     func protocolError() throws {
-        let xml = try self.xml("dicom.association", SampleRecords.protocolError)
+        let xml = try self.xml(SampleRecords.protocolError)
         #expect(xml.contains(#"<EventTypeCode csd-code="PROTOCOL-ERROR" codeSystemName="99PACSGATE" originalText="Protocol Error"/>"#))
         #expect(xml.contains(#"UserID="::1" UserIsRequestor="true" NetworkAccessPointID="::1" NetworkAccessPointTypeCode="2""#))
     }
 
     @Test("an HL7 NAK: Security Alert, Protocol Error, the sending application as requestor")
     func hl7NAK() throws {
-        let xml = try self.xml("hl7.rejected", SampleRecords.hl7NAK)
+        let xml = try self.xml(SampleRecords.hl7NAK)
         #expect(xml.contains(#"<EventID csd-code="110113""#))
         #expect(xml.contains(#"<EventOutcomeDescription>HL7: bad_msh, nak AE</EventOutcomeDescription>"#))
         #expect(xml.contains(#"<ActiveParticipant UserID="RIS" UserName="HOSP" UserIsRequestor="true" NetworkAccessPointID="10.1.2.3" NetworkAccessPointTypeCode="2">"#))
@@ -101,7 +186,7 @@ struct AuditMessageTests {
 
     @Test("a refused PROXY header: Security Alert, Protocol Error, the connection's own peer as requestor, the reason as the alert's detail")
     func proxyRefused() throws {
-        let xml = try self.xml("proxy.refused", SampleRecords.proxyRefused)
+        let xml = try self.xml(SampleRecords.proxyRefused)
         #expect(xml.contains(#"<EventID csd-code="110113""#))
         #expect(xml.contains(#"<EventTypeCode csd-code="PROTOCOL-ERROR" codeSystemName="99PACSGATE" originalText="Protocol Error"/>"#))
         #expect(xml.contains(#"EventOutcomeIndicator="4""#), "\(xml)")
@@ -114,12 +199,12 @@ struct AuditMessageTests {
     @Test("a client certificate in the record names the requesting participant (DICOM, HL7, a refused handshake)")
     func clientCertificate() throws {
         let identity = "O=Radiology,CN=ct1.hospital.example (SAN DNS:ct1.hospital.example; SHA-256 87:2F:EC)"
-        let association = try self.xml("dicom.association", SampleRecords.secureAssociation)
+        let association = try self.xml(SampleRecords.secureAssociation)
         #expect(association.contains(#"<ActiveParticipant UserID="CT_SCANNER1" AlternativeUserID="AETITLES=CT_SCANNER1" UserName="\#(identity)" UserIsRequestor="true""#), "\(association)")
-        let hl7 = try self.xml("hl7.rejected", SampleRecords.secureHL7NAK)
+        let hl7 = try self.xml(SampleRecords.secureHL7NAK)
         #expect(hl7.contains(#"<ActiveParticipant UserID="RIS" UserName="\#(identity)" UserIsRequestor="true""#), "\(hl7)")
         #expect(hl7.contains("<EventOutcomeDescription>HL7-TLS: sender_not_allowed, nak AR; sending facility HOSP</EventOutcomeDescription>"), "\(hl7)")
-        let refused = try self.xml("tls.connection", SampleRecords.refusedCertificate)
+        let refused = try self.xml(SampleRecords.refusedCertificate)
         #expect(refused.contains(#"<EventTypeCode csd-code="110126" codeSystemName="DCM" originalText="Node Authentication"/>"#))
         #expect(refused.contains(#"<ActiveParticipant UserID="O=Radiology,CN=ct1.hospital.example" AlternativeUserID="SHA256=87:2F:EC" UserName="\#(identity)" UserIsRequestor="true" NetworkAccessPointID="10.1.2.3""#), "\(refused)")
         let detail = Base64.encode(Array("certificate expired on 2020-01-02".utf8))
@@ -128,44 +213,61 @@ struct AuditMessageTests {
 
     @Test("a TLS handshake failure: Node Authentication; a forwarded TLS connection gives no message")
     func tls() throws {
-        let xml = try self.xml("tls.connection", SampleRecords.tlsFailed)
+        let xml = try self.xml(SampleRecords.tlsFailed)
         #expect(xml.contains(#"<EventTypeCode csd-code="110126" codeSystemName="DCM" originalText="Node Authentication"/>"#))
         #expect(xml.contains("(SNI viewer.hospital.example)"))
-        #expect(self.mapper.message(event: "tls.connection", line: SampleRecords.tlsForwarded) == nil)
+        #expect(self.mapper.message(for: SampleRecords.tlsForwarded) == nil)
     }
 
     @Test("admin login failure and success, logout: User Authentication with the outcome")
     func adminSessions() throws {
-        let failed = try self.xml("admin.login", SampleRecords.loginFailed)
+        let failed = try self.xml(SampleRecords.loginFailed)
         #expect(failed.contains(#"<EventID csd-code="110114" codeSystemName="DCM" originalText="User Authentication"/>"#))
         #expect(failed.contains(#"<EventTypeCode csd-code="110122" codeSystemName="DCM" originalText="Login"/>"#))
         #expect(failed.contains(#"EventOutcomeIndicator="4""#))
         #expect(failed.contains(#"<ActiveParticipant UserID="(unknown user)" UserIsRequestor="true" NetworkAccessPointID="10.1.2.3" NetworkAccessPointTypeCode="2"/>"#))
-        #expect(try self.xml("admin.login", SampleRecords.loginOK).contains(#"EventOutcomeIndicator="0""#))
-        #expect(try self.xml("admin.logout", SampleRecords.logout).contains(#"csd-code="110123""#))
+        #expect(try self.xml(SampleRecords.loginOK).contains(#"EventOutcomeIndicator="0""#))
+        #expect(try self.xml(SampleRecords.logout).contains(#"csd-code="110123""#))
     }
 
     @Test("configuration changes: Network Configuration for a server, Software Configuration for a refused reload")
     func adminChanges() throws {
-        let state = try self.xml("admin.change", SampleRecords.serverState)
+        let state = try self.xml(SampleRecords.serverState)
         #expect(state.contains(#"csd-code="110128""#))
         #expect(state.contains("server.state DICOM/DICOM1: online → drain"))
-        let reload = try self.xml("admin.change", SampleRecords.reloadRefused)
+        let reload = try self.xml(SampleRecords.reloadRefused)
         #expect(reload.contains(#"csd-code="110131""#))
         #expect(reload.contains(#"EventOutcomeIndicator="4""#))
     }
 
-    @Test("records with no audit meaning or missing fields give no message")
+    @Test("records with no audit meaning or without a payload of a mapped type give no message")
     func ignored() {
-        #expect(self.mapper.message(event: "hl7.late_ack", line: #"{"time":"2026-11-25T22:22:00.000Z"}"#) == nil)
-        #expect(self.mapper.message(event: "dicom.association", line: #"{"time":"x","event":"dicom.association"}"#) == nil)
-        #expect(self.mapper.message(event: "admin.login", line: "not json") == nil)
+        let late = HL7LateAcknowledgmentAudit(
+            time: SampleRecords.time("2026-11-25T22:22:00.000Z"),
+            connection: HL7ConnectionAudit(service: "HL7", client: "10.1.2.3:1", server: nil, secureTransport: nil),
+            summary: SampleRecords.summary, received: SampleRecords.time("2026-11-25T22:21:00.000Z"), code: "AA",
+            milliseconds: 60_000)
+        #expect(self.mapper.message(for: late.auditRecord) == nil)
+        // The fields of a mapped event written by hand, with no typed value behind them: nothing to map from.
+        var untyped = AuditLog.record(event: "dicom.association")
+        untyped.field("service", "DICOM")
+        untyped.field("outcome", "released")
+        #expect(self.mapper.message(for: untyped) == nil)
+        var foreign = AuditLog.record(event: "admin.login")
+        foreign.payload = "not a record type"
+        #expect(self.mapper.message(for: foreign) == nil)
     }
 
     @Test("hostile values are escaped: markup, quotes, line breaks and control bytes cannot break the XML")
     func escaping() async throws {
-        let line = #"{"time":"2026-11-25T22:20:01.006Z","event":"dicom.association","service":"D\"I<C>O&M","client":"10.0.0.1:1","server":null,"calling_ae":"A\"<x/>&\n\u0001","called_ae":"B]]>","outcome":"rejected-by-gateway","reject":{"result":1,"source":1,"reason":3,"description":"</AuditMessage>"},"error":"e\u0000"}"#
-        let xml = try self.xml("dicom.association", line)
+        let record = SampleRecords.association(
+            "2026-11-25T22:20:01.006Z", service: "D\"I<C>O&M", client: "10.0.0.1:1", server: nil,
+            request: DICOMAssociationAudit.Request(
+                callingAE: "A\"<x/>&\n\u{01}", calledAE: "B]]>", contexts: [], implementationClassUID: nil,
+                implementationVersion: nil, maxPDU: nil, userIdentity: nil),
+            outcome: "rejected-by-gateway",
+            reject: .init(result: 1, source: 1, reason: 3, description: "</AuditMessage>"), error: "e\u{0}", end: "x")
+        let xml = try self.xml(record)
         #expect(xml.contains(#"UserID="A&quot;&lt;x/&gt;&amp;&#10;\x01""#))
         #expect(!xml.contains("\n"))
         #expect(xml.components(separatedBy: "</AuditMessage>").count == 2)

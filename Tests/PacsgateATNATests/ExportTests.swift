@@ -72,13 +72,10 @@ struct ExportTests {
     }
 
     static func association(_ index: Int) -> AuditRecord {
-        var line = AuditLog.record(event: "dicom.association", time: WallClock.now())
-        line.field("service", "DICOM")
-        line.field("client", "127.0.0.1:40000")
-        line.field("calling_ae", String(format: "MOD%04d", index))
-        line.field("called_ae", "MACH7")
-        line.field("outcome", "released")
-        return line
+        SampleRecords.association(
+            WallClock.now().iso8601, client: "127.0.0.1:40000", server: nil,
+            request: SampleRecords.request(calling: String(format: "MOD%04d", index)), outcome: "released",
+            end: "closed by both sides")
     }
 
     static func callingAEs(_ lines: [String]) -> [String] {
@@ -149,7 +146,7 @@ struct ExportTests {
         try await Self.running(exporter) {
             #expect(await eventually { if case .spooling = exporter.status { true } else { false } })
             for index in 1...500 {
-                exporter.observe(event: "dicom.association", line: Self.association(index).text)
+                exporter.observe(Self.association(index))
             }
             let queued = exporter.queuedCount
             #expect(queued > 10 && queued < 500)
@@ -182,7 +179,7 @@ struct ExportTests {
         let capture = LogCapture()
         let exporter = try AuditExporter(configuration: harness.configuration(port: port), group: harness.group, logger: capture.logger)
         try await Self.running(exporter) {
-            exporter.observe(event: "admin.login", line: SampleRecords.loginFailed)
+            exporter.observe(SampleRecords.loginFailed)
             let refused = await eventually {
                 if case .spooling(let reason, _, _) = exporter.status { return reason.contains("TLS") }
                 return false
@@ -230,7 +227,7 @@ struct ExportTests {
                 configuration: harness.configuration(port: port, transport: transport, spool: false), group: harness.group,
                 logger: Logger(label: "atna-test"))
             try await Self.running(exporter) {
-                exporter.observe(event: "admin.login", line: SampleRecords.loginFailed)
+                exporter.observe(SampleRecords.loginFailed)
                 #expect(await eventually { sniffer.bytes.withLockedValue { $0.count } > 5 })
                 try await Task.sleep(for: .milliseconds(500))
             }
@@ -279,7 +276,7 @@ struct UDPExportTests {
             retryInterval: .milliseconds(200))
         let exporter = try AuditExporter(configuration: configuration, group: group, logger: Logger(label: "atna-test"))
         try await ExportTests.running(exporter) {
-            exporter.observe(event: "admin.login", line: SampleRecords.loginFailed)
+            exporter.observe(SampleRecords.loginFailed)
             #expect(await eventually { sink.datagrams.withLockedValue { $0.count } >= 2 })
         }
         #expect(await eventually { sink.datagrams.withLockedValue { $0.count } >= 3 }, "Application Stop")

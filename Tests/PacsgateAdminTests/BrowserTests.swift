@@ -93,35 +93,20 @@ struct BrowserTests {
         ]
         for index in 0..<14 {
             let (ae, ip) = modalities[index % modalities.count]
-            var line = AuditLog.record(event: "dicom.association")
-            line.field("service", index % 4 == 3 ? "DMWL" : "DICOM")
-            line.field("client", "\(ip):\(51_000 + index * 17)")
-            var server = JSONLine()
-            server.field("label", index % 2 == 0 ? "DICOM1" : "DICOM2")
-            server.field("address", "127.0.0.1:11112")
-            line.field("server", server)
-            line.field("calling_ae", ae)
-            line.field("called_ae", index % 4 == 3 ? "MACH7_MWL" : "MACH7")
-            line.field("outcome", index == 9 ? "rejected-by-gateway" : index == 12 ? "aborted-by-client" : "released")
-            records.append(line)
+            let association = ActivityRecords.association(
+                service: index % 4 == 3 ? "DMWL" : "DICOM", client: "\(ip):\(51_000 + index * 17)",
+                server: index % 2 == 0 ? "DICOM1" : "DICOM2", calling: ae, called: index % 4 == 3 ? "MACH7_MWL" : "MACH7",
+                outcome: index == 9 ? "rejected-by-gateway" : index == 12 ? "aborted-by-client" : "released")
+            records.append(association.auditRecord)
         }
         for (type, acks) in [("ADT^A08", ["AA", "AA", "AA", "AA", "AA", "AA", "AE"]), ("ORM^O01", ["AA", "AA", "AA", "AA", "AR"]), ("ORU^R01", ["AA", "AA", "none"])] {
             for ack in acks {
-                var line = AuditLog.record(event: "hl7.message")
-                line.field("service", "HL7")
-                line.field("client", "10.40.2.15:40112")
-                line.field("server", "HL71@127.0.0.1:6667")
-                line.field("message_type", type)
-                line.field("ack_code", ack)
-                records.append(line)
+                records.append(ActivityRecords.hl7Message(service: "HL7", type: type, ack: ack).auditRecord)
             }
         }
         for (sni, count) in [("portal.hospital.example", 9), ("viewer.hospital.example", 4), (nil, 1)] as [(String?, Int)] {
             for _ in 0..<count {
-                var line = AuditLog.record(event: "tls.connection")
-                line.field("service", "HTTPS")
-                line.field("sni", sni)
-                records.append(line)
+                records.append(ActivityRecords.tls(service: "HTTPS", sni: sni).auditRecord)
             }
         }
         return records

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PacsgateAuditRecords
 import PacsgateCore
 import Testing
 
@@ -86,11 +87,11 @@ struct CertificateExpiryTests {
     @Test("failed handshakes of DICOM/HL7 TLS services are counted per service, not as SNI traffic")
     func handshakeFailures() {
         var state = ActivityState()
-        let failed = #"{"time":"2026-12-07T06:18:26.364Z","event":"tls.connection","service":"DICOM-TLS","client":"10.1.2.3:1","server":null,"mode":"terminate","protocol":"dicom","client_certificate":null,"outcome":"handshake_failed","refusal":"client_handshake_failed","reason":"no client certificate (client_auth: required)"}"#
-        let https = #"{"time":"2026-12-07T06:18:26.364Z","event":"tls.connection","service":"HTTPS","client":"10.1.2.3:1","sni":"a.test","outcome":"handshake_failed"}"#
-        state.ingest(event: "tls.connection", line: failed)
-        state.ingest(event: "tls.connection", line: failed)
-        state.ingest(event: "tls.connection", line: https)
+        let failed = ActivityRecords.failedHandshake(service: "DICOM-TLS", protocolName: "dicom")
+        let https = ActivityRecords.tls(service: "HTTPS", sni: "a.test", outcome: "handshake_failed")
+        state.ingest(failed)
+        state.ingest(failed)
+        state.ingest(https)
         #expect(state.handshakeFailures == ["DICOM-TLS": 2, "HTTPS": 1])
         #expect(state.tls == ["HTTPS": ["a.test": 1]])
         let metrics = AdminMetrics().render(services: [], activity: state, audit: .ok)

@@ -21,34 +21,15 @@ struct MetricsTests {
 
     /// Audit records as the protocol modules write them (field names from their record types).
     static func association(outcome: String, calling: String = "MODALITY1") -> AuditRecord {
-        var line = AuditLog.record(event: "dicom.association")
-        line.field("service", "SVC")
-        line.field("client", "127.0.0.9:40000")
-        var server = JSONLine()
-        server.field("label", "A")
-        server.field("address", "127.0.0.1:104")
-        line.field("server", server)
-        line.field("calling_ae", calling)
-        line.field("called_ae", "MACH7")
-        line.field("outcome", outcome)
-        return line
+        ActivityRecords.association(calling: calling, outcome: outcome).auditRecord
     }
 
     static func hl7(type: String, ack: String) -> AuditRecord {
-        var line = AuditLog.record(event: "hl7.message")
-        line.field("service", "SVC")
-        line.field("client", "127.0.0.9:40001")
-        line.field("server", "A@127.0.0.1:6667")
-        line.field("message_type", type)
-        line.field("ack_code", ack)
-        return line
+        ActivityRecords.hl7Message(type: type, ack: ack).auditRecord
     }
 
     static func tls(sni: String?) -> AuditRecord {
-        var line = AuditLog.record(event: "tls.connection")
-        line.field("service", "SVC")
-        line.field("sni", sni)
-        return line
+        ActivityRecords.tls(sni: sni).auditRecord
     }
 
     @Test("/metrics parses with prometheus_client and its counters move with traffic and audit records")

@@ -1,44 +1,38 @@
 import Foundation
 @testable import PacsgateAdmin
+import PacsgateAuditRecords
 import PacsgateCore
 import Testing
 
 /// What the page shows: protocol activity from audit records, graphs, escaping, the CLI table.
 @Suite("Overview data and rendering")
 struct PageAndActivityTests {
-    static func record(_ event: String, _ fields: [String: String?]) -> String {
-        var line = AuditLog.record(event: AuditEvent(event))
-        for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line.field(key, value) }
-        return line.text
-    }
-
     @Test("DICOM, HL7 and TLS records become the last associations, HL7 counts with NAKs, SNI counts")
     func activity() {
         var state = ActivityState()
         for index in 0..<60 {
             state.ingest(
-                event: "dicom.association",
-                line: Self.record("dicom.association", [
-                    "service": "DICOM", "calling_ae": "MOD\(index)", "called_ae": "MACH7", "client": "10.0.0.\(index):1000",
-                    "outcome": index == 59 ? "rejected-by-gateway" : "released",
-                ]))
+                ActivityRecords.association(
+                    service: "DICOM", client: "10.0.0.\(index):1000", calling: "MOD\(index)", called: "MACH7",
+                    outcome: index == 59 ? "rejected-by-gateway" : "released"))
         }
         #expect(state.associations.count == 50)
         #expect(state.associations.first?.callingAE == "MOD10")
         #expect(state.associations.last?.outcome == "rejected-by-gateway")
         #expect(state.associationOutcomes["DICOM"] == ["released": 59, "rejected-by-gateway": 1])
         for ack in ["AA", "AA", "AE", "AR", "none"] {
-            state.ingest(event: "hl7.message", line: Self.record("hl7.message", ["service": "HL7", "message_type": "ORM^O01", "ack_code": ack]))
+            state.ingest(ActivityRecords.hl7Message(service: "HL7", type: "ORM^O01", ack: ack))
         }
-        state.ingest(event: "hl7.rejected", line: Self.record("hl7.rejected", ["service": "HL7", "message_type": nil]))
+        state.ingest(ActivityRecords.hl7Rejected(service: "HL7", type: nil))
         #expect(state.hl7["HL7"]?["ORM^O01"]?.messages == 5)
         #expect(state.hl7["HL7"]?["ORM^O01"]?.naks == 2)
         #expect(state.hl7["HL7"]?["(none)"]?.rejected == 1)
         #expect(state.hl7["HL7"]?["(none)"]?.naks == 1)
-        state.ingest(event: "tls.connection", line: Self.record("tls.connection", ["service": "HTTPS", "sni": "a.mach7.test"]))
-        state.ingest(event: "tls.connection", line: "not json")
+        state.ingest(ActivityRecords.tls(service: "HTTPS", sni: "a.mach7.test"))
+        // A payload of a type the overview does not count changes nothing.
+        state.ingest(payload: ProxyRefusedAudit(service: "HTTPS", client: "10.0.0.1:1", reason: "x", bytesReceived: 0))
         #expect(state.tls["HTTPS"] == ["a.mach7.test": 1])
-        #expect(state.unreadableRecords == 1)
+        #expect(state.handshakeFailures.isEmpty)
     }
 
     @Test("the aggregator sees records through the audit log's observer and ignores other events")
@@ -61,11 +55,9 @@ struct PageAndActivityTests {
     func escaping() {
         var state = ActivityState()
         state.ingest(
-            event: "dicom.association",
-            line: Self.record("dicom.association", [
-                "service": "DICOM", "calling_ae": "<script>alert(1)</script>", "called_ae": "\"><img src=x>", "outcome": "released",
-            ]))
-        state.ingest(event: "tls.connection", line: Self.record("tls.connection", ["service": "HTTPS", "sni": "<b>x</b>"]))
+            ActivityRecords.association(
+                service: "DICOM", calling: "<script>alert(1)</script>", called: "\"><img src=x>", outcome: "released"))
+        state.ingest(ActivityRecords.tls(service: "HTTPS", sni: "<b>x</b>"))
         let overview = Overview.build(
             services: [], listenPorts: [:], audit: .ok, activity: state, history: TrafficHistory(), user: "<alice>")
         let page = OverviewPage.page(overview, csrfToken: "t\"oken", canUpload: true)

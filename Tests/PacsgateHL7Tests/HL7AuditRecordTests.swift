@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PacsgateAuditRecords
 import PacsgateCore
 import Testing
 

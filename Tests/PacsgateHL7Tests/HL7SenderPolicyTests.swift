@@ -1,4 +1,5 @@
 import NIOCore
+import PacsgateAuditRecords
 import PacsgateConfig
 import PacsgateTestSupport
 import Testing

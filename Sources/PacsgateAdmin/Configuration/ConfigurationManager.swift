@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 public import Logging
+import PacsgateAuditRecords
 public import PacsgateConfig
 public import PacsgateCore
 
@@ -252,18 +253,12 @@ public actor ConfigurationManager {
         do {
             // The record is written before anything changes; a change whose record cannot be written is not applied.
             report = try await self.gateway.apply(configuration) { report in
-                var record = AuditLog.record(event: "admin.change")
-                record.field("user", user)
-                record.field("what", what)
-                record.field("before", Self.digest(before))
-                record.field("after", Self.digest(text))
-                record.field("result", "applied")
-                record.field("added", report.added)
-                record.field("removed", report.removed)
-                record.field("changed", report.changed)
-                record.field("backup", backup)
-                if let detail { record.field("edit", detail) }
-                try await self.audit.writeOrWithdraw(record)
+                let record = AdminChangeAudit(
+                    user: user, what: what,
+                    change: .applied(
+                        before: Self.digest(before), after: Self.digest(text), added: report.added, removed: report.removed,
+                        changed: report.changed, backup: backup, edit: detail))
+                try await self.audit.writeOrWithdraw(record.auditRecord)
             }
         } catch {
             if let restoreOnFailure { self.restore(restoreOnFailure) }
@@ -288,16 +283,12 @@ public actor ConfigurationManager {
     private func refuseAudited(
         _ what: String, user: String, after: String?, message: String, problems: [String], detail: String? = nil
     ) async -> Outcome {
-        var record = AuditLog.record(event: "admin.change")
-        record.field("user", user)
-        record.field("what", what)
-        if let detail { record.field("edit", detail) }
-        record.field("before", Self.digest(self.runningText))
-        record.field("after", after.map(Self.digest))
-        record.field("result", "refused")
-        record.field("error", message)
-        record.field("problems", problems.count)
-        try? await self.audit.writeAndWait(record)
+        let record = AdminChangeAudit(
+            user: user, what: what,
+            change: .refused(
+                edit: detail, before: Self.digest(self.runningText), after: after.map(Self.digest), error: message,
+                problems: problems.count))
+        try? await self.audit.writeAndWait(record.auditRecord)
         return self.refuse(what, user: user, message: message, problems: problems)
     }
 

@@ -1,22 +1,21 @@
-import Foundation
 import NIOConcurrencyHelpers
+public import PacsgateAuditRecords
 public import PacsgateCore
 
 /// Protocol activity for the overview and `/metrics`, built from the audit records the protocol modules write:
 /// the last DICOM associations, HL7 messages by type and acknowledgment code, TLS connections by SNI.
 ///
-/// The audit log hands every record to ``accept(event:line:)`` (one short critical section on the writer's thread);
-/// records are parsed later, in batches, when the page, the API or a scrape asks — never on the data path.
-/// Label values that come from the wire (message types, SNI) are capped per service so a hostile client cannot grow
-/// the tables or the metrics without bound.
+/// The audit log hands every record to the observer; the aggregator keeps the typed payloads it reads
+/// (``DICOMAssociationAudit``, ``HL7MessageAudit``, ``HL7RejectedAudit``, ``TLSConnectionAudit``) in a queue — one
+/// reference each, in one short critical section on the writer's thread — and counts them later, in batches, when
+/// the page, the API or a scrape asks: never on the data path. Label values that come from the wire (message types,
+/// SNI) are capped per service so a hostile client cannot grow the tables or the metrics without bound.
 public final class ActivityAggregator: Sendable {
-    /// Audit events this aggregator reads.
-    public static let events: Set<String> = ["dicom.association", "hl7.message", "hl7.rejected", "tls.connection"]
-    /// Records waiting to be parsed before the oldest are dropped (counted).
+    /// Records waiting to be counted before the newest are dropped (counted).
     static let pendingCapacity = 100_000
 
     private struct Pending {
-        var records: [(event: String, line: String)] = []
+        var payloads: [any Sendable] = []
         var dropped = 0
     }
 
@@ -28,34 +27,35 @@ public final class ActivityAggregator: Sendable {
     /// Registers with `audit` so every record from now on is seen.
     public func attach(to audit: AuditLog) {
         audit.addObserver { [weak self] record in
-            guard Self.events.contains(record.event.name) else { return }
-            self?.accept(event: record.event.name, line: record.text)
+            guard let payload = record.payload else { return }
+            self?.accept(payload)
         }
     }
 
-    /// Takes one audit record (cheap: queued for parsing).
-    public func accept(event: String, line: String) {
-        guard Self.events.contains(event) else { return }
+    /// Takes one record's typed payload (cheap: queued for counting); payloads of types the overview does not count
+    /// are ignored.
+    public func accept(_ payload: any Sendable) {
+        guard ActivityState.counts(payload) else { return }
         self.pending.withLockedValue { pending in
-            if pending.records.count >= Self.pendingCapacity {
+            if pending.payloads.count >= Self.pendingCapacity {
                 pending.dropped += 1
                 return
             }
-            pending.records.append((event, line))
+            pending.payloads.append(payload)
         }
     }
 
-    /// The current activity (parses what has arrived since the last call).
+    /// The current activity (counts what has arrived since the last call).
     public func snapshot() -> ActivityState {
-        let (batch, dropped) = self.pending.withLockedValue { pending -> ([(event: String, line: String)], Int) in
+        let (batch, dropped) = self.pending.withLockedValue { pending -> ([any Sendable], Int) in
             defer {
-                pending.records.removeAll(keepingCapacity: true)
+                pending.payloads.removeAll(keepingCapacity: true)
                 pending.dropped = 0
             }
-            return (pending.records, pending.dropped)
+            return (pending.payloads, pending.dropped)
         }
         return self.state.withLockedValue { state in
-            for record in batch { state.ingest(event: record.event, line: record.line) }
+            for payload in batch { state.ingest(payload: payload) }
             state.droppedRecords += dropped
             return state
         }
@@ -113,55 +113,69 @@ public struct ActivityState: Sendable {
     public private(set) var tls: [String: [String: Int]] = [:]
     /// Client TLS handshakes that failed, by service (every terminating service: `tls`, and `tls:` on DICOM and HL7).
     public private(set) var handshakeFailures: [String: Int] = [:]
-    /// Records that could not be read as JSON objects.
-    public private(set) var unreadableRecords = 0
-    /// Records dropped because they arrived faster than they were read.
+    /// Records dropped because they arrived faster than they were counted.
     public internal(set) var droppedRecords = 0
 
     public init() {}
 
-    /// Reads one audit record.
-    public mutating func ingest(event: String, line: String) {
-        guard let data = line.data(using: .utf8),
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else {
-            self.unreadableRecords += 1
-            return
+    /// Whether `payload` is of a type the overview counts.
+    static func counts(_ payload: any Sendable) -> Bool {
+        payload is DICOMAssociationAudit || payload is HL7MessageAudit || payload is HL7RejectedAudit
+            || payload is TLSConnectionAudit
+    }
+
+    /// Counts one record's typed payload; other types are ignored.
+    public mutating func ingest(payload: any Sendable) {
+        switch payload {
+        case let association as DICOMAssociationAudit: self.ingest(association)
+        case let message as HL7MessageAudit: self.ingest(message)
+        case let rejected as HL7RejectedAudit: self.ingest(rejected)
+        case let connection as TLSConnectionAudit: self.ingest(connection)
+        default: break
         }
-        let service = Self.text(object["service"]) ?? "?"
-        switch event {
-        case "dicom.association":
-            let outcome = Self.text(object["outcome"]) ?? "?"
-            let row = Association(
-                time: Self.text(object["time"]) ?? "", service: service, callingAE: Self.text(object["calling_ae"]) ?? "",
-                calledAE: Self.text(object["called_ae"]) ?? "", client: Self.text(object["client"]) ?? "",
-                server: Self.serverLabel(object["server"]) ?? "", outcome: outcome)
-            self.associations.append(row)
-            if self.associations.count > Self.associationRows {
-                self.associations.removeFirst(self.associations.count - Self.associationRows)
-            }
-            let bucket = Self.outcomes.contains(outcome) ? outcome : Self.otherLabel
-            self.associationOutcomes[service, default: [:]][bucket, default: 0] += 1
-        case "hl7.message":
-            let type = Self.capped(Self.text(object["message_type"]) ?? "(none)", in: self.hl7[service])
-            let ack = Self.text(object["ack_code"]) ?? "none"
-            var count = self.hl7[service, default: [:]][type, default: HL7Count()]
-            count.messages += 1
-            count.byAck[Self.ackCodes.contains(ack) ? ack : Self.otherLabel, default: 0] += 1
-            self.hl7[service, default: [:]][type] = count
-        case "hl7.rejected":
-            let type = Self.capped(Self.text(object["message_type"]) ?? "(none)", in: self.hl7[service])
-            self.hl7[service, default: [:]][type, default: HL7Count()].rejected += 1
-        case "tls.connection":
-            if Self.text(object["outcome"]) == "handshake_failed" { self.handshakeFailures[service, default: 0] += 1 }
-            // DICOM and HL7 services write this event only for a failed handshake (their connections have their own
-            // records) and read no SNI: they are not TLS server-name traffic.
-            guard object["protocol"] == nil else { break }
-            let sni = Self.capped(Self.text(object["sni"]) ?? "(none)", in: self.tls[service])
-            self.tls[service, default: [:]][sni, default: 0] += 1
-        default:
-            break
+    }
+
+    /// One DICOM association: a row of the last associations, and its outcome counted.
+    public mutating func ingest(_ association: DICOMAssociationAudit) {
+        let row = Association(
+            time: association.time.iso8601, service: association.service,
+            callingAE: association.request?.callingAE ?? "", calledAE: association.request?.calledAE ?? "",
+            client: association.client, server: association.server?.label ?? "", outcome: association.outcome)
+        self.associations.append(row)
+        if self.associations.count > Self.associationRows {
+            self.associations.removeFirst(self.associations.count - Self.associationRows)
         }
+        let bucket = Self.outcomes.contains(association.outcome) ? association.outcome : Self.otherLabel
+        self.associationOutcomes[association.service, default: [:]][bucket, default: 0] += 1
+    }
+
+    /// One forwarded HL7 message, by type and acknowledgment code.
+    public mutating func ingest(_ message: HL7MessageAudit) {
+        let service = message.connection.service
+        let type = Self.capped(message.summary.messageType, in: self.hl7[service])
+        let ack = message.acknowledgment.code
+        var count = self.hl7[service, default: [:]][type, default: HL7Count()]
+        count.messages += 1
+        count.byAck[Self.ackCodes.contains(ack) ? ack : Self.otherLabel, default: 0] += 1
+        self.hl7[service, default: [:]][type] = count
+    }
+
+    /// HL7 input the gateway refused, by message type (`(none)` when the header could not be read).
+    public mutating func ingest(_ rejected: HL7RejectedAudit) {
+        let service = rejected.connection.service
+        let type = Self.capped(rejected.summary?.messageType ?? "(none)", in: self.hl7[service])
+        self.hl7[service, default: [:]][type, default: HL7Count()].rejected += 1
+    }
+
+    /// One TLS connection: a failed handshake counted per service; a `protocol: tls` service's connection by SNI.
+    public mutating func ingest(_ connection: TLSConnectionAudit) {
+        let service = connection.service
+        if connection.outcome == "handshake_failed" { self.handshakeFailures[service, default: 0] += 1 }
+        // DICOM and HL7 services write this event only for a failed handshake (their connections have their own
+        // records) and read no SNI: they are not TLS server-name traffic.
+        guard case .inspected(let inspected) = connection.detail else { return }
+        let sni = Self.capped(inspected.sni ?? "(none)", in: self.tls[service])
+        self.tls[service, default: [:]][sni, default: 0] += 1
     }
 
     /// `value` itself if it is already counted or the table has room, else ``otherLabel``.
@@ -169,20 +183,5 @@ public struct ActivityState: Sendable {
         guard let table else { return value }
         if table[value] != nil || table.count < Self.labelCap - 1 { return value }
         return Self.otherLabel
-    }
-
-    private static func text(_ value: Any?) -> String? {
-        switch value {
-        case let string as String: return string
-        case let number as NSNumber: return number.stringValue
-        default: return nil
-        }
-    }
-
-    /// The server's label: DICOM writes `{label, address}`, HL7 `LABEL@address`.
-    private static func serverLabel(_ value: Any?) -> String? {
-        if let object = value as? [String: Any] { return Self.text(object["label"]) }
-        if let text = value as? String { return String(text.split(separator: "@", maxSplits: 1).first ?? Substring(text)) }
-        return nil
     }
 }

@@ -3,6 +3,7 @@ public import Hummingbird
 public import Logging
 public import PacsgateCore
 import PacsgateAuditIndex
+import PacsgateAuditRecords
 import PacsgateVersion
 
 /// The admin server's pages and JSON API. Every route is registered by ``register(on:)``; state changes go through
@@ -249,7 +250,7 @@ public struct AdminRoutes: Sendable {
         let known = self.authenticator.userNames.contains(user)
         switch await self.authenticator.login(user: user, password: password, client: context.clientAddress) {
         case .success(let sessionID, _):
-            await self.record(event: "admin.login", user: user, client: context.clientAddress, result: "ok")
+            await self.record(login: true, user: user, client: context.clientAddress, result: "ok")
             self.logger.notice("admin login", metadata: ["admin.user": "\(user)", "client": "\(context.clientAddress)"])
             var response = Self.redirect("/")
             response.setCookie(
@@ -259,11 +260,11 @@ public struct AdminRoutes: Sendable {
             return response
         case .failure:
             // The typed name is recorded only when it is a real user: a password typed into the wrong field stays out.
-            await self.record(event: "admin.login", user: known ? user : "(unknown user)", client: context.clientAddress, result: "failed")
+            await self.record(login: true, user: known ? user : "(unknown user)", client: context.clientAddress, result: "failed")
             self.logger.warning("admin login failed", metadata: ["admin.user": "\(known ? user : "(unknown user)")", "client": "\(context.clientAddress)"])
             return self.loginPage(message: "Wrong user name or password.", status: .unauthorized, user: user)
         case .throttled(let retryAfter):
-            await self.record(event: "admin.login", user: known ? user : "(unknown user)", client: context.clientAddress, result: "throttled")
+            await self.record(login: true, user: known ? user : "(unknown user)", client: context.clientAddress, result: "throttled")
             let error = AdminError.throttled(retryAfter)
             return self.loginPage(message: error.message, status: .tooManyRequests, user: user, headers: error.headers)
         }
@@ -275,7 +276,7 @@ public struct AdminRoutes: Sendable {
         let form = FormFields.parse(String(buffer: try await request.collectBody(upTo: 64 << 10)))
         try Self.checkCSRF(request: request, form: form, expected: csrf)
         self.authenticator.logout(sessionID)
-        await self.record(event: "admin.logout", user: name, client: context.clientAddress, result: "ok")
+        await self.record(login: false, user: name, client: context.clientAddress, result: "ok")
         var response = Self.redirect("/login")
         response.setCookie(
             Cookie(name: self.sessionCookie, value: "", maxAge: 0, path: "/", secure: self.https, httpOnly: true, sameSite: .strict))
@@ -300,12 +301,9 @@ public struct AdminRoutes: Sendable {
             ])
     }
 
-    private func record(event: AuditEvent, user: String, client: String, result: String) async {
-        var line = AuditLog.record(event: event)
-        line.field("user", user)
-        line.field("client", client)
-        line.field("result", result)
-        try? await self.audit.writeAndWait(line)
+    private func record(login: Bool, user: String, client: String, result: String) async {
+        try? await self.audit.writeAndWait(
+            AdminSessionAudit(login: login, user: user, client: client, result: result).auditRecord)
     }
 
     /// A state-changing request of a session must carry its CSRF token (header `X-CSRF-Token` or form field `csrf`).
@@ -421,14 +419,10 @@ public struct AdminRoutes: Sendable {
             throw Self.controlError(.badWeight(weight))
         }
         let previous = change.current(in: try await self.server(service, server))
-        var line = AuditLog.record(event: "admin.change")
-        line.field("user", user)
-        line.field("what", change.subject)
-        line.field("service", service)
-        line.field("server", server)
-        previous.field("before", in: &line)
-        change.field("after", in: &line)
-        try await self.recordChange(line)
+        let record = AdminChangeAudit(
+            user: user, what: change.subject,
+            change: .server(service: service, server: server, before: previous.auditValue, after: change.auditValue))
+        try await self.recordChange(record.auditRecord)
         do {
             try await self.gateway.change(service: service, server: server, to: change)
         } catch {
@@ -475,11 +469,11 @@ extension ServerChange {
         if case .state = self { "server.state" } else { "server.weight" }
     }
 
-    /// Writes the value into an `admin.change` record: a state by name, a weight as a number.
-    fileprivate func field(_ key: String, in line: inout AuditRecord) {
+    /// The value as an `admin.change` record writes it: a state by name, a weight as a number.
+    fileprivate var auditValue: AdminChangeAudit.Value {
         switch self {
-        case .state(let state): line.field(key, state.rawValue)
-        case .weight(let weight): line.field(key, weight)
+        case .state(let state): .text(state.rawValue)
+        case .weight(let weight): .number(weight)
         }
     }
 }

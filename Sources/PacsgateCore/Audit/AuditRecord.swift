@@ -38,7 +38,9 @@ public struct AuditRecord: Sendable {
     public let time: WallClock.Instant
     /// The fields the search index keeps, noted as the record was written (equal to what parsing its line gives).
     public private(set) var searchFields: AuditRecordFields
-    /// The typed value the record was rendered from, when it has one (an observer casts it to the type it maps).
+    /// The typed value the record was rendered from, when it has one (an observer casts it to the type it maps): the
+    /// record types of PacsgateAuditRecords (`DICOMAssociationAudit`, `HL7MessageAudit`, …) and the core's own
+    /// ``ProxyRefusedAudit``, each of which writes its line and sets itself here.
     public var payload: (any Sendable)?
     private var json: JSONLine
     /// Whether ``json`` holds the closed object and its newline (``finish()``).

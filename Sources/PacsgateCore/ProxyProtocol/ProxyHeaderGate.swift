@@ -81,12 +81,7 @@ extension ServiceRuntime {
             "connection refused: \(reason)",
             metadata: ["service": "\(self.label)", "conn.client": "\(source)", "bytes": "\(received)"])
         if let client, !self.audit.admitRefusal(client: client, service: self.label, event: .proxyRefused) { return }
-        var record = AuditLog.record(event: .proxyRefused)
-        record.field("service", self.label)
-        record.field("client", source)
-        record.field("reason", reason)
-        record.field("bytes_received", received)
-        record.field("outcome", "refused")
-        self.audit.write(record)
+        self.audit.write(
+            ProxyRefusedAudit(service: self.label, client: source, reason: reason, bytesReceived: received).auditRecord)
     }
 }

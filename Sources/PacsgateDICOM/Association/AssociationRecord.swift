@@ -1,3 +1,4 @@
+public import PacsgateAuditRecords
 public import PacsgateCore
 
 /// How an association ended, as the `outcome` field of its audit record says it.
@@ -31,9 +32,9 @@ public enum AssociationSide: String, Sendable, Hashable {
 
 /// One `dicom.association` audit record: everything known about an association when it ended.
 ///
-/// Built by ``AssociationStateMachine``; rendered by ``auditRecord``, keys in a fixed order. Every text taken from the
-/// wire (AE titles, UIDs, names) goes through ``JSONLine``'s escaping, AE titles additionally through
-/// ``AETitle/auditText``, so a hostile title can neither forge a line nor hide a byte.
+/// Built by ``AssociationStateMachine``; reported as a ``DICOMAssociationAudit`` (``audit``), which renders the line.
+/// Every text taken from the wire (AE titles, UIDs, names) goes through ``JSONLine``'s escaping, AE titles
+/// additionally through ``AETitle/auditText``, so a hostile title can neither forge a line nor hide a byte.
 public struct AssociationRecord: Sendable {
     /// When the connection was accepted.
     public var time: WallClock.Instant
@@ -76,50 +77,33 @@ public struct AssociationRecord: Sendable {
     public var secureTransport: SecureTransportFacts?
 
     /// The audit event of the end record.
-    public static let event: AuditEvent = "dicom.association"
+    public static let event: AuditEvent = .dicomAssociation
     /// The audit event of the start record.
     public static let startEvent: AuditEvent = "dicom.association.start"
 
-    /// The audit record, fields in the documented order; this value is its ``AuditRecord/payload``.
-    public var auditRecord: AuditRecord {
-        // Sized for a typical record (600–900 bytes, more with many contexts) so it is built without growing.
-        var line = AuditLog.record(event: Self.event, time: self.time, capacity: 1024)
-        line.field("service", self.service)
-        line.field("client", self.client)
-        line.field("server", self.server)
-        line.secureTransportFields(self.secureTransport)
-        self.requestFields(into: &line)
-        line.field("accepted_contexts", self.acceptedContexts)
-        line.field("outcome", self.outcome.rawValue)
-        if let reject = self.reject {
-            var object = JSONLine()
-            object.field("result", Int(reject.result.rawValue))
-            object.field("source", Int(reject.source.rawValue))
-            object.field("reason", Int(reject.reason))
-            object.field("description", reject.reasonDescription)
-            line.field("reject", object)
-        } else {
-            line.nullField("reject")
-        }
-        if let (abort, side) = self.abort {
-            var object = JSONLine()
-            object.field("by", side.rawValue)
-            object.field("source", Int(abort.source.rawValue))
-            object.field("reason", Int(abort.reason.rawValue))
-            object.field("description", abort.reason.description)
-            line.field("abort", object)
-        }
-        if let error = self.error { line.field("error", error) }
-        if !self.warnings.isEmpty { line.field("warnings", self.warnings) }
-        line.field("bytes_up", self.bytesUp)
-        line.field("bytes_down", self.bytesDown)
-        line.field("pdata_pdus", self.dataTransfersUp + self.dataTransfersDown)
-        line.field("pdata_pdus_up", self.dataTransfersUp)
-        line.field("pdata_pdus_down", self.dataTransfersDown)
-        line.field("duration_ms", Int(self.duration.milliseconds))
-        line.field("end", self.end)
-        line.payload = self
-        return line
+    /// The audit record (``DICOMAssociationAudit``, which is its ``AuditRecord/payload``).
+    public var auditRecord: AuditRecord { self.audit.auditRecord }
+
+    /// The association as its `dicom.association` record reports it: audit text only (AE titles as
+    /// ``AETitle/auditText`` gives them, the user name printable, codes as numbers).
+    public var audit: DICOMAssociationAudit {
+        DICOMAssociationAudit(
+            time: self.time, service: self.service, client: self.client, server: self.server.map(AuditServer.init),
+            secureTransport: self.secureTransport, request: self.request.map(self.auditRequest),
+            acceptedContexts: self.acceptedContexts, outcome: self.outcome.rawValue,
+            reject: self.reject.map {
+                DICOMAssociationAudit.Reject(
+                    result: Int($0.result.rawValue), source: Int($0.source.rawValue), reason: Int($0.reason),
+                    description: $0.reasonDescription)
+            },
+            abort: self.abort.map { abort, side in
+                DICOMAssociationAudit.Abort(
+                    by: side.rawValue, source: Int(abort.source.rawValue), reason: Int(abort.reason.rawValue),
+                    description: abort.reason.description)
+            },
+            error: self.error, warnings: self.warnings, bytesUp: self.bytesUp, bytesDown: self.bytesDown,
+            dataTransfersUp: self.dataTransfersUp, dataTransfersDown: self.dataTransfersDown,
+            durationMilliseconds: Int(self.duration.milliseconds), end: self.end)
     }
 
     /// The `dicom.association.start` record, written when the request is forwarded.
@@ -145,41 +129,24 @@ public struct AssociationRecord: Sendable {
         return line
     }
 
-
-    private func requestFields(into line: inout AuditRecord) {
-        guard let request = self.request else {
-            for key in ["calling_ae", "called_ae", "contexts", "implementation_class_uid", "implementation_version"] {
-                line.nullField(key)
-            }
-            line.nullField("max_pdu")
-            return
-        }
-        line.field("calling_ae", request.callingAETitle.auditText)
-        line.field("called_ae", request.calledAETitle.auditText)
-        var contexts: [JSONLine] = []
+    private func auditRequest(_ request: AssociateRequest) -> DICOMAssociationAudit.Request {
+        var contexts: [DICOMAssociationAudit.Context] = []
         contexts.reserveCapacity(request.presentationContexts.count)
         for proposal in request.presentationContexts {
-            var object = JSONLine(capacity: 96)
-            object.field("id", Int(proposal.id))
-            object.field("uid", proposal.abstractSyntax)
-            object.field("name", DICOMUID.name(for: proposal.abstractSyntax))
-            if let result = self.contextResults[proposal.id] {
-                object.field("accepted", result == .acceptance)
-            } else {
-                object.nullField("accepted")
-            }
-            contexts.append(object)
+            contexts.append(
+                DICOMAssociationAudit.Context(
+                    id: Int(proposal.id), uid: proposal.abstractSyntax, name: DICOMUID.name(for: proposal.abstractSyntax),
+                    accepted: self.contextResults[proposal.id].map { $0 == .acceptance }))
         }
-        line.field("contexts", contexts)
-        line.field("implementation_class_uid", request.userInformation.implementationClassUID)
-        line.field("implementation_version", request.userInformation.implementationVersionName)
-        line.field("max_pdu", request.userInformation.maximumLength.map { Int($0) })
-        if let identity = request.userInformation.userIdentity {
+        let user = request.userInformation
+        return DICOMAssociationAudit.Request(
+            callingAE: request.callingAETitle.auditText, calledAE: request.calledAETitle.auditText, contexts: contexts,
+            implementationClassUID: user.implementationClassUID, implementationVersion: user.implementationVersionName,
+            maxPDU: user.maximumLength.map { Int($0) },
             // Type and, for types 1 and 2, the user name; never the passcode or a token.
-            var object = JSONLine()
-            object.field("type", Int(identity.type.rawValue))
-            object.field("username", identity.username.map { String(printableASCII: $0.utf8) })
-            line.field("user_identity", object)
-        }
+            userIdentity: user.userIdentity.map {
+                DICOMAssociationAudit.UserIdentity(
+                    type: Int($0.type.rawValue), username: $0.username.map { String(printableASCII: $0.utf8) })
+            })
     }
 }

@@ -1,4 +1,5 @@
 public import NIOCore
+public import PacsgateAuditRecords
 public import PacsgateCore
 
 /// A message the gateway validated and forwarded to the server, awaiting (or past) its acknowledgment.

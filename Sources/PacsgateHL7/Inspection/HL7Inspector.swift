@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import PacsgateAuditRecords
 import PacsgateCore
 
 /// The inspector of one connection to an HL7 service: performs what its ``HL7StreamStateMachine`` decides.
@@ -95,7 +96,7 @@ final class HL7Inspector: ConnectionInspector {
     /// Whether the records of this refused connection are written in full, or counted per client beyond
     /// `audit.refused_records` (AuditLog).
     private func admitRefusal() -> Bool {
-        self.context.audit.admitRefusal(client: self.context.client, service: self.context.service, event: HL7AuditRecord.rejectedEvent)
+        self.context.audit.admitRefusal(client: self.context.client, service: self.context.service, event: .hl7Rejected)
     }
 
     // MARK: - Forwarding

@@ -1,3 +1,4 @@
+public import PacsgateAuditRecords
 public import PacsgateCore
 
 /// Why the gateway refused client input on an HL7 service; the `reason` of an `hl7.rejected` audit record.

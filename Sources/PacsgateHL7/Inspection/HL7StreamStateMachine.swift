@@ -1,4 +1,5 @@
 import NIOCore
+import PacsgateAuditRecords
 import PacsgateCore
 
 /// The HL7 logic of one proxied connection, as a pure state machine: no sockets, no clock, no logging.

@@ -1,3 +1,4 @@
+public import PacsgateAuditRecords
 public import PacsgateCore
 
 /// `sender_allow`: which senders (MSH-3 sending application, MSH-4 sending facility) may send on a service, and —

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOSSL
+import PacsgateAuditRecords
 import PacsgateCore
 
 /// The inspector of one connection of a `protocol: tls` service: performs what its
@@ -220,41 +221,31 @@ final class TLSConnectionInspector: ConnectionInspector, TLSClientSessionDelegat
     func finished(_ summary: ConnectionSummary) -> EventLoopFuture<Void>? {
         let facts = self.machine.facts
         let outcome = self.machine.outcome
-        var line = AuditLog.record(event: .tlsConnection, capacity: 512)
-        line.field("service", summary.service)
-        line.field("client", summary.client)
-        line.field("server", summary.server)
-        line.field("mode", self.service.mode.rawValue)
-        line.field("sni", facts.hello?.serverName?.hostName)
-        line.field("alpn", facts.hello?.alpn ?? [])
-        line.field("tls_versions", facts.hello?.versions ?? [])
-        if self.service.mode == .terminate {
-            line.field("tls_version", facts.negotiatedVersion)
-            line.field("alpn_negotiated", facts.negotiatedProtocol)
-            line.field("reencrypt", summary.server.map { self.service.legs[$0.label] != nil } ?? false)
-        }
-        line.field("route", facts.route)
-        line.field("bytes_up", summary.bytesUp)
-        line.field("bytes_down", summary.bytesDown)
-        line.field("duration_ms", Int(summary.duration.milliseconds))
-        line.field("outcome", outcome.rawValue)
-        line.field("refusal", facts.refusal?.kind.rawValue)
+        let negotiated =
+            self.service.mode == .terminate
+            ? TLSConnectionAudit.Negotiated(
+                tlsVersion: facts.negotiatedVersion, alpn: facts.negotiatedProtocol,
+                reencrypt: summary.server.map { self.service.legs[$0.label] != nil } ?? false)
+            : nil
         let reason = outcome == .handshakeFailed ? facts.clientHandshakeError ?? summary.endReason : summary.endReason
-        line.field("reason", reason)
+        let record = TLSConnectionAudit(
+            time: WallClock.now(), service: summary.service, client: summary.client,
+            server: summary.server.map(AuditServer.init), mode: self.service.mode.rawValue,
+            detail: .inspected(
+                TLSConnectionAudit.Inspected(
+                    sni: facts.hello?.serverName?.hostName, alpn: facts.hello?.alpn ?? [],
+                    tlsVersions: facts.hello?.versions ?? [], negotiated: negotiated, route: facts.route)),
+            bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, durationMilliseconds: Int(summary.duration.milliseconds),
+            outcome: outcome.rawValue, refusal: facts.refusal?.kind.rawValue, reason: reason)
         // A flood of refused connections is counted per client beyond `audit.refused_records` (AuditLog).
         if summary.refused,
             !self.context.audit.admitRefusal(client: self.context.client, service: summary.service, event: .tlsConnection)
         {
             return nil
         }
-        return self.context.audit.write(line, on: self.context.eventLoop)
+        return self.context.audit.write(record.auditRecord, on: self.context.eventLoop)
     }
 }
 
 @available(*, unavailable)
 extension TLSConnectionInspector: Sendable {}
-
-extension AuditEvent {
-    /// One TLS connection (passthrough or terminated), or a terminated DICOM or HL7 connection whose TLS failed.
-    static let tlsConnection: AuditEvent = "tls.connection"
-}

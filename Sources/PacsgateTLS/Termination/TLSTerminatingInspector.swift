@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOSSL
+import PacsgateAuditRecords
 import PacsgateCore
 
 /// A `dicom` or `hl7` connection with TLS terminated in front of the module's own inspector.
@@ -163,28 +164,20 @@ final class TLSTerminatingInspector: ConnectionInspector, TLSClientSessionDelega
         let inner = self.inner.finished(summary)
         guard let (outcome, reason) = self.machine.failureRecord else { return inner }
         self.logFailure()
-        var line = AuditLog.record(event: .tlsConnection, time: self.context.acceptedAt, capacity: 768)
-        line.field("service", summary.service)
-        line.field("client", summary.client)
-        line.field("server", summary.server)
-        line.field("mode", TLSMode.terminate.rawValue)
-        line.field("protocol", self.termination.protocolName)
-        if let certificate = self.machine.presentedCertificate {
-            line.field("client_certificate", certificate.jsonObject)
-        } else {
-            line.nullField("client_certificate")
-        }
-        line.field("bytes_up", summary.bytesUp)
-        line.field("bytes_down", summary.bytesDown)
-        line.field("duration_ms", Int(summary.duration.milliseconds))
-        line.field("outcome", outcome.rawValue)
-        switch outcome {
-        case .handshakeFailed: line.field("refusal", TLSRefusalKind.clientHandshakeFailed.rawValue)
-        case .unavailable: line.field("refusal", TLSRefusalKind.unavailable.rawValue)
-        default: line.nullField("refusal")
-        }
-        line.field("reason", reason)
-        let own = self.context.audit.write(line, on: self.context.eventLoop)
+        let refusal: TLSRefusalKind? =
+            switch outcome {
+            case .handshakeFailed: .clientHandshakeFailed
+            case .unavailable: .unavailable
+            default: nil
+            }
+        let record = TLSConnectionAudit(
+            time: self.context.acceptedAt, service: summary.service, client: summary.client,
+            server: summary.server.map(AuditServer.init), mode: TLSMode.terminate.rawValue,
+            detail: .terminated(
+                protocolName: self.termination.protocolName, clientCertificate: self.machine.presentedCertificate),
+            bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, durationMilliseconds: Int(summary.duration.milliseconds),
+            outcome: outcome.rawValue, refusal: refusal?.rawValue, reason: reason)
+        let own = self.context.audit.write(record.auditRecord, on: self.context.eventLoop)
         return inner.map { $0.and(own).map { _ in } } ?? own
     }
 }
