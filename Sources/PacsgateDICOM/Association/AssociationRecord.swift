@@ -44,6 +44,8 @@ public struct AssociationRecord: Sendable {
     public var client: String
     /// The server the association was forwarded to.
     public var server: ServerIdentity?
+    /// ``server`` as the start record already described it, when there was one.
+    var auditServer: AuditServer?
     /// The A-ASSOCIATE-RQ, when one was parsed.
     public var request: AssociateRequest?
     /// The server's per-context answers from its A-ASSOCIATE-AC, by context ID.
@@ -88,7 +90,7 @@ public struct AssociationRecord: Sendable {
     /// ``AETitle/auditText`` gives them, the user name printable, codes as numbers).
     public var audit: DICOMAssociationAudit {
         DICOMAssociationAudit(
-            time: self.time, service: self.service, client: self.client, server: self.server.map(AuditServer.init),
+            time: self.time, service: self.service, client: self.client, server: self.auditServer ?? self.server.map(AuditServer.init),
             secureTransport: self.secureTransport, request: self.request.map(self.auditRequest),
             acceptedContexts: self.acceptedContexts, outcome: self.outcome.rawValue,
             reject: self.reject.map {
@@ -111,7 +113,7 @@ public struct AssociationRecord: Sendable {
         time: WallClock.Instant,
         service: String,
         client: String,
-        server: ServerIdentity,
+        server: AuditServer,
         request: AssociateRequest,
         secureTransport: SecureTransportFacts? = nil
     ) -> AuditRecord {

@@ -68,6 +68,10 @@ struct AssociationStateMachine {
     private(set) var phase = Phase.peeking(bytesSeen: 0)
     private(set) var request: AssociateRequest?
     private(set) var server: ServerIdentity?
+    /// ``server`` as both audit records write it, described once (at forwarding) rather than once per record.
+    private var auditServer: AuditServer?
+    /// The client's `ip:port` as the records write it, rendered at the first record.
+    private var clientText: String?
     private(set) var conclusion: Conclusion?
     private(set) var acceptedContexts: Int?
     private var contextResults: [UInt8: PresentationContextResult.Result] = [:]
@@ -211,12 +215,14 @@ struct AssociationStateMachine {
     /// The server leg is up and has the request.
     mutating func forwarding(to server: ServerIdentity) -> AuditRecord? {
         self.server = server
+        let auditServer = AuditServer(server)
+        self.auditServer = auditServer
         guard let request else { return nil }
         return AssociationRecord.startLine(
             time: self.connection.acceptedAt,
             service: self.connection.service,
-            client: self.connection.client.logDescription,
-            server: server,
+            client: self.recordedClient(),
+            server: auditServer,
             request: request,
             secureTransport: self.secureTransport
         )
@@ -329,6 +335,14 @@ struct AssociationStateMachine {
         return words
     }
 
+    /// The client's `ip:port` for the records, rendered once per connection.
+    private mutating func recordedClient() -> String {
+        if let text = self.clientText { return text }
+        let text = self.connection.client.logDescription
+        self.clientText = text
+        return text
+    }
+
     // MARK: end
 
     /// The association's record, or `nil` when there was no association to speak of (a client that connected and
@@ -337,8 +351,9 @@ struct AssociationStateMachine {
         var record = AssociationRecord(
             time: self.connection.acceptedAt,
             service: self.connection.service,
-            client: self.connection.client.logDescription,
+            client: self.recordedClient(),
             server: self.server,
+            auditServer: self.auditServer,
             request: self.request,
             contextResults: self.contextResults,
             acceptedContexts: self.acceptedContexts,
