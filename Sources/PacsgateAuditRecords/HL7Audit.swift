@@ -125,12 +125,11 @@ public struct HL7MessageAudit: Sendable, Equatable {
         self.connection.write(into: &line)
         HL7MessageSummary.write(self.summary, into: &line)
         line.field("bytes", self.bytes)
+        line.field("ack_code", self.acknowledgment.code)
         switch self.acknowledgment {
-        case .received(let code, let milliseconds):
-            line.field("ack_code", code)
+        case .received(_, let milliseconds):
             line.field("ack_ms", milliseconds)
         case .missing(let why):
-            line.field("ack_code", "none")
             line.nullField("ack_ms")
             line.field("ack_missing", why)
         }

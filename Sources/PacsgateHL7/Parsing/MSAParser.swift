@@ -27,23 +27,22 @@ public enum MSAParser {
     private static func parse(
         _ bytes: UnsafeRawBufferPointer, header: HL7MessageHeader
     ) throws(MSAParseError) -> HL7Acknowledgment {
-        let base = 0
         let count = bytes.count
         let fieldSeparator = header.delimiters.field
 
         var index = header.nextSegmentOffset
         while true {
-            while index < count, MSHParser.isTerminator(bytes[base + index]) { index += 1 }
+            while index < count, MSHParser.isTerminator(bytes[index]) { index += 1 }
             guard count - index >= 3 else { throw .missingMSA(offset: index) }
-            let segmentID = bytes[(base + index)..<(base + index + 3)]
+            let segmentID = bytes[index..<(index + 3)]
             let idEnd = index + 3
-            guard idEnd == count || bytes[base + idEnd] == fieldSeparator || MSHParser.isTerminator(bytes[base + idEnd])
+            guard idEnd == count || bytes[idEnd] == fieldSeparator || MSHParser.isTerminator(bytes[idEnd])
             else { throw .missingMSA(offset: index) }
             if segmentID.elementsEqual("MSA".utf8) { break }
             guard segmentID.elementsEqual("SFT".utf8) || segmentID.elementsEqual("UAC".utf8) else {
                 throw .missingMSA(offset: index)
             }
-            while index < count, !MSHParser.isTerminator(bytes[base + index]) { index += 1 }
+            while index < count, !MSHParser.isTerminator(bytes[index]) { index += 1 }
         }
 
         // MSA-1 … MSA-3, up to the segment terminator.
@@ -51,13 +50,13 @@ public enum MSAParser {
         var controlIDSpan: Range<Int>? = nil
         var textSpan: Range<Int>? = nil
         index += 3
-        if index < count, bytes[base + index] == fieldSeparator {
+        if index < count, bytes[index] == fieldSeparator {
             var fieldNumber = 1
             index += 1
             var fieldStart = index
             fields: while true {
-                let atEnd = index == count || MSHParser.isTerminator(bytes[base + index])
-                if atEnd || bytes[base + index] == fieldSeparator {
+                let atEnd = index == count || MSHParser.isTerminator(bytes[index])
+                if atEnd || bytes[index] == fieldSeparator {
                     switch fieldNumber {
                     case 1: codeSpan = fieldStart..<index
                     case 2: controlIDSpan = fieldStart..<index
@@ -67,15 +66,15 @@ public enum MSAParser {
                     if atEnd { break fields }
                     fieldNumber += 1
                     fieldStart = index + 1
-                } else if bytes[base + index] < 0x20 || bytes[base + index] == 0x7F {
-                    throw .controlCharacter(byte: bytes[base + index], offset: index)
+                } else if bytes[index] < 0x20 || bytes[index] == 0x7F {
+                    throw .controlCharacter(byte: bytes[index], offset: index)
                 }
                 index += 1
             }
         }
         let segmentEnd = index
 
-        let codeBytes = bytes[(base + codeSpan.lowerBound)..<(base + codeSpan.upperBound)]
+        let codeBytes = bytes[codeSpan.lowerBound..<codeSpan.upperBound]
         guard let code = HL7AcknowledgmentCode(ascii: codeBytes) else {
             throw .invalidAcknowledgmentCode(
                 found: DiagnosticRendering.printable(codeBytes.prefix(8)),
@@ -90,13 +89,13 @@ public enum MSAParser {
         }
         let text = textSpan.flatMap { span in
             span.isEmpty
-                ? nil : String(decoding: bytes[(base + span.lowerBound)..<(base + span.upperBound)], as: UTF8.self)
+                ? nil : String(decoding: bytes[span.lowerBound..<span.upperBound], as: UTF8.self)
         }
         return HL7Acknowledgment(
             header: header,
             code: code,
             acknowledgedControlID: String(
-                decoding: bytes[(base + controlIDSpan.lowerBound)..<(base + controlIDSpan.upperBound)],
+                decoding: bytes[controlIDSpan.lowerBound..<controlIDSpan.upperBound],
                 as: UTF8.self
             ),
             textMessage: text

@@ -38,13 +38,12 @@ public enum MSHParser {
 
     /// The body of ``parse(_:)``: `bytes` are `payload`'s readable bytes.
     private static func parse(_ bytes: UnsafeRawBufferPointer, of payload: ByteBuffer) throws(MSHParseError) -> HL7MessageHeader {
-        let base = 0
         let count = bytes.count
 
         // Segment ID: exactly "MSH". A shorter prefix of it that ends is a truncated MSH.
         var idLength = 0
-        while idLength < min(3, count), !Self.isTerminator(bytes[base + idLength]) { idLength += 1 }
-        let segmentID = bytes[base..<(base + idLength)]
+        while idLength < min(3, count), !Self.isTerminator(bytes[idLength]) { idLength += 1 }
+        let segmentID = bytes[0..<idLength]
         guard idLength == 3, segmentID.elementsEqual("MSH".utf8) else {
             if idLength > 0, idLength < 3, "MSH".utf8.starts(with: segmentID) {
                 throw .segmentTooShort(offset: idLength)
@@ -52,51 +51,51 @@ public enum MSHParser {
             if idLength == 3, segmentID.elementsEqual("FHS".utf8) || segmentID.elementsEqual("BHS".utf8) {
                 throw .batchNotSupported(segmentID: DiagnosticRendering.printable(segmentID))
             }
-            throw .notMSH(segmentID: DiagnosticRendering.printable(bytes[base..<(base + min(3, count))]))
+            throw .notMSH(segmentID: DiagnosticRendering.printable(bytes[0..<min(3, count)]))
         }
 
         // MSH-1.
-        guard count > 3, !Self.isTerminator(bytes[base + 3]) else { throw .segmentTooShort(offset: 3) }
-        let fieldSeparator = bytes[base + 3]
+        guard count > 3, !Self.isTerminator(bytes[3]) else { throw .segmentTooShort(offset: 3) }
+        let fieldSeparator = bytes[3]
         guard HL7Delimiters.isValidDelimiter(fieldSeparator) else {
             throw .invalidFieldSeparator(byte: fieldSeparator, offset: 3)
         }
 
         // MSH-2: 4 or 5 distinct delimiters, none equal to MSH-1.
         var index = 4
-        while index < count, bytes[base + index] != fieldSeparator, !Self.isTerminator(bytes[base + index]) {
+        while index < count, bytes[index] != fieldSeparator, !Self.isTerminator(bytes[index]) {
             index += 1
         }
         let encodingLength = index - 4
-        guard encodingLength > 0 || (index < count && bytes[base + index] == fieldSeparator) else {
+        guard encodingLength > 0 || (index < count && bytes[index] == fieldSeparator) else {
             throw .segmentTooShort(offset: 4)
         }
         guard encodingLength == 4 || encodingLength == 5 else { throw .invalidEncodingCharacters(offset: 4) }
         for position in 4..<index {
-            let character = bytes[base + position]
+            let character = bytes[position]
             guard HL7Delimiters.isValidDelimiter(character), character != fieldSeparator,
-                !bytes[(base + 4)..<(base + position)].contains(character)
+                !bytes[4..<position].contains(character)
             else { throw .invalidEncodingCharacters(offset: position) }
         }
         let delimiters = HL7Delimiters(
             field: fieldSeparator,
-            component: bytes[base + 4],
-            repetition: bytes[base + 5],
-            escape: bytes[base + 6],
-            subcomponent: bytes[base + 7],
-            truncation: encodingLength == 5 ? bytes[base + 8] : nil
+            component: bytes[4],
+            repetition: bytes[5],
+            escape: bytes[6],
+            subcomponent: bytes[7],
+            truncation: encodingLength == 5 ? bytes[8] : nil
         )
         var spans = HL7MessageHeader.FieldSpans()
         spans.encodingCharacters = 4..<index
 
         // MSH-3 onwards, up to the segment terminator.
         var fieldCount = 2
-        if index < count, bytes[base + index] == fieldSeparator {
+        if index < count, bytes[index] == fieldSeparator {
             fieldCount = 3
             index += 1
             var fieldStart = index
             while index < count {
-                let byte = bytes[base + index]
+                let byte = bytes[index]
                 if byte == fieldSeparator {
                     spans.record(field: fieldCount, fieldStart..<index)
                     fieldCount += 1
@@ -115,9 +114,9 @@ public enum MSHParser {
         let terminator: HL7SegmentTerminator
         if segmentEnd == count {
             terminator = .endOfPayload
-        } else if bytes[base + segmentEnd] == Self.lineFeed {
+        } else if bytes[segmentEnd] == Self.lineFeed {
             terminator = .lineFeed
-        } else if segmentEnd + 1 < count, bytes[base + segmentEnd + 1] == Self.lineFeed {
+        } else if segmentEnd + 1 < count, bytes[segmentEnd + 1] == Self.lineFeed {
             terminator = .carriageReturnLineFeed
         } else {
             terminator = .carriageReturn
