@@ -92,6 +92,70 @@ import Testing
 
     // MARK: peek → forward → connect
 
+    /// An inspector that answers every peek with `verdict` and records what it was asked.
+    private final class ScriptedInspector: ConnectionInspector {
+        var verdict: InspectionVerdict
+        var inspected: [Int] = []
+        var failures: [PeekFailure] = []
+
+        init(_ verdict: InspectionVerdict) { self.verdict = verdict }
+
+        func inspect(_ buffered: ByteBuffer) -> InspectionVerdict {
+            self.inspected.append(buffered.readableBytes)
+            return self.verdict
+        }
+        func peekFailed(_ failure: PeekFailure) -> Rejection {
+            self.failures.append(failure)
+            return Rejection(reason: "peek failed: \(failure)")
+        }
+        func unavailable(_ reason: UnavailableReason) -> Rejection { Rejection(reason: "\(reason)") }
+    }
+
+    @Test func peekedBytesGetTheInspectorsVerdict() throws {
+        var machine = peeking()
+        let waiting = ScriptedInspector(.needMore)
+        guard case .inspect(let first) = machine.clientRead(bytes("AB")) else { Issue.record("not inspected"); return }
+        guard case .wait = machine.peeked(first, by: waiting) else { Issue.record("needMore must wait"); return }
+        #expect(machine.isPeeking)
+
+        let forwarding = ScriptedInspector(.forward(Routing(note: "route B")))
+        guard case .connect(let routing) = machine.peeked(first, by: forwarding) else {
+            Issue.record("forward must connect")
+            return
+        }
+        #expect(routing.note == "route B")
+        #expect(machine.isConnecting, "the peeked bytes are now pending for the connect")
+        #expect(started(machine.connected())?.pending == "AB")
+
+        // Once the peek is over, nothing more is asked.
+        guard case .wait = machine.peeked(first, by: waiting) else { Issue.record("not peeking: wait"); return }
+        #expect(waiting.inspected == [2])
+
+        var rejecting = peeking()
+        let rejector = ScriptedInspector(.reject(Rejection(reason: "AE not allowed")))
+        guard case .answer(let rejection) = rejecting.peeked(bytes("CD"), by: rejector) else {
+            Issue.record("reject must answer")
+            return
+        }
+        #expect(rejection.reason == "AE not allowed")
+    }
+
+    @Test func aPeekPastTheHardCapIsAPeekFailureTheInspectorAnswers() throws {
+        var machine = peeking()
+        let inspector = ScriptedInspector(.needMore)
+        let huge = ByteBuffer(repeating: 0x41, count: ConnectionStateMachine.peekHardCap + 1)
+        guard case .answer(let rejection) = machine.peeked(huge, by: inspector) else {
+            Issue.record("past the hard cap the client must be answered")
+            return
+        }
+        #expect(inspector.inspected.isEmpty, "the inspector is not asked to parse past the hard cap")
+        #expect(inspector.failures == [.tooLarge(ConnectionStateMachine.peekHardCap + 1)])
+        #expect(rejection.reason.hasPrefix("peek failed"))
+        let atCap = ByteBuffer(repeating: 0x41, count: ConnectionStateMachine.peekHardCap)
+        guard case .wait = machine.peeked(atCap, by: inspector) else { Issue.record("at the cap: asked"); return }
+        #expect(inspector.inspected == [ConnectionStateMachine.peekHardCap])
+    }
+
     @Test func peekedAndLaterBytesAllReachTheServerInOrder() throws {
         var machine = peeking()
         let first = machine.clientRead(bytes("AB"))

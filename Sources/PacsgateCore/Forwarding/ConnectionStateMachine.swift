@@ -105,6 +105,36 @@ package struct ConnectionStateMachine {
         }
     }
 
+    /// Upper bound of the peek buffer whatever the inspector says; inspectors set their own, smaller caps.
+    package static let peekHardCap = 1 << 20
+
+    /// What to do with the client's bytes peeked so far.
+    package enum PeekAction {
+        /// Not enough bytes yet: wait for more.
+        case wait
+        /// The inspector chose to forward (the peeked bytes are now pending): connect to a server so routed.
+        case connect(Routing)
+        /// Answer the client (the inspector's rejection, or its answer to a peek past the hard cap) and close.
+        case answer(Rejection)
+    }
+
+    /// Asks `inspector` about all the client's bytes so far; past ``peekHardCap`` it is told the peek failed instead.
+    package mutating func peeked(_ all: ByteBuffer, by inspector: any ConnectionInspector) -> PeekAction {
+        guard case .peeking = self.state else { return .wait }
+        if all.readableBytes > Self.peekHardCap {
+            return .answer(inspector.peekFailed(.tooLarge(all.readableBytes)))
+        }
+        switch inspector.inspect(all) {
+        case .needMore:
+            return .wait
+        case .forward(let routing):
+            self.forwardDecided()
+            return .connect(routing)
+        case .reject(let rejection):
+            return .answer(rejection)
+        }
+    }
+
     /// The inspector chose to forward: the peeked bytes become the pending bytes of the connect.
     package mutating func forwardDecided() {
         guard case .peeking(let buffered) = self.state else { return }
@@ -202,13 +232,7 @@ package struct ConnectionStateMachine {
             self.state = .connecting(pending: pending, clientInputClosed: true)
             return .none
         case .forwarding(_, let serverInputClosed):
-            if serverInputClosed {
-                self.state = .ending(clientOpen: true, serverOpen: true)
-                self.endReason = .closedByBothSides
-                return .closeBoth
-            }
-            self.state = .forwarding(clientInputClosed: true, serverInputClosed: false)
-            return .shutdownOtherOutput
+            return self.forwardingInputClosed(client: true, server: serverInputClosed)
         case .answering:
             self.state = .ending(clientOpen: true, serverOpen: false)
             return .closeClient
@@ -220,16 +244,21 @@ package struct ConnectionStateMachine {
     package mutating func serverInputClosed() -> InputClosedAction {
         switch self.state {
         case .forwarding(let clientInputClosed, _):
-            if clientInputClosed {
-                self.state = .ending(clientOpen: true, serverOpen: true)
-                self.endReason = .closedByBothSides
-                return .closeBoth
-            }
-            self.state = .forwarding(clientInputClosed: false, serverInputClosed: true)
-            return .shutdownOtherOutput
+            return self.forwardingInputClosed(client: clientInputClosed, server: true)
         default:
             return .none
         }
+    }
+
+    /// A FIN while forwarding, given which inputs are now closed: the first is passed on, the second ends both legs.
+    private mutating func forwardingInputClosed(client: Bool, server: Bool) -> InputClosedAction {
+        if client && server {
+            self.state = .ending(clientOpen: true, serverOpen: true)
+            self.endReason = .closedByBothSides
+            return .closeBoth
+        }
+        self.state = .forwarding(clientInputClosed: client, serverInputClosed: server)
+        return .shutdownOtherOutput
     }
 
     /// What to do when a leg went away without a FIN (reset, error) or the gateway must end the connection.

@@ -9,9 +9,6 @@ package import NIOCore
 /// by withholding `read()` on one leg while the other cannot take more writes, so a peer that stops reading makes the
 /// gateway buffer at most one write-buffer high-water mark plus one read per leg.
 package final class ProxyConnection {
-    /// Upper bound of the peek buffer whatever the inspector says; inspectors set their own, smaller caps.
-    package static let peekHardCap = 1 << 20
-
     private let service: ServiceRuntime
     private let snapshot: ServiceSnapshot
     private var machine = ConnectionStateMachine()
@@ -200,19 +197,14 @@ package final class ProxyConnection {
 
     private func inspect(_ all: ByteBuffer, context: ChannelHandlerContext) {
         guard let inspector else { return }
-        if all.readableBytes > Self.peekHardCap {
-            self.peekFailed(.tooLarge(all.readableBytes))
-            return
-        }
-        switch inspector.inspect(all) {
-        case .needMore:
+        switch self.machine.peeked(all, by: inspector) {
+        case .wait:
             break
-        case .forward(let routing):
+        case .connect(let routing):
             self.peekTimer?.cancel()
             self.routing = routing
-            self.machine.forwardDecided()
             self.connectToServer(context: context)
-        case .reject(let rejection):
+        case .answer(let rejection):
             self.peekTimer?.cancel()
             self.answer(rejection)
         }
@@ -473,8 +465,9 @@ package final class ProxyConnection {
             context.write(NIOAny(bytes), promise: nil)
         }
         if rejection.waitForClientClose {
-            // As PS3.8 prescribes after A-ASSOCIATE-RJ / A-ABORT: half-close, let the requester close, and close
-            // ourselves when the linger (ARTIM) timer expires.
+            // After A-ASSOCIATE-RJ / A-ABORT PS3.8 has the requester close the transport while the acceptor waits
+            // with ARTIM running: half-close (a requester reading on gets the end of the stream after the answer),
+            // let it close, and close ourselves when the linger (ARTIM) timer expires.
             OutputCloser.finish(client, then: .halfClose, direct: self.closesDirectly)
         } else {
             OutputCloser.finish(client, then: .fullClose, direct: self.closesDirectly)

@@ -53,8 +53,8 @@ final class NativeConnection {
     /// The `source:` address of the server leg being opened.
     private var serverSource: PeerAddress?
     /// Per direction: splice instead of copying (bulk bytes nobody inspects), and read into large buffers.
-    private var splicing = (up: false, down: false)
-    private var largeReads = (up: false, down: false)
+    private var splicing = PerDirection(false)
+    private var largeReads = PerDirection(false)
 
     // Times in monotonic nanoseconds; a deadline of 0 is unset.
     private var acceptedAt: UInt64 = 0
@@ -66,9 +66,9 @@ final class NativeConnection {
     /// The deadline of the timer entry this slot relies on (0: none).
     private var timerAt: UInt64 = 0
 
-    private var bytesUp = 0
-    private var bytesDown = 0
-    private var unreported = (up: 0, down: 0)
+    /// Bytes moved, and those not yet added to the service's counters.
+    private var moved = PerDirection(0)
+    private var unreported = PerDirection(0)
     private var endReason = ConnectionEndReason.closed
     private var refused = false
     /// Registered with the audit log's ``AuditLog/whenAccepting(_:)``: the client is not read until it calls back.
@@ -181,18 +181,18 @@ final class NativeConnection {
                 self.proxyBytes = bytes
                 switch gate.examine(bytes) {
                 case .needMore:
-                    if endOfFile { self.proxyHeaderClosedEarly() }
+                    if endOfFile { self.proxyHeaderEnded(byClose: true) }
                 case .proxied(let client, let length):
                     self.passProxyHeader(client: client, length: length)
-                    if endOfFile { self.clientEndOfFile() }
+                    if endOfFile { self.endOfFile(.client) }
                 case .plain:
                     self.passProxyHeader(client: nil, length: 0)
-                    if endOfFile { self.clientEndOfFile() }
+                    if endOfFile { self.endOfFile(.client) }
                 case .refuse(let reason):
                     self.refuseProxyHeader(reason)
                 }
             case .endOfFile:
-                self.proxyHeaderClosedEarly()
+                self.proxyHeaderEnded(byClose: true)
             case .wouldBlock:
                 return
             case .failed(let error):
@@ -238,22 +238,16 @@ final class NativeConnection {
         self.closeLeg(.client)
     }
 
-    private func proxyHeaderClosedEarly() {
+    /// The client closed (`byClose`) or the header's deadline passed before the gate decided: the gate says whether
+    /// that refuses the connection or lets it in without a header.
+    private func proxyHeaderEnded(byClose: Bool) {
         guard let gate = self.proxyGate else { return }
-        if let reason = gate.closedEarly(received: self.proxyBytes?.readableBytes ?? 0) {
+        let received = self.proxyBytes?.readableBytes ?? 0
+        if let reason = byClose ? gate.closedEarly(received: received) : gate.timedOut(received: received) {
             self.refuseProxyHeader(reason)
         } else {
             self.passProxyHeader(client: nil, length: 0)
-            self.clientEndOfFile()
-        }
-    }
-
-    private func proxyHeaderTimedOut() {
-        guard let gate = self.proxyGate else { return }
-        if let reason = gate.timedOut(received: self.proxyBytes?.readableBytes ?? 0) {
-            self.refuseProxyHeader(reason)
-        } else {
-            self.passProxyHeader(client: nil, length: 0)
+            if byClose { self.endOfFile(.client) }
         }
     }
 
@@ -369,37 +363,31 @@ final class NativeConnection {
 
     /// The peek phase: every read is added to what the inspector sees until it decides.
     private func readPeek() {
-        while self.client.readable, !self.client.inputDone, self.machine.isPeeking || self.machine.isConnecting,
-            self.clientMayRead()
-        {
-            switch self.read(.client, large: false) {
-            case .data(let bytes, let endOfFile):
-                switch self.machine.clientRead(bytes) {
-                case .inspect(let all):
-                    self.inspect(all)
-                case .held, .forward, .discard:
-                    break
-                }
-                if endOfFile { self.clientEndOfFile() }
-            case .endOfFile:
-                self.clientEndOfFile()
-            case .wouldBlock:
-                return
-            case .failed(let error):
-                self.legFailed(.client, error)
+        self.readClient(while: { (self.machine.isPeeking || self.machine.isConnecting) && self.clientMayRead() }) {
+            switch self.machine.clientRead($0) {
+            case .inspect(let all):
+                self.inspect(all)
+            case .held, .forward, .discard:
+                break
             }
         }
     }
 
     /// While answering: the client's bytes are read and dropped until it closes.
     private func readAndDiscard() {
-        while self.client.readable, !self.client.inputDone, self.client.isOpen {
+        self.readClient(while: { self.client.isOpen }) { self.state.buffers.give($0) }
+    }
+
+    /// Reads the client in small buffers while it has bytes and `more()` holds, handing each read to `take` (and
+    /// then the end of input that came with it, if any).
+    private func readClient(while more: () -> Bool, _ take: (ByteBuffer) -> Void) {
+        while self.client.readable, !self.client.inputDone, more() {
             switch self.read(.client, large: false) {
             case .data(let bytes, let endOfFile):
-                self.state.buffers.give(bytes)
-                if endOfFile { self.clientEndOfFile() }
+                take(bytes)
+                if endOfFile { self.endOfFile(.client) }
             case .endOfFile:
-                self.clientEndOfFile()
+                self.endOfFile(.client)
             case .wouldBlock:
                 return
             case .failed(let error):
@@ -419,10 +407,10 @@ final class NativeConnection {
         while progress, budget > 0, self.machine.isForwarding {
             progress = false
             if self.canMove(from: .client), self.clientMayRead() {
-                progress = self.moveUp(&budget) || progress
+                progress = self.move(from: .client, &budget) || progress
             }
             if self.machine.isForwarding, self.canMove(from: .server) {
-                progress = self.moveDown(&budget) || progress
+                progress = self.move(from: .server, &budget) || progress
             }
         }
         if budget <= 0 { self.state.requeue(self) }
@@ -435,70 +423,52 @@ final class NativeConnection {
             && self.withLeg(side.other) { $0.isOpen && !$0.outputShut && $0.afterFlush == .nothing && $0.isDrained }
     }
 
-    /// Client to server: one read (or splice) and its forwarding.
-    private func moveUp(_ budget: inout Int) -> Bool {
-        if self.splicing.up {
-            return self.splice(from: .client, to: .server, budget: &budget)
+    /// One read (or splice) from `side` and its forwarding to the other leg.
+    private func move(from side: ConnectionSide, _ budget: inout Int) -> Bool {
+        if self.splicing[side] {
+            return self.splice(from: side, to: side.other, budget: &budget)
         }
-        switch self.read(.client, large: self.largeReads.up) {
+        switch self.read(side, large: self.largeReads[side]) {
         case .data(let bytes, let endOfFile):
             let count = bytes.readableBytes
             budget -= count
             self.lastActivity = self.now
-            self.bytesUp += count
-            self.unreported.up += count
-            self.adaptReads(count, capacity: bytes.capacity, passthrough: self.upstreamHandling == .passthrough, up: true)
-            self.forwardUpstream(bytes)
-            if endOfFile { self.clientEndOfFile() }
+            self.count(count, from: side)
+            let passthrough = side == .client ? self.upstreamHandling == .passthrough : !self.observesDownstream
+            self.adaptReads(count, capacity: bytes.capacity, passthrough: passthrough, from: side)
+            if side == .client {
+                self.forwardUpstream(bytes)
+            } else {
+                if self.observesDownstream { self.inspector?.downstream(bytes) }
+                self.send(.client, bytes)
+            }
+            if endOfFile { self.endOfFile(side) }
         case .endOfFile:
-            self.clientEndOfFile()
+            self.endOfFile(side)
         case .wouldBlock:
             return false
         case .failed(let error):
-            self.legFailed(.client, error)
+            self.legFailed(side, error)
         }
         return true
     }
 
-    /// Server to client.
-    private func moveDown(_ budget: inout Int) -> Bool {
-        if self.splicing.down {
-            return self.splice(from: .server, to: .client, budget: &budget)
-        }
-        switch self.read(.server, large: self.largeReads.down) {
-        case .data(let bytes, let endOfFile):
-            let count = bytes.readableBytes
-            budget -= count
-            self.lastActivity = self.now
-            self.bytesDown += count
-            self.unreported.down += count
-            self.adaptReads(count, capacity: bytes.capacity, passthrough: !self.observesDownstream, up: false)
-            if self.observesDownstream { self.inspector?.downstream(bytes) }
-            self.send(.client, bytes)
-            if endOfFile { self.serverEndOfFile() }
-        case .endOfFile:
-            self.serverEndOfFile()
-        case .wouldBlock:
-            return false
-        case .failed(let error):
-            self.legFailed(.server, error)
-        }
-        return true
+    private func count(_ bytes: Int, from side: ConnectionSide) {
+        self.moved[side] += bytes
+        self.unreported[side] += bytes
     }
 
     /// A read that filled its buffer means a bulk transfer: bytes nobody inspects are spliced from then on, inspected
     /// ones read in large buffers; small reads go back to small buffers.
-    private func adaptReads(_ count: Int, capacity: Int, passthrough: Bool, up: Bool) {
+    private func adaptReads(_ count: Int, capacity: Int, passthrough: Bool, from side: ConnectionSide) {
         if count == capacity {
             if passthrough, self.state.spliceEnabled {
-                if up { self.splicing.up = true } else { self.splicing.down = true }
-            } else if up {
-                self.largeReads.up = true
+                self.splicing[side] = true
             } else {
-                self.largeReads.down = true
+                self.largeReads[side] = true
             }
         } else if count < BufferPool.smallSize / 2 {
-            if up { self.largeReads.up = false } else { self.largeReads.down = false }
+            self.largeReads[side] = false
         }
     }
 
@@ -525,7 +495,7 @@ final class NativeConnection {
             pipe = fresh
         } else {
             // No pipe to be had (limit, or out of descriptors): copy through buffers instead.
-            if source == .client { self.splicing.up = false } else { self.splicing.down = false }
+            self.splicing[source] = false
             return true
         }
         let sourceDescriptor = self.withLeg(source) { $0.descriptor }
@@ -539,13 +509,7 @@ final class NativeConnection {
             budget -= count
             self.state.splicedBytes += count
             self.lastActivity = self.now
-            if source == .client {
-                self.bytesUp += count
-                self.unreported.up += count
-            } else {
-                self.bytesDown += count
-                self.unreported.down += count
-            }
+            self.count(count, from: source)
             if count < chunk {
                 self.withLeg(source) { leg in
                     leg.readable = false
@@ -570,7 +534,7 @@ final class NativeConnection {
         if let failure {
             self.legFailed(source, failure)
         } else if endOfFile {
-            if source == .client { self.clientEndOfFile() } else { self.serverEndOfFile() }
+            self.endOfFile(source)
         } else if case .wouldBlock = outcome {
             return false
         }
@@ -679,19 +643,14 @@ final class NativeConnection {
 
     private func inspect(_ all: ByteBuffer) {
         guard let inspector = self.inspector else { return }
-        if all.readableBytes > ProxyConnection.peekHardCap {
-            self.peekFailed(.tooLarge(all.readableBytes))
-            return
-        }
-        switch inspector.inspect(all) {
-        case .needMore:
+        switch self.machine.peeked(all, by: inspector) {
+        case .wait:
             break
-        case .forward(let routing):
+        case .connect(let routing):
             self.peekDeadline = 0
             self.routing = routing
-            self.machine.forwardDecided()
             self.connectToServer()
-        case .reject(let rejection):
+        case .answer(let rejection):
             self.peekDeadline = 0
             self.answer(rejection)
         }
@@ -816,8 +775,7 @@ final class NativeConnection {
                 }
             }
             if let pending, pending.readableBytes > 0 {
-                self.bytesUp += pending.readableBytes
-                self.unreported.up += pending.readableBytes
+                self.count(pending.readableBytes, from: .client)
                 self.forwardUpstream(pending)
             }
             if clientInputClosed {
@@ -830,45 +788,29 @@ final class NativeConnection {
 
     // MARK: ends of input
 
-    private func clientEndOfFile() {
-        self.client.inputDone = true
-        self.client.readable = false
-        switch self.machine.clientInputClosed() {
+    /// `side` sent FIN (or its socket reported the end of its input).
+    private func endOfFile(_ side: ConnectionSide) {
+        self.withLeg(side) { leg in
+            leg.inputDone = true
+            leg.readable = false
+        }
+        switch side == .client ? self.machine.clientInputClosed() : self.machine.serverInputClosed() {
         case .none:
             break
         case .peekFailed:
             self.peekFailed(.clientClosed)
         case .shutdownOtherOutput:
-            if self.inspector?.halfClosed(by: .client) == .terminate {
-                self.endReason = .halfClosed(by: .client)
-                self.abort(failedSide: .client)
+            if self.inspector?.halfClosed(by: side) == .terminate {
+                self.endReason = .halfClosed(by: side)
+                self.abort(failedSide: side)
             } else {
-                self.finishOutput(.server, close: false)
+                self.finishOutput(side.other, close: false)
             }
         case .closeBoth:
             self.endReason = .closedByBothSides
             self.closeBothAfterFlush()
         case .closeClient:
             self.finishOutput(.client, close: true)
-        }
-    }
-
-    private func serverEndOfFile() {
-        self.server.inputDone = true
-        self.server.readable = false
-        switch self.machine.serverInputClosed() {
-        case .shutdownOtherOutput:
-            if self.inspector?.halfClosed(by: .server) == .terminate {
-                self.endReason = .halfClosed(by: .server)
-                self.abort(failedSide: .server)
-            } else {
-                self.finishOutput(.client, close: false)
-            }
-        case .closeBoth:
-            self.endReason = .closedByBothSides
-            self.closeBothAfterFlush()
-        case .none, .peekFailed, .closeClient:
-            break
         }
     }
 
@@ -900,15 +842,19 @@ final class NativeConnection {
     /// One side failed or ended without the other (``ProxyConnection``'s `legFailed`).
     private func abort(failedSide side: ConnectionSide) {
         let why = self.endReason.description
+        self.endEarly(closing: side == .client ? .clientFailed(why) : .serverFailed(why))
+    }
+
+    /// Ends the connection before both sides are done, as the machine says: nothing more, close the client, or close
+    /// both after the inspector's last words for `reason` (an A-ABORT).
+    private func endEarly(closing reason: CloseReason) {
         switch self.machine.legFailed() {
         case .none:
             break
         case .closeClient:
             self.closeLeg(.client)
         case .terminate:
-            let words =
-                self.inspector?.closing(side == .client ? .clientFailed(why) : .serverFailed(why)) ?? ClosingWords()
-            self.sayLastWordsAndClose(words)
+            self.sayLastWordsAndClose(self.inspector?.closing(reason) ?? ClosingWords())
         }
     }
 
@@ -920,14 +866,7 @@ final class NativeConnection {
             self.peekDeadline = 0
             self.answer(inspector.peekFailed(.timeout))
         } else {
-            switch self.machine.legFailed() {
-            case .none:
-                break
-            case .closeClient:
-                self.closeLeg(.client)
-            case .terminate:
-                self.sayLastWordsAndClose(self.inspector?.closing(reason) ?? ClosingWords())
-            }
+            self.endEarly(closing: reason)
         }
         self.finishIfClosed()
     }
@@ -959,7 +898,8 @@ final class NativeConnection {
         self.service?.stats.refusedOne()
         self.machine.answering()
         if let bytes = rejection.answer { self.enqueue(.client, bytes) }
-        // After A-ASSOCIATE-RJ / A-ABORT PS3.8 has the requester close: half-close and wait, up to the linger.
+        // After A-ASSOCIATE-RJ / A-ABORT PS3.8 has the requester close the transport (the acceptor waits with ARTIM
+        // running): half-close and wait for it, up to the linger.
         self.finishOutput(.client, close: !rejection.waitForClientClose)
         self.armLinger()
     }
@@ -1020,7 +960,7 @@ final class NativeConnection {
         if self.peekDeadline > 0, now >= self.peekDeadline {
             self.peekDeadline = 0
             if self.proxyGate != nil {
-                self.proxyHeaderTimedOut()
+                self.proxyHeaderEnded(byClose: false)
             } else {
                 self.peekFailed(.timeout)
             }
@@ -1080,13 +1020,13 @@ final class NativeConnection {
             inspector.finished(
                 ConnectionSummary(
                     service: service.label, client: self.clientDescription, server: self.serverIdentity,
-                    bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: endReason,
+                    bytesUp: self.moved.up, bytesDown: self.moved.down, duration: duration, endReason: endReason,
                     refused: self.refused))
         }
         self.inspector = nil
         let ended = EndedConnection(
             service: service, registry: registry, limitKey: self.limitKey, peer: self.peer, server: self.serverIdentity,
-            bytesUp: self.bytesUp, bytesDown: self.bytesDown, duration: duration, endReason: endReason)
+            bytesUp: self.moved.up, bytesDown: self.moved.down, duration: duration, endReason: endReason)
         if let finished {
             // The inspector's audit record must be durable first; its future completes on this reactor.
             finished.whenComplete { _ in ended.release() }
@@ -1118,16 +1058,15 @@ final class NativeConnection {
         self.tried = []
         self.exhaustion = nil
         self.serverSource = nil
-        self.splicing = (false, false)
-        self.largeReads = (false, false)
+        self.splicing = PerDirection(false)
+        self.largeReads = PerDirection(false)
         self.peekDeadline = 0
         self.connectDeadline = 0
         self.lingerDeadline = 0
         self.idleArmed = false
         self.timerAt = 0
-        self.bytesUp = 0
-        self.bytesDown = 0
-        self.unreported = (0, 0)
+        self.moved = PerDirection(0)
+        self.unreported = PerDirection(0)
         self.endReason = .closed
         self.refused = false
         self.waitingForAudit = false
@@ -1146,7 +1085,7 @@ final class NativeConnection {
     private func reportBytes() {
         guard self.unreported.up + self.unreported.down > 0 else { return }
         self.service?.stats.add(up: self.unreported.up, down: self.unreported.down)
-        self.unreported = (0, 0)
+        self.unreported = PerDirection(0)
     }
 
     /// Bytes held for this connection's sockets (the registry's backpressure check).
@@ -1189,6 +1128,25 @@ private struct EndedConnection: Sendable {
 extension ConnectionSide {
     /// The other leg.
     var other: ConnectionSide { self == .client ? .server : .client }
+}
+
+/// A value for each direction of a connection, named by the side its bytes are read from: `up` is read from the
+/// client, `down` from the server.
+struct PerDirection<Value> {
+    var up: Value
+    var down: Value
+
+    init(_ value: Value) {
+        self.up = value
+        self.down = value
+    }
+
+    subscript(_ side: ConnectionSide) -> Value {
+        get { side == .client ? self.up : self.down }
+        set {
+            if side == .client { self.up = newValue } else { self.down = newValue }
+        }
+    }
 }
 
 extension NativeConnection: UpstreamSinkTarget {
