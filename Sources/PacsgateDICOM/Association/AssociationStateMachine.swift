@@ -1,4 +1,5 @@
 import NIOCore
+import PacsgateAuditRecords
 import PacsgateCore
 
 /// The gateway's view of one DICOM connection, from accept to close, without I/O.
@@ -12,7 +13,7 @@ import PacsgateCore
 ///
 /// ``DICOMInspector`` feeds it the peeked bytes, the PDU events of both directions (from two
 /// ``PDUStreamObserver``s) and the core's lifecycle calls, and performs what it returns. ``finished(_:)`` turns
-/// what was learnt into the association's ``AssociationRecord``.
+/// what was learnt into the association's ``DICOMAssociationAudit``.
 struct AssociationStateMachine {
     /// What the gateway answered without forwarding.
     struct Answer {
@@ -271,7 +272,7 @@ struct AssociationStateMachine {
         case (.protocolError(let error, let offset), _):
             return self.conclude(.protocolError("\(error) (stream offset \(offset))", by: side))
         default:
-            let name = Self.name(of: event)
+            let name = event.pduType?.description ?? "protocol error"
             return self.conclude(.protocolError("unexpected \(name) from the \(side.rawValue)", by: side))
         }
     }
@@ -283,19 +284,6 @@ struct AssociationStateMachine {
         case .aborted(let abort, let side): return .aborted(abort, by: side)
         case .released: return .released
         case .protocolError(let text, let side): return .protocolError(text, by: side)
-        }
-    }
-
-    private static func name(of event: PDUStreamObserver.Event) -> String {
-        switch event {
-        case .associateRequest: "A-ASSOCIATE-RQ"
-        case .associateAccept: "A-ASSOCIATE-AC"
-        case .associateReject: "A-ASSOCIATE-RJ"
-        case .dataTransfer: "P-DATA-TF"
-        case .releaseRequest: "A-RELEASE-RQ"
-        case .releaseResponse: "A-RELEASE-RP"
-        case .abort: "A-ABORT"
-        case .protocolError: "protocol error"
         }
     }
 
@@ -345,83 +333,79 @@ struct AssociationStateMachine {
 
     // MARK: end
 
-    /// The association's record, or `nil` when there was no association to speak of (a client that connected and
-    /// closed without sending a byte).
-    mutating func finished(_ summary: ConnectionSummary) -> AssociationRecord? {
-        var record = AssociationRecord(
-            time: self.connection.acceptedAt,
-            service: self.connection.service,
-            client: self.recordedClient(),
-            server: self.server,
-            auditServer: self.auditServer,
-            request: self.request,
-            contextResults: self.contextResults,
-            acceptedContexts: self.acceptedContexts,
-            outcome: .protocolError,
-            reject: nil,
-            abort: nil,
-            error: nil,
-            warnings: self.warnings,
-            bytesUp: summary.bytesUp,
-            bytesDown: summary.bytesDown + self.bytesToClient,
-            dataTransfersUp: self.dataTransfers.up,
-            dataTransfersDown: self.dataTransfers.down,
-            duration: summary.duration,
-            end: summary.endReason,
-            secureTransport: self.secureTransport
-        )
-        if case .forwarding = self.phase {
-        } else {
-            record.bytesUp += self.peekedBytes  // held, never forwarded
-        }
+    /// How the association ended, as its record says it.
+    private struct Ending {
+        var outcome = AssociationOutcome.protocolError
+        var reject: AssociateReject?
+        var abort: (pdu: AssociationAbort, by: AssociationSide)?
+        var error: String?
+    }
+
+    /// The association's `dicom.association` record, or `nil` when there was no association to speak of (a client
+    /// that connected and closed without sending a byte).
+    mutating func finished(_ summary: ConnectionSummary) -> DICOMAssociationAudit? {
+        var ending = Ending()
+        var bytesUp = summary.bytesUp
         switch self.phase {
         case .peeking(let bytes):
             // The connection ended during the peek without peekFailed (reset, or the gateway stopped).
             guard bytes > 0 else { return nil }
-            record.error = "connection ended after \(bytes) bytes of an incomplete A-ASSOCIATE-RQ"
+            ending.error = "connection ended after \(bytes) bytes of an incomplete A-ASSOCIATE-RQ"
+            bytesUp += self.peekedBytes  // held, never forwarded
         case .answered(let answer):
             guard answer.recorded else { return nil }
-            record.outcome = answer.outcome
-            record.reject = answer.reject
-            record.abort = answer.abort.map { ($0, .gateway) }
-            record.error = answer.error
+            ending = Ending(
+                outcome: answer.outcome, reject: answer.reject, abort: answer.abort.map { ($0, .gateway) },
+                error: answer.error)
+            bytesUp += self.peekedBytes
         case .forwarding:
-            self.concludeForwarded(&record)
+            ending = self.forwardedEnding()
         }
-        return record
+        return DICOMAssociationAudit(
+            time: self.connection.acceptedAt, service: self.connection.service, client: self.recordedClient(),
+            server: self.auditServer, secureTransport: self.secureTransport,
+            request: self.request.map { DICOMAssociationAudit.Request($0, contextResults: self.contextResults) },
+            acceptedContexts: self.acceptedContexts, outcome: ending.outcome.rawValue,
+            reject: ending.reject.map(DICOMAssociationAudit.Reject.init),
+            abort: ending.abort.map { DICOMAssociationAudit.Abort($0.pdu, by: $0.by) }, error: ending.error,
+            warnings: self.warnings, bytesUp: bytesUp, bytesDown: summary.bytesDown + self.bytesToClient,
+            dataTransfersUp: self.dataTransfers.up, dataTransfersDown: self.dataTransfers.down,
+            durationMilliseconds: Int(summary.duration.milliseconds), end: summary.endReason)
     }
 
-    private func concludeForwarded(_ record: inout AssociationRecord) {
+    private func forwardedEnding() -> Ending {
+        var ending = Ending()
         switch self.conclusion {
         case .rejectedByServer(let reject):
-            record.outcome = .rejectedByServer
-            record.reject = reject
+            ending.outcome = .rejectedByServer
+            ending.reject = reject
         case .aborted(let abort, let side):
-            record.outcome = side == .client ? .abortedByClient : .abortedByServer
-            record.abort = (abort, side)
+            ending.outcome = side == .client ? .abortedByClient : .abortedByServer
+            ending.abort = (abort, side)
         case .released:
-            record.outcome = .released
+            ending.outcome = .released
         case .protocolError(let text, _):
-            record.outcome = .protocolError
-            record.error = text
+            ending.outcome = .protocolError
+            ending.error = text
         case nil:
-            if let abort = self.gatewayAbort { record.abort = (abort, .gateway) }
+            if let abort = self.gatewayAbort { ending.abort = (abort, .gateway) }
             switch self.closeReason {
             case .idleTimeout:
-                record.outcome = .timeout
-                record.error = "idle timeout"
+                ending.outcome = .timeout
+                ending.error = "idle timeout"
             case .clientFailed:
-                record.outcome = .abortedByClient
+                ending.outcome = .abortedByClient
             case .serverFailed, .shutdown, .inspectorRequested:
-                record.outcome = .abortedByServer
+                ending.outcome = .abortedByServer
             case nil:
                 // Both sides closed the transport without A-RELEASE (an A-P-ABORT for PS3.8). The side whose turn
                 // it was to answer is taken to have closed: the server after a request, the client after a
                 // response.
-                record.outcome = self.lastSpeaker == .client ? .abortedByServer : .abortedByClient
-                record.error = "transport closed without A-RELEASE"
+                ending.outcome = self.lastSpeaker == .client ? .abortedByServer : .abortedByClient
+                ending.error = "transport closed without A-RELEASE"
             }
         }
+        return ending
     }
 
     /// AE title problems that did not stop the association.

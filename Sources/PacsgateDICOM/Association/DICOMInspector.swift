@@ -1,5 +1,6 @@
 import Logging
 public import NIOCore
+import PacsgateAuditRecords
 public import PacsgateCore
 
 /// The protocol logic of one `protocol: dicom` service: its settings, shared by every connection.
@@ -172,12 +173,12 @@ public final class DICOMInspector: ConnectionInspector {
     }
 
     /// The `association ended` line (info), built only when it is logged.
-    private func logEnd(_ record: AssociationRecord) {
+    private func logEnd(_ record: DICOMAssociationAudit) {
         var metadata: Logger.Metadata = [
-            "dicom.outcome": "\(record.outcome.rawValue)",
-            "dicom.calling_ae": "\(record.request?.callingAETitle.auditText ?? "-")",
-            "dicom.called_ae": "\(record.request?.calledAETitle.auditText ?? "-")",
-            "dicom.server": "\(record.server?.description ?? "-")",
+            "dicom.outcome": "\(record.outcome)",
+            "dicom.calling_ae": "\(record.request?.callingAE ?? "-")",
+            "dicom.called_ae": "\(record.request?.calledAE ?? "-")",
+            "dicom.server": "\(record.server.map { "\($0.label)@\($0.address)" } ?? "-")",
             "dicom.pdata_pdus": "\(record.dataTransfersUp + record.dataTransfersDown)",
         ]
         if let error = record.error { metadata["dicom.error"] = "\(error)" }

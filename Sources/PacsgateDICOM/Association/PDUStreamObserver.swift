@@ -33,6 +33,20 @@ public struct PDUStreamObserver: Sendable {
         /// Malformed bytes; `streamOffset` is where the offending PDU starts in the stream.
         /// Reported once, after which the observer ignores the rest of the stream.
         case protocolError(DICOMParseError, streamOffset: Int)
+
+        /// The type of the PDU the event reports; `nil` for a protocol error.
+        public var pduType: PDUType? {
+            switch self {
+            case .associateRequest: .associateRequest
+            case .associateAccept: .associateAccept
+            case .associateReject: .associateReject
+            case .dataTransfer: .dataTransfer
+            case .releaseRequest: .releaseRequest
+            case .releaseResponse: .releaseResponse
+            case .abort: .abort
+            case .protocolError: nil
+            }
+        }
     }
 
     private enum State: Sendable {
