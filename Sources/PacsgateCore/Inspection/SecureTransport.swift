@@ -281,21 +281,37 @@ public struct CertificateRequirement: Sendable, Hashable, CustomStringConvertibl
         return CertificateRequirement(.fingerprint(hex))
     }
 
-    /// Reads an allow-list entry's `certificate:` and checks that the service's clients can present one
-    /// (`clientCertificates`: `tls:` with client authentication; `nil` when unknown, the check is skipped); `nil`
-    /// with the problem recorded when the entry cannot be used.
+    /// An allow-list entry's `certificate:` as read by ``readBinding(_:context:clientCertificates:_:)``.
+    public enum Binding {
+        /// The entry has no `certificate:`.
+        case none
+        case required(CertificateRequirement)
+        /// The binding cannot be used (the problem is recorded): skip the entry.
+        case invalid
+
+        /// The requirement the entry carries, if any.
+        public var requirement: CertificateRequirement? {
+            if case .required(let requirement) = self { return requirement }
+            return nil
+        }
+    }
+
+    /// Reads an allow-list entry's `certificate:` (`node`, `nil` when the entry has none) and checks that the
+    /// service's clients can present one (`clientCertificates`: `tls:` with client authentication; `nil` when unknown,
+    /// the check is skipped).
     public static func readBinding(
-        _ node: ConfigNode, context: String, clientCertificates: Bool?, _ reader: inout MappingReader
-    ) -> CertificateRequirement? {
-        guard let requirement = Self.read(node, context: context, &reader) else { return nil }
+        _ node: ConfigNode?, context: String, clientCertificates: Bool?, _ reader: inout MappingReader
+    ) -> Binding {
+        guard let node else { return .none }
+        guard let requirement = Self.read(node, context: context, &reader) else { return .invalid }
         guard clientCertificates != false else {
             reader.problem(
                 node.line,
                 "\(context): 'certificate' needs client certificates: add 'tls:' with client_auth: required (or optional) to the service"
             )
-            return nil
+            return .invalid
         }
-        return requirement
+        return .required(requirement)
     }
 
     /// `cn = ct1 , O=Radiology` → `CN=ct1,O=Radiology`: attribute names upper-cased, spaces around `,` `=` `+`

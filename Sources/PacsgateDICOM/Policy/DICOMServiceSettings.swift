@@ -125,16 +125,9 @@ public struct DICOMServiceSettings: Sendable, Hashable {
                 )
                 continue
             }
-            var certificate: CertificateRequirement?
-            if let certificateNode {
-                certificate = CertificateRequirement.readBinding(
-                    certificateNode,
-                    context: what,
-                    clientCertificates: clientCertificates,
-                    &reader
-                )
-                if certificate == nil { continue }
-            }
+            let binding = CertificateRequirement.readBinding(
+                certificateNode, context: what, clientCertificates: clientCertificates, &reader)
+            if case .invalid = binding { continue }
             let line = entry.entryLine("ae") ?? item.line
             guard let pattern = Self.pattern(ae ?? "*", line: line, what: "\(what): AE title", &reader) else {
                 continue
@@ -154,7 +147,7 @@ public struct DICOMServiceSettings: Sendable, Hashable {
                 reader.problem(entry.entryLine("from") ?? item.line, "\(what): 'from' lists no client network")
             }
             if from != nil, networks.isEmpty { continue }  // a rule limited to no valid network would allow nothing
-            rules.append(AEAllowRule(pattern: pattern, networks: networks, certificate: certificate))
+            rules.append(AEAllowRule(pattern: pattern, networks: networks, certificate: binding.requirement))
         }
         return AEAllowList(rules)
     }

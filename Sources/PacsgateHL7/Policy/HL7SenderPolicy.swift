@@ -107,17 +107,10 @@ public struct HL7SenderPolicy: Sendable, Hashable {
                     &reader
                 )
             else { continue }
-            var certificate: CertificateRequirement?
-            if let certificateNode {
-                certificate = CertificateRequirement.readBinding(
-                    certificateNode,
-                    context: what,
-                    clientCertificates: clientCertificates,
-                    &reader
-                )
-                if certificate == nil { continue }
-            }
-            rules.append(Rule(application: applicationPattern, facility: facilityPattern, certificate: certificate))
+            let binding = CertificateRequirement.readBinding(
+                certificateNode, context: what, clientCertificates: clientCertificates, &reader)
+            if case .invalid = binding { continue }
+            rules.append(Rule(application: applicationPattern, facility: facilityPattern, certificate: binding.requirement))
         }
         return HL7SenderPolicy(rules)
     }
