@@ -62,9 +62,9 @@ struct HL7InspectorTests {
             )
             let inspector = HL7Inspector(
                 context: context,
-                settings: HL7ServiceSettings(),
+                configuration: .init(settings: HL7ServiceSettings()),
                 clock: { HL7TestGateway.noon },
-                connectionTag: "T"
+                connectionTag: { "T" }
             )
             let recorder = RecordingSink()
             let finished = body(inspector, UpstreamSink(recorder), recorder)

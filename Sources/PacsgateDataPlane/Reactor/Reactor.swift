@@ -180,6 +180,34 @@ final class Reactor: EventLoop, @unchecked Sendable {
         self.scheduleTask(deadline: .now() + delay, task)
     }
 
+    /// NIO's promise-free timer (an HL7 connection's ACK deadline): the handler runs at the deadline, or is told of
+    /// its cancellation, on this reactor's thread; no promise or future is made.
+    func scheduleCallback(
+        at deadline: NIODeadline, handler: some (NIOScheduledCallbackHandler & Sendable)
+    ) -> NIOScheduledCallback {
+        let id = self.taskIDs.loadThenWrappingIncrement(ordering: .relaxed)
+        let task = ScheduledTask(
+            run: { handler.handleScheduledCallback(eventLoop: self) },
+            cancel: { handler.didCancelScheduledCallback(eventLoop: self) })
+        if self.inEventLoop {
+            self.state.schedule(task, id: id, deadline: deadline)
+        } else {
+            self.execute { self.state.schedule(task, id: id, deadline: deadline) }
+        }
+        return NIOScheduledCallback(self, id: id)
+    }
+
+    func cancelScheduledCallback(_ scheduledCallback: NIOScheduledCallback) {
+        guard let id = scheduledCallback.customCallbackID else {
+            preconditionFailure("a scheduled callback of another event loop cancelled on \(self)")
+        }
+        if self.inEventLoop {
+            self.state.cancel(id: id)
+        } else {
+            self.execute { self.state.cancel(id: id) }
+        }
+    }
+
     /// Reactors belong to their ``NativeEngine``, which stops them; they cannot be shut down one by one.
     func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
         queue.async { callback(EventLoopError.unsupportedOperation) }

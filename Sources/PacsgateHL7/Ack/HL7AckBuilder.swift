@@ -196,14 +196,10 @@ public enum HL7AckBuilder {
         let delimiters = HL7Delimiters.standard
         let start = buffer.writerIndex
         buffer.writeInteger(MLLPFrameScanner.startBlock)
-        buffer.writeString("MSH|^~\\&|")
-        buffer.writeString(Self.gatewayApplication)
-        buffer.writeString("||||")
-        timestamp.write(into: &buffer)
-        buffer.writeString("||ACK|")
-        buffer.writeHL7Escaped(controlID, delimiters: delimiters)
-        buffer.writeString("|P|2.5.1")
-        buffer.writeInteger(MLLPFrameScanner.carriageReturn)
+        GeneratedMSH(
+            sendingApplication: Self.gatewayApplication, timestamp: timestamp, messageType: "ACK", controlID: controlID,
+            versionID: "2.5.1"
+        ).write(into: &buffer)
         buffer.writeString("MSA|")
         buffer.writeString(code.rawValue)
         buffer.writeString("|")

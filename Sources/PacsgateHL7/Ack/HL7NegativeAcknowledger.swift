@@ -8,12 +8,15 @@ package import PacsgateCore
 /// for a tag of 8 and fewer than 10⁹ NAKs, so they fit MSH-10 of every v2.x version and do not repeat across
 /// connections or restarts (the default tag is random).
 package struct HL7NegativeAcknowledger {
-    private let prefix: String
+    private let connectionTag: @Sendable () -> String
+    /// `PG` + the tag + `-`, made at the first NAK: most connections never send one.
+    private var prefix: String?
     private var sent = 0
 
-    /// - Parameter connectionTag: distinguishes this connection's control IDs from every other's.
-    init(connectionTag: String) {
-        self.prefix = "PG" + connectionTag + "-"
+    /// - Parameter connectionTag: distinguishes this connection's control IDs from every other's; asked for at the
+    ///   first NAK.
+    init(connectionTag: @escaping @Sendable () -> String) {
+        self.connectionTag = connectionTag
     }
 
     /// An 8-hex-digit tag unique to each connection of this process: a random starting point drawn once, stepped by
@@ -46,7 +49,9 @@ package struct HL7NegativeAcknowledger {
         at time: WallClock.Instant
     ) -> (bytes: ByteBuffer, code: HL7AcknowledgmentCode) {
         self.sent += 1
-        let controlID = self.prefix + String(self.sent)
+        let prefix = self.prefix ?? "PG" + self.connectionTag() + "-"
+        self.prefix = prefix
+        let controlID = prefix + String(self.sent)
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
         let code: HL7AcknowledgmentCode
         if let header {

@@ -174,27 +174,13 @@ public struct MLLPProbe: Sendable {
         let isV231OrLater = version.map { $0 >= .v2_3_1 } ?? true
         let start = buffer.writerIndex
         buffer.writeInteger(MLLPFrameScanner.startBlock)
-        buffer.writeString("MSH|^~\\&|")
-        buffer.writeString(configuration.sendingApplication)
-        buffer.writeString("|")
-        buffer.writeString(configuration.sendingFacility)
-        buffer.writeString("|")
-        buffer.writeString(configuration.receivingApplication)
-        buffer.writeString("|")
-        buffer.writeString(configuration.receivingFacility)
-        buffer.writeString("|")
-        self.timestamp.write(into: &buffer)
-        buffer.writeString(isV231OrLater ? "||NMD^N02^NMD_N02|" : "||NMD^N02|")
-        buffer.writeString(self.controlID)
-        buffer.writeString("|")
-        buffer.writeString(configuration.processingID)
-        buffer.writeString("|")
-        buffer.writeString(configuration.versionID)
-        buffer.writeMultipleIntegers(
-            MLLPFrameScanner.carriageReturn,
-            MLLPFrameScanner.endBlock,
-            MLLPFrameScanner.carriageReturn
-        )
+        GeneratedMSH(
+            sendingApplication: configuration.sendingApplication, sendingFacility: configuration.sendingFacility,
+            receivingApplication: configuration.receivingApplication, receivingFacility: configuration.receivingFacility,
+            timestamp: self.timestamp, messageType: isV231OrLater ? "NMD^N02^NMD_N02" : "NMD^N02",
+            controlID: self.controlID, processingID: configuration.processingID, versionID: configuration.versionID
+        ).write(into: &buffer)
+        buffer.writeMultipleIntegers(MLLPFrameScanner.endBlock, MLLPFrameScanner.carriageReturn)
         return buffer.writerIndex - start
     }
 

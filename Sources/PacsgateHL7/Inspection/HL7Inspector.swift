@@ -31,22 +31,23 @@ final class HL7Inspector: ConnectionInspector {
         return logger
     }
     private var wroteAuditRecords = false
-    private var acknowledgmentTimer: Scheduled<Void>?
+    /// The callback at the oldest unacknowledged message's deadline (NIO's promise-free timer).
+    private var acknowledgmentTimer: NIOScheduledCallback?
     /// NAKs waiting for the server to finish the frame it is in the middle of sending to the client.
     private var heldReplies: ByteBuffer?
     private var reportedNonStandardTerminators = false
 
     init(
         context: ConnectionContext,
-        settings: HL7ServiceSettings,
+        configuration: HL7StreamStateMachine.Configuration,
         clock: @escaping @Sendable () -> WallClock.Instant,
-        connectionTag: String
+        connectionTag: @escaping @Sendable () -> String
     ) {
         self.context = context
         self.clock = clock
         self.machine = HL7StreamStateMachine(
-            configuration: HL7StreamStateMachine.Configuration(settings: settings),
-            connectionTag: connectionTag
+            configuration: configuration,
+            connectionTag: connectionTag()
         )
         self.connection = HL7AuditRecord.Connection(
             service: context.service,
@@ -297,14 +298,22 @@ final class HL7Inspector: ConnectionInspector {
 
     private func armAcknowledgmentTimer() {
         guard self.acknowledgmentTimer == nil, let deadline = self.machine.nextAcknowledgmentDeadline else { return }
-        self.acknowledgmentTimer = self.context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.acknowledgmentTimer = nil
-            let now = NIODeadline.now()
-            while let outcome = self.machine.nextExpiredMessage(now: now) {
-                self.complete(outcome)
-            }
-            self.armAcknowledgmentTimer()
+        // Fails only while the event loop shuts down; the connection's end then closes the messages out.
+        self.acknowledgmentTimer = try? self.context.eventLoop.assumeIsolated().scheduleCallback(
+            at: deadline, handler: self)
+    }
+}
+
+extension HL7Inspector: NIOScheduledCallbackHandler {
+    /// The oldest unacknowledged message's `ack_timeout` passed: every message past its deadline is audited without
+    /// an ACK, and the timer is armed for the next one.
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        self.acknowledgmentTimer = nil
+        let now = NIODeadline.now()
+        while let outcome = self.machine.nextExpiredMessage(now: now) {
+            self.complete(outcome)
         }
+        self.armAcknowledgmentTimer()
     }
 }
 

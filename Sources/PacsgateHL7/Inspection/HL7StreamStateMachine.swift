@@ -127,7 +127,7 @@ struct HL7StreamStateMachine {
     private var peekSearchedTo = 0
     private var peekPayloadStart: Int?
 
-    init(configuration: Configuration, connectionTag: String) {
+    init(configuration: Configuration, connectionTag: @autoclosure @escaping @Sendable () -> String) {
         self.configuration = configuration
         self.upstream = MLLPFrameScanner(maximumMessageBytes: configuration.maximumMessageBytes)
         self.downstream = MLLPFrameScanner(maximumMessageBytes: configuration.maximumMessageBytes)

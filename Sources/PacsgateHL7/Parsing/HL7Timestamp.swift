@@ -1,4 +1,5 @@
 import NIOCore
+import PacsgateCore
 
 /// An instant rendered as an HL7 DTM/TS value, `YYYYMMDDHHMMSS[+/-ZZZZ]`, for MSH-7 of generated messages.
 ///
@@ -38,12 +39,12 @@ public struct HL7Timestamp: Sendable, Hashable, CustomStringConvertible {
         let local = min(max(self.unixSeconds + offsetSeconds, 0), Self.maximumUnixSeconds)
         let days = local / 86_400
         let secondOfDay = local % 86_400
-        let (year, month, day) = Self.civilDate(daysSince1970: days)
+        let (year, month, day) = WallClock.Instant.civilDate(daysSinceEpoch: days)
 
         var written = 0
-        written += Self.writeDigits(year, width: 4, into: &buffer)
-        written += Self.writeDigits(month, width: 2, into: &buffer)
-        written += Self.writeDigits(day, width: 2, into: &buffer)
+        written += Self.writeDigits(Int64(year), width: 4, into: &buffer)
+        written += Self.writeDigits(Int64(month), width: 2, into: &buffer)
+        written += Self.writeDigits(Int64(day), width: 2, into: &buffer)
         written += Self.writeDigits(secondOfDay / 3600, width: 2, into: &buffer)
         written += Self.writeDigits(secondOfDay % 3600 / 60, width: 2, into: &buffer)
         written += Self.writeDigits(secondOfDay % 60, width: 2, into: &buffer)
@@ -53,20 +54,6 @@ public struct HL7Timestamp: Sendable, Hashable, CustomStringConvertible {
             written += Self.writeDigits(Int64(offset.magnitude % 60), width: 2, into: &buffer)
         }
         return written
-    }
-
-    /// Proleptic Gregorian date for a non-negative day count (H. Hinnant's `civil_from_days`).
-    private static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let shifted = days + 719_468
-        let era = shifted / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
     }
 
     /// Writes a non-negative `value` as exactly `width` decimal digits (zero padded).

@@ -7,13 +7,26 @@ struct HL7ServiceProtocol: ServiceProtocol {
     let termination: (any SecureTransportTermination)?
     let clock: @Sendable () -> WallClock.Instant
     let connectionTag: @Sendable () -> String
+    /// The stream machine's settings, derived once for every connection of the service.
+    let configuration: HL7StreamStateMachine.Configuration
+
+    init(
+        settings: HL7ServiceSettings, termination: (any SecureTransportTermination)?,
+        clock: @escaping @Sendable () -> WallClock.Instant, connectionTag: @escaping @Sendable () -> String
+    ) {
+        self.settings = settings
+        self.termination = termination
+        self.clock = clock
+        self.connectionTag = connectionTag
+        self.configuration = HL7StreamStateMachine.Configuration(settings: settings)
+    }
 
     func makeInspector(_ context: ConnectionContext) -> any ConnectionInspector {
         let inspector = HL7Inspector(
             context: context,
-            settings: self.settings,
+            configuration: self.configuration,
             clock: self.clock,
-            connectionTag: self.connectionTag()
+            connectionTag: self.connectionTag
         )
         return self.termination?.wrap(inspector, context: context) ?? inspector
     }
