@@ -21,6 +21,20 @@ import Testing
         #expect(line.line == Array("{}\n".utf8))
     }
 
+    @Test func integersAreSpelledAsSwiftSpellsThem() {
+        var values = [0, 1, -1, 9, 10, -10, 99, 100, 104, 1_000_000, Int.max, Int.min, Int.max - 1, Int.min + 1]
+        var power = 1
+        while power <= Int.max / 10 {
+            power *= 10
+            values += [power - 1, power, power + 1, -power]
+        }
+        for value in values {
+            var line = JSONLine()
+            line.field("n", value)
+            #expect(line.text == "{\"n\":\(value)}")
+        }
+    }
+
     @Test func everyFieldTypeInOrder() {
         var server = JSONLine()
         server.field("label", "MACH7-A")

@@ -351,7 +351,7 @@ public actor ConfigurationManager {
     /// that mode from its creation.
     static func replaceFile(at path: String, with text: String) throws {
         var info = stat()
-        let mode = stat(path, &info) == 0 ? info.st_mode & 0o777 : PrivateFile.ownerOnly
+        let mode = stat(path, &info) == 0 ? UInt32(info.st_mode & 0o777) : PrivateFile.ownerOnly
         try PrivateFile.write(Array(text.utf8), to: path, mode: mode)
     }
 }

@@ -1,7 +1,7 @@
 import NIOCore
 
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// Files that hold secrets (the admin's generated password hash and TLS key, configuration backups, the ATNA spool):
@@ -9,12 +9,13 @@ public import Glibc
 /// `createFile(atPath:contents:attributes:)` creates with the umask and changes the mode afterwards, ignoring a
 /// failure. Every failure is thrown.
 public enum PrivateFile {
-    /// Owner read and write only.
-    public static let ownerOnly: mode_t = 0o600
+    /// Owner read and write only. Modes are the permission bits of `mode_t`, as `UInt32` so that the API does not
+    /// export the C library's types.
+    public static let ownerOnly: UInt32 = 0o600
 
     /// Replaces `path` with `bytes`: written to a new file beside it (created with `mode`), synced, and renamed over
     /// it, so readers see the old file or the new one, never half of one.
-    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = PrivateFile.ownerOnly) throws {
+    public static func write(_ bytes: [UInt8], to path: String, mode: UInt32 = PrivateFile.ownerOnly) throws {
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let descriptor = try Self.create(temporary, flags: O_WRONLY | O_EXCL, mode: mode)
         do {
@@ -35,7 +36,7 @@ public enum PrivateFile {
     }
 
     /// Appends `bytes` to `path` (created with `mode` if it does not exist) and syncs.
-    public static func append(_ bytes: [UInt8], to path: String, mode: mode_t = PrivateFile.ownerOnly) throws {
+    public static func append(_ bytes: [UInt8], to path: String, mode: UInt32 = PrivateFile.ownerOnly) throws {
         let descriptor = try Self.create(path, flags: O_WRONLY | O_APPEND, mode: mode)
         defer { Glibc.close(descriptor) }
         try Self.writeAll(bytes, to: descriptor, path: path)
@@ -44,7 +45,8 @@ public enum PrivateFile {
 
     /// Opens (creating with exactly `mode` — the umask may only take bits away, and `fchmod` puts them back) without
     /// following a symbolic link at `path`.
-    private static func create(_ path: String, flags: Int32, mode: mode_t) throws -> Int32 {
+    private static func create(_ path: String, flags: Int32, mode: UInt32) throws -> Int32 {
+        let mode = mode_t(mode)
         let descriptor = open(path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode)
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
         // A new file has `mode & ~umask`, never more than `mode`; make it exactly `mode` (an existing file too).

@@ -27,44 +27,52 @@ public enum WallClock {
         }
 
         /// Appends ``iso8601``'s 24 ASCII bytes (every audit record starts with one, so no string is built).
+        ///
+        /// The date is computed from the day number (``civilDate(daysSinceEpoch:)``) rather than with `gmtime_r`,
+        /// which in glibc takes the time-zone lock on every call although UTC needs no zone.
         public func appendISO8601(to bytes: inout [UInt8]) {
-            var seconds = time_t(self.millisecondsSinceEpoch.quotientAndRemainder(dividingBy: 1000).quotient)
-            var milliseconds = Int(self.millisecondsSinceEpoch % 1000)
-            if milliseconds < 0 {
-                milliseconds += 1000
-                seconds -= 1
+            let (days, millisecondOfDay) = self.millisecondsSinceEpoch.floorDivided(by: 86_400_000)
+            let (year, month, day) = Self.civilDate(daysSinceEpoch: days)
+            let (secondOfDay, milliseconds) = Int(millisecondOfDay).quotientAndRemainder(dividingBy: 1000)
+            // Fixed widths: divisions by constants, which compile to multiplications.
+            func twoDigits(_ value: Int) {
+                bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / 10))
+                bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10))
             }
-            var parts = tm()
-            gmtime_r(&seconds, &parts)
-            func digits(_ value: Int, _ width: Int) {
-                let rest0 = max(0, value)
-                var divisor = 1
-                var places = 1
-                while places < width || rest0 / divisor >= 10 {
-                    divisor *= 10
-                    places += 1
-                }
-                var rest = rest0
-                while divisor > 0 {
-                    bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: (rest / divisor) % 10))
-                    rest %= divisor
-                    divisor /= 10
-                }
+            if (0...9999).contains(year) {
+                twoDigits(year / 100)
+                twoDigits(year % 100)
+            } else {
+                bytes.append(contentsOf: (year < 0 ? "0000" : String(year)).utf8)
             }
-            digits(Int(parts.tm_year) + 1900, 4)
             bytes.append(UInt8(ascii: "-"))
-            digits(Int(parts.tm_mon) + 1, 2)
+            twoDigits(month)
             bytes.append(UInt8(ascii: "-"))
-            digits(Int(parts.tm_mday), 2)
+            twoDigits(day)
             bytes.append(UInt8(ascii: "T"))
-            digits(Int(parts.tm_hour), 2)
+            twoDigits(secondOfDay / 3600)
             bytes.append(UInt8(ascii: ":"))
-            digits(Int(parts.tm_min), 2)
+            twoDigits(secondOfDay / 60 % 60)
             bytes.append(UInt8(ascii: ":"))
-            digits(Int(parts.tm_sec), 2)
+            twoDigits(secondOfDay % 60)
             bytes.append(UInt8(ascii: "."))
-            digits(milliseconds, 3)
+            bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: milliseconds / 100))
+            twoDigits(milliseconds % 100)
             bytes.append(UInt8(ascii: "Z"))
+        }
+
+        /// The proleptic Gregorian date of a day counted from 1970-01-01 (day 0), negative days included: Howard
+        /// Hinnant's `civil_from_days` (eras of 400 years, 146,097 days each, starting on March 1st).
+        package static func civilDate(daysSinceEpoch: Int64) -> (year: Int, month: Int, day: Int) {
+            let shifted = daysSinceEpoch + 719_468  // days from 0000-03-01
+            let (era, dayOfEra) = shifted.floorDivided(by: 146_097)
+            let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+            let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+            let monthFromMarch = (5 * dayOfYear + 2) / 153
+            let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+            let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+            let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+            return (Int(year), Int(month), Int(day))
         }
 
         /// `YYYYMMDDHHMMSS` in UTC, the HL7 DTM form.
@@ -93,5 +101,14 @@ extension WallClock.Instant {
         let days = Int64(era * 146_097 + dayOfEra - 719_468)
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
         self.init(millisecondsSinceEpoch: seconds * 1000 + Int64(millisecond))
+    }
+}
+
+extension Int64 {
+    /// Quotient rounded towards negative infinity, and the remainder that goes with it (never negative for a
+    /// positive divisor): what calendar arithmetic needs before 1970.
+    fileprivate func floorDivided(by divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+        let (quotient, remainder) = self.quotientAndRemainder(dividingBy: divisor)
+        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
     }
 }
