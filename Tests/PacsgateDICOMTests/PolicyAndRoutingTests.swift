@@ -10,21 +10,32 @@ import Testing
 @Suite("AE policy, persistence and routing", .timeLimit(.minutes(3)))
 struct PolicyAndRoutingTests {
     /// C-ECHO associations as `calling` → `called`, one from each source address; prints one line per association.
+    /// One association per source address. "rejected" needs an A-ASSOCIATE-RJ PDU from the gateway: pynetdicom 3.0.4
+    /// can lose the rejection itself when the RJ arrives before its ACSE thread has looked at the socket (its DUL closes
+    /// the transport on the RJ, and the ACSE then takes the closed socket for a failed connect and aborts), so the
+    /// PDU is watched for directly.
     static let echoFromScript = #"""
         import sys
-        from pynetdicom import AE
+        from pynetdicom import AE, evt
+        from pynetdicom.pdu import A_ASSOCIATE_RJ
         from pynetdicom.sop_class import Verification
 
         port, calling, called = int(sys.argv[1]), sys.argv[2], sys.argv[3]
         ae = AE(ae_title=calling)
         ae.add_requested_context(Verification)
         for source in sys.argv[4:]:
-            assoc = ae.associate("127.0.0.1", port, ae_title=called, bind_address=(source, 0))
+            rejections = []
+            def received(event):
+                if isinstance(event.pdu, A_ASSOCIATE_RJ):
+                    rejections.append(event.pdu)
+            assoc = ae.associate(
+                "127.0.0.1", port, ae_title=called, bind_address=(source, 0),
+                evt_handlers=[(evt.EVT_PDU_RECV, received)])
             if assoc.is_established:
                 status = assoc.send_c_echo()
                 assoc.release()
                 print(source, "accepted", status.Status)
-            elif assoc.is_rejected:
+            elif assoc.is_rejected or rejections:
                 print(source, "rejected")
             else:
                 print(source, "failed")
