@@ -128,6 +128,10 @@ struct NativeEngineTests {
         let port = try Ports.free()
         let (gateway, audit) = try await Self.gateway([Self.service(backend: backend, engine: .nio, port: port)])
         let open = try await TestClient.connect(port: port)
+        // Accepted by the NIO listener, not only queued in its backlog: closing a listening socket resets the
+        // connections still waiting in its accept queue, and this one must be the gateway's before the reload.
+        let accepted = await eventually(timeout: .seconds(20)) { await gateway.service("SVC")?.connections.count == 1 }
+        try #require(accepted, "the gateway never accepted the first connection")
         for engine in [EngineChoice.native, .nio, .native] {
             _ = try await gateway.apply(GatewayConfiguration(services: [Self.service(backend: backend, engine: engine, port: port)]))
             #expect(await gateway.service("SVC")?.engine == (engine == .nio ? .nio : .native))
