@@ -83,15 +83,10 @@ public struct AuditEventMapper: Sendable {
         switch record.outcome {
         case "rejected-by-gateway", "protocol-error":
             let description = record.reject?.description ?? record.error ?? record.end
-            participants.append(self.gateway)
-            return AuditMessage(
-                event: EventIdentification(
-                    id: AuditCode.securityAlert,
-                    types: [record.outcome == "protocol-error" ? AuditCode.protocolError : AuditCode.useOfRestrictedFunction],
-                    time: time, outcome: .minorFailure,
-                    outcomeDescription: "\(record.service): \(record.outcome): \(description)"),
-                participants: participants, source: self.source,
-                objects: [Self.alertSubject(node: clientHost, description: record.error ?? description)])
+            return self.securityAlert(
+                record.outcome == "protocol-error" ? AuditCode.protocolError : AuditCode.useOfRestrictedFunction,
+                time: time, description: "\(record.service): \(record.outcome): \(description)",
+                requestors: participants, subject: clientHost, alert: record.error ?? description)
         default:
             var description = "\(record.service): \(record.outcome)"
             if let server = record.server { description += " via \(server.label)" }
@@ -116,18 +111,12 @@ public struct AuditEventMapper: Sendable {
         if certificate != nil, let facility = sendingFacility, !facility.isEmpty {
             description += "; sending facility \(facility)"
         }
-        return AuditMessage(
-            event: EventIdentification(
-                id: AuditCode.securityAlert, types: [AuditCode.protocolError], time: time, outcome: .minorFailure,
-                outcomeDescription: description),
-            participants: [
-                ActiveParticipant(
-                    userID: sendingApp ?? clientHost, userName: certificate?.auditIdentity ?? sendingFacility,
-                    isRequestor: true, roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost)),
-                self.gateway,
-            ],
-            source: self.source,
-            objects: [Self.alertSubject(node: clientHost, description: "\(record.reason): \(record.detail)")])
+        let sender = ActiveParticipant(
+            userID: sendingApp ?? clientHost, userName: certificate?.auditIdentity ?? sendingFacility,
+            isRequestor: true, roles: [AuditCode.sourceRole], networkAccessPoint: Self.accessPoint(clientHost))
+        return self.securityAlert(
+            AuditCode.protocolError, time: time, description: description, requestors: [sender], subject: clientHost,
+            alert: "\(record.reason): \(record.detail)")
     }
 
     /// A refused PROXY header: the header was not believed, so the requestor is the connection's own peer (the
@@ -135,18 +124,12 @@ public struct AuditEventMapper: Sendable {
     private func proxyRefused(_ record: ProxyRefusedAudit) -> AuditMessage? {
         let time = record.time
         let peerHost = Self.host(of: record.client)
-        return AuditMessage(
-            event: EventIdentification(
-                id: AuditCode.securityAlert, types: [AuditCode.protocolError], time: time, outcome: .minorFailure,
-                outcomeDescription: "\(record.service): PROXY header refused"),
-            participants: [
-                ActiveParticipant(
-                    userID: peerHost, isRequestor: true, roles: [AuditCode.sourceRole],
-                    networkAccessPoint: Self.accessPoint(peerHost)),
-                self.gateway,
-            ],
-            source: self.source,
-            objects: [Self.alertSubject(node: peerHost, description: record.reason)])
+        let peer = ActiveParticipant(
+            userID: peerHost, isRequestor: true, roles: [AuditCode.sourceRole],
+            networkAccessPoint: Self.accessPoint(peerHost))
+        return self.securityAlert(
+            AuditCode.protocolError, time: time, description: "\(record.service): PROXY header refused",
+            requestors: [peer], subject: peerHost, alert: record.reason)
     }
 
     private func tlsConnection(_ record: TLSConnectionAudit) -> AuditMessage? {
@@ -156,20 +139,14 @@ public struct AuditEventMapper: Sendable {
         let certificate = record.clientCertificate
         var description = "\(record.service): \(record.outcome)"
         if case .inspected(let inspected) = record.detail, let sni = inspected.sni { description += " (SNI \(sni))" }
-        return AuditMessage(
-            event: EventIdentification(
-                id: AuditCode.securityAlert, types: [AuditCode.nodeAuthentication], time: time, outcome: .minorFailure,
-                outcomeDescription: description),
-            participants: [
-                ActiveParticipant(
-                    userID: certificate?.subject ?? clientHost,
-                    alternativeUserID: certificate.map { "SHA256=\($0.sha256Fingerprint)" },
-                    userName: certificate?.auditIdentity, isRequestor: true, roles: [AuditCode.sourceRole],
-                    networkAccessPoint: Self.accessPoint(clientHost)),
-                self.gateway,
-            ],
-            source: self.source,
-            objects: [Self.alertSubject(node: clientHost, description: record.reason)])
+        let client = ActiveParticipant(
+            userID: certificate?.subject ?? clientHost,
+            alternativeUserID: certificate.map { "SHA256=\($0.sha256Fingerprint)" },
+            userName: certificate?.auditIdentity, isRequestor: true, roles: [AuditCode.sourceRole],
+            networkAccessPoint: Self.accessPoint(clientHost))
+        return self.securityAlert(
+            AuditCode.nodeAuthentication, time: time, description: description, requestors: [client],
+            subject: clientHost, alert: record.reason)
     }
 
     private func adminSession(_ record: AdminSessionAudit) -> AuditMessage? {
@@ -206,20 +183,28 @@ public struct AuditEventMapper: Sendable {
         if network, let after = record.values.after { description += ": \(record.values.before) → \(after)" }
         if let result = record.result { description += " (\(result))" }
         let subject = network ? "\(record.service ?? "-")/\(record.server ?? "-")" : self.source.id
-        return AuditMessage(
-            event: EventIdentification(
-                id: AuditCode.securityAlert,
-                types: [network ? AuditCode.networkConfiguration : AuditCode.softwareConfiguration], time: time,
-                outcome: failed ? .minorFailure : .success, outcomeDescription: description),
-            participants: [
-                ActiveParticipant(userID: record.user, isRequestor: true),
-                self.gateway,
-            ],
-            source: self.source,
-            objects: [Self.alertSubject(node: subject, description: description)])
+        return self.securityAlert(
+            network ? AuditCode.networkConfiguration : AuditCode.softwareConfiguration, time: time,
+            outcome: failed ? .minorFailure : .success, description: description,
+            requestors: [ActiveParticipant(userID: record.user, isRequestor: true)], subject: subject,
+            alert: description)
     }
 
     // MARK: helpers
+
+    /// A Security Alert (§A.5.3.11) of `type`: the `requestors`, then the gateway, and the alert subject `subject`
+    /// (a node) with its Alert Description `alert`.
+    private func securityAlert(
+        _ type: CodedValue, time: WallClock.Instant, outcome: EventIdentification.Outcome = .minorFailure,
+        description: String, requestors: [ActiveParticipant], subject: String, alert: String
+    ) -> AuditMessage {
+        AuditMessage(
+            event: EventIdentification(
+                id: AuditCode.securityAlert, types: [type], time: time, outcome: outcome,
+                outcomeDescription: description),
+            participants: requestors + [self.gateway], source: self.source,
+            objects: [Self.alertSubject(node: subject, description: alert)])
+    }
 
     /// The alert subject of a Security Alert (§A.5.3.11): a system object, Node ID, with an "Alert Description".
     private static func alertSubject(node: String, description: String) -> ParticipantObject {

@@ -84,14 +84,7 @@ public enum YAMLGuard {
 
     /// Bytes after which libyaml may start a token (non-ASCII ones may end a BOM, NEL, LS or PS).
     private static func mayPrecedeToken(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"), 0,
-            UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: ","),
-            UInt8(ascii: ":"), UInt8(ascii: "?"), UInt8(ascii: "-"):
-            return true
-        default:
-            return byte >= 0x80
-        }
+        Self.isBlankBreakOrEnd(byte) || "[]{},:?-".utf8.contains(byte)
     }
 
     /// libyaml's anchor-name characters (`IS_ALPHA`).
@@ -102,13 +95,12 @@ public enum YAMLGuard {
 
     /// What libyaml accepts after an anchor or alias name (blank, break, end or an indicator).
     private static func mayFollowAnchor(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"), 0,
-            UInt8(ascii: "?"), UInt8(ascii: ":"), UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"),
-            UInt8(ascii: "%"), UInt8(ascii: "@"), UInt8(ascii: "`"):
-            return true
-        default:
-            return byte >= 0x80
-        }
+        Self.isBlankBreakOrEnd(byte) || "?:,]}%@`".utf8.contains(byte)
+    }
+
+    /// A blank, a line break or the end (NUL), and any non-ASCII byte, which may be part of a BOM, NEL, LS or PS.
+    private static func isBlankBreakOrEnd(_ byte: UInt8) -> Bool {
+        byte == 0 || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+            || byte == UInt8(ascii: "\n") || byte >= 0x80
     }
 }

@@ -36,13 +36,9 @@ public struct DICOMModule: ProtocolModule {
         _ reader: inout MappingReader,
         service: ServiceConfiguration
     ) -> (any ServiceProtocol)? {
-        let (termination, clientCertificates) = SecureTransportSetting.read(
-            &reader,
-            service: service,
-            provider: self.secureTransport
-        )
-        let settings = DICOMServiceSettings.read(&reader, service: service, clientCertificates: clientCertificates)
-        return DICOMServiceProtocol(settings: settings, termination: termination)
+        let tls = SecureTransportSetting.read(&reader, service: service, provider: self.secureTransport)
+        let settings = DICOMServiceSettings.read(&reader, service: service, clientCertificates: tls.clientCertificates)
+        return DICOMServiceProtocol(settings: settings, termination: tls.termination)
     }
 }
 

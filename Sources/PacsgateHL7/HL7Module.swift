@@ -52,14 +52,10 @@ public struct HL7Module: ProtocolModule {
         _ reader: inout MappingReader,
         service: ServiceConfiguration
     ) -> (any ServiceProtocol)? {
-        let (termination, clientCertificates) = SecureTransportSetting.read(
-            &reader,
-            service: service,
-            provider: self.secureTransport
-        )
+        let tls = SecureTransportSetting.read(&reader, service: service, provider: self.secureTransport)
         return HL7ServiceProtocol(
-            settings: HL7ServiceSettings(&reader, clientCertificates: clientCertificates),
-            termination: termination,
+            settings: HL7ServiceSettings(&reader, clientCertificates: tls.clientCertificates),
+            termination: tls.termination,
             clock: self.clock,
             connectionTag: self.connectionTag
         )

@@ -47,49 +47,38 @@ enum GatewayLauncher {
         // the start with a clear message instead of half a gateway.
         var admin: (AdminConfiguration, AdminCredentials.TLSMaterial?, AdminCredentials.GeneratedUser?)?
         if let adminConfiguration = loaded.admin {
-            do {
+            admin = try Self.prepare("prepare the admin server", logger: logger) {
                 let (withUser, generated) = try AdminCredentials.ensureUser(
                     adminConfiguration, stateDirectory: keepGeneratedUser ? stateDirectory : nil)
                 let tls = withUser.usesTLS
                     ? try AdminCredentials.tlsMaterial(withUser, stateDirectory: stateDirectory, logger: logger) : nil
-                admin = (withUser, tls, generated)
-            } catch {
-                logger.critical("cannot prepare the admin server", metadata: ["error": "\(error)"])
-                throw error
+                return (withUser, tls, generated)
             }
         }
 
         // The HA secret is read before any socket is bound too.
         var haSecret: HASecret?
         if let ha = loaded.ha {
-            do {
-                haSecret = try HAWiring.readSecret(ha)
+            haSecret = try Self.prepare("start the HA link", logger: logger) {
+                let secret = try HAWiring.readSecret(ha)
                 HAWiring.warnAtStart(ha, logger: logger)
-            } catch {
-                logger.critical("cannot start the HA link", metadata: ["error": "\(error)"])
-                throw error
+                return secret
             }
         }
 
         // The audit export (audit.syslog) reads its TLS material and spool before anything starts.
         var exporter: AuditExporter?
         if let syslog = loaded.syslog {
-            do {
-                exporter = try AuditExporter(configuration: syslog, group: group, logger: logger)
-            } catch {
-                logger.critical("cannot prepare the audit export (audit.syslog)", metadata: ["error": "\(error)"])
-                throw error
+            exporter = try Self.prepare("prepare the audit export (audit.syslog)", logger: logger) {
+                try AuditExporter(configuration: syslog, group: group, logger: logger)
             }
         }
         let audit = AuditLog(configuration: configuration.audit, logger: logger)
         if let exporter {
             audit.addObserver { record in exporter.observe(record) }
         }
-        do {
+        try Self.prepare("open the audit log", logger: logger, ["audit.path": "\(configuration.audit.path ?? "-")"]) {
             try audit.start()
-        } catch {
-            logger.critical("cannot open the audit log", metadata: ["audit.path": "\(configuration.audit.path ?? "-")", "error": "\(error)"])
-            throw error
         }
         #if os(Linux)
         let nativeEngine = Self.startNativeEngine(logger: logger)
@@ -207,6 +196,22 @@ enum GatewayLauncher {
         #endif
         await audit.shutdown()
         logger.notice("stopped")
+    }
+
+    /// One step of the start before any socket is bound: a failure is logged as critical (`cannot <what>`, with the
+    /// error and `metadata`) and thrown on, so the operator reads why the gateway did not start.
+    @discardableResult
+    private static func prepare<Value>(
+        _ what: String, logger: Logger, _ metadata: Logger.Metadata = [:], _ body: () throws -> Value
+    ) throws -> Value {
+        do {
+            return try body()
+        } catch {
+            var metadata = metadata
+            metadata["error"] = "\(error)"
+            logger.critical("cannot \(what)", metadata: metadata)
+            throw error
+        }
     }
 
     #if os(Linux)

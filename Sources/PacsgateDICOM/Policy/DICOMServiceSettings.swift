@@ -47,23 +47,19 @@ public struct DICOMServiceSettings: Sendable, Hashable {
             settings.maxPDUPeek = size
         }
         let context = "service '\(service.label)'"
-        if let node = reader.node("calling_ae_allow") {
-            settings.policy.callingAllow = Self.allowList(
-                node,
-                key: "calling_ae_allow",
-                context: context,
-                clientCertificates: clientCertificates,
-                &reader
-            )
-        }
-        if let node = reader.node("called_ae_allow") {
-            settings.policy.calledAllow = Self.allowList(
-                node,
-                key: "called_ae_allow",
-                context: context,
-                clientCertificates: clientCertificates,
-                &reader
-            )
+        let allowLists: [(key: String, list: WritableKeyPath<AEPolicy, AEAllowList?>)] = [
+            ("calling_ae_allow", \.callingAllow), ("called_ae_allow", \.calledAllow),
+        ]
+        for (key, list) in allowLists {
+            if let node = reader.node(key) {
+                settings.policy[keyPath: list] = Self.allowList(
+                    node,
+                    key: key,
+                    context: context,
+                    clientCertificates: clientCertificates,
+                    &reader
+                )
+            }
         }
         if let node = reader.node("routes") {
             settings.policy.routes = Self.routes(node, service: service, context: context, &reader)

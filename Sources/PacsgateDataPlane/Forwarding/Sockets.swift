@@ -5,6 +5,18 @@ import NIOCore
 import NIOPosix
 import PacsgateCore
 
+/// Socket options set by the data plane, as (level, name, value).
+enum SocketOption {
+    /// TCP_NODELAY and keepalive with the gateway's timing (``KeepaliveTuning``): both legs of every connection.
+    static let noDelayAndKeepalive: [(level: Int32, name: Int32, value: Int32)] = [
+        (Int32(IPPROTO_TCP), TCP_NODELAY, 1),
+        (SOL_SOCKET, SO_KEEPALIVE, 1),
+        (Int32(IPPROTO_TCP), TCP_KEEPIDLE, Int32(KeepaliveTuning.idleSeconds)),
+        (Int32(IPPROTO_TCP), TCP_KEEPINTVL, Int32(KeepaliveTuning.intervalSeconds)),
+        (Int32(IPPROTO_TCP), TCP_KEEPCNT, Int32(KeepaliveTuning.probes)),
+    ]
+}
+
 /// The server leg's socket: the options the NIO engine sets on it, then a non-blocking connect.
 ///
 /// The PROXY protocol header (`send_proxy`) is queued before the client's first bytes, which ``NativeConnection``
@@ -12,13 +24,7 @@ import PacsgateCore
 enum BackendSocket {
     /// TCP_NODELAY (latency of small PDUs and ACKs), and keepalive so a vanished server is noticed within about two
     /// minutes: five `setsockopt`, as on NIO's server leg (Linux copies none of them from anything).
-    static let options: [(level: Int32, name: Int32, value: Int32)] = [
-        (Int32(IPPROTO_TCP), TCP_NODELAY, 1),
-        (SOL_SOCKET, SO_KEEPALIVE, 1),
-        (Int32(IPPROTO_TCP), TCP_KEEPIDLE, Int32(KeepaliveTuning.idleSeconds)),
-        (Int32(IPPROTO_TCP), TCP_KEEPINTVL, Int32(KeepaliveTuning.intervalSeconds)),
-        (Int32(IPPROTO_TCP), TCP_KEEPCNT, Int32(KeepaliveTuning.probes)),
-    ]
+    static let options = SocketOption.noDelayAndKeepalive
 
     /// With a `source:` address: IP_FREEBIND (an HA unit binds the VIP before it holds it) and
     /// IP_BIND_ADDRESS_NO_PORT (the port is chosen at connect time for the whole 4-tuple, as HAProxy does), as on
@@ -67,13 +73,7 @@ enum BackendSocket {
 enum ListenSocket {
     /// The accepted sockets inherit these from the listener on Linux (TCP_NODELAY and keepalive), so the client leg
     /// needs no `setsockopt` of its own.
-    static let inherited: [(level: Int32, name: Int32, value: Int32)] = [
-        (Int32(IPPROTO_TCP), TCP_NODELAY, 1),
-        (SOL_SOCKET, SO_KEEPALIVE, 1),
-        (Int32(IPPROTO_TCP), TCP_KEEPIDLE, Int32(KeepaliveTuning.idleSeconds)),
-        (Int32(IPPROTO_TCP), TCP_KEEPINTVL, Int32(KeepaliveTuning.intervalSeconds)),
-        (Int32(IPPROTO_TCP), TCP_KEEPCNT, Int32(KeepaliveTuning.probes)),
-    ]
+    static let inherited = SocketOption.noDelayAndKeepalive
 
     /// SO_REUSEADDR as NIO's listener; IP_FREEBIND so a unit of an HA pair can bind a virtual IP it does not hold
     /// yet (keepalived moves it later).

@@ -51,52 +51,44 @@ enum SystemCall {
 
     /// `read(2)` into `buffer`.
     static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> IOOutcome {
-        while true {
+        Self.transfer(whenZero: buffer.count == 0 ? .done(0) : .closed) {
             // SAFETY: `buffer` is valid writable memory of `buffer.count` bytes for the duration of the call (the
             // caller's closure scope); the kernel writes at most that many.
-            let result = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if result > 0 { return .done(result) }
-            if result == 0 { return buffer.count == 0 ? .done(0) : .closed }
-            let error = errno
-            if error == EINTR { continue }
-            return error == EAGAIN || error == EWOULDBLOCK ? .wouldBlock : .failed(Errno(code: error))
+            Glibc.read(descriptor, buffer.baseAddress, buffer.count)
         }
     }
 
     /// `writev(2)` of up to `count` buffers starting at `vectors`.
     static func writev(_ descriptor: Int32, _ vectors: UnsafePointer<iovec>, count: Int) -> IOOutcome {
-        while true {
+        Self.transfer(whenZero: .wouldBlock) {
             // SAFETY: `vectors` points at `count` initialised iovecs whose memory the caller keeps alive and
             // unchanged for the duration of the call; the kernel only reads it.
-            let result = Glibc.writev(descriptor, vectors, Int32(count))
-            if result > 0 { return .done(result) }
-            if result == 0 { return .wouldBlock }
-            let error = errno
-            if error == EINTR { continue }
-            return error == EAGAIN || error == EWOULDBLOCK ? .wouldBlock : .failed(Errno(code: error))
+            Glibc.writev(descriptor, vectors, Int32(count))
         }
     }
 
     /// `write(2)` of `buffer`.
     static func write(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer) -> IOOutcome {
-        while true {
+        Self.transfer(whenZero: buffer.count == 0 ? .done(0) : .wouldBlock) {
             // SAFETY: `buffer` is valid readable memory of `buffer.count` bytes for the duration of the call.
-            let result = Glibc.write(descriptor, buffer.baseAddress, buffer.count)
-            if result > 0 { return .done(result) }
-            if result == 0 { return buffer.count == 0 ? .done(0) : .wouldBlock }
-            let error = errno
-            if error == EINTR { continue }
-            return error == EAGAIN || error == EWOULDBLOCK ? .wouldBlock : .failed(Errno(code: error))
+            Glibc.write(descriptor, buffer.baseAddress, buffer.count)
         }
     }
 
     /// `splice(2)` of up to `count` bytes, non-blocking, moving pages rather than copying where the kernel can.
     /// One end must be a pipe. `.closed` means the socket end reached end of file.
     static func splice(from source: Int32, to destination: Int32, count: Int) -> IOOutcome {
+        Self.transfer(whenZero: .closed) { pacsgate_splice(source, destination, count) }
+    }
+
+    /// Runs a transfer call until it is not interrupted (`EINTR`) and maps what it returned: a positive count is
+    /// `.done`, zero is `whenZero` (end of file or nothing moved, depending on the call), `EAGAIN` is `.wouldBlock`.
+    @inline(__always)
+    private static func transfer(whenZero: IOOutcome, _ call: () -> Int) -> IOOutcome {
         while true {
-            let result = pacsgate_splice(source, destination, count)
+            let result = call()
             if result > 0 { return .done(result) }
-            if result == 0 { return .closed }
+            if result == 0 { return whenZero }
             let error = errno
             if error == EINTR { continue }
             return error == EAGAIN || error == EWOULDBLOCK ? .wouldBlock : .failed(Errno(code: error))

@@ -44,23 +44,17 @@ public struct PayloadReader {
 
     public var remaining: Int { self.buffer.readableBytes }
 
-    public mutating func u8(_ field: String) throws(HAWireError) -> UInt8 {
-        guard let value = self.buffer.readInteger(as: UInt8.self) else { throw .truncated(field: field) }
-        return value
-    }
+    public mutating func u8(_ field: String) throws(HAWireError) -> UInt8 { try self.integer(field) }
 
-    public mutating func u16(_ field: String) throws(HAWireError) -> UInt16 {
-        guard let value = self.buffer.readInteger(as: UInt16.self) else { throw .truncated(field: field) }
-        return value
-    }
+    public mutating func u16(_ field: String) throws(HAWireError) -> UInt16 { try self.integer(field) }
 
-    public mutating func u32(_ field: String) throws(HAWireError) -> UInt32 {
-        guard let value = self.buffer.readInteger(as: UInt32.self) else { throw .truncated(field: field) }
-        return value
-    }
+    public mutating func u32(_ field: String) throws(HAWireError) -> UInt32 { try self.integer(field) }
 
-    public mutating func u64(_ field: String) throws(HAWireError) -> UInt64 {
-        guard let value = self.buffer.readInteger(as: UInt64.self) else { throw .truncated(field: field) }
+    public mutating func u64(_ field: String) throws(HAWireError) -> UInt64 { try self.integer(field) }
+
+    /// A big-endian integer, or `.truncated` naming `field`.
+    private mutating func integer<Value: FixedWidthInteger>(_ field: String) throws(HAWireError) -> Value {
+        guard let value = self.buffer.readInteger(as: Value.self) else { throw .truncated(field: field) }
         return value
     }
 

@@ -154,12 +154,7 @@ public struct MLLPFrameScanner: Sendable {
             let payload = chunk.view(from: 1, length: controlIndex - 1)
             self.consume(controlIndex + 1, of: &chunk)
             return .defect(
-                .endBlockNotFollowedByCarriageReturn(
-                    offset: self.streamOffset - 1,
-                    frameOffset: frameOffset,
-                    followingByte: following,
-                    payload: payload
-                )
+                self.endBlockNotFollowedByCarriageReturn(startedAt: frameOffset, following: following, payload: payload)
             )
         }
         let frame = chunk.view(from: 0, length: controlIndex + 2)
@@ -180,10 +175,9 @@ public struct MLLPFrameScanner: Sendable {
             guard following == Self.carriageReturn else {
                 // `following` is left in `chunk` to be scanned again between frames.
                 return .defect(
-                    .endBlockNotFollowedByCarriageReturn(
-                        offset: self.streamOffset - 1,
-                        frameOffset: frameOffset,
-                        followingByte: following,
+                    self.endBlockNotFollowedByCarriageReturn(
+                        startedAt: frameOffset,
+                        following: following,
                         payload: frame.view(from: 1, length: frame.readableBytes - 2)
                     )
                 )
@@ -233,10 +227,9 @@ public struct MLLPFrameScanner: Sendable {
             self.append(controlIndex, of: &chunk, to: &frame)
             self.consume(1, of: &chunk)
             return .defect(
-                .endBlockNotFollowedByCarriageReturn(
-                    offset: self.streamOffset - 1,
-                    frameOffset: frameOffset,
-                    followingByte: following,
+                self.endBlockNotFollowedByCarriageReturn(
+                    startedAt: frameOffset,
+                    following: following,
                     payload: frame.view(from: 1, length: frame.readableBytes - 1)
                 )
             )
@@ -314,6 +307,20 @@ public struct MLLPFrameScanner: Sendable {
             frameOffset: frameOffset,
             limit: self.maximumMessageBytes,
             payloadPrefix: payloadPrefix
+        )
+    }
+
+    /// An end block followed by `following` instead of a carriage return, the stream consumed through the end block.
+    private func endBlockNotFollowedByCarriageReturn(
+        startedAt frameOffset: Int,
+        following: UInt8,
+        payload: ByteBuffer
+    ) -> MLLPFramingDefect {
+        .endBlockNotFollowedByCarriageReturn(
+            offset: self.streamOffset - 1,
+            frameOffset: frameOffset,
+            followingByte: following,
+            payload: payload
         )
     }
 

@@ -212,9 +212,9 @@ public struct ClientHelloParser: Sendable {
             throw TLSParseError(.unsupportedVersion(legacyVersion), at: versionOffset)
         }
         try reader.skip(32, .random)
-        _ = try reader.readVector8(.sessionID, allowed: 0...32)
-        let cipherSuites = try reader.readVector16(.cipherSuites, allowed: 2...0xFFFE, multipleOf: 2)
-        _ = try reader.readVector8(.compressionMethods, allowed: 1...0xFF)
+        _ = try reader.readVector(.sessionID, prefix: UInt8.self, allowed: 0...32)
+        let cipherSuites = try reader.readVector(.cipherSuites, prefix: UInt16.self, allowed: 2...0xFFFE, multipleOf: 2)
+        _ = try reader.readVector(.compressionMethods, prefix: UInt8.self, allowed: 1...0xFF)
 
         var extensionTypes = ExtensionTypeList()
         var serverName: ServerName? = nil
@@ -223,7 +223,7 @@ public struct ClientHelloParser: Sendable {
 
         // TLS ≤ 1.2 clients may omit the extensions block entirely (RFC 5246 §7.4.1.2).
         if !reader.isAtEnd {
-            var extensions = try reader.readVector16(.extensions)
+            var extensions = try reader.readVector(.extensions, prefix: UInt16.self)
             try reader.expectEnd(.clientHello)
             while !extensions.isAtEnd {
                 let typeOffset = extensions.offset
@@ -231,7 +231,7 @@ public struct ClientHelloParser: Sendable {
                 guard extensionTypes.append(type) else {
                     throw TLSParseError(.duplicateExtension(type: type), at: typeOffset)
                 }
-                var data = try extensions.readVector16(.extension(type: type))
+                var data = try extensions.readVector(.extension(type: type), prefix: UInt16.self)
                 switch type {
                 case ExtensionType.serverName:
                     serverName = try Self.parseServerName(&data)
@@ -260,14 +260,14 @@ public struct ClientHelloParser: Sendable {
     /// `server_name` (RFC 6066 §3): a list holding exactly one entry, of type `host_name`. (The RFC allows one
     /// entry per name type, but `host_name` is the only type ever defined; BoringSSL requires exactly one.)
     private static func parseServerName(_ data: inout FieldReader) throws(TLSParseError) -> ServerName {
-        var list = try data.readVector16(.serverNameList, allowed: 1...0xFFFF)
+        var list = try data.readVector(.serverNameList, prefix: UInt16.self, allowed: 1...0xFFFF)
         try data.expectEnd(.extension(type: ExtensionType.serverName))
         let typeOffset = list.offset
         let nameType = try list.readUInt8(.serverNameList)
         guard nameType == 0 else {
             throw TLSParseError(.unsupportedServerNameType(nameType), at: typeOffset)
         }
-        let name = try list.readVector16(.hostName)
+        let name = try list.readVector(.hostName, prefix: UInt16.self)
         try list.expectEnd(.serverNameList)
         let result = name.unreadBytes.withUnsafeReadableBytes { HostNameValidator.normalize($0) }
         switch result {
@@ -280,11 +280,11 @@ public struct ClientHelloParser: Sendable {
 
     /// ALPN (RFC 7301 §3.1): a non-empty list of non-empty protocol names.
     private static func parseALPN(_ data: inout FieldReader) throws(TLSParseError) -> [ALPNProtocol] {
-        var list = try data.readVector16(.alpnList, allowed: 2...0xFFFF)
+        var list = try data.readVector(.alpnList, prefix: UInt16.self, allowed: 2...0xFFFF)
         try data.expectEnd(.extension(type: ExtensionType.alpn))
         var protocols: [ALPNProtocol] = []
         while !list.isAtEnd {
-            let name = try list.readVector8(.alpnProtocol, allowed: 1...0xFF)
+            let name = try list.readVector(.alpnProtocol, prefix: UInt8.self, allowed: 1...0xFF)
             protocols.append(ALPNProtocol(bytes: name.unreadBytes))
         }
         return protocols
@@ -292,7 +292,7 @@ public struct ClientHelloParser: Sendable {
 
     /// `supported_versions` in a ClientHello (RFC 8446 §4.2.1): 1…127 two-byte versions.
     private static func parseSupportedVersions(_ data: inout FieldReader) throws(TLSParseError) -> [TLSVersion] {
-        var list = try data.readVector8(.supportedVersions, allowed: 2...254, multipleOf: 2)
+        var list = try data.readVector(.supportedVersions, prefix: UInt8.self, allowed: 2...254, multipleOf: 2)
         try data.expectEnd(.extension(type: ExtensionType.supportedVersions))
         var versions: [TLSVersion] = []
         versions.reserveCapacity(list.unreadBytes.readableBytes / 2)

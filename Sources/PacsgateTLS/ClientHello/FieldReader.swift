@@ -32,14 +32,18 @@ struct FieldReader {
     }
 
     mutating func readUInt8(_ field: TLSParseError.Field) throws(TLSParseError) -> UInt8 {
-        guard let value = self.buffer.readInteger(as: UInt8.self) else {
-            throw TLSParseError(.lengthOverrun(field), at: self.offset)
-        }
-        return value
+        try self.readInteger(field)
     }
 
     mutating func readUInt16(_ field: TLSParseError.Field) throws(TLSParseError) -> UInt16 {
-        guard let value = self.buffer.readInteger(as: UInt16.self) else {
+        try self.readInteger(field)
+    }
+
+    /// A big-endian integer, or `lengthOverrun(field)` where the bytes run out.
+    private mutating func readInteger<Value: FixedWidthInteger>(
+        _ field: TLSParseError.Field
+    ) throws(TLSParseError) -> Value {
+        guard let value = self.buffer.readInteger(as: Value.self) else {
             throw TLSParseError(.lengthOverrun(field), at: self.offset)
         }
         return value
@@ -51,58 +55,24 @@ struct FieldReader {
         }
     }
 
-    /// Reads a vector with a one-byte length prefix, checking the length against `allowed` and
-    /// `multipleOf` before checking it fits the parent.
-    mutating func readVector8(
+    /// Reads a vector with a `Prefix` length prefix (`UInt8.self` or `UInt16.self`, RFC 8446 section 3.4),
+    /// checking the length against `allowed` (default: any the prefix can say) and `multipleOf` before checking it
+    /// fits the parent. Errors point at the prefix.
+    mutating func readVector<Prefix: FixedWidthInteger & UnsignedInteger>(
         _ field: TLSParseError.Field,
-        allowed: ClosedRange<Int> = 0...Int(UInt8.max),
+        prefix: Prefix.Type,
+        allowed: ClosedRange<Int>? = nil,
         multipleOf: Int = 1
     ) throws(TLSParseError) -> FieldReader {
         let lengthOffset = self.offset
-        let length = Int(try self.readUInt8(field))
-        return try self.readVectorContent(
-            field,
-            length: length,
-            lengthOffset: lengthOffset,
-            lengthWidth: 1,
-            allowed: allowed,
-            multipleOf: multipleOf
-        )
-    }
-
-    /// Reads a vector with a two-byte length prefix; see `readVector8`.
-    mutating func readVector16(
-        _ field: TLSParseError.Field,
-        allowed: ClosedRange<Int> = 0...Int(UInt16.max),
-        multipleOf: Int = 1
-    ) throws(TLSParseError) -> FieldReader {
-        let lengthOffset = self.offset
-        let length = Int(try self.readUInt16(field))
-        return try self.readVectorContent(
-            field,
-            length: length,
-            lengthOffset: lengthOffset,
-            lengthWidth: 2,
-            allowed: allowed,
-            multipleOf: multipleOf
-        )
-    }
-
-    private mutating func readVectorContent(
-        _ field: TLSParseError.Field,
-        length: Int,
-        lengthOffset: Int,
-        lengthWidth: Int,
-        allowed: ClosedRange<Int>,
-        multipleOf: Int
-    ) throws(TLSParseError) -> FieldReader {
-        guard allowed.contains(length), length % multipleOf == 0 else {
+        let length = Int(try self.readInteger(field) as Prefix)
+        guard (allowed ?? 0...Int(Prefix.max)).contains(length), length % multipleOf == 0 else {
             throw TLSParseError(.invalidLength(field, length: length), at: lengthOffset)
         }
         guard let content = self.buffer.readSlice(length: length) else {
             throw TLSParseError(.lengthOverrun(field), at: lengthOffset)
         }
-        return FieldReader(content, origin: lengthOffset + lengthWidth)
+        return FieldReader(content, origin: lengthOffset + Prefix.bitWidth / 8)
     }
 
     /// Throws `trailingBytes(field)` unless every byte has been read.

@@ -203,16 +203,10 @@ struct TLSConnectionStateMachine {
         case .awaitingHello:
             refusal = self.incompleteHello(failure)
         case .handshaking:
-            let why: String
-            switch failure {
-            case .timeout: why = "TLS handshake not finished within the peek timeout"
-            case .clientClosed: why = "client closed the connection during the TLS handshake"
-            case .tooLarge(let size): why = "\(size) bytes without a finished TLS handshake"
-            }
             refusal = TLSRefusal(
                 kind: .clientHandshakeFailed,
                 answer: .none,
-                reason: self.facts.clientHandshakeError ?? why
+                reason: self.facts.clientHandshakeError ?? failure.duringClientHandshake
             )
         case .awaitingRequest:
             let why: String

@@ -107,12 +107,7 @@ struct ClientHandshakeStateMachine {
         case .failed(let reason), .refused(let reason):
             return .close(reason: reason)
         case .awaitingClient, .handshaking:
-            let reason: String
-            switch failure {
-            case .timeout: reason = "TLS handshake not finished within the peek timeout"
-            case .clientClosed: reason = "client closed the connection during the TLS handshake"
-            case .tooLarge(let size): reason = "\(size) bytes without a finished TLS handshake"
-            }
+            let reason = failure.duringClientHandshake
             if case .handshaking = self.state { self.state = .failed(reason: reason) }
             return .close(reason: reason)
         }
@@ -139,5 +134,16 @@ struct ClientHandshakeStateMachine {
             return "TLS version refused: the client offered neither TLS 1.2 nor TLS 1.3 (unsupported protocol)"
         }
         return description
+    }
+}
+
+extension PeekFailure {
+    /// Why a terminating service gave up on a client's TLS handshake (the peek timeout and size cap bound it).
+    var duringClientHandshake: String {
+        switch self {
+        case .timeout: "TLS handshake not finished within the peek timeout"
+        case .clientClosed: "client closed the connection during the TLS handshake"
+        case .tooLarge(let size): "\(size) bytes without a finished TLS handshake"
+        }
     }
 }
