@@ -128,10 +128,9 @@ struct NativeServiceListener: ServiceListener {
     let listeners: [(Reactor, Int32)]
     let localAddress: SocketAddress?
 
-    /// Stops accepting; the clients already waiting in the sockets' accept queues are served, not reset.
     func close() async {
         for (reactor, descriptor) in self.listeners {
-            await reactor.perform { $0.removeListener(descriptor: descriptor, servingQueued: true) }
+            await reactor.perform { $0.removeListener(descriptor: descriptor) }
         }
     }
 }

@@ -1,5 +1,4 @@
 #if os(Linux)
-import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -119,38 +118,6 @@ struct NativeEngineTests {
         let echoed = try await TestClient.exchange(port: port, payload: Array("still mine".utf8))
         #expect(String(decoding: echoed, as: UTF8.self) == "still mine")
         await first.shutdown(grace: .seconds(2))
-        await audit.shutdown()
-        await backend.kill()
-    }
-
-    @Test("a listener that closes serves the clients waiting in its accept queue instead of resetting them")
-    func closingListenerServesItsQueue() async throws {
-        let backend = try await TestBackend.start("ECHO", mode: .echo)
-        let audit = AuditLog(configuration: AuditConfiguration(), logger: Self.logger)
-        try audit.start()
-        let runtime = ServiceRuntime(
-            configuration: Self.service(backend: backend), audit: audit, logger: Self.logger,
-            connector: SocketBackendConnector())
-        let listener = try #require(
-            try await NativeEngine.shared().listen(runtime, at: Endpoint(host: "127.0.0.1", port: 0))
-                as? NativeServiceListener)
-        let port = try #require(listener.localAddress?.port)
-        // Every reactor held: the client's connect completes in the kernel and the client waits in an accept queue.
-        let gates = listener.listeners.map { _ in DispatchSemaphore(value: 0) }
-        for ((reactor, _), gate) in zip(listener.listeners, gates) { reactor.execute { gate.wait() } }
-        let client = try await TestClient.connect(port: port)
-        // The close is queued behind the hold, so it runs before the reactor's next accept: the queued client is
-        // accepted by the close or reset by it.
-        for (reactor, descriptor) in listener.listeners {
-            reactor.execute { reactor.state.removeListener(descriptor: descriptor, servingQueued: true) }
-        }
-        for gate in gates { gate.signal() }
-        try await client.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: "queued"))
-            var iterator = inbound.makeAsyncIterator()
-            #expect(try await iterator.next().map { String(buffer: $0) } == "queued")
-        }
-        #expect(await eventually(timeout: .seconds(20)) { runtime.connections.count == 0 })
         await audit.shutdown()
         await backend.kill()
     }

@@ -134,9 +134,6 @@ public actor Gateway {
     /// closes before the new one binds, and a client connecting in that instant may be refused. Should the new
     /// engine fail to bind, the old one is bound again and the failure logged.
     ///
-    /// A listener that closes (a service removed, or moved to another address or engine) serves the clients waiting
-    /// in its accept queue on the native engine; NIO's server channel cannot, and they are reset.
-    ///
     /// - Parameter beforeCommit: called with what the reload will change once the new listeners are bound and before
     ///   anything changes (the admin writes its audit record here); if it throws, nothing changes and its error is
     ///   thrown.

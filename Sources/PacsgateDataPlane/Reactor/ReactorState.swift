@@ -181,11 +181,9 @@ final class ReactorState {
         return nil
     }
 
-    /// Closes the listener on `descriptor` (connections it accepted go on); with `servingQueued`, the clients waiting
-    /// in its accept queue are accepted first (``acceptQueued(_:)``) instead of being reset by the close.
-    func removeListener(descriptor: Int32, servingQueued: Bool = false) {
+    /// Closes the listener on `descriptor` (connections it accepted go on).
+    func removeListener(descriptor: Int32) {
         guard let index = self.listeners.firstIndex(where: { $0?.descriptor == descriptor }) else { return }
-        if servingQueued, let listener = self.listeners[index] { self.acceptQueued(listener) }
         self.listeners[index] = nil
         self.readyListeners.removeAll { $0.descriptor == descriptor }
         SystemCall.close(descriptor)
@@ -201,23 +199,6 @@ final class ReactorState {
 
     /// Most clients accepted per listener per iteration, so connections already open are served between bursts.
     private static let acceptsPerIteration = 16
-    /// Most batches a closing listener accepts from its queue (``acceptQueued(_:)``).
-    private static let closingBatches = 64
-
-    /// Before a listener closes (a reload moved or removed its service): the clients waiting in its accept queue
-    /// have seen their connect succeed, and closing the socket would reset them, so they are accepted and served
-    /// like any other — as far as the audit log, the descriptors and the connection slots allow, and at most
-    /// `closingBatches` batches, so a flood cannot hold the reactor.
-    private func acceptQueued(_ listener: ReactorListener) {
-        listener.readable = true
-        var batches = 0
-        while listener.readable, batches < Self.closingBatches, self.acceptPausedUntil == 0,
-            listener.service.audit.isAccepting
-        {
-            self.acceptBatch(listener)
-            batches += 1
-        }
-    }
 
     private func acceptBatch(_ listener: ReactorListener) {
         // The audit log's backpressure contract: no new connection (and so no new records) while it is not accepting.
