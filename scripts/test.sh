@@ -59,9 +59,27 @@ if [ "$#" -eq 0 ]; then
     NO_COLOR=1 PACSGATE_BIN="$PWD/.build/debug/pacsgate" ./.build/debug/pacsgatePackageTests.xctest \
         --testing-library swift-testing --no-parallel --filter "$ha_lab_filter" >"$ha_lab_log" 2>&1 &
     ha_lab_pid=$!
-    # If an earlier step fails, the lab still finishes and cleans its namespaces before the script exits.
-    trap 'wait "$ha_lab_pid" 2>/dev/null || true' EXIT
 fi
+
+# Each pass's output is kept as well as printed. When a test fails, its "recorded an issue" lines (with the comment or
+# message under each) are printed once more as the very last lines, so that the end of a long CI log names the
+# failing test and where it failed — from whichever pass it was, the HA lab's included.
+passes_dir="$(mktemp -d)"
+finish() {
+    local status=$?
+    # If an earlier step fails, the lab still finishes and cleans its namespaces before the script exits.
+    if [ -n "$ha_lab_pid" ]; then wait "$ha_lab_pid" 2>/dev/null || true; fi
+    if [ -n "$ha_lab_log" ] && [ -f "$ha_lab_log" ]; then cp "$ha_lab_log" "$passes_dir/ha-lab.log"; rm -f "$ha_lab_log"; fi
+    if [ "$status" -ne 0 ] && grep -qs "recorded an issue" "$passes_dir"/*.log; then
+        echo "== test.sh: the failing tests (from the output above)" >&2
+        for log in "$passes_dir"/*.log; do
+            grep -A2 "recorded an issue" "$log" | grep -v '^--$' | sed "s|^|$(basename "$log" .log): |" | head -n 40 >&2 || true
+        done
+    fi
+    rm -rf "$passes_dir"
+    exit "$status"
+}
+trap finish EXIT
 
 # A machine booted a minute ago and an odd time zone must not matter: the suites that keep time on uptime clocks run
 # once more in a time namespace whose monotonic and boot clocks say 30 s since boot, with a UTC+14 time zone (about
@@ -71,7 +89,8 @@ back=$((uptime_seconds - 30))
 if [ "$#" -eq 0 ] && [ "$back" -gt 0 ] && unshare -T --monotonic=-"$back" --boottime=-"$back" true 2>/dev/null; then
     TZ=Pacific/Kiritimati PACSGATE_BIN="$PWD/.build/debug/pacsgate" unshare -T --monotonic=-"$back" --boottime=-"$back" \
         swift test --skip-build --no-parallel \
-        --filter 'ReplicationTests|StickTableTests|ServerPoolTests|AuditLogTests|RefusalAggregatorTests|StateMachineTests|LoginHardeningTests|HL7StreamStateMachineTests|AckMatcherTests|QueueAndBackoffTests|MergeTests'
+        --filter 'ReplicationTests|StickTableTests|ServerPoolTests|AuditLogTests|RefusalAggregatorTests|StateMachineTests|LoginHardeningTests|HL7StreamStateMachineTests|AckMatcherTests|QueueAndBackoffTests|MergeTests' \
+        2>&1 | tee "$passes_dir/just-booted.log"
 elif [ "$#" -eq 0 ]; then
     echo "test.sh: time namespaces are not available here; the just-booted clock check is skipped"
 fi
@@ -86,19 +105,20 @@ fi
 # starts one gateway per engine itself, so the second pass skips them.
 if [ "$#" -eq 0 ]; then
     main_status=0
-    PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build --no-parallel --skip "$ha_lab_filter" || main_status=$?
+    PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build --no-parallel --skip "$ha_lab_filter" 2>&1 \
+        | tee "$passes_dir/native.log" || main_status=$?
     ha_lab_status=0
     wait "$ha_lab_pid" || ha_lab_status=$?
+    ha_lab_pid=""
     echo "== the HA lab suites, run beside the others" >&2
     cat "$ha_lab_log"
-    rm -f "$ha_lab_log"
     [ "$main_status" -eq 0 ] && [ "$ha_lab_status" -eq 0 ] || exit 1
 else
-    PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build --no-parallel "$@"
+    PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build --no-parallel "$@" 2>&1 | tee "$passes_dir/selected.log"
 fi
 if [ $# -eq 0 ]; then
     echo "== the same suites on the NIO engine" >&2
     PACSGATE_TEST_ENGINE=nio PACSGATE_BIN="$PWD/.build/debug/pacsgate" swift test --skip-build --no-parallel \
         --filter 'PacsgateIntegrationTests|PacsgateDICOMTests|PacsgateHL7Tests|PacsgateTLSTests|PacsgateReliabilityTests|PacsgateAdminTests|TransparentPairNamespaceTests' \
-        --skip 'TerminationTests|DescriptorLimitTests'
+        --skip 'TerminationTests|DescriptorLimitTests' 2>&1 | tee "$passes_dir/nio.log"
 fi
