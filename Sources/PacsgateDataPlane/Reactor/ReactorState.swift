@@ -42,8 +42,10 @@ final class ReactorState {
     private var refusedSinceLog = 0
     private var acceptFailuresSinceLog = 0
     /// Audit logs this reactor waits on (``AuditLog/whenAccepting(_:)``) before accepting again: their listeners
-    /// stay readable and are tried once the log calls back.
-    private var auditWaits: Set<ObjectIdentifier> = []
+    /// stay readable and are tried once the log calls back. The log itself is held, not only its identifier: a log
+    /// that stops while full never calls back, and were it freed, a new log at the same address (a reload's, or the
+    /// next gateway's in one test process) would be taken for one already waited on and never be registered.
+    private var auditWaits: [ObjectIdentifier: AuditLog] = [:]
 
     init(logger: Logger) {
         self.logger = logger
@@ -242,15 +244,16 @@ final class ReactorState {
     /// Registers once per audit log with ``AuditLog/whenAccepting(_:)``; when it calls back (on its writer's
     /// thread) the reactor tries its readable listeners again.
     private func waitForAudit(_ audit: AuditLog) {
-        guard let reactor = self.reactor, self.auditWaits.insert(ObjectIdentifier(audit)).inserted else { return }
         let key = ObjectIdentifier(audit)
+        guard let reactor = self.reactor, self.auditWaits[key] == nil else { return }
+        self.auditWaits[key] = audit
         audit.whenAccepting {
             reactor.execute { reactor.state.auditAccepting(key) }
         }
     }
 
     private func auditAccepting(_ key: ObjectIdentifier) {
-        self.auditWaits.remove(key)
+        self.auditWaits[key] = nil
         for listener in self.listeners.compactMap({ $0 }) where listener.readable {
             self.listenerReady(listener.index)
         }
