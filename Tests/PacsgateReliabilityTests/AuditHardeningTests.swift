@@ -236,7 +236,14 @@ struct AuditHardeningTests {
             for index in 0..<count { batch.writeImmutableBuffer(Self.frame("M\(index)", note: 2000)) }
             let sending = Task { try await client.send(batch) }
             // The log fills up and stops accepting; the client's messages stop being read.
-            #expect(await eventually(timeout: .seconds(30)) { !gateway.audit.isAccepting })
+            let filled = await eventually(timeout: .seconds(30)) { !gateway.audit.isAccepting }
+            if !filled {
+                // What the client was answered (a NAK from the gateway is not the receiver's AA) and why.
+                let answers = Dictionary(grouping: Self.acknowledgmentCodes(client.received)) { $0 }.mapValues(\.count)
+                let logged = gateway.logs.all.filter { $0.level >= .notice }.suffix(20).map(\.description)
+                let why = "the audit log never filled up; the client's answers by MSA-1: \(answers); the gateway logged:\n"
+                Issue.record("\(why)\(logged.joined(separator: "\n"))")
+            }
             // Records still come in for a while: the messages of the reads under way and those already forwarded
             // whose ACKs are on their way back (the socket buffers between the gateway and the receiver hold a few
             // MB). Then the count settles while the disk stays stalled: without backpressure every message would be
