@@ -240,7 +240,7 @@ struct AuditHardeningTests {
             if !filled {
                 // What the client was answered (a NAK from the gateway is not the receiver's AA) and why.
                 let answers = Dictionary(grouping: Self.acknowledgmentCodes(client.received)) { $0 }.mapValues(\.count)
-                let logged = gateway.logs.all.filter { $0.level >= .notice }.suffix(20).map(\.description)
+                let logged = gateway.logs.all.suffix(30).map(\.description)
                 let why = "the audit log never filled up; the client's answers by MSA-1: \(answers); the gateway logged:\n"
                 Issue.record("\(why)\(logged.joined(separator: "\n"))")
             }
@@ -285,12 +285,19 @@ struct AuditHardeningTests {
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(120)
             var messages = 0
+            var others: [Substring] = []  // the first records of other events, for a failure's message
             while messages < count + 1, clock.now < deadline {
                 let read = chunk.withUnsafeMutableBytes { Glibc.read(reader, $0.baseAddress, $0.count) }
                 if read > 0 {
                     text += String(decoding: chunk[0..<read], as: UTF8.self)
                     if let last = text.lastIndex(of: "\n") {
-                        messages += text[...last].split(separator: "\n").filter { $0.contains(#""event":"hl7.message""#) }.count
+                        for line in text[...last].split(separator: "\n") {
+                            if line.contains(#""event":"hl7.message""#) {
+                                messages += 1
+                            } else if others.count < 5 {
+                                others.append(line.prefix(600))
+                            }
+                        }
                         text = String(text[text.index(after: last)...])
                     }
                 } else {
@@ -298,7 +305,9 @@ struct AuditHardeningTests {
                 }
             }
             try await sending.value
-            #expect(messages == count + 1, "\(messages) of \(count + 1) hl7.message records")
+            #expect(
+                messages == count + 1,
+                "\(messages) of \(count + 1) hl7.message records; other records:\n\(others.joined(separator: "\n"))")
             #expect(await eventually(timeout: .seconds(30)) { Self.acknowledgmentCodes(client.received).count == count })
             #expect(await eventually(timeout: .seconds(30)) { Self.acknowledgmentCodes(late.received).count == 1 }, "the new client was never served")
             let gotLines = { receiver.output.split(separator: "\n").filter { $0.hasPrefix("got ") } }
